@@ -1,0 +1,40 @@
+"""The app factory every service builds on: envelope errors, correlation ids,
+metrics and health routes wired the same way everywhere."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import ORJSONResponse
+
+from cerc_shared import health
+from cerc_shared.envelope import install_error_handlers
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def create_service_app(
+    *,
+    service: str,
+    title: str,
+    version: str,
+    lifespan: Lifespan | Callable[[FastAPI], AsyncIterator[None]],
+    routers: Sequence[APIRouter],
+    description: str = "",
+) -> FastAPI:
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,  # type: ignore[arg-type]
+        default_response_class=ORJSONResponse,
+    )
+    app.state.readiness_checks = {}
+    install_error_handlers(app)
+    app.add_middleware(health.RequestContextMiddleware, service=service)
+    app.include_router(health.router)
+    for router in routers:
+        app.include_router(router)
+    return app

@@ -1,0 +1,119 @@
+"""The event catalogue and its envelope.
+
+Events are Pydantic models with a ``type`` literal and a ``version``; the
+union of all of them is discriminated on ``type``. Each event names its topic
+(one per aggregate, e.g. ``user.v1``) and its key (the aggregate id) so order
+holds per entity. The catalogue is exported as an AsyncAPI document and
+checked in ``tests/contract``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    topic: ClassVar[str]
+    type: str
+    version: int
+
+    def key(self) -> str:
+        raise NotImplementedError
+
+
+UserType = Literal["PRIVATE", "BUSINESS", "ADMIN"]
+
+
+class _UserFacts(Event):
+    topic: ClassVar[str] = "user.v1"
+    user_id: int
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    user_type: UserType
+    is_active: bool
+
+    def key(self) -> str:
+        return str(self.user_id)
+
+
+class UserRegistered(_UserFacts):
+    type: Literal["user.registered"] = "user.registered"
+    version: Literal[1] = 1
+
+
+class UserUpdated(_UserFacts):
+    type: Literal["user.updated"] = "user.updated"
+    version: Literal[1] = 1
+    changed: list[str] = Field(default_factory=list)
+
+
+AnyEvent = Annotated[UserRegistered | UserUpdated, Field(discriminator="type")]
+
+CATALOGUE: tuple[type[Event], ...] = (UserRegistered, UserUpdated)
+TOPICS: tuple[str, ...] = tuple(sorted({e.topic for e in CATALOGUE}))
+
+
+class EventEnvelope(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    id: uuid.UUID
+    type: str
+    version: int
+    occurred_at: datetime
+    producer: str
+    correlation_id: str | None = None
+    key: str
+    data: AnyEvent
+
+    @classmethod
+    def wrap(cls, event: Event, *, producer: str, correlation_id: str | None) -> EventEnvelope:
+        return cls(
+            id=uuid.uuid4(),
+            type=event.type,
+            version=event.version,
+            occurred_at=datetime.now(UTC),
+            producer=producer,
+            correlation_id=correlation_id,
+            key=event.key(),
+            data=event,
+        )
+
+    @property
+    def topic(self) -> str:
+        return type(self.data).topic
+
+
+envelope_adapter: TypeAdapter[EventEnvelope] = TypeAdapter(EventEnvelope)
+
+
+def asyncapi_document() -> dict[str, Any]:
+    """The catalogue as an AsyncAPI 3 document: one channel per topic, one message per type."""
+    channels: dict[str, Any] = {}
+    messages: dict[str, Any] = {}
+    for event in CATALOGUE:
+        name = event.model_fields["type"].default
+        messages[name] = {
+            "name": name,
+            "title": event.__name__,
+            "payload": event.model_json_schema(),
+            "headers": {"type": "object", "properties": {"correlation_id": {"type": "string"}}},
+        }
+        channel = channels.setdefault(event.topic, {"address": event.topic, "messages": {}})
+        channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": "CerCollettiva events", "version": "1.0.0"},
+        "channels": channels,
+        "components": {
+            "messages": messages,
+            "schemas": {"EventEnvelope": EventEnvelope.model_json_schema()},
+        },
+    }

@@ -1,0 +1,209 @@
+"""The transactional outbox and its relay to Kafka.
+
+A change and the events it causes are written in one transaction
+(:func:`record`); the :class:`OutboxRelay` publishes what is pending, in the
+order it was written, and marks it published. A broker that is down delays
+events but never loses them; a crash between publish and mark republishes,
+which idempotent consumers absorb.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cerc_shared.events import Event, EventEnvelope
+from cerc_shared.kafka import CORRELATION_HEADER, EVENT_TYPE_HEADER, new_producer
+from cerc_shared.logging import get_correlation_id
+
+log = logging.getLogger(__name__)
+
+# One relay publishes at a time per service, so per-key order is the insert
+# order even with several replicas running.
+_RELAY_LOCK_KEY = 0x0C3C0117B0
+
+
+def define_outbox(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", Uuid, nullable=False, unique=True),
+        Column("topic", String(200), nullable=False),
+        Column("key", String(200), nullable=False),
+        Column("type", String(200), nullable=False),
+        Column("envelope", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True), nullable=True),
+        Index("ix_outbox_pending", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+async def record(
+    session: AsyncSession, outbox: Table, event: Event, *, producer: str
+) -> EventEnvelope:
+    """Add ``event`` to the outbox inside the caller's transaction."""
+    envelope = EventEnvelope.wrap(event, producer=producer, correlation_id=get_correlation_id())
+    await session.execute(
+        outbox.insert().values(
+            event_id=envelope.id,
+            topic=envelope.topic,
+            key=envelope.key,
+            type=envelope.type,
+            envelope=envelope.model_dump(mode="json"),
+        )
+    )
+    return envelope
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        outbox: Table,
+        bootstrap: str,
+        client_id: str,
+        poll_interval_s: float = 0.2,
+        batch_size: int = 200,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._outbox = outbox
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._poll_interval_s = poll_interval_s
+        self._batch_size = batch_size
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self.published_total = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._client_id}")
+
+    def poke(self) -> None:
+        """Wake the relay now rather than at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._close_producer()
+
+    async def pending(self) -> int:
+        async with self._sessionmaker() as session:
+            count = await session.scalar(
+                select(func.count())
+                .select_from(self._outbox)
+                .where(self._outbox.c.published_at.is_(None))
+            )
+            return int(count or 0)
+
+    async def _close_producer(self) -> None:
+        if self._producer is not None:
+            try:
+                await self._producer.stop()
+            except Exception:
+                log.warning("outbox producer did not stop cleanly", exc_info=True)
+            self._producer = None
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = new_producer(self._bootstrap, self._client_id)
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _run(self) -> None:
+        backoff = self._poll_interval_s
+        while True:
+            try:
+                published = await self.publish_pending()
+                backoff = self._poll_interval_s
+                if published:
+                    continue
+            except asyncio.CancelledError:
+                raise
+            except (KafkaError, OSError, TimeoutError) as exc:
+                log.warning("outbox relay cannot publish yet: %s", exc)
+                await self._close_producer()
+                backoff = min(backoff * 2, 5.0)
+            except Exception:
+                log.exception("outbox relay failed; retrying")
+                backoff = min(backoff * 2, 5.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+            self._wake.clear()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending events; return how many were published."""
+        async with self._sessionmaker() as session, session.begin():
+            locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)))
+            if not locked:
+                return 0
+            rows = (
+                await session.execute(
+                    select(
+                        self._outbox.c.id,
+                        self._outbox.c.topic,
+                        self._outbox.c.key,
+                        self._outbox.c.type,
+                        self._outbox.c.envelope,
+                    )
+                    .where(self._outbox.c.published_at.is_(None))
+                    .order_by(self._outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            producer = await self._ensure_producer()
+            futures = []
+            for row in rows:
+                correlation = (row.envelope.get("correlation_id") or "").encode()
+                futures.append(
+                    await producer.send(
+                        row.topic,
+                        value=json.dumps(row.envelope, separators=(",", ":")).encode(),
+                        key=row.key.encode(),
+                        headers=[
+                            (CORRELATION_HEADER, correlation),
+                            (EVENT_TYPE_HEADER, row.type.encode()),
+                        ],
+                    )
+                )
+            await asyncio.wait_for(asyncio.gather(*futures), timeout=15)
+            await session.execute(
+                update(self._outbox)
+                .where(self._outbox.c.id.in_([r.id for r in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        self.published_total += len(rows)
+        return len(rows)

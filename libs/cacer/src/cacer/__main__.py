@@ -1,0 +1,3 @@
+from cacer.cli import main
+
+main()

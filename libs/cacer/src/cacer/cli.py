@@ -7,6 +7,7 @@ naming its JSON path); 1 an internal error (one line, never a traceback).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import sys
 from collections.abc import Sequence
@@ -64,6 +65,9 @@ def run(argv: Sequence[str] | None = None) -> int:
         return _fail([f"input: not UTF-8 text: {e.reason}"])
     except json.JSONDecodeError as e:
         return _fail([f"input: invalid JSON at line {e.lineno} column {e.colno}: {e.msg}"])
+    # The document is read-only from here on: keep the collector from rescanning its millions of
+    # objects each time the parser allocates.
+    gc.freeze()
     try:
         settlement = settle(parse_scenario(document))
     except ScenarioError as e:

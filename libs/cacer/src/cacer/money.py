@@ -33,13 +33,16 @@ def largest_remainder(total_cents: int, weights: Sequence[int | Fraction]) -> li
     """
     if total_cents < 0 or any(w < 0 for w in weights):
         raise ValueError("largest_remainder needs a non-negative total and weights")
-    weight_sum = sum(weights, Fraction(0))
+    # Scale the weights to integers so that quotas and remainders are exact integer arithmetic.
+    scale = math.lcm(*(Fraction(w).denominator for w in weights)) if weights else 1
+    scaled = [int(Fraction(w) * scale) for w in weights]
+    weight_sum = sum(scaled)
     if weight_sum == 0:
         raise ValueError("largest_remainder needs at least one positive weight")
-    quotas = [Fraction(total_cents) * w / weight_sum for w in weights]
-    parts = [math.floor(q) for q in quotas]
-    left = total_cents - sum(parts)
-    by_remainder = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - parts[i]), i))
+    parts, remainders = zip(*(divmod(total_cents * w, weight_sum) for w in scaled), strict=True)
+    result = list(parts)
+    left = total_cents - sum(result)
+    by_remainder = sorted(range(len(result)), key=lambda i: (-remainders[i], i))
     for i in by_remainder[:left]:
-        parts[i] += 1
-    return parts
+        result[i] += 1
+    return result

@@ -100,12 +100,14 @@ def settlement_json(s: Settlement, *, hours: bool = False) -> dict[str, Any]:
 def _hours_json(s: Settlement) -> list[dict[str, Any]]:
     h = s.hourly
     f_by_plant = [1 - p.grant_reduction for p in s.plants]
+    labels = h.grid.local_labels()
+    starts = h.grid.starts_utc()
     rows: list[dict[str, Any]] = []
-    for t in range(len(h.hour_utc)):
+    for t in range(h.grid.count):
         rows.append(
             {
-                "hour": h.local_hour[t],
-                "hour_utc": utc_iso(int(h.hour_utc[t])),
+                "hour": labels[t],
+                "hour_utc": utc_iso(int(starts[t])),
                 "shared_energy_kwh": kwh(int(h.substation_shared_wh[:, t].sum())),
                 "incentivised_shared_energy_kwh": kwh(
                     int(h.substation_incentivised_wh[:, t].sum())
@@ -235,6 +237,7 @@ def settlement_table(s: Settlement, *, hours: bool = False) -> str:
     ]
     if hours:
         h = s.hourly
+        labels = h.grid.local_labels()
         out += [
             "",
             "Hours",
@@ -242,12 +245,12 @@ def settlement_table(s: Settlement, *, hours: bool = False) -> str:
                 ["hour (local)", "shared kWh", "EACI kWh", "zone shared kWh"],
                 [
                     [
-                        h.local_hour[t],
+                        labels[t],
                         _energy(int(h.substation_shared_wh[:, t].sum())),
                         _energy(int(h.substation_incentivised_wh[:, t].sum())),
                         _energy(int(h.zone_shared_wh[:, t].sum())),
                     ]
-                    for t in range(len(h.hour_utc))
+                    for t in range(h.grid.count)
                 ],
             ),
         ]

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from itertools import chain
+from operator import methodcaller
 from typing import Any, TypeVar
 
 import numpy as np
@@ -266,10 +268,13 @@ def _check_readings(s: Scenario) -> list[Problem]:
     problems: list[Problem] = []
     bad_point = (r.point < 0) | (r.point >= len(s.points))
     problems += _indexed("readings[{}].pod", bad_point, "unknown point")
-    bad_minutes = ~np.isin(r.minutes, sorted(READING_INTERVALS_MINUTES))
+    intervals_present = [m for m in sorted(READING_INTERVALS_MINUTES) if (r.minutes == m).any()]
+    bad_minutes = np.ones(n, dtype=bool)
+    for m in intervals_present:
+        bad_minutes &= r.minutes != m
     allowed = " or ".join(str(m) for m in sorted(READING_INTERVALS_MINUTES))
     problems += _indexed("readings[{}].minutes", bad_minutes, f"must be {allowed}")
-    seconds = np.where(bad_minutes, 60, r.minutes) * 60
+    seconds = r.minutes * 60 if not bad_minutes.any() else np.where(bad_minutes, 60, r.minutes) * 60
     problems += _indexed(
         "readings[{}].start",
         r.start_utc % seconds != 0,
@@ -291,20 +296,22 @@ def _check_readings(s: Scenario) -> list[Problem]:
         (r.fed_in_kwh > 0) & ~has_plant[r.point],
         "must be 0: the point has no plant",
     )
-    problems += _overlaps(s, grid, seconds)
+    problems += _overlaps(s, grid, seconds, intervals_present)
     return problems
 
 
-def _overlaps(s: Scenario, grid: HourGrid, seconds: NDArray[np.int64]) -> list[Problem]:
+def _overlaps(
+    s: Scenario, grid: HourGrid, seconds: NDArray[np.int64], intervals: list[int]
+) -> list[Problem]:
     """Readings of one POD covering the same instant, found on a grid of the finest interval."""
     r = s.readings
     if len(r) == 0:
         return []
-    step = math.gcd(*(int(m) * 60 for m in np.unique(r.minutes)))
+    step = math.gcd(*(m * 60 for m in intervals))
     slots_per_point = (grid.end_utc - grid.start_utc) // step
     first_slot = r.point * slots_per_point + (r.start_utc - grid.start_utc) // step
     width = seconds // step
-    if np.all(width == 1):
+    if len(intervals) == 1:
         owner = np.arange(len(r))
         slots = first_slot
     else:
@@ -569,8 +576,12 @@ def _parse_shares(c: _Collector, value: Any) -> Shares | None:
     return Shares(producers, consumers, community)
 
 
+def _types(column: Iterable[Any]) -> set[type]:
+    return set(map(type, column))
+
+
 def _number_column(c: _Collector, column: list[Any], path: str) -> NDArray[np.float64] | None:
-    if all(type(x) is float or type(x) is int for x in column):
+    if _types(column) <= {int, float}:
         return np.array(column, dtype=np.float64)
     for i, x in enumerate(column):
         if isinstance(x, bool) or not isinstance(x, int | float):
@@ -582,46 +593,63 @@ def _parse_readings(c: _Collector, value: Any, pod_index: Mapping[str, int]) -> 
     raw = c.array(value, "readings")
     if raw is None:
         return None
-    # Column-wise comprehensions: the document may hold millions of readings.
-    if not all(type(r) is dict and r.keys() <= _READING_KEYS for r in raw):
+    # Column-wise, with map() and set() doing the per-reading work in C: a document may hold
+    # millions of readings. Only when something is wrong does a per-reading loop find where.
+    if _types(raw) != {dict} and raw:
+        for i, r in enumerate(raw):
+            c.obj(r, f"readings[{i}]", _READING_KEYS)
+        return None
+    if not set(chain.from_iterable(raw)) <= _READING_KEYS:
         for i, r in enumerate(raw):
             c.obj(r, f"readings[{i}]", _READING_KEYS)
         return None
     problems_before = len(c.problems)
     columns: dict[str, list[Any]] = {}
     for key in ("pod", "start", "minutes"):
-        columns[key] = [r.get(key) for r in raw]
-        for i in [i for i, x in enumerate(columns[key]) if x is None]:
-            c.add(f"readings[{i}].{key}", "is required")
+        columns[key] = list(map(methodcaller("get", key), raw))
+        if None in columns[key]:
+            for i in [i for i, x in enumerate(columns[key]) if x is None]:
+                c.add(f"readings[{i}].{key}", "is required")
     if len(c.problems) > problems_before:
         return None
 
-    point = [pod_index.get(p, -1) if isinstance(p, str) else -1 for p in columns["pod"]]
-    for i in [i for i, x in enumerate(point) if x < 0]:
-        p = columns["pod"][i]
-        up = p.strip().upper() if isinstance(p, str) else None
-        if up is not None and up in pod_index:
-            point[i] = pod_index[up]
-        else:
-            c.add(f"readings[{i}].pod", f"unknown POD {p!r}")
+    pods = columns["pod"]
+    point: list[int | None] = (
+        list(map(pod_index.get, pods)) if _types(pods) == {str} else [None] * len(pods)
+    )
+    if None in point:
+        for i in [i for i, x in enumerate(point) if x is None]:
+            p = pods[i]
+            up = p.strip().upper() if isinstance(p, str) else None
+            if up is not None and up in pod_index:
+                point[i] = pod_index[up]
+            else:
+                c.add(f"readings[{i}].pod", f"unknown POD {p!r}")
 
-    instants: dict[Any, int | None] = {}
     starts = columns["start"]
-    for s in set(x for x in starts if isinstance(x, str)):
-        instants[s] = parse_instant(s)
-    start_utc = [instants.get(s) if isinstance(s, str) else None for s in starts]
-    for i in [i for i, x in enumerate(start_utc) if x is None]:
-        c.add(
-            f"readings[{i}].start", "must be an ISO-8601 instant with its UTC offset, whole minutes"
-        )
+    if _types(starts) == {str}:
+        instants = {text: parse_instant(text) for text in set(starts)}
+        start_utc = list(map(instants.__getitem__, starts))
+    else:
+        start_utc = [parse_instant(x) if isinstance(x, str) else None for x in starts]
+    if None in start_utc:
+        for i in [i for i, x in enumerate(start_utc) if x is None]:
+            c.add(
+                f"readings[{i}].start",
+                "must be an ISO-8601 instant with its UTC offset, whole minutes",
+            )
 
     minutes = columns["minutes"]
-    if not all(type(m) is int for m in minutes):
+    if _types(minutes) != {int}:
         for i, m in enumerate(minutes):
             if type(m) is not int:
                 c.add(f"readings[{i}].minutes", "must be an integer")
-    fed = _number_column(c, [r.get("fed_in_kwh", 0) for r in raw], "readings[{}].fed_in_kwh")
-    wd = _number_column(c, [r.get("withdrawn_kwh", 0) for r in raw], "readings[{}].withdrawn_kwh")
+    fed = _number_column(
+        c, list(map(methodcaller("get", "fed_in_kwh", 0), raw)), "readings[{}].fed_in_kwh"
+    )
+    wd = _number_column(
+        c, list(map(methodcaller("get", "withdrawn_kwh", 0), raw)), "readings[{}].withdrawn_kwh"
+    )
     if len(c.problems) > problems_before or fed is None or wd is None:
         return None
     return Readings(

@@ -108,10 +108,9 @@ class MemberResult:
 
 @dataclass(frozen=True, eq=False)
 class HourlyDetail:
-    """Hour-by-hour figures, columns aligned with `hour_utc` (the start of each local hour)."""
+    """Hour-by-hour figures, one column per hour of `grid` (its `local_labels()` name them)."""
 
-    hour_utc: NDArray[np.int64]
-    local_hour: tuple[str, ...]
+    grid: HourGrid
     substation_fed_in_wh: NDArray[np.int64]  # (substations, hours)
     substation_withdrawn_wh: NDArray[np.int64]
     substation_shared_wh: NDArray[np.int64]
@@ -357,8 +356,7 @@ def settle(scenario: Scenario) -> Settlement:
         members=members,
         community_cents=shares.community_cents,
         hourly=HourlyDetail(
-            hour_utc=grid.starts_utc(),
-            local_hour=tuple(grid.local_labels()),
+            grid=grid,
             substation_fed_in_wh=sub_fed_in,
             substation_withdrawn_wh=sub_withdrawn,
             substation_shared_wh=sub_shared,

@@ -15,7 +15,12 @@ WhMatrix = NDArray[np.int64]
 def sum_by_group(rows: WhMatrix, group: NDArray[np.int64], groups: int) -> WhMatrix:
     """Add the rows of each group (e.g. the points of each substation) into one row per group."""
     out = np.zeros((groups, rows.shape[1]), dtype=rows.dtype)
-    np.add.at(out, group, rows)
+    if rows.shape[0] == 0:
+        return out
+    order = np.argsort(group, kind="stable")
+    ordered = group[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    out[ordered[starts]] = np.add.reduceat(rows[order], starts, axis=0)
     return out
 
 

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import ORJSONResponse
 
 from cerc_shared import health
 from cerc_shared.envelope import install_error_handlers
@@ -29,7 +28,6 @@ def create_service_app(
         version=version,
         description=description,
         lifespan=lifespan,  # type: ignore[arg-type]
-        default_response_class=ORJSONResponse,
     )
     app.state.readiness_checks = {}
     install_error_handlers(app)

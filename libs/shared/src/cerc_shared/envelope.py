@@ -58,8 +58,12 @@ class ApiError(Exception):
         field: str | None = None,
         expected: str | None = None,
         headers: dict[str, str] | None = None,
+        keep_changes: bool = False,
     ) -> None:
         super().__init__(message)
+        # A refusal that must still record something (a failed-login count, a
+        # revoked token family) sets keep_changes; the session commits it.
+        self.keep_changes = keep_changes
         self.status_code = status_code
         self.errors = [ErrorItem(code=code, message=message, field=field, expected=expected)]
         self.headers = headers

@@ -1,0 +1,1 @@
+"""The user service: accounts, credentials, refresh tokens, 2FA secrets, roles."""

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from cerc_shared.auth import CurrentPrincipal, PlatformAdmin
+from cerc_shared.db import DbSession
+from cerc_shared.envelope import Envelope, PageMeta, ok
+from fastapi import APIRouter, Query
+
+from user_service import service
+from user_service.schemas import AdminUserPatch, PasswordChange, UserOut, UserPatch
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+
+@router.get("/me/")
+async def me(session: DbSession, principal: CurrentPrincipal) -> Envelope[UserOut]:
+    return ok(UserOut.model_validate(await service.get_user(session, principal.user_id)))
+
+
+@router.patch("/me/")
+async def update_me(
+    body: UserPatch, session: DbSession, principal: CurrentPrincipal
+) -> Envelope[UserOut]:
+    user = await service.update_me(session, principal.user_id, body)
+    return ok(UserOut.model_validate(user))
+
+
+@router.post("/me/password/")
+async def change_password(
+    body: PasswordChange, session: DbSession, principal: CurrentPrincipal
+) -> Envelope[None]:
+    await service.change_password(session, principal.user_id, body)
+    return ok(None)
+
+
+@router.get("/")
+async def list_users(
+    session: DbSession,
+    _: PlatformAdmin,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    user_type: Literal["PRIVATE", "BUSINESS", "ADMIN"] | None = None,
+    is_active: bool | None = None,
+) -> Envelope[list[UserOut]]:
+    users, total = await service.list_users(
+        session, page=page, per_page=per_page, search=q, user_type=user_type, is_active=is_active
+    )
+    return ok(
+        [UserOut.model_validate(u) for u in users],
+        PageMeta(page=page, per_page=per_page, total=total),
+    )
+
+
+@router.get("/{user_id}/")
+async def get_user(user_id: int, session: DbSession, _: PlatformAdmin) -> Envelope[UserOut]:
+    return ok(UserOut.model_validate(await service.get_user(session, user_id)))
+
+
+@router.patch("/{user_id}/")
+async def admin_update_user(
+    user_id: int, body: AdminUserPatch, session: DbSession, _: PlatformAdmin
+) -> Envelope[UserOut]:
+    return ok(UserOut.model_validate(await service.admin_update(session, user_id, body)))

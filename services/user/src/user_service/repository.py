@@ -1,0 +1,105 @@
+"""Every query of the user service."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from user_service.models import RefreshToken, User
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    async def get_for_update(self, user_id: int) -> User | None:
+        return await self.session.scalar(select(User).where(User.id == user_id).with_for_update())
+
+    async def by_login(self, login: str) -> User | None:
+        """A user by username or e-mail, case-insensitively, locked for the login attempt."""
+        lowered = login.lower()
+        return await self.session.scalar(
+            select(User)
+            .where(or_(func.lower(User.username) == lowered, User.email == lowered))
+            .with_for_update()
+        )
+
+    async def username_taken(self, username: str, *, except_id: int | None = None) -> bool:
+        query = select(User.id).where(func.lower(User.username) == username.lower())
+        if except_id is not None:
+            query = query.where(User.id != except_id)
+        return await self.session.scalar(query) is not None
+
+    async def email_taken(self, email: str, *, except_id: int | None = None) -> bool:
+        query = select(User.id).where(User.email == email.lower())
+        if except_id is not None:
+            query = query.where(User.id != except_id)
+        return await self.session.scalar(query) is not None
+
+    async def add(self, user: User) -> User:
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def page(
+        self,
+        *,
+        page: int,
+        per_page: int,
+        search: str | None,
+        user_type: str | None,
+        is_active: bool | None,
+    ) -> tuple[list[User], int]:
+        query = select(User)
+        if search:
+            pattern = f"%{search.lower()}%"
+            query = query.where(
+                or_(
+                    func.lower(User.username).like(pattern),
+                    User.email.like(pattern),
+                    func.lower(User.last_name).like(pattern),
+                )
+            )
+        if user_type:
+            query = query.where(User.user_type == user_type)
+        if is_active is not None:
+            query = query.where(User.is_active == is_active)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(
+            query.order_by(User.id).offset((page - 1) * per_page).limit(per_page)
+        )
+        return list(rows), int(total or 0)
+
+
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
+
+    async def by_hash_for_update(self, token_hash: str) -> RefreshToken | None:
+        return await self.session.scalar(
+            select(RefreshToken).where(RefreshToken.token_hash == token_hash).with_for_update()
+        )
+
+    async def revoke_family(self, family_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+
+    async def revoke_all_of(self, user_id: int) -> None:
+        await self.session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )

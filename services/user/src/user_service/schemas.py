@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+Username = Field(min_length=3, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
+Name = Field(min_length=1, max_length=150)
+Password = Field(min_length=1, max_length=256)
+Otp = Field(pattern=r"^[0-9]{6}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RegisterRequest(_Strict):
+    username: str = Username
+    email: EmailStr = Field(max_length=254)
+    password: str = Password
+    first_name: str = Name
+    last_name: str = Name
+    user_type: Literal["PRIVATE", "BUSINESS"] = "PRIVATE"
+
+
+class LoginRequest(_Strict):
+    username: str = Field(min_length=1, max_length=254)
+    password: str = Password
+    otp: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+
+
+class RefreshRequest(_Strict):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    email: str
+    first_name: str
+    last_name: str
+    user_type: str
+    is_active: bool
+    two_factor_enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPatch(_Strict):
+    email: EmailStr | None = Field(default=None, max_length=254)
+    first_name: str | None = Field(default=None, min_length=1, max_length=150)
+    last_name: str | None = Field(default=None, min_length=1, max_length=150)
+    user_type: Literal["PRIVATE", "BUSINESS"] | None = None
+
+
+class AdminUserPatch(_Strict):
+    is_active: bool | None = None
+    user_type: Literal["PRIVATE", "BUSINESS", "ADMIN"] | None = None
+
+
+class PasswordChange(_Strict):
+    current_password: str = Password
+    new_password: str = Password
+
+
+class TwoFactorSetup(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class OtpRequest(_Strict):
+    otp: str = Otp
+
+
+class TwoFactorDisable(_Strict):
+    password: str = Password
+    otp: str = Otp
+
+
+class Jwks(BaseModel):
+    keys: list[dict[str, Any]]

@@ -1,0 +1,336 @@
+"""The user service's domain logic. It flushes, never commits: the request's
+session decides (see cerc_shared.db)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+from cerc_shared.auth import Principal
+from cerc_shared.crypto import FieldCipher
+from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.events import UserRegistered, UserUpdated
+from cerc_shared.outbox import record
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from user_service import passwords, tokens
+from user_service.models import RefreshToken, User, outbox
+from user_service.repository import RefreshTokenRepository, UserRepository
+from user_service.schemas import (
+    AdminUserPatch,
+    LoginRequest,
+    PasswordChange,
+    RegisterRequest,
+    TokenPair,
+    TwoFactorDisable,
+    TwoFactorSetup,
+    UserPatch,
+)
+from user_service.settings import UserSettings
+
+PRODUCER = "user"
+
+
+@dataclass(frozen=True)
+class AuthContext:
+    """What the service needs to sign and seal, built once in the lifespan."""
+
+    settings: UserSettings
+    signing_key: tokens.SigningKey
+    cipher: FieldCipher
+
+
+def _invalid_credentials() -> ApiError:
+    # Same answer for unknown user and wrong password: no username probing.
+    return ApiError(401, "invalid_credentials", "username or password is wrong", keep_changes=True)
+
+
+async def _publish_user(session: AsyncSession, user: User, *, changed: list[str] | None) -> None:
+    facts = {
+        "user_id": user.id,
+        "username": user.username,
+        "email": user.email,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "user_type": user.user_type,
+        "is_active": user.is_active,
+    }
+    event = UserRegistered(**facts) if changed is None else UserUpdated(**facts, changed=changed)
+    await record(session, outbox, event, producer=PRODUCER)
+
+
+async def register(session: AsyncSession, data: RegisterRequest) -> User:
+    users = UserRepository(session)
+    email = data.email.lower()
+    if await users.username_taken(data.username):
+        raise ApiError(
+            409, "username_taken", "this username is already registered", field="username"
+        )
+    if await users.email_taken(email):
+        raise ApiError(409, "email_taken", "this e-mail is already registered", field="email")
+    if reason := passwords.weakness(data.password, username=data.username, email=email):
+        raise ApiError(422, "weak_password", f"password {reason}", field="password")
+    user = User(
+        username=data.username,
+        email=email,
+        first_name=data.first_name,
+        last_name=data.last_name,
+        user_type=data.user_type,
+        is_active=True,
+        failed_logins=0,
+        password_hash=passwords.hash_password(data.password),
+    )
+    try:
+        await users.add(user)
+    except IntegrityError as exc:  # a concurrent registration won the race
+        raise ApiError(409, "already_registered", "username or e-mail already registered") from exc
+    await _publish_user(session, user, changed=None)
+    return user
+
+
+async def _issue_pair(
+    session: AsyncSession, ctx: AuthContext, user: User, family_id: uuid.UUID
+) -> TokenPair:
+    access = tokens.issue_access_token(
+        ctx.signing_key,
+        ctx.settings,
+        user_id=user.id,
+        username=user.username,
+        user_type=user.user_type,
+    )
+    secret = tokens.new_refresh_secret()
+    await RefreshTokenRepository(session).add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id,
+            token_hash=tokens.refresh_hash(secret),
+            expires_at=datetime.now(UTC) + timedelta(seconds=ctx.settings.refresh_token_ttl_s),
+        )
+    )
+    return TokenPair(access_token=access.token, refresh_token=secret, expires_in=access.expires_in)
+
+
+def _check_otp(ctx: AuthContext, user: User, otp: str) -> bool:
+    """A valid code for the current step (±1), never one already used."""
+    assert user.totp_secret is not None
+    totp = pyotp.TOTP(ctx.cipher.open(user.totp_secret, context=f"totp:{user.id}"))
+    now = datetime.now(UTC)
+    for drift in (0, -1, 1):
+        at = now + timedelta(seconds=30 * drift)
+        step = totp.timecode(at)
+        if totp.verify(otp, for_time=at, valid_window=0):
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                return False
+            user.totp_last_step = step
+            return True
+    return False
+
+
+async def login(session: AsyncSession, ctx: AuthContext, data: LoginRequest) -> TokenPair:
+    settings = ctx.settings
+    user = await UserRepository(session).by_login(data.username)
+    now = datetime.now(UTC)
+    if user is None:
+        passwords.verify_password(passwords.DUMMY_HASH, data.password)
+        raise _invalid_credentials()
+    if user.locked_until is not None and user.locked_until > now:
+        retry = int((user.locked_until - now).total_seconds()) + 1
+        raise ApiError(
+            423,
+            "account_locked",
+            f"too many failed logins; try again in {retry} s",
+            headers={"Retry-After": str(retry)},
+        )
+    if not passwords.verify_password(user.password_hash, data.password):
+        user.failed_logins += 1
+        if user.failed_logins >= settings.max_failed_logins:
+            user.locked_until = now + timedelta(seconds=settings.lockout_s)
+            user.failed_logins = 0
+        raise _invalid_credentials()
+    if not user.is_active:
+        raise ApiError(403, "account_inactive", "this account has been deactivated")
+    if user.two_factor_enabled:
+        if data.otp is None:
+            raise ApiError(
+                401, "otp_required", "enter the code from your authenticator", field="otp"
+            )
+        if not _check_otp(ctx, user, data.otp):
+            user.failed_logins += 1
+            raise ApiError(401, "invalid_otp", "the code is wrong or already used", field="otp",
+                           keep_changes=True)  # fmt: skip
+    user.failed_logins = 0
+    user.locked_until = None
+    return await _issue_pair(session, ctx, user, family_id=uuid.uuid4())
+
+
+async def refresh(session: AsyncSession, ctx: AuthContext, secret: str) -> TokenPair:
+    """Rotate: the presented token is spent and a new one of the same family issued.
+
+    Presenting a spent token means it was stolen or replayed: the whole family
+    is revoked, so the thief's copy dies with the owner's.
+    """
+    repo = RefreshTokenRepository(session)
+    token = await repo.by_hash_for_update(tokens.refresh_hash(secret))
+    refused = ApiError(401, "invalid_refresh_token", "refresh token is not valid",
+                       field="refresh_token", keep_changes=True)  # fmt: skip
+    if token is None:
+        raise refused
+    now = datetime.now(UTC)
+    if token.used_at is not None or token.revoked_at is not None:
+        await repo.revoke_family(token.family_id)
+        raise refused
+    if token.expires_at <= now:
+        raise refused
+    user = await UserRepository(session).get(token.user_id)
+    if user is None or not user.is_active:
+        await repo.revoke_family(token.family_id)
+        raise refused
+    token.used_at = now
+    return await _issue_pair(session, ctx, user, family_id=token.family_id)
+
+
+async def logout(session: AsyncSession, principal: Principal, secret: str) -> None:
+    repo = RefreshTokenRepository(session)
+    token = await repo.by_hash_for_update(tokens.refresh_hash(secret))
+    if token is None or token.user_id != principal.user_id:
+        raise ApiError(400, "invalid_refresh_token", "unknown refresh token", field="refresh_token")
+    await repo.revoke_family(token.family_id)
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await UserRepository(session).get(user_id)
+    if user is None:
+        raise NotFound("user")
+    return user
+
+
+async def update_me(session: AsyncSession, user_id: int, patch: UserPatch) -> User:
+    users = UserRepository(session)
+    user = await users.get_for_update(user_id)
+    if user is None:
+        raise NotFound("user")
+    changes = patch.model_dump(exclude_unset=True, exclude_none=True)
+    if "email" in changes:
+        changes["email"] = changes["email"].lower()
+        if await users.email_taken(changes["email"], except_id=user.id):
+            raise ApiError(409, "email_taken", "this e-mail is already registered", field="email")
+    changed = [k for k, v in changes.items() if getattr(user, k) != v]
+    for key in changed:
+        setattr(user, key, changes[key])
+    if changed:
+        await session.flush()
+        await _publish_user(session, user, changed=sorted(changed))
+    return user
+
+
+async def admin_update(session: AsyncSession, user_id: int, patch: AdminUserPatch) -> User:
+    user = await UserRepository(session).get_for_update(user_id)
+    if user is None:
+        raise NotFound("user")
+    changes = patch.model_dump(exclude_unset=True, exclude_none=True)
+    changed = [k for k, v in changes.items() if getattr(user, k) != v]
+    for key in changed:
+        setattr(user, key, changes[key])
+    if "is_active" in changed and not user.is_active:
+        await RefreshTokenRepository(session).revoke_all_of(user.id)
+    if changed:
+        await session.flush()
+        await _publish_user(session, user, changed=sorted(changed))
+    return user
+
+
+async def change_password(session: AsyncSession, user_id: int, data: PasswordChange) -> None:
+    user = await UserRepository(session).get_for_update(user_id)
+    if user is None:
+        raise NotFound("user")
+    if not passwords.verify_password(user.password_hash, data.current_password):
+        raise ApiError(400, "wrong_password", "current password is wrong", field="current_password")
+    if reason := passwords.weakness(data.new_password, username=user.username, email=user.email):
+        raise ApiError(422, "weak_password", f"password {reason}", field="new_password")
+    user.password_hash = passwords.hash_password(data.new_password)
+    # Every session started with the old password ends with it.
+    await RefreshTokenRepository(session).revoke_all_of(user.id)
+
+
+async def start_two_factor(session: AsyncSession, ctx: AuthContext, user_id: int) -> TwoFactorSetup:
+    user = await UserRepository(session).get_for_update(user_id)
+    if user is None:
+        raise NotFound("user")
+    if user.two_factor_enabled:
+        raise ApiError(409, "two_factor_enabled", "two-factor authentication is already on")
+    secret = pyotp.random_base32()
+    user.totp_pending_secret = ctx.cipher.seal(secret, context=f"totp:{user.id}")
+    uri = pyotp.TOTP(secret).provisioning_uri(
+        name=user.username, issuer_name=ctx.settings.totp_issuer
+    )
+    return TwoFactorSetup(secret=secret, otpauth_uri=uri)
+
+
+async def confirm_two_factor(
+    session: AsyncSession, ctx: AuthContext, user_id: int, otp: str
+) -> User:
+    user = await UserRepository(session).get_for_update(user_id)
+    if user is None:
+        raise NotFound("user")
+    if user.totp_pending_secret is None:
+        raise ApiError(409, "no_pending_setup", "start two-factor setup first")
+    user.totp_secret, user.totp_last_step = user.totp_pending_secret, None
+    if not _check_otp(ctx, user, otp):
+        raise ApiError(400, "invalid_otp", "the code is wrong", field="otp")
+    user.totp_pending_secret = None
+    return user
+
+
+async def disable_two_factor(
+    session: AsyncSession, ctx: AuthContext, user_id: int, data: TwoFactorDisable
+) -> User:
+    user = await UserRepository(session).get_for_update(user_id)
+    if user is None:
+        raise NotFound("user")
+    if not user.two_factor_enabled:
+        raise ApiError(409, "two_factor_disabled", "two-factor authentication is not on")
+    if not passwords.verify_password(user.password_hash, data.password):
+        raise ApiError(400, "wrong_password", "password is wrong", field="password")
+    if not _check_otp(ctx, user, data.otp):
+        raise ApiError(400, "invalid_otp", "the code is wrong or already used", field="otp")
+    user.totp_secret = None
+    user.totp_last_step = None
+    return user
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    page: int,
+    per_page: int,
+    search: str | None,
+    user_type: str | None,
+    is_active: bool | None,
+) -> tuple[list[User], int]:
+    return await UserRepository(session).page(
+        page=page, per_page=per_page, search=search, user_type=user_type, is_active=is_active
+    )
+
+
+async def ensure_admin(session: AsyncSession, *, username: str, email: str, password: str) -> User:
+    """Create the platform administrator if absent (used by `make dev` and operators)."""
+    users = UserRepository(session)
+    existing = await users.by_login(username)
+    if existing is not None:
+        return existing
+    user = User(
+        username=username,
+        email=email.lower(),
+        first_name="Platform",
+        last_name="Administrator",
+        user_type="ADMIN",
+        is_active=True,
+        failed_logins=0,
+        password_hash=passwords.hash_password(password),
+    )
+    await users.add(user)
+    await _publish_user(session, user, changed=None)
+    return user

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from user_service import service
+from user_service.models import outbox
+
+from .conftest import STRONG_PASSWORD, bearer, register_and_login
+
+
+async def _admin_tokens(
+    client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> dict[str, str]:
+    async with maker() as session:
+        await service.ensure_admin(
+            session, username="root", email="root@example.it", password=STRONG_PASSWORD
+        )
+        await session.commit()
+    response = await client.post(
+        "/api/auth/login/", json={"username": "root", "password": STRONG_PASSWORD}
+    )
+    assert response.status_code == 200
+    data: dict[str, str] = response.json()["data"]
+    return data
+
+
+async def test_profile_update_publishes_what_changed(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    tokens = await register_and_login(client)
+    await register_and_login(client, "luigi")
+    taken = await client.patch(
+        "/api/users/me/", json={"email": "luigi@example.it"}, headers=bearer(tokens)
+    )
+    assert taken.status_code == 409 and taken.json()["errors"][0]["field"] == "email"
+    changed = await client.patch(
+        "/api/users/me/",
+        json={"first_name": "Maria", "user_type": "BUSINESS"},
+        headers=bearer(tokens),
+    )
+    assert changed.status_code == 200
+    assert changed.json()["data"]["first_name"] == "Maria"
+    no_admin = await client.patch(
+        "/api/users/me/", json={"user_type": "ADMIN"}, headers=bearer(tokens)
+    )
+    assert no_admin.status_code == 422
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(select(outbox.c.type, outbox.c.envelope).order_by(outbox.c.id))
+        ).all()
+    updates = [r.envelope["data"] for r in rows if r.type == "user.updated"]
+    assert len(updates) == 1
+    assert updates[0]["changed"] == ["first_name", "user_type"]
+    assert updates[0]["user_type"] == "BUSINESS"
+
+
+async def test_user_list_is_for_platform_admins_with_pagination(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession], app: FastAPI
+) -> None:
+    member = await register_and_login(client, "mario")
+    for name in ("anna", "bruno", "carla"):
+        await register_and_login(client, name)
+    forbidden = await client.get("/api/users/", headers=bearer(member))
+    assert forbidden.status_code == 403
+    admin = await _admin_tokens(client, sessionmaker)
+    page = await client.get("/api/users/?page=2&per_page=2", headers=bearer(admin))
+    assert page.status_code == 200
+    body = page.json()
+    assert body["meta"] == {"page": 2, "per_page": 2, "total": 5}
+    assert [u["username"] for u in body["data"]] == ["bruno", "carla"]
+    filtered = await client.get("/api/users/?user_type=ADMIN", headers=bearer(admin))
+    assert [u["username"] for u in filtered.json()["data"]] == ["root"]
+    too_big = await client.get("/api/users/?per_page=1000", headers=bearer(admin))
+    assert too_big.status_code == 422 and too_big.json()["errors"][0]["field"] == "per_page"
+
+
+async def test_deactivated_user_cannot_log_in_or_refresh(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    tokens = await register_and_login(client)
+    me = (await client.get("/api/users/me/", headers=bearer(tokens))).json()["data"]
+    admin = await _admin_tokens(client, sessionmaker)
+    off = await client.patch(
+        f"/api/users/{me['id']}/", json={"is_active": False}, headers=bearer(admin)
+    )
+    assert off.status_code == 200 and off.json()["data"]["is_active"] is False
+    refresh = await client.post(
+        "/api/auth/refresh/", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert refresh.status_code == 401
+    login = await client.post(
+        "/api/auth/login/", json={"username": "mario", "password": STRONG_PASSWORD}
+    )
+    assert login.status_code == 403
+    missing = await client.get("/api/users/999999/", headers=bearer(admin))
+    assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "not_found"

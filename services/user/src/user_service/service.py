@@ -11,7 +11,7 @@ import pyotp
 from cerc_shared.auth import Principal
 from cerc_shared.crypto import FieldCipher
 from cerc_shared.envelope import ApiError, NotFound
-from cerc_shared.events import UserRegistered, UserUpdated
+from cerc_shared.events.user import UserRegistered, UserUpdated
 from cerc_shared.outbox import record
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -1,5 +1,7 @@
 """The event catalogue and its envelope.
 
+Per-service event modules: ``user``; add yours beside it and to ``AnyEvent``.
+
 Events are Pydantic models with a ``type`` literal and a ``version``; the
 union of all of them is discriminated on ``type``. Each event names its topic
 (one per aggregate, e.g. ``user.v1``) and its key (the aggregate id) so order
@@ -11,53 +13,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
+from cerc_shared.events.base import Event
+from cerc_shared.events.user import UserRegistered, UserUpdated
 
-class Event(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    topic: ClassVar[str]
-    type: str
-    version: int
-
-    def key(self) -> str:
-        raise NotImplementedError
-
-
-UserType = Literal["PRIVATE", "BUSINESS", "ADMIN"]
-
-
-class _UserFacts(Event):
-    topic: ClassVar[str] = "user.v1"
-    user_id: int
-    username: str
-    email: str
-    first_name: str
-    last_name: str
-    user_type: UserType
-    is_active: bool
-
-    def key(self) -> str:
-        return str(self.user_id)
-
-
-class UserRegistered(_UserFacts):
-    type: Literal["user.registered"] = "user.registered"
-    version: Literal[1] = 1
-
-
-class UserUpdated(_UserFacts):
-    type: Literal["user.updated"] = "user.updated"
-    version: Literal[1] = 1
-    changed: list[str] = Field(default_factory=list)
-
-
-AnyEvent = Annotated[UserRegistered | UserUpdated, Field(discriminator="type")]
+# Each producing service keeps its events in its own module here; the union
+# below is the one list of everything that may travel on Kafka.
+AnyEvent = Annotated[
+    UserRegistered | UserUpdated,
+    Field(discriminator="type"),
+]
 
 CATALOGUE: tuple[type[Event], ...] = (UserRegistered, UserUpdated)
+
+__all__ = ["CATALOGUE", "TOPICS", "AnyEvent", "Event", "EventEnvelope", "asyncapi_document"]
 TOPICS: tuple[str, ...] = tuple(sorted({e.topic for e in CATALOGUE}))
 
 

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -172,8 +173,10 @@ def test_rendered_config_follows_the_contract(tmp_path: Path) -> None:
 def test_gateway_image_matches_the_validated_envoy() -> None:
     """The k8s/compose image must be the Envoy minor the config was validated with."""
     out = subprocess.run([envoy_binary(), "--version"], capture_output=True, text=True).stdout
-    version = out.split("/")[1]  # "... version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
-    minor = ".".join(version.split(".")[:2])
+    # "<path>/envoy  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
+    found = re.search(r"version: [0-9a-f]+/(\d+\.\d+)\.\d+/", out)
+    assert found, out
+    minor = found.group(1)
     deployment = (ROOT / "deploy/k8s/base/gateway/deployment.yaml").read_text()
     compose = (ROOT / "docker-compose.yml").read_text()
     assert f"envoyproxy/envoy:v{minor}-latest" in deployment

@@ -158,7 +158,7 @@ def check_scenario(s: Scenario) -> list[Problem]:
     if s.period.end <= s.period.start:
         problems.append(Problem("period.end", "must be after period.start"))
         return problems
-    problems += _check_members_and_points(s)
+    problems += _check_members_and_points(s.members, s.points)
     problems += _check_shares(s.distribution)
     problems += _check_trase(s)
     problems += _check_readings(s)
@@ -166,10 +166,10 @@ def check_scenario(s: Scenario) -> list[Problem]:
     return problems
 
 
-def _check_members_and_points(s: Scenario) -> list[Problem]:
+def _check_members_and_points(members: Sequence[Member], points: Sequence[Point]) -> list[Problem]:
     problems: list[Problem] = []
     seen_members: set[str] = set()
-    for i, m in enumerate(s.members):
+    for i, m in enumerate(members):
         if not m.id:
             problems.append(Problem(f"members[{i}].id", "must not be empty"))
         elif m.id in seen_members:
@@ -177,7 +177,7 @@ def _check_members_and_points(s: Scenario) -> list[Problem]:
         seen_members.add(m.id)
     seen_pods: dict[str, int] = {}
     zone_of_substation: dict[str, tuple[MarketZone, int]] = {}
-    for i, p in enumerate(s.points):
+    for i, p in enumerate(points):
         if not POD_PATTERN.fullmatch(p.pod):
             problems.append(
                 Problem(
@@ -469,6 +469,9 @@ def parse_scenario(document: Any) -> Scenario:
     members = _parse_list(c, doc, "members", _parse_member)
     points = _parse_list(c, doc, "points", _parse_point)
     shares = _parse_shares(c, c.required(doc, "distribution", "$"))
+    if members is not None and points is not None:
+        # Identifier and reference problems first: they explain most reading problems after.
+        c.problems += _check_members_and_points(members, points)
     pod_index = {p.pod: i for i, p in enumerate(points or [])}
     readings = _parse_readings(c, c.required(doc, "readings", "$"), pod_index)
     prices = _parse_prices(c, c.required(doc, "prices", "$"))

@@ -73,13 +73,15 @@ stop_pid() {
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # with_lock NAME CMD...: serialise concurrent runs (two `make` targets at once).
+# A server started inside must not inherit the lock's descriptor: start it
+# with `9>&-`, or the lock lives as long as the server.
 with_lock() {
   local name="$1"; shift
-  mkdir -p "$RUN"
+  mkdir -p "$RUN/locks"
   (
-    flock -w 900 9 || die "could not take lock $RUN/.$name.lock within 15 minutes"
+    flock -w 900 9 || die "could not take lock $RUN/locks/$name.lock within 15 minutes"
     "$@"
-  ) 9>"$RUN/.$name.lock"
+  ) 9>"$RUN/locks/$name.lock"
 }
 
 # ensure_apt PKG...: install the Debian packages that are missing; refresh the

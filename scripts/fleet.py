@@ -1,0 +1,208 @@
+"""Start, stop and inspect the fleet natively: services, the gateway and helpers.
+
+    uv run python scripts/fleet.py up [--only user,cer] [--port-offset N] [--database DB]
+    uv run python scripts/fleet.py down [--port-offset N]
+    uv run python scripts/fleet.py status [--port-offset N]
+
+`make dev` uses it with the ports of infra/ports.env; the end-to-end tests use
+it with a port offset and their own database, so both can run at once. Each
+process runs in the background with its log and pid file in .run/fleet[-N]/.
+The local servers (`make infra-up`) must already run.
+
+Adding a service: one entry in FLEET below (and its gateway route).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PORTS_ENV = ROOT / "infra" / "ports.env"
+SERVICE_NAMES = ROOT.joinpath("infra", "services.txt").read_text().split()
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    package: str
+    migrate: bool = True
+    # Extra settings, without the CERC_<NAME>_ prefix; values may use {PORT_NAME}.
+    env: dict[str, str] = field(default_factory=dict)
+    # Further processes of the same service (e.g. the MQTT bridge), each run as
+    # `python -m <module>` with the same environment.
+    workers: tuple[str, ...] = ()
+
+
+FLEET: tuple[Service, ...] = (Service(name="user", package="user_service"),)
+
+
+def read_ports(offset: int) -> dict[str, int]:
+    ports = {}
+    for raw in PORTS_ENV.read_text().splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#") and "=" in line:
+            key, value = line.split("=", 1)
+            ports[key] = int(value)
+    # Only what the fleet itself listens on moves; the local servers stay.
+    moving = {"GATEWAY_PORT", "GATEWAY_ADMIN_PORT", *(f"{n.upper()}_PORT" for n in SERVICE_NAMES)}
+    return {k: v + offset if k in moving else v for k, v in ports.items()}
+
+
+def run_dir(offset: int) -> Path:
+    return ROOT / ".run" / (f"fleet-{offset}" if offset else "fleet")
+
+
+def service_env(svc: Service, ports: dict[str, int], database: str) -> dict[str, str]:
+    prefix = f"CERC_{svc.name.upper()}_"
+    # Development keys (see infra/postgres.sh); production reads real secrets.
+    values = {
+        "ENVIRONMENT": "development",
+        "DATABASE_URL": f"postgresql+asyncpg://{svc.name}_svc:{svc.name}_dev@127.0.0.1:"
+        f"{ports['PG_PORT']}/{database}",
+        "KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['KAFKA_PORT']}",
+        "JWKS_URL": f"http://127.0.0.1:{ports['USER_PORT']}/api/auth/jwks/",
+    }
+    values.update({k: v.format(**ports) for k, v in svc.env.items()})
+    return {**os.environ, **{prefix + k: v for k, v in values.items()}}
+
+
+def _pid_alive(pid_file: Path) -> int | None:
+    try:
+        pid = int(pid_file.read_text())
+        os.kill(pid, 0)
+        return pid
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], where: Path) -> None:
+    pid_file = where / f"{name}.pid"
+    if _pid_alive(pid_file):
+        print(f"  {name}: already running")
+        return
+    log = open(where / f"{name}.log", "ab")  # noqa: SIM115 - the child keeps it open
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    pid_file.write_text(str(proc.pid))
+    print(f"  {name}: started (pid {proc.pid}, log {where / (name + '.log')})")
+
+
+def _wait_http(url: str, name: str, where: Path, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError) as exc:
+            last = str(exc)
+        if not _pid_alive(where / f"{name}.pid"):
+            break
+        time.sleep(0.3)
+    tail = (where / f"{name}.log").read_text(errors="replace").splitlines()[-25:]
+    raise SystemExit(f"{name} is not ready at {url} ({last}); last log lines:\n" + "\n".join(tail))
+
+
+def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None:
+    ports = read_ports(offset)
+    where = run_dir(offset)
+    where.mkdir(parents=True, exist_ok=True)
+    chosen = [s for s in FLEET if only is None or s.name in only]
+    for svc in chosen:
+        env = service_env(svc, ports, database)
+        if svc.migrate:
+            ini = ROOT / "services" / svc.name / "alembic.ini"
+            subprocess.run(
+                [sys.executable, "-m", "alembic", "-c", str(ini), "upgrade", "head"],
+                env=env,
+                check=True,
+            )
+        port = ports[f"{svc.name.upper()}_PORT"]
+        _spawn(
+            svc.name,
+            [sys.executable, "-m", "uvicorn", "--factory", f"{svc.package}.main:app",
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+            env,
+            where,
+        )  # fmt: skip
+        for module in svc.workers:
+            _spawn(
+                f"{svc.name}-{module.rsplit('.', 1)[-1]}",
+                [sys.executable, "-m", module],
+                env,
+                where,
+            )
+    for svc in chosen:
+        _wait_http(f"http://127.0.0.1:{ports[f'{svc.name.upper()}_PORT']}/readyz", svc.name, where)
+    if gateway:
+        ports_file = where / "ports.env"
+        ports_file.write_text("".join(f"{k}={v}\n" for k, v in ports.items()))
+        config = where / "envoy.yaml"
+        subprocess.run(
+            [sys.executable, str(ROOT / "gateway" / "render.py"), "--out", str(config),
+             "--ports-env", str(ports_file), "--access-log-path", str(where / "gateway-access.log")],
+            check=True,
+        )  # fmt: skip
+        envoy = str(Path(sys.executable).parent / "envoy")
+        _spawn(
+            "gateway",
+            [envoy, "-c", str(config), "--log-level", "warn", "--disable-hot-restart"],
+            dict(os.environ),
+            where,
+        )  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{ports['GATEWAY_ADMIN_PORT']}/ready", "gateway", where)
+
+
+def down(offset: int) -> None:
+    where = run_dir(offset)
+    for pid_file in sorted(where.glob("*.pid")):
+        pid = _pid_alive(pid_file)
+        if pid:
+            os.killpg(pid, signal.SIGTERM)
+            for _ in range(50):
+                if not _pid_alive(pid_file):
+                    break
+                time.sleep(0.1)
+            else:
+                os.killpg(pid, signal.SIGKILL)
+            print(f"  {pid_file.stem}: stopped")
+        pid_file.unlink(missing_ok=True)
+
+
+def status(offset: int) -> None:
+    where = run_dir(offset)
+    for pid_file in sorted(where.glob("*.pid")):
+        pid = _pid_alive(pid_file)
+        print(f"  {pid_file.stem}: {f'running (pid {pid})' if pid else 'stopped'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=("up", "down", "status"))
+    parser.add_argument("--only", help="comma-separated services (default: all)")
+    parser.add_argument("--port-offset", type=int, default=0)
+    parser.add_argument("--database", default="cercollettiva")
+    parser.add_argument("--no-gateway", action="store_true")
+    args = parser.parse_args()
+    if args.command == "up":
+        only = set(args.only.split(",")) if args.only else None
+        up(only, args.port_offset, args.database, gateway=not args.no_gateway)
+    elif args.command == "down":
+        down(args.port_offset)
+    else:
+        status(args.port_offset)
+
+
+if __name__ == "__main__":
+    main()

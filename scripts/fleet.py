@@ -151,7 +151,8 @@ def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None
         config = where / "envoy.yaml"
         subprocess.run(
             [sys.executable, str(ROOT / "gateway" / "render.py"), "--out", str(config),
-             "--ports-env", str(ports_file), "--access-log-path", str(where / "gateway-access.log")],
+             "--ports-env", str(ports_file),
+             "--access-log-path", str(where / "gateway-access.log")],
             check=True,
         )  # fmt: skip
         envoy = str(Path(sys.executable).parent / "envoy")

@@ -37,3 +37,7 @@ def main() -> None:
         parser.error("give the password on standard input")
     user_id = asyncio.run(_create_admin(args.username, args.email, password))
     print(f"admin {args.username} (id {user_id}) ready")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+# CerCollettiva: `make help` lists the targets. Everything runs natively on
+# 127.0.0.1; the local servers install themselves on first use.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.8
+UV := uv
+PYTEST_ARGS ?=
+
+.PHONY: help install infra-up infra-down infra-status dev stop test test-unit lint fmt bench settle-example
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+install: ## install uv and the workspace (one lock file)
+	@command -v $(UV) >/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	$(UV) sync --locked
+
+infra-up: install ## start PostgreSQL, Kafka, Mosquitto, InfluxDB (installed on first use)
+	bash infra/up.sh
+
+infra-down: ## stop the local servers
+	bash infra/down.sh
+
+infra-status: ## show the local servers
+	bash infra/status.sh
+
+dev: infra-up ## the whole platform with a demo community and simulated devices
+	bash infra/postgres/bootstrap-db.sh cercollettiva
+	$(UV) run python scripts/fleet.py up
+	$(UV) run python scripts/dev_seed.py
+
+stop: ## stop the fleet started by `make dev` (the servers keep running; see infra-down)
+	-$(UV) run python scripts/fleet.py down
+
+test: infra-up ## every test: unit, service, contract, end to end (against real servers)
+	$(UV) run pytest libs services tests $(PYTEST_ARGS)
+
+test-unit: install ## the tests that need no server (rules engine, gateway config, manifests)
+	$(UV) run pytest libs/cacer tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
+
+lint: install ## ruff, mypy strict, import-linter, manifest checks
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy libs/shared/src libs/cacer/src $(wildcard services/*/src)
+	$(UV) run lint-imports
+	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(UV) run pytest -q tests/contract/test_manifests.py
+
+fmt: install ## format and fix what ruff can
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .
+
+bench: infra-up ## measure speed (figures printed, never asserted)
+	bash bench/run.sh
+
+settle-example: install ## settle the example scenario with the rules engine
+	$(UV) run cer settle --input libs/cacer/examples/scenario.json --format table

@@ -1,0 +1,142 @@
+"""The idempotent consumer against real Kafka and PostgreSQL: the same event
+twice acts once; an unreadable message goes to the dead-letter topic and the
+next good one is still handled."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from cerc_shared.consumer import DLQ_SUFFIX, IdempotentConsumer, define_processed_events
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.user import UserRegistered
+from cerc_shared.testing import ports, service_dsn
+
+metadata = MetaData()
+processed = define_processed_events(metadata)
+effects = Table(
+    "effects", metadata, Column("id", Integer, primary_key=True), Column("user", String)
+)
+
+
+@pytest.fixture
+async def engine() -> AsyncIterator[AsyncEngine]:
+    import subprocess
+
+    from cerc_shared.testing import repo_root
+
+    subprocess.run(
+        [
+            "bash",
+            str(repo_root() / "infra/postgres/bootstrap-db.sh"),
+            "cerc_test_shared",
+            "--recreate",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    engine = create_async_engine(
+        service_dsn("notification", "cerc_test_shared"),
+        connect_args={"server_settings": {"search_path": "notification"}},
+    )
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield engine
+    await engine.dispose()
+
+
+def _bootstrap() -> str:
+    return f"127.0.0.1:{ports()['KAFKA_PORT']}"
+
+
+async def _wait(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await predicate():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+async def test_same_event_twice_acts_once_and_bad_messages_dead_letter(engine: AsyncEngine) -> None:
+    topic = f"test.consumer.{uuid.uuid4().hex[:8]}"
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+
+    async def handler(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await session.execute(insert(effects).values(user=envelope.key))
+
+    consumer = IdempotentConsumer(
+        name=f"test-{topic}",
+        topics=[topic],
+        bootstrap=_bootstrap(),
+        sessionmaker=maker,
+        processed=processed,
+        handler=handler,
+    )
+    event = UserRegistered(
+        user_id=7, username="u7", email="u7@ex.it", first_name="U", last_name="Seven",
+        user_type="PRIVATE", is_active=True,
+    )  # fmt: skip
+    envelope = EventEnvelope.wrap(event, producer="test", correlation_id="c-1")
+    second = EventEnvelope.wrap(
+        event.model_copy(update={"user_id": 8}), producer="test", correlation_id=None
+    )
+    producer = AIOKafkaProducer(bootstrap_servers=_bootstrap())
+    await producer.start()
+    try:
+        raw = envelope.model_dump_json().encode()
+        await producer.send_and_wait(topic, raw, key=b"7")
+        await producer.send_and_wait(topic, raw, key=b"7")  # a redelivery
+        await producer.send_and_wait(topic, b"{not an envelope", key=b"x")
+        await producer.send_and_wait(topic, json.dumps({"id": "nope"}).encode(), key=b"y")
+        await producer.send_and_wait(topic, second.model_dump_json().encode(), key=b"8")
+    finally:
+        await producer.stop()
+
+    consumer.start()
+    try:
+
+        async def done() -> bool:
+            return consumer.handled + consumer.duplicates + consumer.dead_lettered >= 5
+
+        await _wait(done)
+    finally:
+        await consumer.stop()
+
+    async with maker() as session:
+        rows = (
+            (await session.execute(select(effects.c.user).order_by(effects.c.id))).scalars().all()
+        )
+        seen = await session.scalar(text("SELECT count(*) FROM processed_events"))
+    assert rows == ["7", "8"]
+    assert seen == 2
+    assert (consumer.handled, consumer.duplicates, consumer.dead_lettered) == (2, 1, 2)
+
+    dlq = AIOKafkaConsumer(
+        topic + DLQ_SUFFIX, bootstrap_servers=_bootstrap(), auto_offset_reset="earliest"
+    )
+    await dlq.start()
+    try:
+        records = []
+        deadline = time.monotonic() + 20
+        while len(records) < 2 and time.monotonic() < deadline:
+            for batch in (await dlq.getmany(timeout_ms=500)).values():
+                records.extend(batch)
+    finally:
+        await dlq.stop()
+    reasons = [dict(r.headers)["reason"].decode() for r in records]
+    assert len(reasons) == 2 and all(r.startswith("unreadable envelope") for r in reasons)
+    assert dict(records[0].headers)["source"].decode().startswith(topic + "/")

@@ -1,0 +1,55 @@
+"""Load the demo data into the running `make dev` fleet and say where to look.
+
+Idempotent: running it again changes nothing. The credentials are development
+credentials, printed on purpose.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import fleet  # noqa: E402
+
+# Development credentials for the demo platform administrator.
+DEMO_ADMIN = ("admin", "admin@cercollettiva.example", "Demo-Admin-2025!")
+
+
+def create_admin(ports: dict[str, int]) -> None:
+    user = next(s for s in fleet.FLEET if s.name == "user")
+    env = fleet.service_env(user, ports, "cercollettiva")
+    subprocess.run(
+        [sys.executable, "-m", "user_service.cli", "create-admin",
+         "--username", DEMO_ADMIN[0], "--email", DEMO_ADMIN[1]],
+        input=DEMO_ADMIN[2] + "\n", text=True, env=env, cwd=ROOT, check=True,
+    )  # fmt: skip
+
+
+def main() -> None:
+    ports = fleet.read_ports(0)
+    create_admin(ports)
+    gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    extra = ROOT / "scripts" / "demo_community.py"
+    if extra.exists():
+        subprocess.run([sys.executable, str(extra), "--gateway", gateway], check=True, cwd=ROOT)
+    print(
+        f"""
+CerCollettiva is running.
+  gateway (REST API)   {gateway}/api/
+  user service docs    http://127.0.0.1:{ports["USER_PORT"]}/docs
+  gateway admin        http://127.0.0.1:{ports["GATEWAY_ADMIN_PORT"]}/
+  platform admin       {DEMO_ADMIN[0]} / {DEMO_ADMIN[2]}   (development credentials)
+  logs                 .run/fleet/*.log, .run/<server>/
+Try:
+  curl -s -X POST {gateway}/api/auth/login/ -H 'content-type: application/json' \\
+       -d '{{"username": "{DEMO_ADMIN[0]}", "password": "{DEMO_ADMIN[2]}"}}'
+Stop with `make stop` (fleet) and `make infra-down` (servers)."""
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,6 +1,6 @@
 """The event catalogue and its envelope.
 
-Per-service event modules: ``user``; add yours beside it and to ``AnyEvent``.
+Per-service event modules: ``user``, ``cer``; add yours beside it and to ``AnyEvent``.
 
 Events are Pydantic models with a ``type`` literal and a ``version``; the
 union of all of them is discriminated on ``type``. Each event names its topic
@@ -18,16 +18,58 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from cerc_shared.events.base import Event
+from cerc_shared.events.cer import (
+    CER_EVENTS,
+    CommunityCreated,
+    CommunityDeactivated,
+    CommunityUpdated,
+    MembershipEnded,
+    MembershipErased,
+    MembershipStarted,
+    MembershipUpdated,
+    PlantLeft,
+    PlantRegistered,
+    PlantUpdated,
+)
+from cerc_shared.events.iot import (
+    DeviceRegistered,
+    DeviceRevoked,
+    DeviceStatusChanged,
+    MeasurementsAccepted,
+)
 from cerc_shared.events.user import UserRegistered, UserUpdated
 
 # Each producing service keeps its events in its own module here; the union
 # below is the one list of everything that may travel on Kafka.
 AnyEvent = Annotated[
-    UserRegistered | UserUpdated,
+    UserRegistered
+    | UserUpdated
+    | CommunityCreated
+    | CommunityUpdated
+    | CommunityDeactivated
+    | MembershipStarted
+    | MembershipUpdated
+    | MembershipEnded
+    | MembershipErased
+    | PlantRegistered
+    | PlantUpdated
+    | PlantLeft
+    | DeviceRegistered
+    | DeviceRevoked
+    | DeviceStatusChanged
+    | MeasurementsAccepted,
     Field(discriminator="type"),
 ]
 
-CATALOGUE: tuple[type[Event], ...] = (UserRegistered, UserUpdated)
+CATALOGUE: tuple[type[Event], ...] = (
+    UserRegistered,
+    UserUpdated,
+    *CER_EVENTS,
+    DeviceRegistered,
+    DeviceRevoked,
+    DeviceStatusChanged,
+    MeasurementsAccepted,
+)
 
 __all__ = ["CATALOGUE", "TOPICS", "AnyEvent", "Event", "EventEnvelope", "asyncapi_document"]
 TOPICS: tuple[str, ...] = tuple(sorted({e.topic for e in CATALOGUE}))

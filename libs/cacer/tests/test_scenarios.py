@@ -293,3 +293,17 @@ def test_readings_sum_to_the_hour_before_the_min_and_mix_intervals() -> None:
     assert (s.incentive_cents, s.refund_cents) == (36, 4)
     # one member, producer and consumer: everything but the community share is theirs
     assert s.members[0].cents + s.community_cents == 40
+
+
+def test_prices_with_six_decimals_are_used_exactly() -> None:
+    doc = document(
+        members=[member("a"), member("b")],
+        points=[point(PV, "a", plant=plant(1000)), point(HOME, "b")],
+        readings=[reading(PV, at(DAY, 12), fed=1000), reading(HOME, at(DAY, 12), withdrawn=1000)],
+        prices=[price(at(DAY, 12), 170.123456)],
+    )
+    s = settle_document(doc)
+    # 1000 kW is class > 600 kW: min(100; 60 + (180 − 170.123456)) + 10 = 79.876544 €/MWh
+    # × 1 MWh = 79.876544 € -> 79.88; the bracket is kept exactly, in µ€/MWh
+    assert s.incentive_cents == 7988
+    assert s.hourly.plant_tip_before_reduction_micro[0, 12] == 79_876_544

@@ -45,11 +45,17 @@ pid_alive() {
   [[ -s "$pidfile" ]] || return 1
   pid="$(tr -dc '0-9' < "$pidfile" | head -c 10)"
   [[ -n "$pid" ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  proc_live "$pid" || return 1
   tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"
 }
 
 pid_of() { tr -dc '0-9' < "$1"; }
+
+# proc_live PID: exists and is not a zombie waiting for a parent to reap it.
+proc_live() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]
+}
 
 # stop_pid PIDFILE MARKER SECONDS: SIGTERM, wait, then SIGKILL as a last resort.
 stop_pid() {
@@ -61,7 +67,7 @@ stop_pid() {
   log "stopping (pid $pid)"
   kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < wait_s * 5; i++)); do
-    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; log "stopped"; return 0; }
+    proc_live "$pid" || { rm -f "$pidfile"; log "stopped"; return 0; }
     sleep 0.2
   done
   log "did not stop within ${wait_s}s; sending SIGKILL to $pid"
@@ -93,14 +99,27 @@ ensure_apt() {
   done
   ((${#missing[@]})) || return 0
   [[ $EUID -eq 0 ]] || die "missing packages: ${missing[*]}; install them (apt-get install ${missing[*]}) or run as root"
+  with_lock apt _apt_install "${missing[@]}"
+}
+
+_apt_install() {
+  local missing=() p
+  for p in "$@"; do   # another server's start may have installed it meanwhile
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  ((${#missing[@]})) || return 0
   local t0=$SECONDS
   log "installing Debian packages: ${missing[*]}"
   if ! apt-cache show "${missing[@]}" >/dev/null 2>&1; then
     log "apt does not know some of them yet: apt-get update"
     apt-get update -q >&2 || die "apt-get update failed"
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
-    || die "apt-get install ${missing[*]} failed"
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
+    log "apt-get install failed; refreshing the package lists once and retrying"
+    apt-get update -q >&2 || die "apt-get update failed"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+      || die "apt-get install ${missing[*]} failed"
+  fi
   log "installed ${missing[*]} in $((SECONDS - t0))s"
 }
 

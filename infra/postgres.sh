@@ -184,6 +184,9 @@ wait_ready() {
   done
 }
 
-cmd_ready() { check_ready || die "not ready (SELECT 1 as $(services | head -n 1)_svc over 127.0.0.1:$PG_PORT failed)"; }
+cmd_ready() {
+  check_ready || die "not ready (SELECT 1 as $(services | head -n 1)_svc over 127.0.0.1:$PG_PORT failed)"
+  log "ready: SELECT 1 as $(services | head -n 1)_svc over 127.0.0.1:$PG_PORT"
+}
 
 dispatch "$@"

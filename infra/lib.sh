@@ -114,10 +114,10 @@ _apt_install() {
     log "apt does not know some of them yet: apt-get update"
     apt-get update -q >&2 || die "apt-get update failed"
   fi
-  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2; then
+  if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >&2; then
     log "apt-get install failed; refreshing the package lists once and retrying"
     apt-get update -q >&2 || die "apt-get update failed"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2 \
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >&2 \
       || die "apt-get install ${missing[*]} failed"
   fi
   log "installed ${missing[*]} in $((SECONDS - t0))s"

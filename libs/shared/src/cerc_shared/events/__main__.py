@@ -1,0 +1,3 @@
+from cerc_shared.events import main
+
+main()

@@ -131,3 +131,11 @@ def asyncapi_document() -> dict[str, Any]:
             "schemas": {"EventEnvelope": EventEnvelope.model_json_schema()},
         },
     }
+
+
+def main() -> None:
+    """`python -m cerc_shared.events > docs/asyncapi.json` regenerates the committed document."""
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(asyncapi_document(), indent=2, sort_keys=True) + "\n")

@@ -1,4 +1,9 @@
-"""Migrations run as the service's own role, inside its own schema."""
+"""Migrations run as the service's own role, inside its own schema.
+
+Several replicas may start at once and each runs `alembic upgrade head`: a
+transaction-level advisory lock, taken before the version table is read,
+makes them migrate one after the other (the later ones find nothing to do).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ schema = settings.database_schema
 
 
 def _run(connection: Connection) -> None:
+    # Released when the migration transaction commits (or rolls back).
+    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "alembic:user"})
     connection.execute(text(f'SET search_path TO "{schema}"'))
     context.configure(
         connection=connection,

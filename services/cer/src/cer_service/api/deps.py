@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from cer_service.service import CerContext
+
+
+def _cer_context(request: Request) -> CerContext:
+    context: CerContext = request.app.state.cer_context
+    return context
+
+
+Cer = Annotated[CerContext, Depends(_cer_context)]
+Page = Annotated[int, Query(ge=1, le=100_000)]
+PerPage = Annotated[int, Query(ge=1, le=100)]

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Literal
+
+from cerc_shared.auth import CurrentPrincipal
+from cerc_shared.db import DbSession
+from cerc_shared.envelope import Envelope, PageMeta, ok
+from fastapi import APIRouter, Query, status
+
+from cer_service import service
+from cer_service.api.deps import Page, PerPage
+from cer_service.schemas import (
+    MarketZone,
+    PlantCreate,
+    PlantDetail,
+    PlantOut,
+    PlantType,
+    PlantUpdate,
+    Substation,
+)
+
+router = APIRouter(prefix="/api/plants", tags=["plants"])
+
+PlantSort = Literal[
+    "id", "-id", "name", "-name", "pod", "-pod", "nominal_power_kw", "-nominal_power_kw",
+    "entry_into_service", "-entry_into_service", "created_at", "-created_at",
+]  # fmt: skip
+
+
+@router.get("/")
+async def list_plants(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    page: Page = 1,
+    per_page: PerPage = 20,
+    cer_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    plant_type: PlantType | None = None,
+    primary_substation: Substation | None = None,
+    market_zone: MarketZone | None = None,
+    is_active: bool | None = None,
+    owner_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    sort: PlantSort = "id",
+) -> Envelope[list[PlantOut]]:
+    plants, total = await service.list_plants(
+        session,
+        principal,
+        cer_id=cer_id,
+        page=page,
+        per_page=per_page,
+        plant_type=plant_type,
+        primary_substation=primary_substation,
+        market_zone=market_zone,
+        is_active=is_active,
+        owner_user_id=owner_user_id,
+        sort=sort,
+    )
+    return ok(plants, PageMeta(page=page, per_page=per_page, total=total))
+
+
+@router.post("/", status_code=status.HTTP_201_CREATED)
+async def create_plant(
+    body: PlantCreate, session: DbSession, principal: CurrentPrincipal
+) -> Envelope[PlantDetail]:
+    """Register a plant in a community (``warnings`` names what it will not share yet)."""
+    return ok(await service.create_plant(session, principal, body))
+
+
+@router.get("/{plant_id}/")
+async def get_plant(
+    plant_id: int, session: DbSession, principal: CurrentPrincipal
+) -> Envelope[PlantDetail]:
+    return ok(await service.get_plant(session, principal, plant_id))
+
+
+@router.put("/{plant_id}/")
+async def update_plant(
+    plant_id: int, body: PlantUpdate, session: DbSession, principal: CurrentPrincipal
+) -> Envelope[PlantDetail]:
+    return ok(await service.update_plant(session, principal, plant_id, body))
+
+
+@router.delete("/{plant_id}/")
+async def remove_plant(
+    plant_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    left_on: date | None = None,
+) -> Envelope[PlantDetail]:
+    """The plant leaves its community on ``left_on`` (default today); history is kept."""
+    return ok(await service.remove_plant(session, principal, plant_id, left_on))

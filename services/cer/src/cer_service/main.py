@@ -1,0 +1,85 @@
+"""The CER service app: communities, members, plants, documents, audit; the
+outbox relay to Kafka and the consumer that keeps the users' read model."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from cerc_shared import db
+from cerc_shared.app import create_service_app
+from cerc_shared.auth import JwksCache, TokenVerifier
+from cerc_shared.consumer import IdempotentConsumer
+from cerc_shared.crypto import FieldCipher
+from cerc_shared.logging import configure_logging
+from cerc_shared.outbox import OutboxRelay
+from fastapi import FastAPI
+
+from cer_service.api import communities, plants
+from cer_service.events import on_user_event
+from cer_service.models import outbox, processed_events
+from cer_service.service import CerContext
+from cer_service.settings import CerSettings
+from cer_service.storage import LocalFolderStorage
+
+
+def create_app(settings: CerSettings | None = None) -> FastAPI:
+    settings = settings or CerSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        engine = db.create_engine(settings)
+        sessionmaker = db.create_sessionmaker(engine)
+        app.state.sessionmaker = sessionmaker
+        app.state.cer_context = CerContext(
+            settings=settings,
+            cipher=FieldCipher.from_setting(settings.data_keys, settings.data_key_current),
+            storage=LocalFolderStorage(settings.storage_dir),
+        )
+        app.state.token_verifier = TokenVerifier(
+            JwksCache(settings.jwks_url, ttl_s=settings.jwks_cache_ttl_s),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        relay = OutboxRelay(
+            sessionmaker,
+            outbox,
+            settings.kafka_bootstrap,
+            client_id="cer-outbox",
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        users = IdempotentConsumer(
+            name=settings.consumer_group,
+            topics=["user.v1"],
+            bootstrap=settings.kafka_bootstrap,
+            sessionmaker=sessionmaker,
+            processed=processed_events,
+            handler=on_user_event,
+        )
+        app.state.outbox_relay = relay
+        app.state.users_consumer = users
+        app.state.readiness_checks["database"] = lambda: db.ping(engine)
+        relay.start()
+        if settings.consume_users:
+            users.start()
+        try:
+            yield
+        finally:
+            await users.stop()
+            await relay.stop()
+            await engine.dispose()
+
+    return create_service_app(
+        service=settings.service_name,
+        title="CerCollettiva CER service",
+        version="1.0.0",
+        description="Communities, members and plants (PODs, substations), statutes, audit.",
+        lifespan=lifespan,
+        routers=[communities.router, plants.router],
+    )
+
+
+def app() -> FastAPI:
+    """Factory for `uvicorn --factory cer_service.main:app`."""
+    return create_app()

@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from cer_service.events import on_user_event
+from cer_service.main import create_app
+from cer_service.models import processed_events
+from cer_service.settings import CerSettings
+from cerc_shared.auth import StaticKeys, TokenVerifier
+from cerc_shared.consumer import IdempotentConsumer
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.user import UserRegistered
+from cerc_shared.testing import prepare_database, rolled_back_sessionmaker
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+
+SERVICE_DIR = Path(__file__).resolve().parents[1]
+SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+KID = "cer-tests"
+MAX_DOCUMENT_BYTES = 64 * 1024
+
+# Valid identifiers (check digits computed, not invented).
+TAX_CODE = "RSSMRA85T10A562S"
+VAT_NUMBER = "00743110157"
+IBAN = "IT60X0542811101000000123456"
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> CerSettings:
+    dsn = prepare_database("cer", "cerc_test_cer", SERVICE_DIR)
+    return CerSettings(
+        database_url=dsn,
+        environment="test",
+        consume_users=False,
+        storage_dir=str(tmp_path_factory.mktemp("documents")),
+        max_document_bytes=MAX_DOCUMENT_BYTES,
+    )
+
+
+@pytest.fixture(scope="session")
+async def app(settings: CerSettings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        # Tokens in these tests are signed by a key the test holds; the
+        # verification code is the one the service runs against the JWKS.
+        application.state.token_verifier = TokenVerifier(
+            StaticKeys({KID: SIGNING_KEY.public_key()}),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        yield application
+
+
+@pytest.fixture
+async def sessionmaker(
+    app: FastAPI, settings: CerSettings
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    engine = create_async_engine(
+        settings.database_url, connect_args={"server_settings": {"search_path": "cer"}}
+    )
+    original = app.state.sessionmaker
+    async with rolled_back_sessionmaker(engine) as maker:
+        app.state.sessionmaker = maker
+        try:
+            yield maker
+        finally:
+            app.state.sessionmaker = original
+    await engine.dispose()
+
+
+@pytest.fixture
+async def client(
+    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://cer") as http:
+        yield http
+
+
+def token(user_id: int, username: str = "", user_type: str = "PRIVATE") -> str:
+    now = int(time.time())
+    claims = {
+        "sub": str(user_id),
+        "username": username or f"user{user_id}",
+        "user_type": user_type,
+        "iss": "cercollettiva-user",
+        "aud": "cercollettiva",
+        "iat": now,
+        "exp": now + 600,
+        "jti": uuid.uuid4().hex,
+        "token_use": "access",
+    }
+    return jwt.encode(claims, SIGNING_KEY, algorithm="RS256", headers={"kid": KID})
+
+
+def auth(user_id: int, user_type: str = "PRIVATE") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(user_id, user_type=user_type)}"}
+
+
+PLATFORM_ADMIN = auth(1, "ADMIN")
+
+
+class Users:
+    """Feeds the users' read model the way user.v1 does: through the consumer."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        self.consumer = IdempotentConsumer(
+            name="cer-tests",
+            topics=[],
+            bootstrap="unused:0",
+            sessionmaker=maker,
+            processed=processed_events,
+            handler=on_user_event,
+        )
+
+    async def register(self, user_id: int, username: str, **extra: Any) -> EventEnvelope:
+        event = UserRegistered(
+            user_id=user_id,
+            username=username,
+            email=extra.pop("email", f"{username}@example.it"),
+            first_name=extra.pop("first_name", username.title()),
+            last_name=extra.pop("last_name", "Rossi"),
+            user_type=extra.pop("user_type", "PRIVATE"),
+            is_active=extra.pop("is_active", True),
+        )
+        envelope = EventEnvelope.wrap(event, producer="user", correlation_id=None)
+        assert await self.consumer.handle(envelope)
+        return envelope
+
+
+@pytest.fixture
+def users(sessionmaker: async_sessionmaker[AsyncSession]) -> Users:
+    return Users(sessionmaker)
+
+
+def community_body(code: str = "CER001", **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "CER Milano Centro",
+        "code": code,
+        "description": "Comunità energetica del centro",
+        "market_zone": "NORD",
+        "distribution_shares": {
+            "valid_from": "2025-01-01",
+            "producers_pct": "55.00",
+            "consumers_pct": "35.00",
+            "community_fund_pct": "10.00",
+        },
+    }
+    body.update(overrides)
+    return body
+
+
+def member_body(username: str, **overrides: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "username": username,
+        "role": "MEMBER",
+        "member_type": "PRIVATE",
+        "tax_code": TAX_CODE,
+        "iban": IBAN,
+        "joined_on": "2025-01-01",
+    }
+    body.update(overrides)
+    return body
+
+
+def plant_body(
+    cer_id: int, owner: int, pod: str = "IT001E12345678", **overrides: Any
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "cer_id": cer_id,
+        "owner_user_id": owner,
+        "name": "Tetto via Roma",
+        "pod": pod,
+        "plant_type": "PRODUCER",
+        "nominal_power_kw": "19.50",
+        "technology": "PV",
+        "entry_into_service": "2024-06-01",
+        "address": "Via Roma 1",
+        "city": "Milano",
+        "province": "MI",
+        "region": "Lombardia",
+        "zip_code": "20121",
+        "latitude": "45.46420000",
+        "longitude": "9.19000000",
+        "primary_substation": "AC001E01234",
+        "market_zone": "NORD",
+        "capital_grant_eur_per_kw": "0",
+        "connection_voltage": "BT",
+        "valid_from": "2025-01-01",
+    }
+    body.update(overrides)
+    return body
+
+
+async def new_community(
+    client: httpx.AsyncClient, founder: int, code: str = "CER001", **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        "/api/cer/", json=community_body(code, **overrides), headers=auth(founder)
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data
+
+
+async def add_member(
+    client: httpx.AsyncClient, cer_id: int, admin: int, username: str, **overrides: Any
+) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/cer/{cer_id}/members/", json=member_body(username, **overrides), headers=auth(admin)
+    )
+    assert response.status_code == 201, response.text
+    data: dict[str, Any] = response.json()["data"]
+    return data

@@ -1,14 +1,28 @@
 #!/usr/bin/env bash
 # Mosquitto for local development, with our own config in .run/mosquitto (the
 # Debian system service is not used): 127.0.0.1:$MQTT_PORT, no anonymous
-# clients, a password file and an ACL, persistence on.
+# clients, persistence on, and credentials/ACLs held by the dynamic security
+# plugin (mosquitto_dynamic_security.so), so they change at run time without a
+# restart or a file edit -- the same way in Kubernetes.
 #   infra/mosquitto.sh install|start|stop|restart|status|ready|reload
 #
-# Credentials live in .run/mosquitto/passwd and .run/mosquitto/acl. They are
-# created once and never overwritten, so per-device entries added later stay:
-#   mosquitto_passwd -b .run/mosquitto/passwd DEVICE SECRET
-#   printf '\nuser DEVICE\ntopic write energy/DEVICE/#\n' >> .run/mosquitto/acl
-#   infra/mosquitto.sh reload     # SIGHUP: re-reads passwd and acl, keeps clients
+# .run/mosquitto/dynamic-security.json is created once (`mosquitto_ctrl dynsec
+# init`) and never overwritten; the plugin rewrites it on every change, so the
+# per-device clients and roles the iot service creates survive restarts.
+# Accounts (development keys, not secrets):
+#   cerc_dynsec_admin / cerc_dynsec_dev   administers the plugin only: the iot
+#       service publishes commands to $CONTROL/dynamic-security/v1 and reads
+#       $CONTROL/dynamic-security/v1/response (createClient, createRole,
+#       addRoleACL, deleteClient...); by hand:
+#       mosquitto_ctrl -h 127.0.0.1 -p $MQTT_PORT -u cerc_dynsec_admin \
+#         -P cerc_dynsec_dev dynsec listClients
+#   cerc_bridge / cerc_bridge_dev   the iot service's bridge (role cerc-bridge:
+#       energy/# read/write, shared subscriptions $share/+/energy/#, and the
+#       readiness topic); ensured at every start.
+# Each device is a dynsec client with its own role allowing publish under
+# energy/plant/{plant}/device/{id}/# and subscribe to .../commands only.
+# With the plugin loaded, password_file/acl_file are not used (the passwd and
+# acl files of earlier versions may remain in .run/mosquitto; they are ignored).
 set -euo pipefail
 COMPONENT=mosquitto
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,11 +31,14 @@ M_RUN="$RUN/mosquitto"
 M_CONF="$M_RUN/mosquitto.conf"
 M_PID="$M_RUN/mosquitto.pid"
 M_LOG="$M_RUN/mosquitto.log"
-M_PASSWD="$M_RUN/passwd"
-M_ACL="$M_RUN/acl"
-# Development keys, not secrets: the account of the iot service's MQTT bridge.
+M_DYNSEC="$M_RUN/dynamic-security.json"
+# Development keys, not secrets: the account of the iot service's MQTT bridge
+# and the dynamic security administrator.
 BRIDGE_USER=cerc_bridge
 BRIDGE_PASSWORD=cerc_bridge_dev
+BRIDGE_ROLE=cerc-bridge
+DYNSEC_ADMIN=cerc_dynsec_admin
+DYNSEC_ADMIN_PASSWORD=cerc_dynsec_dev
 READY_TOPIC_PREFIX=cerc/_infra/ready
 
 # As root, mosquitto drops to the `mosquitto` OS user, which must own its files.
@@ -29,7 +46,7 @@ if [[ $EUID -eq 0 ]]; then M_OS_USER=mosquitto; else M_OS_USER="$(id -un)"; fi
 
 cmd_install() {
   need_cmd mosquitto mosquitto
-  need_cmd mosquitto_passwd mosquitto
+  need_cmd mosquitto_ctrl mosquitto-clients
   need_cmd mosquitto_pub mosquitto-clients
   need_cmd mosquitto_sub mosquitto-clients
   if [[ $EUID -eq 0 ]] && ! id "$M_OS_USER" >/dev/null 2>&1; then
@@ -56,30 +73,51 @@ log_timestamp_format %Y-%m-%dT%H:%M:%S
 connection_messages true
 per_listener_settings false
 allow_anonymous false
-password_file $M_PASSWD
-acl_file $M_ACL
+plugin $(dynsec_plugin)
+plugin_opt_config_file $M_DYNSEC
+# Room for what a bridge outage queues on its persistent session (QoS 1).
+max_queued_messages 100000
 listener $MQTT_PORT 127.0.0.1
 CONF
-  if [[ ! -s "$M_ACL" ]]; then
-    cat >"$M_ACL" <<ACL
-# Created once by infra/mosquitto.sh; append per-device blocks below and run
-# \`infra/mosquitto.sh reload\`. Anything not granted here is denied.
-user $BRIDGE_USER
-topic readwrite energy/#
-topic readwrite $READY_TOPIC_PREFIX/#
-ACL
-  elif ! grep -qx "user $BRIDGE_USER" "$M_ACL"; then
-    printf '\nuser %s\ntopic readwrite energy/#\ntopic readwrite %s/#\n' \
-      "$BRIDGE_USER" "$READY_TOPIC_PREFIX" >>"$M_ACL"
+  if [[ ! -s "$M_DYNSEC" ]]; then
+    mosquitto_ctrl dynsec init "$M_DYNSEC" "$DYNSEC_ADMIN" "$DYNSEC_ADMIN_PASSWORD" >/dev/null
   fi
-  if [[ ! -s "$M_PASSWD" ]]; then
-    mosquitto_passwd -c -b "$M_PASSWD" "$BRIDGE_USER" "$BRIDGE_PASSWORD"
-  elif ! grep -q "^$BRIDGE_USER:" "$M_PASSWD"; then
-    mosquitto_passwd -b "$M_PASSWD" "$BRIDGE_USER" "$BRIDGE_PASSWORD"
-  fi
-  chmod 600 "$M_PASSWD"
+  chmod 600 "$M_DYNSEC"
   [[ $EUID -eq 0 ]] && chown -R "$M_OS_USER": "$M_RUN"
   return 0
+}
+
+dynsec_plugin() {
+  local so
+  for so in /usr/lib/*/mosquitto_dynamic_security.so /usr/lib/mosquitto_dynamic_security.so; do
+    [[ -f "$so" ]] && { echo "$so"; return; }
+  done
+  die "mosquitto_dynamic_security.so not found (Debian package mosquitto >= 2.0)"
+}
+
+dynsec() {
+  mosquitto_ctrl -h 127.0.0.1 -p "$MQTT_PORT" -u "$DYNSEC_ADMIN" -P "$DYNSEC_ADMIN_PASSWORD" \
+    dynsec "$@" 2>/dev/null
+}
+
+# The bridge account as a dynsec client. Safe to repeat: "already exists"
+# answers are expected after the first start and ignored.
+ensure_bridge_account() {
+  local deadline=$((SECONDS + 10))
+  until dynsec getDefaultACLAccess | grep -q publishClientSend; do
+    ((SECONDS < deadline)) || die_with_log "$M_LOG" "dynamic security plugin not answering as $DYNSEC_ADMIN"
+    sleep 0.2
+  done
+  dynsec createRole "$BRIDGE_ROLE" >/dev/null || true
+  local acl
+  for acl in "publishClientSend energy/#" "subscribePattern energy/#" \
+    'subscribePattern $share/+/energy/#' "publishClientSend $READY_TOPIC_PREFIX/#" \
+    "subscribePattern $READY_TOPIC_PREFIX/#"; do
+    # shellcheck disable=SC2086 # aclspec is "<acltype> <topic>"
+    dynsec addRoleACL "$BRIDGE_ROLE" $acl allow >/dev/null || true
+  done
+  dynsec createClient "$BRIDGE_USER" -p "$BRIDGE_PASSWORD" >/dev/null || true
+  dynsec addClientRole "$BRIDGE_USER" "$BRIDGE_ROLE" >/dev/null || true
 }
 
 running() { pid_alive "$M_PID" "$M_CONF"; }
@@ -97,6 +135,7 @@ do_start() {
     for ((i = 0; i < 50; i++)); do running && break; sleep 0.1; done
     running || die_with_log "$M_LOG" "mosquitto exited at once"
   fi
+  ensure_bridge_account
   wait_ready 20
 }
 
@@ -119,7 +158,7 @@ cmd_status() {
 cmd_reload() {
   running || die "not running"
   kill -HUP "$(pid_of "$M_PID")"
-  log "reloaded (SIGHUP): password file and ACL re-read"
+  log "reloaded (SIGHUP); credentials need no reload: they live in the dynsec plugin"
 }
 
 # One real publish/subscribe round trip as the service account.

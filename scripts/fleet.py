@@ -7,7 +7,8 @@
 `make dev` uses it with the ports of infra/ports.env; the end-to-end tests use
 it with a port offset and their own database, so both can run at once. Each
 process runs in the background with its log and pid file in .run/fleet[-N]/.
-The local servers (`make infra-up`) must already run.
+The local servers (`make infra-up`) must already run. CERC_FLEET_WORKERS sets
+the uvicorn worker processes per service (default 1).
 
 Adding a service: one entry in FLEET below (and its gateway route).
 """
@@ -132,7 +133,8 @@ def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None
         _spawn(
             svc.name,
             [sys.executable, "-m", "uvicorn", "--factory", f"{svc.package}.main:app",
-             "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+             "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+             "--workers", os.environ.get("CERC_FLEET_WORKERS", "1")],
             env,
             where,
         )  # fmt: skip

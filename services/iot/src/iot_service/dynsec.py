@@ -1,0 +1,143 @@
+"""Mosquitto's dynamic security plugin, driven over MQTT as its administrator.
+
+Commands go to ``$CONTROL/dynamic-security/v1``; the answers come back on
+``.../response`` to every administrator connected, so each command carries a
+``correlationData`` and we wait for ours. One short connection per operation:
+provisioning is rare, and a connection per call has no state to go stale
+across broker restarts or to share between API replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import aiomqtt
+
+from iot_service.topics import device_acls
+
+CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
+RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
+
+# Answers that mean "already the way you want it" for the idempotent steps.
+_ABSENT = ("not found",)
+
+
+class DynSecError(Exception):
+    """The broker refused a command, or could not be reached."""
+
+
+@dataclass(frozen=True)
+class DynSec:
+    host: str
+    port: int
+    username: str
+    password: str
+    timeout_s: float = 5.0
+
+    async def run(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Send ``commands`` in one message; return the responses in the same order."""
+        tag = uuid.uuid4().hex
+        tagged = [{**c, "correlationData": f"{tag}:{i}"} for i, c in enumerate(commands)]
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                async with aiomqtt.Client(
+                    self.host,
+                    self.port,
+                    username=self.username,
+                    password=self.password,
+                    identifier=f"iot-dynsec-{tag[:12]}",
+                    timeout=self.timeout_s,
+                ) as client:
+                    await client.subscribe(RESPONSE_TOPIC, qos=1)
+                    await client.publish(
+                        CONTROL_TOPIC, json.dumps({"commands": tagged}).encode(), qos=1
+                    )
+                    async for message in client.messages:
+                        responses = _responses(message.payload)
+                        mine = [
+                            r
+                            for r in responses
+                            if str(r.get("correlationData", "")).startswith(tag)
+                        ]
+                        if mine:
+                            mine.sort(key=lambda r: int(str(r["correlationData"]).split(":")[1]))
+                            return mine
+        except (aiomqtt.MqttError, TimeoutError, OSError) as exc:
+            raise DynSecError(f"dynamic security unavailable: {exc}") from exc
+        raise DynSecError("no answer from the dynamic security plugin")
+
+    async def provision_device(
+        self, *, username: str, password: str, plant_id: int, device_id: str
+    ) -> None:
+        """(Re)create the device's role and client. Whatever existed under the
+        same names goes first (and its connection with it), so a retry after a
+        half-finished attempt ends in the same place."""
+        role = role_name(device_id)
+        responses = await self.run(
+            [
+                {"command": "deleteClient", "username": username},
+                {"command": "deleteRole", "rolename": role},
+                {
+                    "command": "createRole",
+                    "rolename": role,
+                    "acls": device_acls(plant_id, device_id),
+                },
+                {
+                    "command": "createClient",
+                    "username": username,
+                    "password": password,
+                    "textname": f"device {device_id} of plant {plant_id}",
+                    "roles": [{"rolename": role}],
+                },
+            ]
+        )
+        _check(responses[2:])
+        _check(responses[:2], tolerate=_ABSENT)
+
+    async def remove_device(self, *, username: str, device_id: str) -> None:
+        """Delete the device's client (the broker drops its connection) and role."""
+        responses = await self.run(
+            [
+                {"command": "deleteClient", "username": username},
+                {"command": "deleteRole", "rolename": role_name(device_id)},
+            ]
+        )
+        _check(responses, tolerate=_ABSENT)
+
+    async def set_password(self, *, username: str, password: str) -> None:
+        _check(
+            await self.run(
+                [{"command": "setClientPassword", "username": username, "password": password}]
+            )
+        )
+
+    async def client_exists(self, username: str) -> bool:
+        (response,) = await self.run([{"command": "getClient", "username": username}])
+        if response.get("error"):
+            _check([response], tolerate=_ABSENT)
+            return False
+        return True
+
+
+def role_name(device_id: str) -> str:
+    return f"device-{device_id}"
+
+
+def _responses(payload: Any) -> list[dict[str, Any]]:
+    try:
+        body = json.loads(payload)
+    except (TypeError, ValueError):
+        return []
+    items = body.get("responses") if isinstance(body, dict) else None
+    return [r for r in items if isinstance(r, dict)] if isinstance(items, list) else []
+
+
+def _check(responses: list[dict[str, Any]], tolerate: tuple[str, ...] = ()) -> None:
+    for response in responses:
+        error = response.get("error")
+        if error and not any(t in str(error).lower() for t in tolerate):
+            raise DynSecError(f"{response.get('command')}: {error}")

@@ -1,0 +1,224 @@
+"""Every query of the iot service."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iot_service.models import Command, CommandAck, CounterState, Device, Membership, Plant
+
+
+class PlantRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, plant_id: int) -> Plant | None:
+        return await self.session.get(Plant, plant_id)
+
+    async def upsert(self, **values: object) -> None:
+        statement = insert(Plant).values(**values)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Plant.id],
+                set_={k: statement.excluded[k] for k in values if k != "id"}
+                | {"updated_at": func.now()},
+            )
+        )
+
+
+class MembershipRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, **values: object) -> None:
+        statement = insert(Membership).values(**values)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Membership.id],
+                set_={k: statement.excluded[k] for k in values if k != "id"},
+            )
+        )
+
+    @staticmethod
+    def admin_communities(user_id: int, day: date) -> Select[int]:
+        return select(Membership.community_id).where(
+            Membership.user_id == user_id,
+            Membership.role == "ADMIN",
+            Membership.valid_from <= day,
+            or_(Membership.valid_to.is_(None), Membership.valid_to > day),
+        )
+
+    async def is_admin_of(self, user_id: int, community_id: int, day: date) -> bool:
+        query = self.admin_communities(user_id, day).where(Membership.community_id == community_id)
+        return await self.session.scalar(query.limit(1)) is not None
+
+
+class DeviceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, device_id: str) -> Device | None:
+        return await self.session.get(Device, device_id)
+
+    async def get_for_update(self, device_id: str) -> Device | None:
+        return await self.session.scalar(
+            select(Device).where(Device.id == device_id).with_for_update()
+        )
+
+    async def exists(self, device_id: str) -> bool:
+        return (
+            await self.session.scalar(select(Device.id).where(Device.id == device_id)) is not None
+        )
+
+    async def add(self, device: Device) -> Device:
+        self.session.add(device)
+        await self.session.flush()
+        return device
+
+    async def page(
+        self,
+        *,
+        visible_to: int | None,
+        day: date,
+        page: int,
+        per_page: int,
+        plant_id: int | None,
+        status: str | None,
+        include_revoked: bool,
+    ) -> tuple[list[Device], int]:
+        query = select(Device)
+        if visible_to is not None:
+            query = query.join(Plant, Plant.id == Device.plant_id).where(_visible(visible_to, day))
+        if plant_id is not None:
+            query = query.where(Device.plant_id == plant_id)
+        if status is not None:
+            query = query.where(Device.status == status)
+        if not include_revoked:
+            query = query.where(Device.revoked_at.is_(None))
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(
+            query.order_by(Device.plant_id, Device.id).offset((page - 1) * per_page).limit(per_page)
+        )
+        return list(rows), int(total or 0)
+
+    async def lock_many(self, device_ids: Iterable[str]) -> dict[str, Device]:
+        """The devices, locked in id order (so concurrent bridges never deadlock)."""
+        ids = sorted(set(device_ids))
+        if not ids:
+            return {}
+        rows = await self.session.scalars(
+            select(Device).where(Device.id.in_(ids)).order_by(Device.id).with_for_update()
+        )
+        return {d.id: d for d in rows}
+
+    async def lock_silent(self, now: datetime, after_intervals: int, limit: int) -> list[Device]:
+        """Live devices silent for ``after_intervals`` of their intervals; replicas skip
+        each other's rows."""
+        deadline = Device.last_seen + func.make_interval(
+            0, 0, 0, 0, 0, 0, Device.interval_s * after_intervals
+        )
+        rows = await self.session.scalars(
+            select(Device)
+            .where(
+                Device.revoked_at.is_(None),
+                Device.status != "OFFLINE",
+                or_(Device.last_seen.is_(None), deadline < now),
+            )
+            .order_by(Device.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+
+def _visible(user_id: int, day: date) -> ColumnElement[bool]:
+    return or_(
+        Plant.owner_user_id == user_id,
+        Plant.community_id.in_(MembershipRepository.admin_communities(user_id, day)),
+    )
+
+
+class CommandRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, command: Command) -> Command:
+        self.session.add(command)
+        await self.session.flush()
+        return command
+
+    async def get(self, device_id: str, command_id: uuid.UUID) -> Command | None:
+        return await self.session.scalar(
+            select(Command).where(Command.id == command_id, Command.device_id == device_id)
+        )
+
+    async def for_device(self, device_id: str, limit: int) -> list[Command]:
+        rows = await self.session.scalars(
+            select(Command)
+            .where(Command.device_id == device_id)
+            .order_by(Command.sent_at.desc())
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def acks(self, command_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, CommandAck]:
+        ids = list(command_ids)
+        if not ids:
+            return {}
+        rows = await self.session.scalars(select(CommandAck).where(CommandAck.command_id.in_(ids)))
+        return {a.command_id: a for a in rows}
+
+    async def record_ack(
+        self, command_id: uuid.UUID, device_id: str, result: str, detail: str | None, at: datetime
+    ) -> None:
+        # The first acknowledgement wins; a redelivered one changes nothing.
+        await self.session.execute(
+            insert(CommandAck)
+            .values(
+                command_id=command_id,
+                device_id=device_id,
+                result=result,
+                detail=detail,
+                received_at=at,
+            )
+            .on_conflict_do_nothing()
+        )
+
+
+class CounterRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def for_devices(self, device_ids: Iterable[str]) -> dict[tuple[str, str], CounterState]:
+        ids = list(set(device_ids))
+        if not ids:
+            return {}
+        rows = await self.session.scalars(
+            select(CounterState).where(CounterState.device_id.in_(ids))
+        )
+        return {(c.device_id, c.register): c for c in rows}
+
+    async def save(self, states: Iterable[tuple[str, str, datetime, float]]) -> None:
+        values = [
+            {"device_id": d, "register": r, "last_ts": ts, "last_kwh": kwh}
+            for d, r, ts, kwh in states
+        ]
+        if not values:
+            return
+        statement = insert(CounterState).values(values)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[CounterState.device_id, CounterState.register],
+                set_={
+                    "last_ts": statement.excluded.last_ts,
+                    "last_kwh": statement.excluded.last_kwh,
+                },
+                # Never move a register backwards in time, whoever wrote last.
+                where=CounterState.last_ts < statement.excluded.last_ts,
+            )
+        )

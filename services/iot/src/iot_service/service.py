@@ -1,0 +1,416 @@
+"""Domain logic of the IoT service: the device registry, MQTT credentials,
+commands, device status, and the read models of plants and memberships.
+
+Authorisation: the platform ADMIN sees everything; an ADMIN of the plant's
+community manages its devices; the plant's owner reads them; anyone else is
+told the device (or plant) does not exist.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Literal
+
+from cerc_shared.auth import Principal
+from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.cer import (
+    MembershipEnded,
+    MembershipErased,
+    MembershipStarted,
+    MembershipUpdated,
+    PlantLeft,
+    PlantRegistered,
+    PlantUpdated,
+)
+from cerc_shared.events.iot import DeviceRegistered, DeviceRevoked, DeviceStatusChanged
+from cerc_shared.outbox import record
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from iot_service.dynsec import DynSec, DynSecError
+from iot_service.models import Command, CommandAck, Device, Plant, outbox
+from iot_service.repository import (
+    CommandRepository,
+    DeviceRepository,
+    MembershipRepository,
+    PlantRepository,
+)
+from iot_service.schemas import (
+    CommandCreate,
+    CommandOut,
+    DeviceCreate,
+    DeviceOut,
+    DevicePatch,
+    MqttCredentials,
+    MqttTopics,
+    ProvisionedDevice,
+)
+from iot_service.settings import IotSettings
+from iot_service.topics import commands_topic, device_root
+
+PRODUCER = "iot"
+
+Access = Literal["manage", "read"]
+# Publishes one MQTT message (topic, payload) at QoS 1; raises on failure.
+Publish = Callable[[str, bytes], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class IotContext:
+    settings: IotSettings
+    dynsec: DynSec
+    publish: Publish
+
+    @property
+    def public_host(self) -> str:
+        return self.settings.mqtt_public_host or self.settings.mqtt_host
+
+    @property
+    def public_port(self) -> int:
+        return self.settings.mqtt_public_port or self.settings.mqtt_port
+
+
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def access_to(session: AsyncSession, principal: Principal, plant: Plant) -> Access | None:
+    if principal.is_platform_admin:
+        return "manage"
+    if await MembershipRepository(session).is_admin_of(
+        principal.user_id, plant.community_id, _today()
+    ):
+        return "manage"
+    if plant.owner_user_id == principal.user_id:
+        return "read"
+    return None
+
+
+async def _device_for(
+    session: AsyncSession, principal: Principal, device_id: str, need: Access, *, lock: bool = False
+) -> Device:
+    devices = DeviceRepository(session)
+    device = await (devices.get_for_update(device_id) if lock else devices.get(device_id))
+    if device is None:
+        raise NotFound("device")
+    plant = await PlantRepository(session).get(device.plant_id)
+    granted = await access_to(session, principal, plant) if plant else None
+    if granted is None:
+        raise NotFound("device")
+    if need == "manage" and granted != "manage":
+        raise ApiError(403, "forbidden", "only an administrator of the community manages devices")
+    return device
+
+
+def _credentials(ctx: IotContext, device: Device, password: str) -> MqttCredentials:
+    root = device_root(device.plant_id, device.id)
+    return MqttCredentials(
+        host=ctx.public_host,
+        port=ctx.public_port,
+        username=device.mqtt_username,
+        password=password,
+        topics=MqttTopics(
+            measurements=f"{root}/measurements",
+            status=f"{root}/status",
+            acks=f"{root}/acks",
+            commands=commands_topic(device.plant_id, device.id),
+        ),
+    )
+
+
+def _mqtt_unavailable(exc: DynSecError) -> ApiError:
+    return ApiError(503, "mqtt_unavailable", f"the MQTT broker did not take the change: {exc}")
+
+
+async def register_device(
+    session: AsyncSession, ctx: IotContext, principal: Principal, body: DeviceCreate
+) -> ProvisionedDevice:
+    plant = await PlantRepository(session).get(body.plant_id)
+    granted = await access_to(session, principal, plant) if plant else None
+    if plant is None or granted is None:
+        raise ApiError(404, "plant_not_found", "plant not found", field="plant_id")
+    if granted != "manage":
+        raise ApiError(403, "forbidden", "only an administrator of the community adds devices")
+    if not plant.active_on(_today()):
+        raise ApiError(
+            409, "plant_inactive", "the plant is not in a community today", field="plant_id"
+        )
+    devices = DeviceRepository(session)
+    if await devices.exists(body.device_id):
+        raise ApiError(409, "device_exists", "a device with this id exists", field="device_id")
+    device = Device(
+        id=body.device_id,
+        plant_id=plant.id,
+        model=body.model,
+        firmware=body.firmware,
+        interval_s=body.interval_s,
+        mqtt_username=body.device_id,
+        status="OFFLINE",
+        created_by=principal.user_id,
+    )
+    try:
+        async with session.begin_nested():
+            await devices.add(device)
+    except IntegrityError as exc:
+        raise ApiError(
+            409, "device_exists", "a device with this id exists", field="device_id"
+        ) from exc
+    await record(
+        session,
+        outbox,
+        DeviceRegistered(
+            device_id=device.id,
+            plant_id=device.plant_id,
+            model=device.model,
+            firmware=device.firmware,
+            interval_s=device.interval_s,
+        ),
+        producer=PRODUCER,
+    )
+    # The broker last: a refusal above leaves it untouched, and its failure
+    # rolls the registration back. A commit failing after it leaves a client
+    # whose password nobody knows; a retry replaces it.
+    password = secrets.token_urlsafe(24)
+    try:
+        await ctx.dynsec.provision_device(
+            username=device.mqtt_username, password=password, plant_id=plant.id, device_id=device.id
+        )
+    except DynSecError as exc:
+        raise _mqtt_unavailable(exc) from exc
+    return ProvisionedDevice(
+        device=DeviceOut.model_validate(device), credentials=_credentials(ctx, device, password)
+    )
+
+
+async def rotate_credentials(
+    session: AsyncSession, ctx: IotContext, principal: Principal, device_id: str
+) -> ProvisionedDevice:
+    device = await _device_for(session, principal, device_id, "manage", lock=True)
+    if device.revoked:
+        raise ApiError(409, "device_revoked", "the device is revoked")
+    password = secrets.token_urlsafe(24)
+    try:
+        # Recreated rather than re-passworded: the ACLs are restored too, and
+        # the old connection is dropped.
+        await ctx.dynsec.provision_device(
+            username=device.mqtt_username,
+            password=password,
+            plant_id=device.plant_id,
+            device_id=device.id,
+        )
+    except DynSecError as exc:
+        raise _mqtt_unavailable(exc) from exc
+    return ProvisionedDevice(
+        device=DeviceOut.model_validate(device), credentials=_credentials(ctx, device, password)
+    )
+
+
+async def revoke_device(
+    session: AsyncSession, ctx: IotContext, principal: Principal, device_id: str
+) -> Device:
+    device = await _device_for(session, principal, device_id, "manage", lock=True)
+    if device.revoked:
+        return device
+    # The broker first: once it answers, the device can no longer connect.
+    try:
+        await ctx.dynsec.remove_device(username=device.mqtt_username, device_id=device.id)
+    except DynSecError as exc:
+        raise _mqtt_unavailable(exc) from exc
+    device.revoked_at = datetime.now(UTC)
+    await session.flush()
+    await record(
+        session,
+        outbox,
+        DeviceRevoked(device_id=device.id, plant_id=device.plant_id),
+        producer=PRODUCER,
+    )
+    return device
+
+
+async def get_device(session: AsyncSession, principal: Principal, device_id: str) -> Device:
+    return await _device_for(session, principal, device_id, "read")
+
+
+async def update_device(
+    session: AsyncSession, principal: Principal, device_id: str, body: DevicePatch
+) -> Device:
+    device = await _device_for(session, principal, device_id, "manage", lock=True)
+    if device.revoked:
+        raise ApiError(409, "device_revoked", "the device is revoked")
+    for name, value in body.model_dump(exclude_unset=True).items():
+        if name in ("model", "interval_s") and value is None:
+            raise ApiError(422, "validation_error", f"{name} cannot be null", field=name)
+        setattr(device, name, value)
+    await session.flush()
+    return device
+
+
+async def list_devices(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    page: int,
+    per_page: int,
+    plant_id: int | None,
+    status: str | None,
+    include_revoked: bool,
+) -> tuple[list[Device], int]:
+    return await DeviceRepository(session).page(
+        visible_to=None if principal.is_platform_admin else principal.user_id,
+        day=_today(),
+        page=page,
+        per_page=per_page,
+        plant_id=plant_id,
+        status=status,
+        include_revoked=include_revoked,
+    )
+
+
+# ------------------------------------------------------------------ commands
+
+
+def _command_out(command: Command, ack: CommandAck | None, timeout_s: int) -> CommandOut:
+    if ack is not None:
+        status: Literal["SENT", "ACKED", "FAILED", "EXPIRED"] = (
+            "ACKED" if ack.result == "OK" else "FAILED"
+        )
+    elif datetime.now(UTC) - command.sent_at > timedelta(seconds=timeout_s):
+        status = "EXPIRED"
+    else:
+        status = "SENT"
+    return CommandOut(
+        command_id=command.id,
+        device_id=command.device_id,
+        command=command.command,
+        params=command.params,
+        status=status,
+        sent_at=command.sent_at,
+        acked_at=ack.received_at if ack else None,
+        result_detail=ack.detail if ack else None,
+    )
+
+
+async def send_command(
+    session: AsyncSession,
+    ctx: IotContext,
+    principal: Principal,
+    device_id: str,
+    body: CommandCreate,
+) -> CommandOut:
+    device = await _device_for(session, principal, device_id, "manage")
+    if device.revoked:
+        raise ApiError(409, "device_revoked", "the device is revoked")
+    command = await CommandRepository(session).add(
+        Command(
+            id=uuid.uuid4(),
+            device_id=device.id,
+            command=body.command,
+            params=body.params,
+            created_by=principal.user_id,
+            sent_at=datetime.now(UTC),
+        )
+    )
+    payload = {
+        "command_id": str(command.id),
+        "command": command.command,
+        "params": command.params,
+        "issued_at": command.sent_at.isoformat(),
+        "ack_topic": f"{device_root(device.plant_id, device.id)}/acks",
+    }
+    try:
+        await ctx.publish(commands_topic(device.plant_id, device.id), json.dumps(payload).encode())
+    except Exception as exc:
+        raise ApiError(503, "mqtt_unavailable", f"the command was not sent: {exc}") from exc
+    return _command_out(command, None, ctx.settings.command_ack_timeout_s)
+
+
+async def get_command(
+    session: AsyncSession,
+    ctx: IotContext,
+    principal: Principal,
+    device_id: str,
+    command_id: uuid.UUID,
+) -> CommandOut:
+    await _device_for(session, principal, device_id, "read")
+    commands = CommandRepository(session)
+    command = await commands.get(device_id, command_id)
+    if command is None:
+        raise NotFound("command")
+    acks = await commands.acks([command.id])
+    return _command_out(command, acks.get(command.id), ctx.settings.command_ack_timeout_s)
+
+
+async def list_commands(
+    session: AsyncSession, ctx: IotContext, principal: Principal, device_id: str
+) -> list[CommandOut]:
+    await _device_for(session, principal, device_id, "read")
+    commands = CommandRepository(session)
+    rows = await commands.for_device(device_id, limit=100)
+    acks = await commands.acks(c.id for c in rows)
+    return [_command_out(c, acks.get(c.id), ctx.settings.command_ack_timeout_s) for c in rows]
+
+
+# -------------------------------------------------------------------- status
+
+
+async def mark_silent_devices_offline(
+    session: AsyncSession, *, after_intervals: int, now: datetime | None = None, limit: int = 500
+) -> list[Device]:
+    """Devices silent for ``after_intervals`` of their intervals become OFFLINE,
+    each with a ``device.status_changed`` event."""
+    moment = now or datetime.now(UTC)
+    silent = await DeviceRepository(session).lock_silent(moment, after_intervals, limit)
+    for device in silent:
+        previous = device.status
+        device.status = "OFFLINE"
+        device.status_detail = f"silent for {after_intervals} intervals of {device.interval_s} s"
+        await record(session, outbox, status_event(device, previous), producer=PRODUCER)
+    await session.flush()
+    return silent
+
+
+def status_event(device: Device, previous: str | None) -> DeviceStatusChanged:
+    return DeviceStatusChanged(
+        device_id=device.id,
+        plant_id=device.plant_id,
+        status=device.status,
+        previous=previous,
+        last_seen=device.last_seen,
+        battery_level=device.battery_level,
+        signal_strength=device.signal_strength,
+    )
+
+
+# ---------------------------------------------------------------- read model
+
+
+async def apply_cer_event(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """Keep the plants and memberships this service authorises with."""
+    event = envelope.data
+    if isinstance(event, PlantRegistered | PlantUpdated | PlantLeft):
+        await PlantRepository(session).upsert(
+            id=event.plant_id,
+            pod=event.pod,
+            name=event.name,
+            community_id=event.community_id,
+            owner_user_id=event.owner_user_id,
+            valid_from=event.valid_from,
+            valid_to=event.valid_to,
+        )
+    elif isinstance(
+        event, MembershipStarted | MembershipUpdated | MembershipEnded | MembershipErased
+    ):
+        await MembershipRepository(session).upsert(
+            id=event.membership_id,
+            community_id=event.community_id,
+            user_id=event.user_id,
+            role=event.role,
+            valid_from=event.valid_from,
+            valid_to=event.valid_to,
+        )

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from cerc_shared.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class IotSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CERC_IOT_", extra="ignore", frozen=True)
+
+    service_name: str = "iot"
+    # Development keys (infra/postgres.sh, infra/mosquitto.sh).
+    database_url: str = "postgresql+asyncpg://iot_svc:iot_dev@127.0.0.1:55432/cercollettiva"
+    database_schema: str = "iot"
+
+    mqtt_host: str = "127.0.0.1"
+    mqtt_port: int = 51883
+    # What devices are told to connect to (may differ from how we reach it).
+    mqtt_public_host: str = ""
+    mqtt_public_port: int = 0
+    # The dynamic security administrator: creates and deletes device clients.
+    mqtt_admin_username: str = "cerc_dynsec_admin"
+    mqtt_admin_password: str = "cerc_dynsec_dev"  # noqa: S105 - development key
+    # The bridge account: reads devices' topics, publishes their commands.
+    mqtt_bridge_username: str = "cerc_bridge"
+    mqtt_bridge_password: str = "cerc_bridge_dev"  # noqa: S105 - development key
+    mqtt_timeout_s: float = 5.0
+
+    # The bridge. Replicas share the subscription group; each keeps its own
+    # stable client id so its persistent session (and what queued in it while
+    # it was down) is found again on reconnect.
+    bridge_client_id: str = ""
+    bridge_share_group: str = "cerc-bridge"
+    bridge_batch_max: int = 200
+    bridge_batch_linger_s: float = 0.05
+    bridge_dlq_topic: str = "iot.mqtt.dlq"
+    # Readings stamped further than this in the future are refused.
+    bridge_max_clock_skew_s: int = 300
+    # Tasmota stamps local time without an offset: read it in this zone.
+    naive_time_zone: str = "Europe/Rome"
+
+    # The OFFLINE detector: silent for this many of its intervals.
+    offline_after_intervals: int = 3
+    offline_check_interval_s: float = 5.0
+    # An unacknowledged command is EXPIRED after this long.
+    command_ack_timeout_s: int = 300
+
+    secret_fields: tuple[str, ...] = (
+        "database_url",
+        "mqtt_admin_password",
+        "mqtt_bridge_password",
+    )

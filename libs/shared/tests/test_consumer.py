@@ -12,6 +12,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cerc_shared.consumer import DLQ_SUFFIX, IdempotentConsumer, define_processed_events
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.user import UserRegistered
+from cerc_shared.testing import bootstrap_database, ports, service_dsn
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -20,11 +24,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from cerc_shared.consumer import DLQ_SUFFIX, IdempotentConsumer, define_processed_events
-from cerc_shared.events import EventEnvelope
-from cerc_shared.events.user import UserRegistered
-from cerc_shared.testing import ports, service_dsn
-
 metadata = MetaData()
 processed = define_processed_events(metadata)
 effects = Table(
@@ -32,25 +31,16 @@ effects = Table(
 )
 
 
+@pytest.fixture(scope="module")
+def database() -> str:
+    bootstrap_database("cerc_test_shared")
+    return service_dsn("notification", "cerc_test_shared")
+
+
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    import subprocess
-
-    from cerc_shared.testing import repo_root
-
-    subprocess.run(
-        [
-            "bash",
-            str(repo_root() / "infra/postgres/bootstrap-db.sh"),
-            "cerc_test_shared",
-            "--recreate",
-        ],
-        check=True,
-        capture_output=True,
-    )
+async def engine(database: str) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(
-        service_dsn("notification", "cerc_test_shared"),
-        connect_args={"server_settings": {"search_path": "notification"}},
+        database, connect_args={"server_settings": {"search_path": "notification"}}
     )
     async with engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
@@ -62,8 +52,8 @@ def _bootstrap() -> str:
     return f"127.0.0.1:{ports()['KAFKA_PORT']}"
 
 
-async def _wait(predicate: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
+async def _wait(predicate: object, within_s: float = 30) -> None:
+    deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
         if await predicate():  # type: ignore[operator]
             return

@@ -39,8 +39,8 @@ def service_dsn(service: str, database: str) -> str:
     return f"postgresql+asyncpg://{service}_svc:{service}_dev@127.0.0.1:{ports()['PG_PORT']}/{database}"
 
 
-def prepare_database(service: str, database: str, service_dir: Path) -> str:
-    """Recreate ``database`` with every service schema and migrate ``service``'s to head."""
+def bootstrap_database(database: str) -> None:
+    """Recreate ``database`` with every service's schema and role grants."""
     root = repo_root()
     run = subprocess.run(
         ["bash", str(root / "infra" / "postgres" / "bootstrap-db.sh"), database, "--recreate"],
@@ -52,6 +52,11 @@ def prepare_database(service: str, database: str, service_dir: Path) -> str:
         raise RuntimeError(
             "PostgreSQL is not usable (did `make infra-up` run?):\n" + run.stdout + run.stderr
         )
+
+
+def prepare_database(service: str, database: str, service_dir: Path) -> str:
+    """Recreate ``database`` with every service schema and migrate ``service``'s to head."""
+    bootstrap_database(database)
     dsn = service_dsn(service, database)
     env = {**os.environ, f"CERC_{service.upper()}_DATABASE_URL": dsn}
     migrate = subprocess.run(

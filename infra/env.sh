@@ -42,9 +42,10 @@ CERC_MQTT_HOST=127.0.0.1
 CERC_MQTT_PORT=$MQTT_PORT
 CERC_MQTT_USER=cerc_bridge
 CERC_MQTT_PASSWORD=cerc_bridge_dev
-# Where per-device credentials go (then: infra/mosquitto.sh reload).
-CERC_MQTT_PASSWD_FILE=$CERC_RUN_DIR/mosquitto/passwd
-CERC_MQTT_ACL_FILE=$CERC_RUN_DIR/mosquitto/acl
+# Administrator of the dynamic security plugin: per-device clients and roles
+# are created through it at run time (see infra/mosquitto.sh).
+CERC_MQTT_ADMIN_USER=cerc_dynsec_admin
+CERC_MQTT_ADMIN_PASSWORD=cerc_dynsec_dev
 
 CERC_INFLUX_URL=http://127.0.0.1:$INFLUX_PORT
 CERC_INFLUX_TOKEN=cerc:cerc_influx_dev
@@ -53,6 +54,6 @@ CERC_INFLUX_BUCKET=cercollettiva/autogen
 CERC_INFLUX_DB=cercollettiva
 
 export CERC_KAFKA_BOOTSTRAP CERC_MQTT_HOST CERC_MQTT_PORT CERC_MQTT_USER CERC_MQTT_PASSWORD \
-  CERC_MQTT_PASSWD_FILE CERC_MQTT_ACL_FILE CERC_INFLUX_URL CERC_INFLUX_TOKEN CERC_INFLUX_ORG \
+  CERC_MQTT_ADMIN_USER CERC_MQTT_ADMIN_PASSWORD CERC_INFLUX_URL CERC_INFLUX_TOKEN CERC_INFLUX_ORG \
   CERC_INFLUX_BUCKET CERC_INFLUX_DB
 unset _cerc_infra _cerc_svc _cerc_up

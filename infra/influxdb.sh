@@ -128,6 +128,7 @@ do_start() {
     for p in "$INFLUX_PORT" "$RPC_PORT"; do
       port_busy "$p" && die "127.0.0.1:$p is taken by another process (see: ss -ltnp | grep $p)"
     done
+    mark_log "$I_LOG"
     log "starting $("$INFLUXD" version | head -n 1) on 127.0.0.1:$INFLUX_PORT"
     setsid "$INFLUXD" run -config "$I_CONF" -pidfile "$I_PID" >>"$I_LOG" 2>&1 </dev/null 9>&- &
     local i

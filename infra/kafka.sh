@@ -117,6 +117,7 @@ do_start() {
     for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
       port_busy "$p" && die "127.0.0.1:$p is taken by another process (see: ss -ltnp | grep $p)"
     done
+    mark_log "$K_LOG"
     log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT)"
     # setsid: the broker must outlive the shell (and the Ctrl-C) that started it.
     # shellcheck disable=SC2086

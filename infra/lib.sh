@@ -21,13 +21,22 @@ _component="${COMPONENT:-infra}"
 log() { printf '[%s] %s\n' "$_component" "$*" >&2; }
 die() { printf '[%s] ERROR: %s\n' "$_component" "$*" >&2; exit 1; }
 
+# mark_log LOGFILE: remember where the log ends before a start, so a failure
+# shows what this start wrote rather than the previous run's shutdown.
+LOG_MARK_FILE="" LOG_MARK_LINE=0
+mark_log() {
+  LOG_MARK_FILE="$1"
+  LOG_MARK_LINE="$(wc -l <"$1" 2>/dev/null || echo 0)"
+}
+
 # die_with_log LOGFILE MESSAGE: fail loudly with the last lines of a server's log.
 die_with_log() {
-  local logfile="$1"; shift
+  local logfile="$1" from=1; shift
   printf '[%s] ERROR: %s\n' "$_component" "$*" >&2
+  [[ "$logfile" == "$LOG_MARK_FILE" ]] && from=$((LOG_MARK_LINE + 1))
   if [[ -f "$logfile" ]]; then
     printf '[%s] ---- last lines of %s ----\n' "$_component" "$logfile" >&2
-    tail -n 40 "$logfile" >&2 || true
+    tail -n "+$from" "$logfile" | tail -n 40 >&2 || true
     printf '[%s] ---- end of %s ----\n' "$_component" "$logfile" >&2
   else
     printf '[%s] (no log file at %s)\n' "$_component" "$logfile" >&2

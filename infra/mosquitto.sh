@@ -129,6 +129,7 @@ do_start() {
     write_config
     rm -f "$M_PID"
     port_busy "$MQTT_PORT" && die "127.0.0.1:$MQTT_PORT is taken by another process (see: ss -ltnp | grep $MQTT_PORT)"
+    mark_log "$M_LOG"
     log "starting on 127.0.0.1:$MQTT_PORT"
     mosquitto -c "$M_CONF" -d 9>&- || die_with_log "$M_LOG" "mosquitto did not start"
     local i

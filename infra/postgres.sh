@@ -137,6 +137,7 @@ cmd_start() {
     fi
     write_config
     port_busy "$PG_PORT" && die "127.0.0.1:$PG_PORT is taken by another process (see: ss -ltnp | grep $PG_PORT)"
+    mark_log "$PG_LOG"
     log "starting on 127.0.0.1:$PG_PORT"
     as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_LOG" -w -t 60 start >/dev/null \
       || die_with_log "$PG_LOG" "PostgreSQL did not start"

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+from pydantic import AwareDatetime
+
+from energy_service.schemas import Resolution, SourceName
+from energy_service.service import MeasurementFilter
+from energy_service.timeseries import TimeSeriesStore
+
+
+def _store(request: Request) -> TimeSeriesStore:
+    store: TimeSeriesStore = request.app.state.timeseries
+    return store
+
+
+def _filters(
+    start: Annotated[
+        AwareDatetime | None,
+        Query(description="readings with start < timestamp; ISO-8601 with a timezone"),
+    ] = None,
+    end: Annotated[
+        AwareDatetime | None,
+        Query(description="readings with timestamp <= end (default now); with a timezone"),
+    ] = None,
+    resolution: Annotated[
+        Resolution,
+        Query(description="raw readings, or energy per 15min/hour/day/month in Europe/Rome"),
+    ] = "raw",
+    device_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    source: Annotated[
+        SourceName | None,
+        Query(description="only this source; without it official supersedes manual and iot"),
+    ] = None,
+) -> MeasurementFilter:
+    return MeasurementFilter(
+        start=start, end=end, device_id=device_id, source=source, resolution=resolution
+    )
+
+
+Store = Annotated[TimeSeriesStore, Depends(_store)]
+Filters = Annotated[MeasurementFilter, Depends(_filters)]
+Page = Annotated[int, Query(ge=1, le=1_000_000)]
+PerPage = Annotated[int, Query(ge=1, le=1000)]

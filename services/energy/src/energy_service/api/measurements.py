@@ -1,0 +1,96 @@
+"""``/api/energy/measurements/`` and ``/api/plants/{id}/measurements/``.
+
+The gateway sends ``/api/plants/<id>/measurements/`` here (the rest of
+``/api/plants/`` goes to the CER service, which owns plants)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from cerc_shared.auth import CurrentPrincipal
+from cerc_shared.db import DbSession
+from cerc_shared.envelope import Envelope, PageMeta, ok
+from fastapi import APIRouter, BackgroundTasks, Query, Request, status
+
+from energy_service import service
+from energy_service.api.deps import Filters, Page, PerPage, Store
+from energy_service.schemas import (
+    EnergyBucketOut,
+    PlantReadingsIn,
+    RawReadingOut,
+    ReadingsAccepted,
+    ReadingsIn,
+)
+
+energy_router = APIRouter(prefix="/api/energy", tags=["measurements"])
+plants_router = APIRouter(prefix="/api/plants", tags=["measurements"])
+
+Measurements = Envelope[list[RawReadingOut] | list[EnergyBucketOut]]
+
+
+def _poke_relay(request: Request, background: BackgroundTasks) -> None:
+    # After the response, i.e. after the commit: the relay then finds the event.
+    background.add_task(request.app.state.outbox_relay.poke)
+
+
+@energy_router.get("/measurements/")
+async def list_measurements(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    store: Store,
+    filters: Filters,
+    plant_id: Annotated[
+        int | None, Query(ge=1, description="default: every plant you may see")
+    ] = None,
+    page: Page = 1,
+    per_page: PerPage = 100,
+) -> Measurements:
+    plant_ids = await service.plant_scope(session, principal, plant_id)
+    items, total = await service.read_measurements(
+        store, plant_ids, filters, page=page, per_page=per_page
+    )
+    return ok(items, PageMeta(page=page, per_page=per_page, total=total))
+
+
+@plants_router.get("/{plant_id}/measurements/")
+async def plant_measurements(
+    plant_id: int,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    store: Store,
+    filters: Filters,
+    page: Page = 1,
+    per_page: PerPage = 100,
+) -> Measurements:
+    await service.readable_plant(session, principal, plant_id)
+    items, total = await service.read_measurements(
+        store, [plant_id], filters, page=page, per_page=per_page
+    )
+    return ok(items, PageMeta(page=page, per_page=per_page, total=total))
+
+
+@energy_router.post("/measurements/", status_code=status.HTTP_202_ACCEPTED)
+async def add_measurements(
+    body: PlantReadingsIn,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    request: Request,
+    background: BackgroundTasks,
+) -> Envelope[ReadingsAccepted]:
+    accepted = await service.accept_readings(session, principal, body.plant_id, body)
+    _poke_relay(request, background)
+    return ok(accepted)
+
+
+@plants_router.post("/{plant_id}/measurements/", status_code=status.HTTP_202_ACCEPTED)
+async def add_plant_measurements(
+    plant_id: int,
+    body: ReadingsIn,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    request: Request,
+    background: BackgroundTasks,
+) -> Envelope[ReadingsAccepted]:
+    accepted = await service.accept_readings(session, principal, plant_id, body)
+    _poke_relay(request, background)
+    return ok(accepted)

@@ -1,0 +1,270 @@
+"""Ingestion: meter readings (``measurement.v1``) and device status
+(``device.v1``) from Kafka into the time-series store, in large batches.
+
+Delivery. Offsets are committed only after every record of a fetched batch is
+either stored or dead-lettered, so a crash, a rebalance or a broker restart
+redelivers records (at least once). Stored points are idempotent: a point's
+identity is its measurement, tag set (plant_id, device_id, source) and
+timestamp, and the store overwrites a point written again. At least once
+delivery plus idempotent points is exactly once stored.
+
+This is why the shared ``IdempotentConsumer`` is not used here: it records
+event ids in Postgres, which cannot commit atomically with InfluxDB, would
+cost a database round trip per event at thousands of readings a second, and
+would not catch the same reading arriving in two different events (a device
+re-sending, an import run twice). The point identity catches all of these.
+
+Failures. A record that cannot be read (not an event of the catalogue,
+invalid fields) or that the store refuses (InfluxDB answers 400) goes to
+``<topic>.dlq`` with the reason, and the rest of the batch is stored. A store
+that is unreachable or failing (connection refused, 5xx, 401) is not the data's
+fault: the batch is retried with backoff, no offset is committed, and nothing
+new is fetched until it succeeds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from cerc_shared.consumer import DLQ_SUFFIX
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted
+from cerc_shared.kafka import new_producer
+from pydantic import ValidationError
+
+from energy_service.timeseries import (
+    DeviceStatusPoint,
+    EnergyPoint,
+    Point,
+    TimeSeriesRejected,
+    TimeSeriesStore,
+    TimeSeriesUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+MEASUREMENT_TOPIC = MeasurementsAccepted.topic
+DEVICE_TOPIC = DeviceStatusChanged.topic
+
+Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+
+@dataclass(slots=True)
+class _Item:
+    record: Record
+    points: list[Point]
+
+
+def points_of(envelope: EventEnvelope) -> list[Point]:
+    """The points an event becomes; an event of another kind becomes none."""
+    event = envelope.data
+    if isinstance(event, MeasurementsAccepted):
+        return [
+            EnergyPoint(
+                plant_id=event.plant_id,
+                device_id=reading.device_id,
+                source=event.source,
+                timestamp=reading.timestamp,
+                values={
+                    "energy_produced_kwh": reading.energy_produced_kwh,
+                    "energy_consumed_kwh": reading.energy_consumed_kwh,
+                    "power_produced_kw": reading.power_produced_kw,
+                    "power_consumed_kw": reading.power_consumed_kw,
+                    "voltage": reading.voltage,
+                    "current": reading.current,
+                    "frequency": reading.frequency,
+                    "power_factor": reading.power_factor,
+                },
+            )
+            for reading in event.readings
+        ]
+    if isinstance(event, DeviceStatusChanged):
+        # The status's instant is when the device was last seen, else when the
+        # change was recorded: both travel with the event, so a redelivery
+        # lands on the same point.
+        return [
+            DeviceStatusPoint(
+                plant_id=event.plant_id,
+                device_id=event.device_id,
+                timestamp=event.last_seen or envelope.occurred_at,
+                status=event.status,
+                last_seen=event.last_seen,
+                battery_level=event.battery_level,
+                signal_strength=event.signal_strength,
+            )
+        ]
+    return []
+
+
+class MeasurementIngestor:
+    def __init__(
+        self,
+        *,
+        store: TimeSeriesStore,
+        bootstrap: str,
+        group_id: str,
+        topics: Sequence[str] = (MEASUREMENT_TOPIC, DEVICE_TOPIC),
+        max_records: int = 5000,
+        poll_timeout_ms: int = 100,
+        chunk_points: int = 10_000,
+        max_backoff_s: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._bootstrap = bootstrap
+        self.group_id = group_id
+        self._topics = list(topics)
+        self._max_records = max_records
+        self._poll_timeout_ms = poll_timeout_ms
+        self._chunk_points = chunk_points
+        self._max_backoff_s = max_backoff_s
+        self._task: asyncio.Task[None] | None = None
+        self.points_written = 0
+        self.records_seen = 0
+        self.dead_lettered = 0
+        self.write_retries = 0
+        self.restarts = 0
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"ingest-{self.group_id}")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        while True:
+            consumer = AIOKafkaConsumer(
+                *self._topics,
+                bootstrap_servers=self._bootstrap,
+                group_id=self.group_id,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                # Large fetches: throughput comes from batches.
+                max_partition_fetch_bytes=8 * 1024 * 1024,
+                fetch_max_bytes=32 * 1024 * 1024,
+                # A store outage holds the poll loop; stay in the group meanwhile.
+                max_poll_interval_ms=900_000,
+            )
+            dlq = new_producer(self._bootstrap, f"{self.group_id}-dlq")
+            try:
+                await consumer.start()
+                await dlq.start()
+                while True:
+                    batches = await consumer.getmany(
+                        timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+                    )
+                    records = [r for rs in batches.values() for r in rs]
+                    if not records:
+                        continue
+                    await self.ingest(records, dlq)
+                    await consumer.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Uncommitted records come again from the last commit: the
+                # points they make are the same points, so nothing doubles.
+                self.restarts += 1
+                log.exception("ingestion %s lost Kafka; restarting", self.group_id)
+                await asyncio.sleep(1)
+            finally:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                with contextlib.suppress(Exception):
+                    await dlq.stop()
+
+    async def ingest(self, records: Sequence[Record], dlq: AIOKafkaProducer) -> None:
+        """Store (or dead-letter) every record; return only when all are settled."""
+        self.records_seen += len(records)
+        items: list[_Item] = []
+        dead: list[tuple[Record, str]] = []
+        for record in records:
+            try:
+                envelope = EventEnvelope.model_validate_json(record.value or b"")
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first.get("loc", ()))
+                dead.append((record, f"unreadable event: {where}: {first['msg']}"))
+                continue
+            points = points_of(envelope)
+            if points:
+                items.append(_Item(record, points))
+        for chunk in _chunks(items, self._chunk_points):
+            dead.extend(await self._write_chunk(chunk))
+        if dead:
+            await self._dead_letter(dlq, dead)
+
+    async def _write_chunk(self, chunk: list[_Item]) -> list[tuple[Record, str]]:
+        try:
+            await self._write_retrying([p for item in chunk for p in item.points])
+            return []
+        except TimeSeriesRejected as exc:
+            if len(chunk) == 1:
+                return [(chunk[0].record, f"refused by the time-series store: {exc}")]
+        # Find which records the store refuses: one write each. Points of the
+        # accepted ones may be written twice; they are the same points.
+        refused = []
+        for item in chunk:
+            try:
+                await self._write_retrying(item.points)
+            except TimeSeriesRejected as exc:
+                refused.append((item.record, f"refused by the time-series store: {exc}"))
+        return refused
+
+    async def _write_retrying(self, points: list[Point]) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._store.write(points)
+                self.points_written += len(points)
+                return
+            except TimeSeriesUnavailable as exc:
+                self.write_retries += 1
+                log.warning("time-series store unavailable (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def _dead_letter(self, dlq: AIOKafkaProducer, dead: list[tuple[Record, str]]) -> None:
+        futures = []
+        for record, reason in dead:
+            log.warning("dead-lettering %s@%s: %s", record.topic, record.offset, reason)
+            futures.append(
+                await dlq.send(
+                    record.topic + DLQ_SUFFIX,
+                    value=record.value,
+                    key=record.key,
+                    headers=[
+                        ("reason", reason.encode()[:1000]),
+                        ("source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+                        ("consumer", self.group_id.encode()),
+                    ],
+                )
+            )
+        await asyncio.gather(*futures)
+        self.dead_lettered += len(dead)
+
+
+def _chunks(items: list[_Item], max_points: int) -> list[list[_Item]]:
+    chunks: list[list[_Item]] = []
+    current: list[_Item] = []
+    size = 0
+    for item in items:
+        if current and size + len(item.points) > max_points:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(item)
+        size += len(item.points)
+    if current:
+        chunks.append(current)
+    return chunks

@@ -1,0 +1,106 @@
+"""The energy service app: ingestion of readings into InfluxDB, the
+measurements API, and the plant/membership read models it authorises from."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from cerc_shared import db
+from cerc_shared.app import create_service_app
+from cerc_shared.auth import JwksCache, TokenVerifier
+from cerc_shared.consumer import IdempotentConsumer
+from cerc_shared.logging import configure_logging
+from cerc_shared.outbox import OutboxRelay
+from fastapi import FastAPI
+
+from energy_service.api import measurements
+from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
+from energy_service.ingest import MeasurementIngestor
+from energy_service.models import outbox, processed_events
+from energy_service.settings import EnergySettings
+from energy_service.timeseries import InfluxTimeSeries
+
+
+def create_app(settings: EnergySettings | None = None) -> FastAPI:
+    settings = settings or EnergySettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(settings.service_name, settings.log_level)
+        engine = db.create_engine(settings)
+        sessionmaker = db.create_sessionmaker(engine)
+        store = InfluxTimeSeries(
+            settings.influx_url,
+            settings.influx_token,
+            settings.influx_org,
+            settings.influx_bucket,
+            timeout_s=settings.influx_timeout_s,
+        )
+        if settings.influx_ensure_bucket:
+            await store.ensure_bucket()
+        app.state.sessionmaker = sessionmaker
+        app.state.timeseries = store
+        app.state.token_verifier = TokenVerifier(
+            JwksCache(settings.jwks_url, ttl_s=settings.jwks_cache_ttl_s),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        relay = OutboxRelay(
+            sessionmaker,
+            outbox,
+            settings.kafka_bootstrap,
+            client_id="energy-outbox",
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        app.state.outbox_relay = relay
+        ingestor = MeasurementIngestor(
+            store=store,
+            bootstrap=settings.kafka_bootstrap,
+            group_id=settings.consumer_group("ingest"),
+            max_records=settings.ingest_max_records,
+            poll_timeout_ms=settings.ingest_poll_timeout_ms,
+            chunk_points=settings.ingest_write_chunk_points,
+        )
+        app.state.ingestor = ingestor
+        read_models = IdempotentConsumer(
+            name=settings.consumer_group("read-models"),
+            topics=READ_MODEL_TOPICS,
+            bootstrap=settings.kafka_bootstrap,
+            sessionmaker=sessionmaker,
+            processed=processed_events,
+            handler=handle_read_model_event,
+        )
+        app.state.read_model_consumer = read_models
+        app.state.readiness_checks["database"] = lambda: db.ping(engine)
+        app.state.readiness_checks["timeseries"] = store.ping
+        relay.start()
+        if settings.ingest:
+            ingestor.start()
+        if settings.consume_read_models:
+            read_models.start()
+        try:
+            yield
+        finally:
+            await read_models.stop()
+            await ingestor.stop()
+            await relay.stop()
+            await store.close()
+            await engine.dispose()
+
+    return create_service_app(
+        service=settings.service_name,
+        title="CerCollettiva energy service",
+        version="1.0.0",
+        description=(
+            "Meter readings (IoT estimates, manual and official figures) stored in InfluxDB, "
+            "read raw or as energy per 15min/hour/day/month in Italian local time."
+        ),
+        lifespan=lifespan,
+        routers=[measurements.energy_router, measurements.plants_router],
+    )
+
+
+def app() -> FastAPI:
+    """Factory for `uvicorn --factory energy_service.main:app`."""
+    return create_app()

@@ -1,0 +1,282 @@
+"""Measurements: who may see or add them, and how they are aggregated.
+
+Hours are market hours in Italian local time (Europe/Rome): a day has 23 or 25
+of them at the daylight-saving changes. Readings are stored in UTC; hour and
+quarter-hour intervals are the same instants in UTC and in Rome (the offset is
+a whole number of hours), so they are summed by the store, and days and months
+are rolled up here on the Rome calendar.
+
+Sources (cer-rules §6): IoT readings are estimates; official figures (the
+distributor's/GSE's) supersede them for the same plant (POD) and hour. When
+readings are aggregated without a ``source`` filter, each plant's settlement
+interval (the hour; the quarter-hour at 15min) takes its energy from the most
+authoritative source that has data in it: official, then manual, then iot.
+Every figure says which source it came from. With a ``source`` filter only
+that source is read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import cast
+from zoneinfo import ZoneInfo
+
+from cerc_shared.auth import Principal
+from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.events.iot import MeasurementsAccepted, Reading
+from cerc_shared.outbox import record
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from energy_service.events import PRODUCER
+from energy_service.models import PlantView, outbox
+from energy_service.repository import ReadModelRepository
+from energy_service.schemas import (
+    BucketSource,
+    EnergyBucketOut,
+    RawReadingOut,
+    ReadingsAccepted,
+    ReadingsIn,
+    Resolution,
+)
+from energy_service.timeseries import EnergySum, SeriesQuery, TimeSeriesStore
+
+ROME = ZoneInfo("Europe/Rome")
+# Most authoritative first.
+PRECEDENCE = ("official", "manual", "iot")
+
+DEFAULT_SPAN = {
+    "raw": timedelta(days=1),
+    "15min": timedelta(days=1),
+    "hour": timedelta(days=1),
+    "day": timedelta(days=31),
+    "month": timedelta(days=366),
+}
+MAX_SPAN = {
+    "raw": timedelta(days=366),
+    "15min": timedelta(days=366),
+    "hour": timedelta(days=366),
+    "day": timedelta(days=3660),
+    "month": timedelta(days=3660),
+}
+
+
+# ------------------------------------------------------------- authorisation
+
+
+def _today() -> date:
+    return datetime.now(ROME).date()
+
+
+async def readable_plant(session: AsyncSession, principal: Principal, plant_id: int) -> PlantView:
+    """The plant if the principal may see it; 404 otherwise (existence is not revealed).
+
+    A member sees the plants they own, a CER administrator those of their
+    community, a platform administrator every plant."""
+    repo = ReadModelRepository(session)
+    plant = await repo.plant(plant_id)
+    if plant is None:
+        raise NotFound("plant")
+    if principal.is_platform_admin or plant.owner_user_id == principal.user_id:
+        return plant
+    if await repo.is_community_admin(principal.user_id, plant.community_id, _today()):
+        return plant
+    raise NotFound("plant")
+
+
+async def plant_scope(
+    session: AsyncSession, principal: Principal, plant_id: int | None
+) -> list[int] | None:
+    """The plants a query covers; None means every plant (platform administrators)."""
+    if plant_id is not None:
+        await readable_plant(session, principal, plant_id)
+        return [plant_id]
+    if principal.is_platform_admin:
+        return None
+    return await ReadModelRepository(session).visible_plant_ids(principal.user_id, _today())
+
+
+async def may_post_official(session: AsyncSession, principal: Principal, plant: PlantView) -> bool:
+    if principal.is_platform_admin:
+        return True
+    return await ReadModelRepository(session).is_community_admin(
+        principal.user_id, plant.community_id, _today()
+    )
+
+
+# ---------------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class MeasurementFilter:
+    start: datetime | None
+    end: datetime | None
+    device_id: str | None
+    source: str | None
+    resolution: Resolution
+
+
+def resolve_range(
+    start: datetime | None, end: datetime | None, resolution: Resolution
+) -> tuple[datetime, datetime]:
+    end = end or datetime.now(UTC)
+    start = start or end - DEFAULT_SPAN[resolution]
+    if start >= end:
+        raise ApiError(422, "validation_error", "end must be after start", field="end")
+    if end - start > MAX_SPAN[resolution]:
+        days = MAX_SPAN[resolution].days
+        raise ApiError(
+            422,
+            "range_too_long",
+            f"at {resolution} resolution a query covers at most {days} days",
+            field="end",
+            expected=f"end - start <= {days} days",
+        )
+    return start, end
+
+
+async def read_measurements(
+    store: TimeSeriesStore,
+    plant_ids: list[int] | None,
+    filters: MeasurementFilter,
+    *,
+    page: int,
+    per_page: int,
+) -> tuple[list[RawReadingOut] | list[EnergyBucketOut], int]:
+    start, end = resolve_range(filters.start, filters.end, filters.resolution)
+    query = SeriesQuery(
+        start=start,
+        end=end,
+        plant_ids=plant_ids,
+        device_id=filters.device_id,
+        source=filters.source,
+    )
+    offset = (page - 1) * per_page
+    if filters.resolution == "raw":
+        readings, total = await store.raw_page(query, offset=offset, limit=per_page)
+        raw = [
+            RawReadingOut.model_validate(
+                {
+                    "timestamp": r.timestamp,
+                    "plant_id": r.plant_id,
+                    "device_id": r.device_id,
+                    "source": r.source,
+                    **r.values,
+                }
+            )
+            for r in readings
+        ]
+        return raw, total
+    interval = timedelta(minutes=15) if filters.resolution == "15min" else timedelta(hours=1)
+    buckets = aggregate(await store.energy_sums(query, interval), filters.resolution)
+    return buckets[offset : offset + per_page], len(buckets)
+
+
+def _bucket_bounds(interval_start: datetime, resolution: Resolution) -> tuple[datetime, datetime]:
+    """The local (Europe/Rome) bucket that an interval starting at ``interval_start`` is in."""
+    local = interval_start.astimezone(ROME)
+    if resolution == "15min":
+        return local, (interval_start + timedelta(minutes=15)).astimezone(ROME)
+    if resolution == "hour":
+        return local, (interval_start + timedelta(hours=1)).astimezone(ROME)
+    if resolution == "day":
+        day = local.date()
+        following = day + timedelta(days=1)
+        return (
+            datetime(day.year, day.month, day.day, tzinfo=ROME),
+            datetime(following.year, following.month, following.day, tzinfo=ROME),
+        )
+    year, month = local.year, local.month
+    next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=ROME), datetime(next_year, next_month, 1, tzinfo=ROME)
+
+
+def aggregate(sums: Sequence[EnergySum], resolution: Resolution) -> list[EnergyBucketOut]:
+    """Local-time buckets from per-interval sums, one source per plant and interval."""
+    by_interval: dict[tuple[int, datetime], dict[str, EnergySum]] = {}
+    for item in sums:
+        by_interval.setdefault((item.plant_id, item.start), {})[item.source] = item
+    totals: dict[tuple[int, datetime], tuple[datetime, list[float], Counter[str]]] = {}
+    for (plant_id, interval_start), by_source in by_interval.items():
+        chosen = next(s for s in (*PRECEDENCE, *sorted(by_source)) if s in by_source)
+        winner = by_source[chosen]
+        start, end = _bucket_bounds(interval_start, resolution)
+        _, energy, sources = totals.setdefault(
+            (plant_id, start.astimezone(UTC)), (end, [0.0, 0.0], Counter())
+        )
+        energy[0] += winner.energy_produced_kwh
+        energy[1] += winner.energy_consumed_kwh
+        sources[chosen] += 1
+    buckets = []
+    for (plant_id, start_utc), (end, energy, sources) in sorted(totals.items(), key=_order):
+        only = cast(BucketSource, next(iter(sources))) if len(sources) == 1 else "mixed"
+        buckets.append(
+            EnergyBucketOut(
+                plant_id=plant_id,
+                start=start_utc.astimezone(ROME),
+                end=end,
+                energy_produced_kwh=round(energy[0], 6),
+                energy_consumed_kwh=round(energy[1], 6),
+                source=only,
+                intervals_by_source=dict(sorted(sources.items())),
+            )
+        )
+    return buckets
+
+
+def _order(
+    item: tuple[tuple[int, datetime], tuple[datetime, list[float], Counter[str]]],
+) -> tuple[datetime, int]:
+    (plant_id, start), _ = item
+    return start, plant_id
+
+
+# ---------------------------------------------------------------------- writes
+
+
+async def accept_readings(
+    session: AsyncSession, principal: Principal, plant_id: int, body: ReadingsIn
+) -> ReadingsAccepted:
+    """Accept manual or official readings for a plant.
+
+    They take the same path as device readings: a ``MeasurementsAccepted``
+    event goes into the outbox in this transaction, the relay publishes it to
+    measurement.v1 and the ingestion writes it to the time-series store. One
+    writer, one point identity, and an InfluxDB outage delays the readings
+    without losing them. The answer is 202: readable once ingested, usually
+    within a fraction of a second."""
+    plant = await readable_plant(session, principal, plant_id)
+    if body.source == "official" and not await may_post_official(session, principal, plant):
+        raise ApiError(
+            403,
+            "forbidden",
+            "official readings are added by the community's or the platform's administrators",
+            field="source",
+        )
+    seen: dict[tuple[str, datetime], int] = {}
+    readings = []
+    for index, item in enumerate(body.readings):
+        device_id = item.device_id or body.source
+        at = item.timestamp.astimezone(UTC)
+        if (device_id, at) in seen:
+            raise ApiError(
+                422,
+                "duplicate_reading",
+                f"readings {seen[(device_id, at)]} and {index} are for the same device and time",
+                field=f"readings.{index}.timestamp",
+            )
+        seen[(device_id, at)] = index
+        readings.append(
+            Reading(
+                device_id=device_id,
+                timestamp=at,
+                **item.model_dump(exclude={"device_id", "timestamp"}),
+            )
+        )
+    event = MeasurementsAccepted(plant_id=plant_id, source=body.source, readings=readings)
+    envelope = await record(session, outbox, event, producer=PRODUCER)
+    return ReadingsAccepted(
+        event_id=envelope.id, plant_id=plant_id, source=body.source, readings=len(readings)
+    )

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from cerc_shared.settings import ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+
+class EnergySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CERC_ENERGY_", extra="ignore", frozen=True)
+
+    service_name: str = "energy"
+    database_url: str = "postgresql+asyncpg://energy_svc:energy_dev@127.0.0.1:55432/cercollettiva"
+    database_schema: str = "energy"
+
+    # InfluxDB through its v2 HTTP API. On 1.8 the token is "user:password",
+    # the org is ignored ("-") and the bucket is "database/retention-policy".
+    influx_url: str = "http://127.0.0.1:58086"
+    # Development key (infra/influxdb.sh); refused outside development and test.
+    influx_token: str = "cerc:cerc_influx_dev"  # noqa: S105
+    influx_org: str = "-"
+    influx_bucket: str = "cercollettiva/autogen"
+    # Development and tests only: create the bucket's database at start-up. In
+    # production the database and its retention are provisioned by operations.
+    influx_ensure_bucket: bool = False
+    influx_timeout_s: float = 30.0
+
+    # Ingestion: readings arrive on measurement.v1, device status on device.v1.
+    ingest: bool = True
+    ingest_max_records: int = 5000
+    ingest_poll_timeout_ms: int = 100
+    ingest_write_chunk_points: int = 10_000
+    # The read models of plants and memberships (plant.v1, membership.v1).
+    consume_read_models: bool = True
+    # Consumer groups name the database so two fleets on one broker (dev and
+    # e2e) each see every event; set explicitly to override.
+    consumer_group_prefix: str = ""
+
+    secret_fields: tuple[str, ...] = ("database_url", "influx_token")
+
+    def consumer_group(self, purpose: str) -> str:
+        prefix = self.consumer_group_prefix
+        if not prefix:
+            database = self.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+            prefix = f"energy.{database}"
+        return f"{prefix}.{purpose}"

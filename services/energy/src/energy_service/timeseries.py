@@ -1,0 +1,389 @@
+"""The time-series port and its InfluxDB adapter.
+
+Everything the service does with time series goes through
+:class:`TimeSeriesStore`; :class:`InfluxTimeSeries` is the only code that
+knows InfluxDB (line protocol, Flux, the 1.8 ``user:password`` token). If the
+store changes, this module changes and nothing else.
+
+Point identity. InfluxDB keeps one point per (measurement, tag set,
+timestamp) and overwrites it when written again. The tag set of a reading is
+always exactly ``plant_id``, ``device_id``, ``source`` (sorted, as line
+protocol wants them), so the same reading written twice, or redelivered by
+Kafka, is stored once. That is what makes ingestion idempotent.
+
+Interval-ending timestamps. A reading's energy is for the interval that
+*ends* at its timestamp (see ``cerc_shared.events.iot``): a reading stamped
+10:00 belongs to the hour 09:00-10:00. So time ranges are half-open on the
+left, ``start < timestamp <= end``, and buckets are ``(start, end]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, Protocol
+
+import aiohttp
+from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
+from influxdb_client.rest import ApiException
+
+ENERGY_MEASUREMENT = "energy_data"
+STATUS_MEASUREMENT = "device_status"
+
+# The specification's field names in InfluxDB, and the names the API uses
+# (the event catalogue's, with units).
+ENERGY_FIELDS: Mapping[str, str] = {
+    "energy_produced_kwh": "energy_produced",
+    "energy_consumed_kwh": "energy_consumed",
+    "power_produced_kw": "power_produced",
+    "power_consumed_kw": "power_consumed",
+    "voltage": "voltage",
+    "current": "current",
+    "frequency": "frequency",
+    "power_factor": "power_factor",
+}
+_API_NAME = {stored: api for api, stored in ENERGY_FIELDS.items()}
+
+Source = Literal["iot", "official", "manual"]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class TimeSeriesUnavailable(Exception):
+    """The store cannot be reached or is failing; the same write may succeed later."""
+
+
+class TimeSeriesRejected(Exception):
+    """The store refused the data itself; writing it again will not help."""
+
+
+class InvalidPoint(TimeSeriesRejected):
+    """A point that cannot be represented (empty or control characters in a tag)."""
+
+
+@dataclass(frozen=True, slots=True)
+class EnergyPoint:
+    plant_id: int
+    device_id: str
+    source: str
+    timestamp: datetime
+    # API names (``energy_produced_kwh``...) to values; None values are left out.
+    values: Mapping[str, float | None]
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceStatusPoint:
+    plant_id: int
+    device_id: str
+    timestamp: datetime
+    status: str
+    last_seen: datetime | None = None
+    battery_level: float | None = None
+    signal_strength: float | None = None
+
+
+Point = EnergyPoint | DeviceStatusPoint
+
+
+@dataclass(frozen=True)
+class SeriesQuery:
+    """Which readings: ``start < timestamp <= end``; ``plant_ids`` None means every plant."""
+
+    start: datetime
+    end: datetime
+    plant_ids: Sequence[int] | None = None
+    device_id: str | None = None
+    source: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawReading:
+    timestamp: datetime
+    plant_id: int
+    device_id: str
+    source: str
+    values: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class EnergySum:
+    """Energy of one plant from one source in the interval ``(start, start + every]``."""
+
+    plant_id: int
+    source: str
+    start: datetime
+    energy_produced_kwh: float
+    energy_consumed_kwh: float
+
+
+class TimeSeriesStore(Protocol):
+    async def write(self, points: Sequence[Point]) -> None:
+        """Store the points; raise TimeSeriesRejected or TimeSeriesUnavailable."""
+
+    async def raw_page(
+        self, query: SeriesQuery, *, offset: int, limit: int
+    ) -> tuple[list[RawReading], int]:
+        """One page of readings in time order, and how many there are in all."""
+
+    async def energy_sums(self, query: SeriesQuery, every: timedelta) -> list[EnergySum]:
+        """Energy per plant, source and interval of ``every`` (aligned to UTC)."""
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+# ------------------------------------------------------------- line protocol
+
+
+def _check_tag(value: str) -> str:
+    if not value or len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise InvalidPoint(f"tag value {value!r} is empty, too long or has control characters")
+    if value.endswith("\\"):
+        raise InvalidPoint(f"tag value {value!r} ends with a backslash")
+    return value.replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _ns(timestamp: datetime) -> int:
+    if timestamp.tzinfo is None:
+        raise InvalidPoint("timestamp without a timezone")
+    delta = timestamp - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1000
+
+
+def _float(value: float) -> str:
+    # repr is the shortest exact form; inf and nan are not numbers InfluxDB
+    # accepts, and it says so (the batch is then dead-lettered).
+    return repr(float(value)) if math.isfinite(value) else str(value)
+
+
+def _string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def to_line(point: Point) -> str:
+    """One point in line protocol; tags in sorted order (plant_id, device_id, source)."""
+    device = _check_tag(point.device_id)
+    if isinstance(point, EnergyPoint):
+        fields = ",".join(
+            f"{ENERGY_FIELDS[name]}={_float(value)}"
+            for name, value in point.values.items()
+            if value is not None
+        )
+        if not fields:
+            raise InvalidPoint("a reading with no measured value")
+        tags = f"device_id={device},plant_id={point.plant_id},source={_check_tag(point.source)}"
+        return f"{ENERGY_MEASUREMENT},{tags} {fields} {_ns(point.timestamp)}"
+    parts = [f"status={_string(point.status)}"]
+    if point.last_seen is not None:
+        parts.append(f"last_seen={_string(point.last_seen.astimezone(UTC).isoformat())}")
+    if point.battery_level is not None:
+        parts.append(f"battery_level={_float(point.battery_level)}")
+    if point.signal_strength is not None:
+        parts.append(f"signal_strength={_float(point.signal_strength)}")
+    return (
+        f"{STATUS_MEASUREMENT},device_id={device},plant_id={point.plant_id} "
+        f"{','.join(parts)} {_ns(point.timestamp)}"
+    )
+
+
+# ---------------------------------------------------------------------- flux
+
+
+def _flux_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("${", "\\${") + '"'
+
+
+def _flux_time(value: datetime) -> str:
+    # Ranges are (start, end]; Flux's range is [start, stop): shift both by 1 ns.
+    ns = _ns(value) + 1
+    seconds, rest = divmod(ns, 1_000_000_000)
+    base = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{base}.{rest:09d}Z"
+
+
+def _duration(every: timedelta) -> str:
+    return f"{int(every.total_seconds())}s"
+
+
+class InfluxTimeSeries:
+    """The InfluxDB adapter (1.8 with the v2 API and flux, or 2.x)."""
+
+    def __init__(
+        self, url: str, token: str, org: str, bucket: str, timeout_s: float = 30.0
+    ) -> None:
+        self._url = url
+        self._token = token
+        self._org = org
+        self._bucket = bucket
+        self._client = InfluxDBClientAsync(
+            url=url, token=token, org=org, timeout=int(timeout_s * 1000)
+        )
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket
+
+    async def close(self) -> None:
+        await self._client.close()  # type: ignore[no-untyped-call]
+
+    async def ping(self) -> None:
+        if not await self._client.ping():
+            raise TimeSeriesUnavailable("InfluxDB does not answer its health check")
+
+    async def ensure_bucket(self) -> None:
+        """Create the bucket's database (1.8: ``database/retention-policy``) if absent.
+
+        For development and tests; production provisions it."""
+        database = self._bucket.split("/", 1)[0]
+        user, _, password = self._token.partition(":")
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{self._url}/query",
+                data={"q": f'CREATE DATABASE "{database}"'},
+                auth=aiohttp.BasicAuth(user, password),
+            ) as response,
+        ):
+            body = await response.text()
+            if response.status != 200 or '"error"' in body:
+                raise TimeSeriesUnavailable(f"cannot create database {database}: {body}")
+
+    # -- writes
+
+    async def write(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        await self.write_lines([to_line(p) for p in points])
+
+    async def write_lines(self, lines: Sequence[str]) -> None:
+        body = "\n".join(lines).encode()
+        try:
+            # Nanosecond precision, the client's default.
+            await self._client.write_api().write(bucket=self._bucket, org=self._org, record=body)
+        except ApiException as exc:
+            message = _api_message(exc)
+            # 400 (unparsable, out of range, field type conflict) and 422 are
+            # about the data; anything else (auth, missing bucket, 5xx, 429) is
+            # about the store and is retried.
+            if exc.status in (400, 422):
+                raise TimeSeriesRejected(message) from exc
+            raise TimeSeriesUnavailable(f"HTTP {exc.status}: {message}") from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise TimeSeriesUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    # -- reads
+
+    def _selection(self, query: SeriesQuery, fields: Sequence[str] | None) -> str:
+        parts = [
+            f"from(bucket: {_flux_string(self._bucket)})",
+            f"|> range(start: {_flux_time(query.start)}, stop: {_flux_time(query.end)})",
+            f'|> filter(fn: (r) => r._measurement == "{ENERGY_MEASUREMENT}")',
+        ]
+        if query.plant_ids is not None:
+            ids = ", ".join(_flux_string(str(int(p))) for p in query.plant_ids)
+            parts.append(f"|> filter(fn: (r) => contains(value: r.plant_id, set: [{ids}]))")
+        if query.device_id is not None:
+            parts.append(f"|> filter(fn: (r) => r.device_id == {_flux_string(query.device_id)})")
+        if query.source is not None:
+            parts.append(f"|> filter(fn: (r) => r.source == {_flux_string(query.source)})")
+        if fields is not None:
+            wanted = " or ".join(f'r._field == "{f}"' for f in fields)
+            parts.append(f"|> filter(fn: (r) => {wanted})")
+        return "\n  ".join(parts)
+
+    async def _query(self, flux: str) -> list[dict[str, Any]]:
+        try:
+            tables = await self._client.query_api().query(flux, org=self._org)
+        except ApiException as exc:
+            raise TimeSeriesUnavailable(f"HTTP {exc.status}: {_api_message(exc)}") from exc
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise TimeSeriesUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return [record.values for table in tables for record in table.records]
+
+    async def raw_page(
+        self, query: SeriesQuery, *, offset: int, limit: int
+    ) -> tuple[list[RawReading], int]:
+        if query.plant_ids is not None and not query.plant_ids:
+            return [], 0
+        points = (
+            self._selection(query, None)
+            + '\n  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+            + "\n  |> group()"
+        )
+        counted = await self._query(points + '\n  |> count(column: "device_id")')
+        total = int(counted[0]["device_id"]) if counted else 0
+        if total == 0 or offset >= total:
+            return [], total
+        rows = await self._query(
+            points
+            + '\n  |> sort(columns: ["_time", "plant_id", "device_id", "source"])'
+            + f"\n  |> limit(n: {int(limit)}, offset: {int(offset)})"
+        )
+        readings = [
+            RawReading(
+                timestamp=row["_time"],
+                plant_id=int(row["plant_id"]),
+                device_id=str(row["device_id"]),
+                source=str(row["source"]),
+                values={api: _opt_float(row.get(stored)) for stored, api in _API_NAME.items()},
+            )
+            for row in rows
+        ]
+        return readings, total
+
+    async def energy_sums(self, query: SeriesQuery, every: timedelta) -> list[EnergySum]:
+        if query.plant_ids is not None and not query.plant_ids:
+            return []
+        flux = (
+            self._selection(query, ["energy_produced", "energy_consumed"])
+            # Interval-ending readings: the one stamped 10:00 belongs to 09:00-10:00.
+            + "\n  |> timeShift(duration: -1ns)"
+            + '\n  |> group(columns: ["plant_id", "source", "_field"])'
+            + f"\n  |> aggregateWindow(every: {_duration(every)}, fn: sum,"
+            + ' createEmpty: false, timeSrc: "_start")'
+            + '\n  |> keep(columns: ["_time", "_value", "_field", "plant_id", "source"])'
+        )
+        step = int(every.total_seconds())
+        sums: dict[tuple[int, str, datetime], dict[str, float]] = {}
+        for row in await self._query(flux):
+            # The first window's start is clipped to the range: floor it back.
+            at: datetime = row["_time"]
+            floored = datetime.fromtimestamp(int(at.timestamp()) // step * step, UTC)
+            key = (int(row["plant_id"]), str(row["source"]), floored)
+            slot = sums.setdefault(key, {})
+            slot[row["_field"]] = slot.get(row["_field"], 0.0) + float(row["_value"])
+        return [
+            EnergySum(
+                plant_id=plant_id,
+                source=source,
+                start=start,
+                energy_produced_kwh=values.get("energy_produced", 0.0),
+                energy_consumed_kwh=values.get("energy_consumed", 0.0),
+            )
+            for (plant_id, source, start), values in sums.items()
+        ]
+
+    async def count_points(self, measurement: str, start: datetime, end: datetime) -> int:
+        """How many points of ``measurement`` (one field counted); for tests and the bench."""
+        field_name = "status" if measurement == STATUS_MEASUREMENT else None
+        flux = (
+            f"from(bucket: {_flux_string(self._bucket)})"
+            f"\n  |> range(start: {_flux_time(start)}, stop: {_flux_time(end)})"
+            f"\n  |> filter(fn: (r) => r._measurement == {_flux_string(measurement)})"
+            + (f'\n  |> filter(fn: (r) => r._field == "{field_name}")' if field_name else "")
+            + '\n  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'
+            + '\n  |> group()\n  |> count(column: "device_id")'
+        )
+        rows = await self._query(flux)
+        return int(rows[0]["device_id"]) if rows else 0
+
+
+def _opt_float(value: object) -> float | None:
+    return None if value is None else float(value)  # type: ignore[arg-type]
+
+
+def _api_message(exc: ApiException) -> str:
+    body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body)
+    return (body or exc.reason or "no message").strip()[:500]

@@ -158,9 +158,9 @@ def community_body(code: str = "CER001", **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def member_body(username: str, **overrides: Any) -> dict[str, Any]:
+def member_body(who: str, **overrides: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
-        "username": username,
+        "username": who,
         "role": "MEMBER",
         "member_type": "PRIVATE",
         "tax_code": TAX_CODE,
@@ -212,10 +212,10 @@ async def new_community(
 
 
 async def add_member(
-    client: httpx.AsyncClient, cer_id: int, admin: int, username: str, **overrides: Any
+    client: httpx.AsyncClient, cer_id: int, admin: int, who: str, **overrides: Any
 ) -> dict[str, Any]:
     response = await client.post(
-        f"/api/cer/{cer_id}/members/", json=member_body(username, **overrides), headers=auth(admin)
+        f"/api/cer/{cer_id}/members/", json=member_body(who, **overrides), headers=auth(admin)
     )
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()["data"]

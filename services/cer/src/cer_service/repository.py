@@ -120,7 +120,7 @@ class CommunityRepository:
                 .group_by(Membership.community_id)
             )
         }
-        power: dict[int, Decimal] = {
+        power: dict[int | None, Decimal] = {
             cid: total
             for cid, total in await self.session.execute(
                 select(Plant.community_id, func.sum(Plant.nominal_power_kw))

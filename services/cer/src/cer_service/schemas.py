@@ -87,7 +87,20 @@ Iban = Annotated[
     Field(min_length=15, max_length=42, examples=["IT60X0542811101000000123456"]),
     _checked("iban", identifiers.normalise_iban, "IBAN"),
 ]
-Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
+
+
+def _places(places: int) -> AfterValidator:
+    """Store and publish what the Numeric column holds: "25" becomes "25.00"."""
+    exponent = Decimal(1).scaleb(-places)
+    return AfterValidator(lambda value: value.quantize(exponent))
+
+
+Percent = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2), _places(2)]
+Kilowatts = Annotated[Decimal, Field(gt=0, max_digits=10, decimal_places=2), _places(2)]
+EurosPerKw = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2), _places(2)]
+# Italy lies within these bounds; anything outside is a typo.
+Latitude = Annotated[Decimal, Field(ge=35, le=48, decimal_places=8), _places(8)]
+Longitude = Annotated[Decimal, Field(ge=6, le=19, decimal_places=8), _places(8)]
 CommunityCode = Annotated[
     str, Field(min_length=2, max_length=50, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 ]
@@ -240,7 +253,7 @@ class _PlantFacts(_Strict):
     name: Name
     plant_type: PlantType
     owner_user_id: int = Field(ge=1, le=2**62)
-    nominal_power_kw: Decimal = Field(gt=0, max_digits=10, decimal_places=2)
+    nominal_power_kw: Kilowatts
     technology: Technology | None = None
     entry_into_service: date | None = None
     address: str = Field(default="", max_length=500)
@@ -248,14 +261,11 @@ class _PlantFacts(_Strict):
     province: str = Field(pattern=r"^[A-Za-z]{2}$")
     region: Region
     zip_code: str = Field(pattern=r"^[0-9]{5}$")
-    # Italy lies within these bounds; anything outside is a typo.
-    latitude: Decimal | None = Field(default=None, ge=35, le=48, decimal_places=8)
-    longitude: Decimal | None = Field(default=None, ge=6, le=19, decimal_places=8)
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     primary_substation: Substation
     market_zone: MarketZone
-    capital_grant_eur_per_kw: Decimal = Field(
-        default=Decimal(0), ge=0, max_digits=10, decimal_places=2
-    )
+    capital_grant_eur_per_kw: EurosPerKw = Decimal("0.00")
     connection_voltage: Voltage | None = None
 
 
@@ -269,7 +279,7 @@ class PlantUpdate(_Strict):
     name: Name | None = None
     plant_type: PlantType | None = None
     owner_user_id: int | None = Field(default=None, ge=1, le=2**62)
-    nominal_power_kw: Decimal | None = Field(default=None, gt=0, max_digits=10, decimal_places=2)
+    nominal_power_kw: Kilowatts | None = None
     technology: Technology | None = None
     entry_into_service: date | None = None
     address: str | None = Field(default=None, max_length=500)
@@ -277,13 +287,11 @@ class PlantUpdate(_Strict):
     province: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     region: Region | None = None
     zip_code: str | None = Field(default=None, pattern=r"^[0-9]{5}$")
-    latitude: Decimal | None = Field(default=None, ge=35, le=48, decimal_places=8)
-    longitude: Decimal | None = Field(default=None, ge=6, le=19, decimal_places=8)
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     primary_substation: Substation | None = None
     market_zone: MarketZone | None = None
-    capital_grant_eur_per_kw: Decimal | None = Field(
-        default=None, ge=0, max_digits=10, decimal_places=2
-    )
+    capital_grant_eur_per_kw: EurosPerKw | None = None
     connection_voltage: Voltage | None = None
 
 

@@ -23,7 +23,9 @@ schema = settings.database_schema
 
 def _run(connection: Connection) -> None:
     # Released when the migration transaction commits (or rolls back).
-    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "alembic:user"})
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "alembic:user"}
+    )
     connection.execute(text(f'SET search_path TO "{schema}"'))
     context.configure(
         connection=connection,

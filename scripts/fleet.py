@@ -43,7 +43,12 @@ class Service:
     workers: tuple[str, ...] = ()
 
 
-FLEET: tuple[Service, ...] = (Service(name="user", package="user_service"),)
+FLEET: tuple[Service, ...] = (
+    Service(name="user", package="user_service"),
+    Service(
+        name="cer", package="cer_service", env={"STORAGE_DIR": ".run/cer-documents-{CER_PORT}"}
+    ),
+)
 
 
 def read_ports(offset: int) -> dict[str, int]:

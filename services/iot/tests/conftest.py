@@ -168,3 +168,7 @@ async def community(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
 
 
 Register = Callable[..., object]
+
+
+# The live fixtures (committed data, a running bridge) live beside these.
+from .live import bridge, devices, live_maker, live_plant  # noqa: E402, F401

@@ -33,6 +33,8 @@ class IotSettings(ServiceSettings):
     bridge_batch_max: int = 200
     bridge_batch_linger_s: float = 0.05
     bridge_dlq_topic: str = "iot.mqtt.dlq"
+    # Liveness/readiness endpoint of the bridge process (0: none).
+    bridge_health_port: int = 0
     # Readings stamped further than this in the future are refused.
     bridge_max_clock_skew_s: int = 300
     # Tasmota stamps local time without an offset: read it in this zone.

@@ -204,6 +204,7 @@ class ReadModels:
     membership.v1 do: through the consumer and its handler."""
 
     def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        self.maker = maker
         self.consumer = IdempotentConsumer(
             name="energy-tests",
             topics=[],

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cerc_shared.events.cer import PlantUpdated
+from energy_service.models import PlantView
 from energy_service.timeseries import EnergyPoint, InfluxTimeSeries
 
 from .conftest import ReadModels, auth, new_plant_id
@@ -328,3 +330,50 @@ async def test_who_sees_which_plant(
 
     anonymous = await client.get(f"/api/plants/{mine}/measurements/", params=window)
     assert anonymous.status_code == 401
+
+
+async def test_read_models_follow_plant_and_membership_events_once(
+    client: httpx.AsyncClient, read_models: ReadModels
+) -> None:
+    plant = new_plant_id()
+    await read_models.plant(plant, owner=OWNER, community=COMMUNITY)
+    window = {"start": "2024-05-05T00:00:00+02:00", "end": "2024-05-06T00:00:00+02:00"}
+    path = f"/api/plants/{plant}/measurements/"
+    assert (await get(client, path, auth(OWNER), **window)).status_code == 200
+
+    # The plant changes hands (plant.updated): the old owner no longer sees it.
+    moved = PlantUpdated(
+        **{
+            **(await _plant_facts(read_models, plant)),
+            "owner_user_id": OTHER_MEMBER,
+            "changed": ["owner_user_id"],
+        }
+    )
+    envelope = await read_models.deliver(moved)
+    assert not await read_models.consumer.handle(envelope)  # redelivered: acts once
+    assert (await get(client, path, auth(OWNER), **window)).status_code == 404
+    assert (await get(client, path, auth(OTHER_MEMBER), **window)).status_code == 200
+
+
+async def _plant_facts(read_models: ReadModels, plant: int) -> dict[str, Any]:
+    async with read_models.maker() as session:
+        row = await session.get(PlantView, plant)
+        assert row is not None
+    return {
+        "plant_id": plant,
+        "pod": row.pod,
+        "name": "Impianto",
+        "community_id": row.community_id,
+        "owner_user_id": row.owner_user_id,
+        "plant_type": "PROSUMER",
+        "nominal_power_kw": "6.00",
+        "technology": "PV",
+        "entry_into_service": None,
+        "region": "Lombardia",
+        "primary_substation": row.primary_substation,
+        "market_zone": row.market_zone,
+        "capital_grant_eur_per_kw": "0",
+        "connection_voltage": None,
+        "valid_from": row.valid_from,
+        "valid_to": row.valid_to,
+    }

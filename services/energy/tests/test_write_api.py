@@ -1,0 +1,215 @@
+"""POST of manual and official readings: through the outbox and Kafka into
+InfluxDB like device data; bad input refused with the field, nothing written."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from cerc_shared.outbox import OutboxRelay
+from energy_service.models import outbox
+from energy_service.timeseries import EnergyPoint, InfluxTimeSeries, SeriesQuery
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from .conftest import BOOTSTRAP, ReadModels, auth, eventually, new_plant_id
+
+OWNER, CER_ADMIN, COMMUNITY = 601, 602, 81
+
+
+async def outbox_rows(maker: async_sessionmaker[AsyncSession]) -> list[Any]:
+    async with maker() as session:
+        return list((await session.execute(select(outbox.c.type, outbox.c.envelope))).all())
+
+
+async def publish(maker: async_sessionmaker[AsyncSession]) -> int:
+    """What the service's relay does after the commit, inside the test's transaction."""
+    relay = OutboxRelay(maker, outbox, BOOTSTRAP, client_id="energy-tests-outbox")
+    try:
+        return await relay.publish_pending()
+    finally:
+        await relay.stop()
+
+
+async def test_manual_and_official_readings_reach_influxdb_with_their_source(
+    client: httpx.AsyncClient,
+    store: InfluxTimeSeries,
+    read_models: ReadModels,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    plant = new_plant_id()
+    await read_models.plant(plant, owner=OWNER, community=COMMUNITY)
+    await read_models.member(CER_ADMIN, COMMUNITY, role="ADMIN")
+    # The device's estimate for 12:00-13:00 CEST on 2 June 2025.
+    await store.write(
+        [
+            EnergyPoint(
+                plant,
+                "meter-1",
+                "iot",
+                datetime(2025, 6, 2, 11, 0, tzinfo=UTC),
+                {"energy_produced_kwh": 3.0},
+            )
+        ]
+    )
+    manual = await client.post(
+        f"/api/plants/{plant}/measurements/",
+        json={
+            "source": "manual",
+            "readings": [
+                {
+                    "timestamp": "2025-06-02T14:00:00+02:00",
+                    "energy_produced_kwh": 2.5,
+                    "interval_s": 3600,
+                },
+                {
+                    "timestamp": "2025-06-02T15:00:00+02:00",
+                    "energy_produced_kwh": 2.0,
+                    "interval_s": 3600,
+                },
+            ],
+        },
+        headers=auth(OWNER),
+    )
+    assert manual.status_code == 202, manual.text
+    assert manual.json()["data"] | {"event_id": None} == {
+        "event_id": None,
+        "plant_id": plant,
+        "source": "manual",
+        "readings": 2,
+    }
+    official = await client.post(
+        "/api/energy/measurements/",
+        json={
+            "plant_id": plant,
+            "source": "official",
+            "readings": [
+                {
+                    "device_id": "POD",
+                    "timestamp": "2025-06-02T13:00:00+02:00",
+                    "energy_produced_kwh": 2.8,
+                }
+            ],
+        },
+        headers=auth(CER_ADMIN),
+    )
+    assert official.status_code == 202, official.text
+
+    rows = await outbox_rows(sessionmaker)
+    assert [r.type for r in rows] == ["measurement.accepted", "measurement.accepted"]
+    assert rows[0].envelope["producer"] == "energy"
+    assert rows[0].envelope["data"]["readings"][0]["timestamp"] == "2025-06-02T12:00:00Z"
+    assert await publish(sessionmaker) == 2
+
+    day = {"start": "2025-06-02T00:00:00+02:00", "end": "2025-06-03T00:00:00+02:00"}
+
+    async def all_stored() -> bool:
+        _, total = await store.raw_page(
+            SeriesQuery(
+                start=datetime(2025, 6, 1, tzinfo=UTC),
+                end=datetime(2025, 6, 4, tzinfo=UTC),
+                plant_ids=[plant],
+            ),
+            offset=0,
+            limit=1,
+        )
+        return total == 4
+
+    await eventually(all_stored, "the posted readings ingested")
+    raw = await client.get(f"/api/plants/{plant}/measurements/", params=day, headers=auth(OWNER))
+    assert [(r["timestamp"], r["device_id"], r["source"]) for r in raw.json()["data"]] == [
+        # Same instant: ordered by plant, then device id ("POD" < "meter-1").
+        ("2025-06-02T11:00:00Z", "POD", "official"),
+        ("2025-06-02T11:00:00Z", "meter-1", "iot"),
+        ("2025-06-02T12:00:00Z", "manual", "manual"),
+        ("2025-06-02T13:00:00Z", "manual", "manual"),
+    ]
+    hours = await client.get(
+        f"/api/plants/{plant}/measurements/",
+        params={**day, "resolution": "hour"},
+        headers=auth(OWNER),
+    )
+    assert [(h["start"], h["energy_produced_kwh"], h["source"]) for h in hours.json()["data"]] == [
+        ("2025-06-02T12:00:00+02:00", 2.8, "official"),  # supersedes the device's 3.0
+        ("2025-06-02T13:00:00+02:00", 2.5, "manual"),
+        ("2025-06-02T14:00:00+02:00", 2.0, "manual"),
+    ]
+
+
+def reading(**overrides: Any) -> dict[str, Any]:
+    return {"timestamp": "2025-06-02T14:00:00+02:00", "energy_consumed_kwh": 1.5, **overrides}
+
+
+async def test_bad_input_is_refused_with_the_field_and_nothing_is_written(
+    client: httpx.AsyncClient,
+    store: InfluxTimeSeries,
+    read_models: ReadModels,
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    plant, not_mine = new_plant_id(), new_plant_id()
+    await read_models.plant(plant, owner=OWNER, community=COMMUNITY)
+    await read_models.plant(not_mine, owner=OWNER + 50, community=COMMUNITY)
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    path = f"/api/plants/{plant}/measurements/"
+
+    def body(*readings: dict[str, Any], source: str = "manual") -> dict[str, Any]:
+        return {"source": source, "readings": list(readings)}
+
+    cases: list[tuple[str, dict[str, Any], int, str]] = [
+        (path, body(reading(timestamp="2025-06-02T14:00:00")), 422, "readings.0.timestamp"),
+        (
+            path,
+            body(reading(), reading(energy_produced_kwh=-0.1)),
+            422,
+            "readings.1.energy_produced_kwh",
+        ),
+        (path, body(reading(timestamp=future)), 422, "readings.0.timestamp"),
+        (path, body(reading(timestamp="1999-12-31T23:00:00Z")), 422, "readings.0.timestamp"),
+        (path, body({"timestamp": "2025-06-02T14:00:00Z"}), 422, "readings.0"),
+        (path, body(reading(colour="green")), 422, "readings.0.colour"),
+        (path, body(reading(device_id="bad id,with=commas")), 422, "readings.0.device_id"),
+        (path, body(reading(power_factor=1.5)), 422, "readings.0.power_factor"),
+        (path, body(), 422, "readings"),
+        (
+            path,
+            body(
+                *[
+                    reading(timestamp=f"2025-06-02T14:{m % 60:02d}:{m // 60:02d}Z")
+                    for m in range(1001)
+                ]
+            ),
+            422,
+            "readings",
+        ),
+        (
+            path,
+            body(reading(), reading(timestamp="2025-06-02T12:00:00Z")),
+            422,
+            "readings.1.timestamp",
+        ),
+        (path, body(reading(), source="iot"), 422, "source"),
+        (path, body(reading(), source="official"), 403, "source"),  # a member may not
+        ("/api/energy/measurements/", body(reading()), 422, "plant_id"),
+        (f"/api/plants/{not_mine}/measurements/", body(reading()), 404, ""),
+        (f"/api/plants/{new_plant_id()}/measurements/", body(reading()), 404, ""),
+    ]
+    for url, payload, status, field in cases:
+        response = await client.post(url, json=payload, headers=auth(OWNER))
+        assert response.status_code == status, (field, response.text)
+        error = response.json()["errors"][0]
+        assert (error["field"] or "") == field, (field, response.text)
+
+    assert await outbox_rows(sessionmaker) == []
+    _, total = await store.raw_page(
+        SeriesQuery(
+            start=datetime(2000, 1, 1, tzinfo=UTC),
+            end=datetime.now(UTC) + timedelta(days=1),
+            plant_ids=[plant],
+        ),
+        offset=0,
+        limit=1,
+    )
+    assert total == 0
+    async with sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(outbox)) == 0

@@ -48,6 +48,16 @@ FLEET: tuple[Service, ...] = (
     Service(
         name="cer", package="cer_service", env={"STORAGE_DIR": ".run/cer-documents-{CER_PORT}"}
     ),
+    # Its InfluxDB bucket is "<database>/autogen", created at start in development.
+    Service(
+        name="energy",
+        package="energy_service",
+        env={
+            "INFLUX_URL": "http://127.0.0.1:{INFLUX_PORT}",
+            "INFLUX_TOKEN": "cerc:cerc_influx_dev",
+            "INFLUX_ENSURE_BUCKET": "true",
+        },
+    ),
 )
 
 

@@ -54,6 +54,8 @@ ROUTES = {
     "/api/notifications/": "svc_notification",
     "/api/reports/": "svc_reporting",
 }
+# More specific routes, placed before the prefix they carve out of.
+REGEX_ROUTES = {"^/api/plants/[0-9]+/measurements/$": ("svc_energy", "/api/plants/")}
 IDENTITY_HEADERS = (
     "x-cerc-user-id",
     "x-cerc-user-type",
@@ -133,7 +135,21 @@ def test_rendered_config_follows_the_contract(tmp_path: Path) -> None:
     listener = next(x for x in config["static_resources"]["listeners"] if x["name"] == "api")
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
-    assert {r["match"]["prefix"]: r["route"]["cluster"] for r in routes} == ROUTES
+    prefixes = [r["match"].get("prefix") for r in routes]
+    assert {
+        r["match"]["prefix"]: r["route"]["cluster"] for r in routes if "prefix" in r["match"]
+    } == ROUTES
+    regexes = {
+        r["match"]["safe_regex"]["regex"]: (r["route"]["cluster"], i)
+        for i, r in enumerate(routes)
+        if "safe_regex" in r["match"]
+    }
+    assert {k: v[0] for k, v in regexes.items()} == {k: v[0] for k, v in REGEX_ROUTES.items()}
+    for regex, (_, carved_from) in REGEX_ROUTES.items():
+        assert regexes[regex][1] < prefixes.index(carved_from)
+    measurements = re.compile(next(iter(REGEX_ROUTES)))
+    assert measurements.match("/api/plants/42/measurements/")
+    assert not measurements.match("/api/plants/42/") and not measurements.match("/api/plants/")
 
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
     for cluster in set(ROUTES.values()):

@@ -34,7 +34,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             settings.influx_url,
             settings.influx_token,
             settings.influx_org,
-            settings.influx_bucket,
+            settings.bucket,
             timeout_s=settings.influx_timeout_s,
         )
         if settings.influx_ensure_bucket:

@@ -17,7 +17,9 @@ class EnergySettings(ServiceSettings):
     # Development key (infra/influxdb.sh); refused outside development and test.
     influx_token: str = "cerc:cerc_influx_dev"  # noqa: S105
     influx_org: str = "-"
-    influx_bucket: str = "cercollettiva/autogen"
+    # Empty: "<the Postgres database's name>/autogen", so two fleets on one
+    # InfluxDB (dev and e2e) keep their readings apart, as they do their rows.
+    influx_bucket: str = ""
     # Development and tests only: create the bucket's database at start-up. In
     # production the database and its retention are provisioned by operations.
     influx_ensure_bucket: bool = False
@@ -36,9 +38,13 @@ class EnergySettings(ServiceSettings):
 
     secret_fields: tuple[str, ...] = ("database_url", "influx_token")
 
+    @property
+    def database_name(self) -> str:
+        return self.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+
+    @property
+    def bucket(self) -> str:
+        return self.influx_bucket or f"{self.database_name}/autogen"
+
     def consumer_group(self, purpose: str) -> str:
-        prefix = self.consumer_group_prefix
-        if not prefix:
-            database = self.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
-            prefix = f"energy.{database}"
-        return f"{prefix}.{purpose}"
+        return f"{self.consumer_group_prefix or f'energy.{self.database_name}'}.{purpose}"

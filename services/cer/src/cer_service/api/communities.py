@@ -9,7 +9,7 @@ from cerc_shared.envelope import Envelope, PageMeta, ok
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from cer_service import service
-from cer_service.api.deps import Cer, Page, PerPage
+from cer_service.api.deps import Cer, Id, Page, PerPage
 from cer_service.schemas import (
     AuditOut,
     BodyType,
@@ -31,8 +31,6 @@ from cer_service.schemas import (
 
 router = APIRouter(prefix="/api/cer", tags=["communities"])
 
-CommunityId = Annotated[int, Query(ge=1, le=2**62)]
-UserId = Annotated[int, Query(ge=1, le=2**62)]
 CommunitySort = Literal["id", "-id", "name", "-name", "code", "-code", "created_at", "-created_at"]
 MemberSort = Literal[
     "id", "-id", "valid_from", "-valid_from", "username", "-username", "role", "-role"
@@ -90,21 +88,21 @@ async def create_community(
 
 @router.get("/{cer_id}/")
 async def get_community(
-    cer_id: int, session: DbSession, principal: CurrentPrincipal
+    cer_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[CommunityOut]:
     return ok(await service.community_summary(session, principal, cer_id))
 
 
 @router.put("/{cer_id}/")
 async def update_community(
-    cer_id: int, body: CommunityUpdate, session: DbSession, principal: CurrentPrincipal
+    cer_id: Id, body: CommunityUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[CommunityOut]:
     return ok(await service.update_community(session, principal, cer_id, body))
 
 
 @router.delete("/{cer_id}/")
 async def deactivate_community(
-    cer_id: int, session: DbSession, principal: CurrentPrincipal
+    cer_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[CommunityOut]:
     """Deactivate (platform administrators): a community's history is never deleted."""
     return ok(await service.deactivate_community(session, principal, cer_id))
@@ -112,7 +110,7 @@ async def deactivate_community(
 
 @router.get("/{cer_id}/shares/")
 async def list_shares(
-    cer_id: int, session: DbSession, principal: CurrentPrincipal
+    cer_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[list[SharesOut]]:
     history = await service.shares_history(session, principal, cer_id)
     return ok([SharesOut.model_validate(s) for s in history])
@@ -120,7 +118,7 @@ async def list_shares(
 
 @router.post("/{cer_id}/shares/", status_code=status.HTTP_201_CREATED)
 async def add_shares(
-    cer_id: int, body: SharesIn, session: DbSession, principal: CurrentPrincipal
+    cer_id: Id, body: SharesIn, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[list[SharesOut]]:
     history = await service.add_shares(session, principal, cer_id, body)
     return ok([SharesOut.model_validate(s) for s in history])
@@ -128,7 +126,7 @@ async def add_shares(
 
 @router.put("/{cer_id}/documents/{kind}/")
 async def upload_document(
-    cer_id: int,
+    cer_id: Id,
     kind: DocumentKind,
     file: Annotated[UploadFile, File(description="PDF for statute/regulation; PNG or JPEG logo")],
     session: DbSession,
@@ -149,7 +147,7 @@ async def upload_document(
     responses={200: {"content": {"application/pdf": {}, "image/png": {}, "image/jpeg": {}}}},
 )
 async def download_document(
-    cer_id: int, kind: DocumentKind, session: DbSession, cer: Cer, principal: CurrentPrincipal
+    cer_id: Id, kind: DocumentKind, session: DbSession, cer: Cer, principal: CurrentPrincipal
 ) -> Response:
     data, media_type = await service.download_document(session, cer, principal, cer_id, kind)
     return Response(data, media_type=media_type)
@@ -157,7 +155,7 @@ async def download_document(
 
 @router.get("/{cer_id}/members/")
 async def list_members(
-    cer_id: int,
+    cer_id: Id,
     session: DbSession,
     cer: Cer,
     principal: CurrentPrincipal,
@@ -187,22 +185,22 @@ async def list_members(
 
 @router.post("/{cer_id}/members/", status_code=status.HTTP_201_CREATED)
 async def add_member(
-    cer_id: int, body: MemberAdd, session: DbSession, cer: Cer, principal: CurrentPrincipal
+    cer_id: Id, body: MemberAdd, session: DbSession, cer: Cer, principal: CurrentPrincipal
 ) -> Envelope[MemberOut]:
     return ok(await service.add_member(session, cer, principal, cer_id, body))
 
 
 @router.get("/{cer_id}/members/{user_id}/")
 async def get_member(
-    cer_id: int, user_id: int, session: DbSession, cer: Cer, principal: CurrentPrincipal
+    cer_id: Id, user_id: Id, session: DbSession, cer: Cer, principal: CurrentPrincipal
 ) -> Envelope[MemberOut]:
     return ok(await service.get_member(session, cer, principal, cer_id, user_id))
 
 
 @router.put("/{cer_id}/members/{user_id}/")
 async def update_member(
-    cer_id: int,
-    user_id: int,
+    cer_id: Id,
+    user_id: Id,
     body: MemberUpdate,
     session: DbSession,
     cer: Cer,
@@ -213,8 +211,8 @@ async def update_member(
 
 @router.delete("/{cer_id}/members/{user_id}/")
 async def remove_member(
-    cer_id: int,
-    user_id: int,
+    cer_id: Id,
+    user_id: Id,
     session: DbSession,
     cer: Cer,
     principal: CurrentPrincipal,
@@ -226,7 +224,7 @@ async def remove_member(
 
 @router.get("/{cer_id}/audit/")
 async def audit_trail(
-    cer_id: int,
+    cer_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     page: Page = 1,

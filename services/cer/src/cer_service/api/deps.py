@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from cer_service.service import CerContext
 
@@ -15,3 +15,5 @@ def _cer_context(request: Request) -> CerContext:
 Cer = Annotated[CerContext, Depends(_cer_context)]
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PerPage = Annotated[int, Query(ge=1, le=100)]
+# Ids are BIGINT: anything outside is refused as a 422, never sent to the database.
+Id = Annotated[int, Path(ge=1, le=2**63 - 1)]

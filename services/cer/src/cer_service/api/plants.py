@@ -9,7 +9,7 @@ from cerc_shared.envelope import Envelope, PageMeta, ok
 from fastapi import APIRouter, Query, status
 
 from cer_service import service
-from cer_service.api.deps import Page, PerPage
+from cer_service.api.deps import Id, Page, PerPage
 from cer_service.schemas import (
     MarketZone,
     PlantCreate,
@@ -68,21 +68,21 @@ async def create_plant(
 
 @router.get("/{plant_id}/")
 async def get_plant(
-    plant_id: int, session: DbSession, principal: CurrentPrincipal
+    plant_id: Id, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[PlantDetail]:
     return ok(await service.get_plant(session, principal, plant_id))
 
 
 @router.put("/{plant_id}/")
 async def update_plant(
-    plant_id: int, body: PlantUpdate, session: DbSession, principal: CurrentPrincipal
+    plant_id: Id, body: PlantUpdate, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[PlantDetail]:
     return ok(await service.update_plant(session, principal, plant_id, body))
 
 
 @router.delete("/{plant_id}/")
 async def remove_plant(
-    plant_id: int,
+    plant_id: Id,
     session: DbSession,
     principal: CurrentPrincipal,
     left_on: date | None = None,

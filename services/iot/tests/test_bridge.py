@@ -68,15 +68,20 @@ async def test_a_device_reading_reaches_kafka_as_interval_energy(
     assert [r["interval_s"] for _, _, r in got] == [None, 900, 900]
     assert got[1][2]["power_produced_kw"] == 2.0
     assert all(rec.key == str(plant).encode() for rec in records if dev in rec.value.decode())
-    async with live_maker() as session:
-        device = await session.get(Device, dev)
-        events = list(
-            await session.scalars(
-                select(outbox.c.envelope).where(
-                    outbox.c.key == dev, outbox.c.type == "device.status_changed"
+    # The registry is committed just after Kafka has the readings: wait for it.
+    for _ in range(100):
+        async with live_maker() as session:
+            device = await session.get(Device, dev)
+            events = list(
+                await session.scalars(
+                    select(outbox.c.envelope).where(
+                        outbox.c.key == dev, outbox.c.type == "device.status_changed"
+                    )
                 )
             )
-        )
+        if events:
+            break
+        await asyncio.sleep(0.1)
     assert device is not None and device.status == "ONLINE"
     assert (device.battery_level, device.signal_strength) == (80, -60)
     assert [(e["data"]["previous"], e["data"]["status"]) for e in events] == [("OFFLINE", "ONLINE")]

@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help install infra-up infra-down infra-status dev stop test test-unit lint fmt bench settle-example
+.PHONY: help install infra-up infra-down infra-status dev simulate stop test test-unit lint fmt bench settle-example
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -30,8 +30,16 @@ dev: infra-up ## the whole platform with a demo community and simulated devices
 	bash infra/postgres/bootstrap-db.sh cercollettiva
 	$(UV) run python scripts/fleet.py up
 	$(UV) run python scripts/dev_seed.py
+	@# Simulated devices in the background (log and pid in .run/simulator).
+	mkdir -p .run/simulator
+	nohup $(UV) run python -m iot_service.simulator --count 4 --interval 60 \
+	  >.run/simulator/simulator.log 2>&1 & echo $$! >.run/simulator/simulator.pid
+
+simulate: ## simulated meters through Mosquitto (SIM_ARGS="--count 6 --speedup 60 --duration 120")
+	$(UV) run python -m iot_service.simulator $(SIM_ARGS)
 
 stop: ## stop the fleet started by `make dev` (the servers keep running; see infra-down)
+	-[ -f .run/simulator/simulator.pid ] && kill "$$(cat .run/simulator/simulator.pid)" && rm -f .run/simulator/simulator.pid
 	-$(UV) run python scripts/fleet.py down
 
 test: infra-up ## every test: unit, service, contract, end to end (against real servers)

@@ -58,6 +58,19 @@ FLEET: tuple[Service, ...] = (
             "INFLUX_ENSURE_BUCKET": "true",
         },
     ),
+    # The bridge is its own process; its share group and client id follow the
+    # port so the dev and e2e fleets never take each other's messages.
+    Service(
+        name="iot",
+        package="iot_service",
+        env={
+            "MQTT_HOST": "127.0.0.1",
+            "MQTT_PORT": "{MQTT_PORT}",
+            "BRIDGE_SHARE_GROUP": "cerc-bridge-{IOT_PORT}",
+            "BRIDGE_CLIENT_ID": "cerc-bridge-{IOT_PORT}-0",
+        },
+        workers=("iot_service.bridge",),
+    ),
 )
 
 

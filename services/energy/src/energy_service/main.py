@@ -58,6 +58,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             store=store,
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.consumer_group("ingest"),
+            topics=[t.strip() for t in settings.ingest_topics.split(",") if t.strip()],
             max_records=settings.ingest_max_records,
             poll_timeout_ms=settings.ingest_poll_timeout_ms,
             chunk_points=settings.ingest_write_chunk_points,

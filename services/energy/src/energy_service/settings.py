@@ -27,6 +27,8 @@ class EnergySettings(ServiceSettings):
 
     # Ingestion: readings arrive on measurement.v1, device status on device.v1.
     ingest: bool = True
+    # Comma-separated; another topic only for benchmarks and experiments.
+    ingest_topics: str = "measurement.v1,device.v1"
     ingest_max_records: int = 5000
     ingest_poll_timeout_ms: int = 100
     ingest_write_chunk_points: int = 10_000

@@ -1,0 +1,418 @@
+"""Benchmark of reading ingestion: Kafka -> energy service -> InfluxDB
+(run: `uv run python bench/bench_ingest.py`, or `make bench`).
+
+1. Ceiling: InfluxDB's own write throughput, a plain batched line-protocol
+   write over HTTP (the same batch size the service uses), no Kafka, no parsing.
+2. Capacity: a backlog of readings produced to Kafka as fast as the producer
+   can, while the real energy service (uvicorn, its own process) ingests it:
+   readings stored per second, from the first produce to the last readable.
+3. Latency at a sustained rate: readings produced at a fixed rate for a fixed
+   time; probe readings every 50 ms are timed from produce to readable in
+   InfluxDB (a Flux query polled every 25 ms): p50, p99, max.
+
+The service reads a topic of its own (so no running fleet consumes the bench's
+events) and writes to its own InfluxDB database. Loopback only; bounded in
+count and time. Prints figures, never asserts on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.iot import MeasurementsAccepted, Reading
+from cerc_shared.testing import ports, prepare_database
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+from machine import describe  # noqa: E402
+
+PORTS = ports()
+INFLUX = f"http://127.0.0.1:{PORTS['INFLUX_PORT']}"
+INFLUX_AUTH = ("cerc", "cerc_influx_dev")  # development key (infra/influxdb.sh)
+BOOTSTRAP = f"127.0.0.1:{PORTS['KAFKA_PORT']}"
+BATCH = 10_000
+BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
+DEVICES = 1000
+DEVICES_PER_PLANT = 5
+PROBE_PLANT = 999_999
+# The latency run's readings come after the capacity run's (reading i is at
+# BASE_TIME + i // DEVICES seconds).
+LATENCY_FIRST = 10_000_000
+LATENCY_FROM = (BASE_TIME + timedelta(seconds=LATENCY_FIRST // DEVICES - 1)).isoformat()[:19] + "Z"
+
+
+def recreate_influx(database: str) -> None:
+    for q in (f'DROP DATABASE "{database}"', f'CREATE DATABASE "{database}"'):
+        r = httpx.post(f"{INFLUX}/query", data={"q": q}, auth=INFLUX_AUTH, timeout=30)
+        r.raise_for_status()
+
+
+def drop_influx(database: str) -> None:
+    httpx.post(f"{INFLUX}/query", data={"q": f'DROP DATABASE "{database}"'}, auth=INFLUX_AUTH)
+
+
+async def flux(client: httpx.AsyncClient, query: str) -> str:
+    r = await client.post(
+        f"{INFLUX}/api/v2/query?org=-",
+        content=query,
+        headers={
+            "Authorization": f"Token {INFLUX_AUTH[0]}:{INFLUX_AUTH[1]}",
+            "Content-Type": "application/vnd.flux",
+            "Accept": "application/csv",
+        },
+        timeout=60,
+    )
+    r.raise_for_status()
+    return r.text
+
+
+async def count_readings(client: httpx.AsyncClient, bucket: str, plant_filter: str) -> int:
+    csv = await flux(
+        client,
+        f'from(bucket: "{bucket}")'
+        " |> range(start: 2024-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)"
+        f' |> filter(fn: (r) => r._measurement == "energy_data" and r._field == "energy_consumed"'
+        f" and {plant_filter}) |> group() |> count()",
+    )
+    rows = [line for line in csv.splitlines() if line and not line.startswith("#")]
+    if len(rows) < 2:
+        return 0
+    header = rows[0].split(",")
+    return int(rows[1].split(",")[header.index("_value")])
+
+
+# ----------------------------------------------------------------- 1. ceiling
+
+
+async def influx_ceiling(points: int) -> float:
+    database = "cerc_bench_raw"
+    recreate_influx(database)
+    base_ns = int(BASE_TIME.timestamp()) * 10**9
+    lines = [
+        f"energy_data,device_id=dev-{i % DEVICES},plant_id={i % DEVICES // DEVICES_PER_PLANT},"
+        f"source=iot energy_consumed=0.25,power_consumed=1.0 {base_ns + (i // DEVICES) * 10**9}"
+        for i in range(points)
+    ]
+    bodies = ["\n".join(lines[i : i + BATCH]).encode() for i in range(0, points, BATCH)]
+    async with httpx.AsyncClient(timeout=60) as client:
+        started = time.perf_counter()
+        for body in bodies:
+            r = await client.post(
+                f"{INFLUX}/api/v2/write?org=-&bucket={database}/autogen&precision=ns",
+                content=body,
+                headers={"Authorization": f"Token {INFLUX_AUTH[0]}:{INFLUX_AUTH[1]}"},
+            )
+            r.raise_for_status()
+        elapsed = time.perf_counter() - started
+        stored = await count_readings(client, f"{database}/autogen", "true")
+    assert stored == points, f"ceiling run stored {stored} of {points}"
+    return points / elapsed
+
+
+# ------------------------------------------------------------ the service
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def create_topic(topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=BOOTSTRAP)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])
+    finally:
+        await admin.close()
+
+
+def start_service(topic: str, bucket: str, run: str) -> tuple[subprocess.Popen[bytes], str]:
+    dsn = prepare_database("energy", "cerc_bench_energy", ROOT / "services" / "energy")
+    port = free_port()
+    env = {
+        **os.environ,
+        "CERC_ENERGY_ENVIRONMENT": "development",
+        "CERC_ENERGY_LOG_LEVEL": "WARNING",
+        "CERC_ENERGY_DATABASE_URL": dsn,
+        "CERC_ENERGY_KAFKA_BOOTSTRAP": BOOTSTRAP,
+        "CERC_ENERGY_INFLUX_URL": INFLUX,
+        "CERC_ENERGY_INFLUX_BUCKET": bucket,
+        "CERC_ENERGY_INGEST_TOPICS": topic,
+        "CERC_ENERGY_CONSUMER_GROUP_PREFIX": f"energy-bench-{run}",
+        "CERC_ENERGY_CONSUME_READ_MODELS": "false",
+    }
+    log = open(ROOT / ".run" / "bench-energy.log", "wb")  # noqa: SIM115 - the child keeps it
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", "energy_service.main:app",
+         "--host", "127.0.0.1", "--port", str(port), "--no-access-log"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return proc, url
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.3)
+    proc.kill()
+    raise SystemExit("the energy service did not become ready; see .run/bench-energy.log")
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------- the events
+
+
+def template(readings_per_event: int) -> tuple[str, str]:
+    """A real envelope's JSON cut around the parts that change: fast to fill in."""
+    readings = [
+        Reading(
+            device_id="DEVICE",
+            timestamp=BASE_TIME,
+            interval_s=60,
+            energy_consumed_kwh=0.25,
+            power_consumed_kw=1.0,
+            voltage=230.1,
+        )
+        for _ in range(readings_per_event)
+    ]
+    event = MeasurementsAccepted(plant_id=1, source="iot", readings=readings)
+    body = EventEnvelope.wrap(event, producer="bench", correlation_id=None).model_dump_json()
+    reading_json = readings[0].model_dump_json()
+    return body, reading_json
+
+
+class Events:
+    def __init__(self, readings_per_event: int) -> None:
+        self.per_event = readings_per_event
+        self.body, self.reading = template(readings_per_event)
+        self.envelope_id = str(EventEnvelope.model_validate_json(self.body).id)
+        self.stamp = BASE_TIME.isoformat().replace("+00:00", "Z")
+        self.next = 0
+
+    def make(self, plant: int, devices_and_times: list[tuple[str, datetime]]) -> bytes:
+        parts = [
+            self.reading.replace('"DEVICE"', f'"{d}"').replace(
+                self.stamp, t.isoformat().replace("+00:00", "Z")
+            )
+            for d, t in devices_and_times
+        ]
+        body = self.body.replace(self.envelope_id, str(uuid.uuid4()))
+        head, _, rest = body.partition('"readings":[')
+        _, _, tail = rest.rpartition("]")
+        body = head + '"readings":[' + ",".join(parts) + "]" + tail
+        return (
+            body.replace('"plant_id":1,', f'"plant_id":{plant},')
+            .replace('"key":"1"', f'"key":"{plant}"')
+            .encode()
+        )
+
+    def batch(self) -> tuple[int, bytes]:
+        """The next event: readings of one plant's devices, unique (device, time)."""
+        pairs = []
+        for _ in range(self.per_event):
+            i = self.next
+            self.next += 1
+            device = i % DEVICES
+            pairs.append((device, BASE_TIME + timedelta(seconds=i // DEVICES)))
+        plant = pairs[0][0] // DEVICES_PER_PLANT
+        # A plant's event carries only its devices' readings, as the bridge's do.
+        pairs = [(d, t) for d, t in pairs if d // DEVICES_PER_PLANT == plant]
+        self.next -= self.per_event - len(pairs)
+        return plant, self.make(plant, [(f"dev-{d}", t) for d, t in pairs])
+
+
+async def new_producer() -> AIOKafkaProducer:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=BOOTSTRAP,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=512 * 1024,
+    )
+    await producer.start()
+    return producer
+
+
+# ------------------------------------------------------------ 2. capacity
+
+
+async def capacity(topic: str, bucket: str, readings: int, per_event: int, pid: int) -> None:
+    events = Events(per_event)
+    backlog = []
+    while events.next < readings:
+        backlog.append(events.batch())
+    producer = await new_producer()
+    cpu_before = cpu_seconds(pid)
+    async with httpx.AsyncClient() as client:
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value=v, key=str(p).encode()) for p, v in backlog]
+        await asyncio.gather(*futures)
+        produced_in = time.perf_counter() - started
+        peak_rss = rss_mib(pid)
+        stored = 0
+        deadline = time.monotonic() + 600
+        while stored < events.next and time.monotonic() < deadline:
+            await asyncio.sleep(0.25)
+            peak_rss = max(peak_rss, rss_mib(pid))
+            stored = await count_readings(client, bucket, f'r.plant_id != "{PROBE_PLANT}"')
+        elapsed = time.perf_counter() - started
+    await producer.stop()
+    cpu = cpu_seconds(pid) - cpu_before
+    print(
+        f"  capacity, {per_event} reading(s)/event: {events.next:,} readings in "
+        f"{len(backlog):,} events produced in {produced_in:.1f}s; stored {stored:,} in "
+        f"{elapsed:.1f}s = {stored / elapsed:,.0f} readings/s end to end; service CPU "
+        f"{cpu:.1f}s ({cpu / elapsed * 100:.0f}% of one core), RSS peak {peak_rss:.0f} MiB"
+    )
+    if stored != events.next:
+        print(f"  !! stored {stored} of {events.next}")
+
+
+# ------------------------------------------------------------- 3. latency
+
+
+async def latency(
+    topic: str, bucket: str, rate: int, seconds: float, per_event: int, pid: int
+) -> None:
+    events = Events(per_event)
+    events.next = LATENCY_FIRST  # after the capacity run's readings
+    first = events.next
+    probes = Events(1)
+    sent_at: dict[str, float] = {}
+    seen_at: dict[str, float] = {}
+    producer = await new_producer()
+    stop = asyncio.Event()
+    rss = [rss_mib(pid)]
+
+    async def poll() -> None:
+        async with httpx.AsyncClient() as client:
+            while not stop.is_set() or len(seen_at) < len(sent_at):
+                csv = await flux(
+                    client,
+                    f'from(bucket: "{bucket}") |> range(start: 2024-01-01T00:00:00Z)'
+                    f' |> filter(fn: (r) => r._measurement == "energy_data"'
+                    f' and r.plant_id == "{PROBE_PLANT}" and r._field == "energy_consumed")'
+                    ' |> group() |> distinct(column: "device_id")',
+                )
+                now = time.perf_counter()
+                for line in csv.splitlines():
+                    for device in sent_at.keys() - seen_at.keys():
+                        if line.endswith("," + device):
+                            seen_at[device] = now
+                rss.append(rss_mib(pid))
+                if stop.is_set() and time.perf_counter() - stopped_at[0] > 30:
+                    return
+                await asyncio.sleep(0.025)
+
+    stopped_at = [0.0]
+    poller = asyncio.create_task(poll())
+    cpu_before = cpu_seconds(pid)
+    started = time.perf_counter()
+    tick = 0.01
+    sent_readings = 0
+    next_probe = started
+    probe_n = 0
+    while (now := time.perf_counter()) - started < seconds:
+        due = int((now - started) * rate) - sent_readings
+        futures = []
+        while due > 0:
+            plant, value = events.batch()
+            futures.append(await producer.send(topic, value=value, key=str(plant).encode()))
+            n = events.next - first - sent_readings
+            sent_readings += n
+            due -= n
+        if now >= next_probe:
+            device = f"probe-{probe_n}"
+            value = probes.make(PROBE_PLANT, [(device, BASE_TIME + timedelta(seconds=probe_n))])
+            sent_at[device] = time.perf_counter()
+            futures.append(await producer.send(topic, value=value, key=str(PROBE_PLANT).encode()))
+            probe_n += 1
+            next_probe += 0.05
+        if futures:
+            await asyncio.gather(*futures)
+        await asyncio.sleep(tick)
+    produce_s = time.perf_counter() - started
+    stop.set()
+    stopped_at[0] = time.perf_counter()
+    await poller
+    await producer.stop()
+    cpu = cpu_seconds(pid) - cpu_before
+    async with httpx.AsyncClient() as client:
+        stored = await count_readings(
+            client, bucket, f'r.plant_id != "{PROBE_PLANT}" and r._time > {LATENCY_FROM}'
+        )
+    delays = sorted((seen_at[d] - sent_at[d]) * 1000 for d in seen_at)
+    lost = len(sent_at) - len(seen_at)
+    p = statistics.quantiles(delays, n=100) if len(delays) >= 2 else delays * 99
+    print(
+        f"  sustained {rate:,} readings/s for {produce_s:.0f}s, {per_event} reading(s)/event: "
+        f"produced {sent_readings:,}; produce->readable over {len(delays)} probes: "
+        f"p50 {statistics.median(delays):.0f} ms, p99 {p[98]:.0f} ms, max {delays[-1]:.0f} ms"
+        f"{f'; {lost} probes never seen' if lost else ''}; stored {stored:,}; service CPU "
+        f"{cpu / produce_s * 100:.0f}% of one core, RSS max {max(rss):.0f} MiB"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--ceiling-points", type=int, default=200_000)
+    parser.add_argument("--readings", type=int, default=200_000)
+    parser.add_argument("--rate", type=int, default=5000)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--readings-per-event", type=int, nargs="+", default=[1, 5])
+    args = parser.parse_args()
+    print(f"machine: {describe()}")
+    ceiling = await influx_ceiling(args.ceiling_points)
+    print(
+        f"  InfluxDB ceiling: {args.ceiling_points:,} points in batches of {BATCH:,} "
+        f"(plain HTTP line protocol): {ceiling:,.0f} points/s"
+    )
+    for per_event in args.readings_per_event:
+        run = uuid.uuid4().hex[:8]
+        topic = f"measurement.v1.bench-{run}"
+        database = f"cerc_bench_{run}"
+        recreate_influx(database)
+        await create_topic(topic)
+        bucket = f"{database}/autogen"
+        service, _ = start_service(topic, bucket, run)
+        try:
+            await capacity(topic, bucket, args.readings, per_event, service.pid)
+            await latency(topic, bucket, args.rate, args.seconds, per_event, service.pid)
+        finally:
+            service.terminate()
+            service.wait(timeout=30)
+            drop_influx(database)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -3,6 +3,7 @@
 #   serve    (default) `alembic upgrade head` if CERC_MIGRATE_ON_START=true,
 #            then uvicorn on 0.0.0.0:8000 with the service's create_app factory
 #   migrate  `alembic upgrade head` and exit (the Kubernetes initContainer)
+#   bridge   the service's MQTT bridge process (`python -m <service>_service.bridge`)
 #   anything else is executed as given (e.g. `python -m ...` for a one-off)
 set -eu
 
@@ -22,6 +23,9 @@ case "${1:-serve}" in
     ;;
   migrate)
     migrate
+    ;;
+  bridge)
+    exec python -m "${CERC_SERVICE}_service.bridge"
     ;;
   *)
     exec "$@"

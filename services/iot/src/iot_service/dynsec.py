@@ -115,6 +115,29 @@ class DynSec:
             )
         )
 
+    async def ensure_bridge_account(self, *, username: str, password: str) -> None:
+        """The bridge's client and role (read/write energy/#, shared subscriptions).
+        infra/mosquitto.sh makes it locally; in compose and Kubernetes the IoT
+        service makes it at start. Existing ones are left as they are."""
+        role = "cerc-bridge"
+        acls = [
+            {"acltype": "publishClientSend", "topic": "energy/#", "allow": True},
+            {"acltype": "subscribePattern", "topic": "energy/#", "allow": True},
+            {"acltype": "subscribePattern", "topic": "$share/+/energy/#", "allow": True},
+        ]
+        responses = await self.run(
+            [
+                {"command": "createRole", "rolename": role, "acls": acls},
+                {
+                    "command": "createClient",
+                    "username": username,
+                    "password": password,
+                    "roles": [{"rolename": role}],
+                },
+            ]
+        )
+        _check(responses, tolerate=("already exists",))
+
     async def client_exists(self, username: str) -> bool:
         (response,) = await self.run([{"command": "getClient", "username": username}])
         if response.get("error"):

@@ -5,6 +5,7 @@ The MQTT bridge runs as its own process (``python -m iot_service.bridge``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,11 +20,13 @@ from fastapi import FastAPI
 
 from iot_service.api import devices
 from iot_service.detector import OfflineDetector
-from iot_service.dynsec import DynSec
+from iot_service.dynsec import DynSec, DynSecError
 from iot_service.models import outbox, processed_events
 from iot_service.mqtt import CommandPublisher
 from iot_service.service import IotContext, apply_cer_event
 from iot_service.settings import IotSettings
+
+log = logging.getLogger(__name__)
 
 READ_MODEL_TOPICS = (PlantRegistered.topic, MembershipStarted.topic)
 
@@ -77,6 +80,13 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
         app.state.read_model_consumer = read_model
         app.state.offline_detector = detector
         app.state.readiness_checks["database"] = lambda: db.ping(engine)
+        try:
+            await app.state.iot_context.dynsec.ensure_bridge_account(
+                username=settings.mqtt_bridge_username, password=settings.mqtt_bridge_password
+            )
+        except DynSecError as exc:
+            # Not fatal: the broker may come later; provisioning reports it then.
+            log.warning("could not ensure the MQTT bridge account: %s", exc)
         relay.start()
         read_model.start()
         detector.start()

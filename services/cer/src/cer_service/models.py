@@ -190,6 +190,15 @@ class Plant(Base):
         Index("ix_plants_community_type", "community_id", "plant_type", "id"),
         Index("ix_plants_community_substation", "community_id", "primary_substation", "id"),
         Index("ix_plants_owner_user_id", "owner_user_id"),
+        # Covers the community summary (an index-only scan per community).
+        Index(
+            "ix_plants_summary",
+            "community_id",
+            "primary_substation",
+            "plant_type",
+            "nominal_power_kw",
+            postgresql_where=text("is_active"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -140,6 +140,14 @@ class CommunityRepository:
             for cid in community_ids
         }
 
+    async def members_count(self, community_id: int, today: date) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(
+                Membership.community_id == community_id, _current(Membership, today)
+            )
+        )
+        return int(count or 0)
+
     async def by_substation(self, community_id: int) -> list[dict[str, Any]]:
         """Active plants per primary substation: counts by type and production power."""
 

@@ -326,7 +326,7 @@ async def _summary(session: AsyncSession, acc: Access) -> CommunityOut:
     community = acc.community
     repo = CommunityRepository(session)
     day = today()
-    totals = (await repo.totals([community.id], day))[community.id]
+    # One pass over the plants: the totals are the sums of the substations'.
     substations = [SubstationSummary(**row) for row in await repo.by_substation(community.id)]
     shares = await SharesRepository(session).in_force(community.id, day)
     return CommunityOut(
@@ -336,8 +336,8 @@ async def _summary(session: AsyncSession, acc: Access) -> CommunityOut:
         description=community.description,
         market_zone=community.market_zone,
         is_active=community.is_active,
-        members_count=totals.members_count,
-        total_power=totals.total_power,
+        members_count=await repo.members_count(community.id, day),
+        total_power=sum((s.total_power for s in substations), Decimal(0)),
         plants_count=sum(s.plants_count for s in substations),
         power_by_substation=substations,
         distribution_shares=SharesOut.model_validate(shares) if shares else None,

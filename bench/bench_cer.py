@@ -1,0 +1,216 @@
+"""The CER registry under load, through Envoy: a community of 10,000 plants and
+5,000 members; p50/p95/p99 of a paginated, filtered plant list and of the
+community summary at 50 concurrent clients (httpx async, loopback only,
+bounded in time). Target: p95 under 100 ms.
+
+    uv run python bench/bench_cer.py [--seconds 10] [--concurrency 50]
+
+The fleet (user, cer, gateway) runs on its own ports and database. The
+community is created through the API; its members and plants are then
+written straight into the CER schema (15,000 API calls would only measure
+the seeding), as the service's own role.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "bench"))
+import fleet  # noqa: E402
+from machine import describe  # noqa: E402
+
+OFFSET = 4000
+DATABASE = "cercollettiva_bench_cer"
+PASSWORD = "Correct-Horse-42"  # noqa: S105 - a throwaway benchmark account
+PLANTS, MEMBERS, SUBSTATIONS = 10_000, 5_000, 20
+
+SEED_MEMBERS = """
+INSERT INTO memberships (community_id, user_id, role, member_type, body_type, valid_from)
+SELECT $1, 1000000 + i, 'MEMBER',
+       CASE WHEN i % 10 = 0 THEN 'ENTERPRISE' ELSE 'PRIVATE' END, 'NONE', DATE '2025-01-01'
+FROM generate_series(1, $2) AS i
+"""
+
+SEED_PLANTS = """
+INSERT INTO plants (name, pod, plant_type, community_id, owner_user_id, nominal_power_kw,
+                    technology, entry_into_service, address, city, province, region, zip_code,
+                    primary_substation, market_zone, capital_grant_eur_per_kw, is_active)
+SELECT 'Impianto ' || i, 'IT001E' || lpad(i::text, 8, '0'),
+       (ARRAY['CONSUMER', 'PRODUCER', 'PROSUMER'])[1 + i % 3], $1, 1000000 + 1 + i % $2,
+       round((3 + (i * 7919) % 500)::numeric / 3, 2),
+       CASE WHEN i % 3 = 0 THEN NULL ELSE 'PV' END,
+       CASE WHEN i % 3 = 0 THEN NULL ELSE DATE '2022-01-01' + (i % 900) END,
+       'Via Bench ' || i, 'Bergamo', 'BG', 'Lombardia', '24121',
+       'AC001E' || lpad((i % $4)::text, 5, '0'), 'NORD', 0, true
+FROM generate_series(1, $3) AS i
+"""
+
+SEED_PERIODS = """
+INSERT INTO plant_periods (plant_id, community_id, valid_from)
+SELECT id, $1, DATE '2025-01-01' FROM plants WHERE community_id = $1
+"""
+
+
+def start() -> dict[str, int]:
+    subprocess.run(
+        ["bash", str(ROOT / "infra/postgres/bootstrap-db.sh"), DATABASE, "--recreate"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    stop()
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/fleet.py"), "up", "--only", "user,cer",
+         "--port-offset", str(OFFSET), "--database", DATABASE],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    ports: dict[str, int] = fleet.read_ports(OFFSET)
+    return ports
+
+
+def stop() -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/fleet.py"), "down", "--port-offset", str(OFFSET)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def manager_token(gateway: str) -> str:
+    body = {"username": "bench-manager", "email": "bench-manager@example.it",
+            "password": PASSWORD, "first_name": "Bench", "last_name": "Manager"}  # fmt: skip
+    httpx.post(f"{gateway}/api/auth/register/", json=body, timeout=10)
+    login = httpx.post(
+        f"{gateway}/api/auth/login/",
+        json={"username": "bench-manager", "password": PASSWORD},
+        timeout=10,
+    )
+    login.raise_for_status()
+    token: str = login.json()["data"]["access_token"]
+    deadline = time.monotonic() + 30  # Envoy fetches the JWKS in the background
+    while time.monotonic() < deadline:
+        probe = httpx.get(f"{gateway}/api/cer/", headers={"Authorization": f"Bearer {token}"})
+        if probe.status_code == 200:
+            return token
+        time.sleep(0.3)
+    raise SystemExit("the gateway never accepted the benchmark token")
+
+
+def create_community(gateway: str, token: str) -> int:
+    created = httpx.post(
+        f"{gateway}/api/cer/",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"name": "CER Bench", "code": "BENCH", "market_zone": "NORD",
+              "distribution_shares": {"producers_pct": "50", "consumers_pct": "40",
+                                      "community_fund_pct": "10"}},
+    )  # fmt: skip
+    created.raise_for_status()
+    cid: int = created.json()["data"]["id"]
+    return cid
+
+
+async def seed(ports: dict[str, int], cid: int) -> None:
+    conn = await asyncpg.connect(
+        user="cer_svc",
+        password="cer_dev",  # noqa: S106 - development key (infra/postgres.sh)
+        host="127.0.0.1",
+        port=ports["PG_PORT"],
+        database=DATABASE,
+        server_settings={"search_path": "cer"},
+    )
+    try:
+        async with conn.transaction():
+            await conn.execute(SEED_MEMBERS, cid, MEMBERS)
+            await conn.execute(SEED_PLANTS, cid, MEMBERS, PLANTS, SUBSTATIONS)
+            await conn.execute(SEED_PERIODS, cid)
+        # Steady state: statistics and the visibility map autovacuum would keep.
+        await conn.execute("VACUUM ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def load(
+    url_for: Callable[[random.Random], str], token: str, seconds: float, concurrency: int
+) -> tuple[list[float], int, int]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=10
+    ) as client:
+
+        async def worker(seed: int) -> None:
+            nonlocal errors
+            rng = random.Random(seed)
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                response = await client.get(url_for(rng))
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors += 1
+
+        await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return latencies, len(latencies), errors
+
+
+def report(name: str, latencies: list[float], count: int, errors: int, seconds: float) -> None:
+    q = statistics.quantiles(latencies, n=100)
+    print(f"{name}: {count} requests in {seconds:.0f} s ({count / seconds:.0f}/s), "
+          f"errors {errors}; p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, "
+          f"p99 {q[98] * 1000:.1f} ms")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=50)
+    args = parser.parse_args()
+    print(f"machine: {describe()}")
+    ports = start()
+    try:
+        gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+        token = manager_token(gateway)
+        cid = create_community(gateway, token)
+        asyncio.run(seed(ports, cid))
+        auth = {"Authorization": f"Bearer {token}"}
+        data = httpx.get(f"{gateway}/api/cer/{cid}/", headers=auth).json()["data"]
+        print(
+            f"community {cid}: {data['members_count']} members, {data['plants_count']} plants,"
+            f" {len(data['power_by_substation'])} substations, {data['total_power']} kW"
+        )
+
+        def plant_list(rng: random.Random) -> str:
+            kind = rng.choice(["CONSUMER", "PRODUCER", "PROSUMER"])
+            substation = f"AC001E{rng.randrange(SUBSTATIONS):05d}"
+            return (f"{gateway}/api/plants/?cer_id={cid}&plant_type={kind}"
+                    f"&primary_substation={substation}&is_active=true&sort=-nominal_power_kw"
+                    f"&page={rng.randint(1, 8)}&per_page=20")  # fmt: skip
+
+        def community_summary(_: random.Random) -> str:
+            return f"{gateway}/api/cer/{cid}/"
+
+        for name, url_for in (("plant list (filtered, sorted, paged)", plant_list),
+                              ("community summary", community_summary)):  # fmt: skip
+            asyncio.run(load(url_for, token, 2, args.concurrency))  # warm-up
+            latencies, count, errors = asyncio.run(
+                load(url_for, token, args.seconds, args.concurrency)
+            )
+            report(f"{name}, {args.concurrency} clients", latencies, count, errors, args.seconds)
+        print("target: p95 under 100 ms")
+    finally:
+        stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,15 +1,19 @@
 """Readings end to end through the gateway: a plant registered with the CER
 service reaches the energy service's read model over plant.v1; its owner posts
 manual readings (outbox -> measurement.v1 -> ingestion -> InfluxDB) and reads
-them back per local hour and day; someone else gets 404."""
+them back per local hour and day; someone else gets 404. And a device
+publishing through Mosquitto, read back through the gateway."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import random
 import time
 import uuid
 from typing import Any
 
+import aiomqtt
 import httpx
 
 from .conftest import Fleet, bearer, register_and_login
@@ -26,11 +30,10 @@ def eventually(fetch: Any, done: Any, what: str, timeout_s: float = 60) -> httpx
     return response
 
 
-def test_manual_readings_through_the_gateway(fleet: Fleet) -> None:
+def community_with_plant(fleet: Fleet, run: str) -> tuple[dict[str, str], int]:
+    """A community founded (so administered) by a new user, and that user's plant."""
     gw = fleet.gateway
-    run = uuid.uuid4().hex[:6]
     owner = register_and_login(fleet, f"energy-owner-{run}")
-    stranger = register_and_login(fleet, f"energy-stranger-{run}")
     me = httpx.get(f"{gw}/api/users/me/", headers=bearer(owner)).json()["data"]
 
     community = httpx.post(
@@ -73,7 +76,14 @@ def test_manual_readings_through_the_gateway(fleet: Fleet) -> None:
         headers=bearer(owner),
     )
     assert plant.status_code == 201, plant.text
-    plant_id = plant.json()["data"]["id"]
+    return owner, int(plant.json()["data"]["id"])
+
+
+def test_manual_readings_through_the_gateway(fleet: Fleet) -> None:
+    gw = fleet.gateway
+    run = uuid.uuid4().hex[:6]
+    owner, plant_id = community_with_plant(fleet, run)
+    stranger = register_and_login(fleet, f"energy-stranger-{run}")
     path = f"{gw}/api/plants/{plant_id}/measurements/"
     # Readings of a device unique to this run: the e2e bucket outlives runs.
     device = f"e2e-{run}"
@@ -141,3 +151,71 @@ def test_manual_readings_through_the_gateway(fleet: Fleet) -> None:
     )
     assert future.status_code == 422
     assert future.json()["errors"][0]["field"] == "readings.0.timestamp"
+
+
+def test_a_device_reading_through_mosquitto_is_readable_through_the_gateway(fleet: Fleet) -> None:
+    """Device -> Mosquitto -> IoT bridge -> measurement.v1 -> energy -> InfluxDB -> gateway."""
+    gw = fleet.gateway
+    run = uuid.uuid4().hex[:6]
+    owner, plant_id = community_with_plant(fleet, run)
+    device_id = f"meter-{run}"
+    provisioned = eventually(
+        lambda: httpx.post(
+            f"{gw}/api/iot/devices/",
+            json={"device_id": device_id, "plant_id": plant_id, "model": "spec", "interval_s": 900},
+            headers=bearer(owner),
+        ),
+        lambda r: r.status_code != 404,  # until the IoT service has heard of the plant
+        "the plant known to the IoT service",
+    )
+    assert provisioned.status_code == 201, provisioned.text
+    mqtt = provisioned.json()["data"]["credentials"]
+
+    # Cumulative registers: the first message is the baseline, the second
+    # carries the interval's energy (0.5 kWh consumed, 1.25 kWh produced).
+    messages = [
+        ("2025-03-30T08:45:00Z", 100.0, 40.0),
+        ("2025-03-30T09:00:00Z", 101.25, 40.5),
+    ]
+
+    async def publish() -> None:
+        async with aiomqtt.Client(
+            mqtt["host"], mqtt["port"], username=mqtt["username"], password=mqtt["password"]
+        ) as client:
+            for at, produced, consumed in messages:
+                payload = {
+                    "device_id": device_id,
+                    "plant_id": plant_id,
+                    "timestamp": at,
+                    "measurements": {"energy_produced": produced, "energy_consumed": consumed},
+                }
+                await client.publish(mqtt["topics"]["measurements"], json.dumps(payload), qos=1)
+
+    asyncio.run(publish())
+    day = {"start": "2025-03-30T00:00:00+01:00", "end": "2025-03-31T00:00:00+02:00"}
+    raw = eventually(
+        lambda: httpx.get(
+            f"{gw}/api/plants/{plant_id}/measurements/",
+            params={**day, "device_id": device_id},
+            headers=bearer(owner),
+        ),
+        lambda r: r.status_code == 200 and r.json()["meta"]["total"] >= 1,
+        "the device's reading readable through the gateway",
+        timeout_s=90,
+    )
+    [reading] = raw.json()["data"]
+    assert (reading["plant_id"], reading["device_id"], reading["source"]) == (
+        plant_id,
+        device_id,
+        "iot",
+    )
+    assert reading["timestamp"] == "2025-03-30T09:00:00Z"
+    assert (reading["energy_produced_kwh"], reading["energy_consumed_kwh"]) == (1.25, 0.5)
+    hour = httpx.get(
+        f"{gw}/api/energy/measurements/",
+        params={**day, "plant_id": plant_id, "resolution": "hour", "device_id": device_id},
+        headers=bearer(owner),
+    )
+    assert [(h["start"], h["energy_produced_kwh"], h["source"]) for h in hour.json()["data"]] == [
+        ("2025-03-30T10:00:00+02:00", 1.25, "iot")
+    ]

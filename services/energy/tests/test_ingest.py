@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cerc_shared.events import EventEnvelope
-from cerc_shared.events.iot import DeviceStatusChanged
+from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted, Reading
 from cerc_shared.testing import repo_root
 from energy_service.ingest import MEASUREMENT_TOPIC, MeasurementIngestor
 from energy_service.timeseries import (
@@ -80,7 +80,17 @@ async def test_readings_and_status_are_stored_with_their_source(
     app: FastAPI, store: InfluxTimeSeries, producer: AIOKafkaProducer
 ) -> None:
     plant = new_plant_id()
-    await produce(producer, readings_event(plant, [("meter-1", quarter(i), 0.25) for i in (1, 2)]))
+    first = readings_event(plant, [("meter-1", quarter(i), 0.25) for i in (1, 2)])
+    # The bridge's first reading of a cumulative register is a baseline with
+    # no energy: nothing to store, and no reason to refuse its neighbours.
+    baseline = Reading(device_id="meter-2", timestamp=quarter(1), interval_s=None)
+    event = first.data
+    assert isinstance(event, MeasurementsAccepted)
+    with_baseline = MeasurementsAccepted(
+        plant_id=plant, source="iot", readings=[baseline, *event.readings]
+    )
+    dead_before = app.state.ingestor.dead_lettered
+    await produce(producer, EventEnvelope.wrap(with_baseline, producer="iot", correlation_id=None))
     await produce(producer, readings_event(plant, [("gse", quarter(4), 0.4)], source="official"))
     status_at = datetime(2019, 5, 5, 10, 0, tzinfo=UTC)
     status = DeviceStatusChanged(
@@ -107,6 +117,7 @@ async def test_readings_and_status_are_stored_with_their_source(
         ("gse", quarter(4), "official"),
     ]
     assert readings[0].values["energy_consumed_kwh"] == 0.25
+    assert app.state.ingestor.dead_lettered == dead_before
     assert readings[0].values["energy_produced_kwh"] is None
 
     async def status_stored() -> bool:

@@ -65,25 +65,31 @@ def points_of(envelope: EventEnvelope) -> list[Point]:
     """The points an event becomes; an event of another kind becomes none."""
     event = envelope.data
     if isinstance(event, MeasurementsAccepted):
-        return [
-            EnergyPoint(
-                plant_id=event.plant_id,
-                device_id=reading.device_id,
-                source=event.source,
-                timestamp=reading.timestamp,
-                values={
-                    "energy_produced_kwh": reading.energy_produced_kwh,
-                    "energy_consumed_kwh": reading.energy_consumed_kwh,
-                    "power_produced_kw": reading.power_produced_kw,
-                    "power_consumed_kw": reading.power_consumed_kw,
-                    "voltage": reading.voltage,
-                    "current": reading.current,
-                    "frequency": reading.frequency,
-                    "power_factor": reading.power_factor,
-                },
-            )
-            for reading in event.readings
-        ]
+        points: list[Point] = []
+        for reading in event.readings:
+            values = {
+                "energy_produced_kwh": reading.energy_produced_kwh,
+                "energy_consumed_kwh": reading.energy_consumed_kwh,
+                "power_produced_kw": reading.power_produced_kw,
+                "power_consumed_kw": reading.power_consumed_kw,
+                "voltage": reading.voltage,
+                "current": reading.current,
+                "frequency": reading.frequency,
+                "power_factor": reading.power_factor,
+            }
+            # A reading with nothing measured (the bridge's baseline of a
+            # cumulative register) has nothing to store; it is not an error.
+            if any(v is not None for v in values.values()):
+                points.append(
+                    EnergyPoint(
+                        plant_id=event.plant_id,
+                        device_id=reading.device_id,
+                        source=event.source,
+                        timestamp=reading.timestamp,
+                        values=values,
+                    )
+                )
+        return points
     if isinstance(event, DeviceStatusChanged):
         # The status's instant is when the device was last seen, else when the
         # change was recorded: both travel with the event, so a redelivery

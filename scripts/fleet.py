@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS_ENV = ROOT / "infra" / "ports.env"
+DEV_DATABASE = "cercollettiva"
 SERVICE_NAMES = ROOT.joinpath("infra", "services.txt").read_text().split()
 
 
@@ -90,6 +91,12 @@ def run_dir(offset: int) -> Path:
     return ROOT / ".run" / (f"fleet-{offset}" if offset else "fleet")
 
 
+def kafka_namespace(database: str) -> str:
+    """The dev fleet uses the plain topic names; any other fleet on the same
+    broker (e2e, contract, bench) gets its own topics and consumer groups."""
+    return "" if database == DEV_DATABASE else database
+
+
 def service_env(svc: Service, ports: dict[str, int], database: str) -> dict[str, str]:
     prefix = f"CERC_{svc.name.upper()}_"
     # Development keys (see infra/postgres.sh); production reads real secrets.
@@ -99,6 +106,7 @@ def service_env(svc: Service, ports: dict[str, int], database: str) -> dict[str,
         f"{ports['PG_PORT']}/{database}",
         "KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['KAFKA_PORT']}",
         "JWKS_URL": f"http://127.0.0.1:{ports['USER_PORT']}/api/auth/jwks/",
+        "KAFKA_NAMESPACE": kafka_namespace(database),
     }
     values.update({k: v.format(**ports) for k, v in svc.env.items()})
     return {**os.environ, **{prefix + k: v for k, v in values.items()}}
@@ -223,7 +231,7 @@ def main() -> None:
     parser.add_argument("command", choices=("up", "down", "status"))
     parser.add_argument("--only", help="comma-separated services (default: all)")
     parser.add_argument("--port-offset", type=int, default=0)
-    parser.add_argument("--database", default="cercollettiva")
+    parser.add_argument("--database", default=DEV_DATABASE)
     parser.add_argument("--no-gateway", action="store_true")
     args = parser.parse_args()
     if args.command == "up":

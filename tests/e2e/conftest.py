@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cerc_shared.settings import namespaced
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_PORT_OFFSET = 1000
@@ -30,6 +31,10 @@ class Fleet:
     @property
     def gateway(self) -> str:
         return f"http://127.0.0.1:{self.ports['GATEWAY_PORT']}"
+
+    def topic(self, name: str) -> str:
+        """The Kafka topic as this fleet names it (see ServiceSettings.kafka_namespace)."""
+        return namespaced(fleet_script.kafka_namespace(E2E_DATABASE), name)
 
     def service_url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.ports[f'{name.upper()}_PORT']}"

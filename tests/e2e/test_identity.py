@@ -226,7 +226,7 @@ def test_registration_survives_a_stopped_broker(fleet: Fleet) -> None:
 
     async def consume() -> list[dict[str, object]]:
         consumer = AIOKafkaConsumer(
-            "user.v1",
+            fleet.topic("user.v1"),
             bootstrap_servers=f"127.0.0.1:{fleet.ports['KAFKA_PORT']}",
             auto_offset_reset="earliest",
             enable_auto_commit=False,

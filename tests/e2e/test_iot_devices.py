@@ -118,7 +118,7 @@ async def _report_and_obey(
     fleet: Fleet, founder: dict[str, str], plant_id: int, device_id: str, creds: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """Publish three readings, take a command and ack it; return the readings seen on Kafka."""
-    tail = await _tail("measurement.v1")
+    tail = await _tail(fleet.topic("measurement.v1"))
     t0 = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
     readings: list[dict[str, Any]] = []
     try:

@@ -130,3 +130,62 @@ async def test_same_event_twice_acts_once_and_bad_messages_dead_letter(engine: A
     reasons = [dict(r.headers)["reason"].decode() for r in records]
     assert len(reasons) == 2 and all(r.startswith("unreadable envelope") for r in reasons)
     assert dict(records[0].headers)["source"].decode().startswith(topic + "/")
+
+
+async def test_namespaces_keep_fleets_on_one_broker_apart(engine: AsyncEngine) -> None:
+    """Two fleets (say dev and e2e) on one broker: what one publishes through its
+    outbox reaches only its own consumers, whose groups do not share partitions."""
+    from cerc_shared.outbox import OutboxRelay, define_outbox, record
+
+    outbox_metadata = MetaData()
+    outbox = define_outbox(outbox_metadata)
+    async with engine.begin() as conn:
+        await conn.run_sync(outbox_metadata.create_all)
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    run = uuid.uuid4().hex[:8]
+    seen: dict[str, list[str]] = {"a": [], "b": []}
+
+    def consumer_for(fleet: str) -> IdempotentConsumer:
+        async def handler(_: AsyncSession, envelope: EventEnvelope) -> None:
+            seen[fleet].append(envelope.key)
+
+        return IdempotentConsumer(
+            name=f"same-name-{run}",  # the same consumer name in both fleets
+            topics=["user.v1"],
+            bootstrap=_bootstrap(),
+            sessionmaker=maker,
+            processed=processed,
+            handler=handler,
+            namespace=f"fleet-{fleet}-{run}",
+        )
+
+    async with maker() as session, session.begin():
+        for user_id in (101, 102):
+            event = UserRegistered(
+                user_id=user_id, username=f"u{user_id}", email=f"u{user_id}@ex.it",
+                first_name="U", last_name="N", user_type="PRIVATE", is_active=True,
+            )  # fmt: skip
+            await record(session, outbox, event, producer="test")
+    relay = OutboxRelay(
+        maker, outbox, _bootstrap(), client_id="ns-test", namespace=f"fleet-a-{run}"
+    )
+    try:
+        assert await relay.publish_pending() == 2
+    finally:
+        await relay.stop()
+
+    consumers = {name: consumer_for(name) for name in ("a", "b")}
+    for consumer in consumers.values():
+        consumer.start()
+    try:
+
+        async def fleet_a_done() -> bool:
+            return len(seen["a"]) >= 2
+
+        await _wait(fleet_a_done)
+        await asyncio.sleep(2)  # give fleet b every chance to (wrongly) see them
+    finally:
+        for consumer in consumers.values():
+            await consumer.stop()
+    assert sorted(seen["a"]) == ["101", "102"]
+    assert seen["b"] == []

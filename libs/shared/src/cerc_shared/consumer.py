@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cerc_shared.events import EventEnvelope
 from cerc_shared.kafka import CORRELATION_HEADER, new_producer
 from cerc_shared.logging import set_correlation_id
+from cerc_shared.settings import namespaced
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,13 @@ class IdempotentConsumer:
         sessionmaker: async_sessionmaker[AsyncSession],
         processed: Table,
         handler: Handler,
+        namespace: str = "",
     ) -> None:
+        # ``name`` is recorded with each processed event; the Kafka group and
+        # topics live in ``namespace`` (see ServiceSettings.kafka_namespace).
         self.name = name
-        self._topics = list(topics)
+        self._group = namespaced(namespace, name)
+        self._topics = [namespaced(namespace, t) for t in topics]
         self._bootstrap = bootstrap
         self._sessionmaker = sessionmaker
         self._processed = processed
@@ -77,7 +82,7 @@ class IdempotentConsumer:
             consumer = AIOKafkaConsumer(
                 *self._topics,
                 bootstrap_servers=self._bootstrap,
-                group_id=self.name,
+                group_id=self._group,
                 enable_auto_commit=False,
                 auto_offset_reset="earliest",
             )

@@ -37,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cerc_shared.events import Event, EventEnvelope
 from cerc_shared.kafka import CORRELATION_HEADER, EVENT_TYPE_HEADER, new_producer
 from cerc_shared.logging import get_correlation_id
+from cerc_shared.settings import namespaced
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +88,9 @@ class OutboxRelay:
         client_id: str,
         poll_interval_s: float = 0.2,
         batch_size: int = 200,
+        namespace: str = "",
     ) -> None:
+        self._namespace = namespace
         self._sessionmaker = sessionmaker
         self._outbox = outbox
         self._bootstrap = bootstrap
@@ -190,7 +193,7 @@ class OutboxRelay:
                 correlation = (row.envelope.get("correlation_id") or "").encode()
                 futures.append(
                     await producer.send(
-                        row.topic,
+                        namespaced(self._namespace, row.topic),
                         value=json.dumps(row.envelope, separators=(",", ":")).encode(),
                         key=row.key.encode(),
                         headers=[

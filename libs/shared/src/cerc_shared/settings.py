@@ -20,6 +20,11 @@ DEVELOPMENT_KEY_MARKERS = ("_dev", "dev-only", "DEVELOPMENT KEY")
 Environment = Literal["development", "test", "production"]
 
 
+def namespaced(namespace: str, name: str) -> str:
+    """The physical Kafka name of a topic or consumer group in ``namespace``."""
+    return f"{namespace}.{name}" if namespace else name
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
@@ -32,6 +37,9 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = 10
 
     kafka_bootstrap: str = "127.0.0.1:59092"
+    # Fleets sharing one broker (dev, e2e, contract runs) keep their topics and
+    # consumer groups apart under a namespace; empty in a real deployment.
+    kafka_namespace: str = ""
     outbox_poll_interval_s: float = 0.2
 
     jwks_url: str = "http://127.0.0.1:58101/api/auth/jwks/"
@@ -41,6 +49,9 @@ class ServiceSettings(BaseSettings):
 
     # Names of the fields that hold secrets; subclasses extend this.
     secret_fields: tuple[str, ...] = ("database_url",)
+
+    def topic(self, name: str) -> str:
+        return namespaced(self.kafka_namespace, name)
 
     @model_validator(mode="after")
     def _refuse_development_keys_in_production(self) -> ServiceSettings:

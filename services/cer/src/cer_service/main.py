@@ -48,6 +48,7 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
             settings.kafka_bootstrap,
             client_id="cer-outbox",
             poll_interval_s=settings.outbox_poll_interval_s,
+            namespace=settings.kafka_namespace,
         )
         users = IdempotentConsumer(
             name=settings.consumer_group,
@@ -56,6 +57,7 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
             sessionmaker=sessionmaker,
             processed=processed_events,
             handler=on_user_event,
+            namespace=settings.kafka_namespace,
         )
         app.state.outbox_relay = relay
         app.state.users_consumer = users

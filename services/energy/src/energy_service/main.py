@@ -52,13 +52,16 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             settings.kafka_bootstrap,
             client_id="energy-outbox",
             poll_interval_s=settings.outbox_poll_interval_s,
+            namespace=settings.kafka_namespace,
         )
         app.state.outbox_relay = relay
         ingestor = MeasurementIngestor(
             store=store,
             bootstrap=settings.kafka_bootstrap,
             group_id=settings.consumer_group("ingest"),
-            topics=[t.strip() for t in settings.ingest_topics.split(",") if t.strip()],
+            topics=[
+                settings.topic(t.strip()) for t in settings.ingest_topics.split(",") if t.strip()
+            ],
             max_records=settings.ingest_max_records,
             poll_timeout_ms=settings.ingest_poll_timeout_ms,
             chunk_points=settings.ingest_write_chunk_points,
@@ -71,6 +74,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             sessionmaker=sessionmaker,
             processed=processed_events,
             handler=handle_read_model_event,
+            namespace=settings.kafka_namespace,
         )
         app.state.read_model_consumer = read_models
         app.state.readiness_checks["database"] = lambda: db.ping(engine)

@@ -247,7 +247,7 @@ class Bridge:
                 envelope = EventEnvelope.wrap(event, producer=PRODUCER, correlation_id=None)
                 futures.append(
                     await self._producer.send(
-                        envelope.topic,
+                        self.settings.topic(envelope.topic),
                         value=envelope.model_dump_json().encode(),
                         key=envelope.key.encode(),
                         headers=[
@@ -261,7 +261,7 @@ class Bridge:
             log.warning("dead-lettering %s: %s", message.topic, reason)
             futures.append(
                 await self._producer.send(
-                    self.settings.bridge_dlq_topic,
+                    self.settings.topic(self.settings.bridge_dlq_topic),
                     value=message.payload,
                     key=message.topic.encode(),
                     headers=[

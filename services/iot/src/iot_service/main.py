@@ -62,6 +62,7 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
             settings.kafka_bootstrap,
             client_id="iot-outbox",
             poll_interval_s=settings.outbox_poll_interval_s,
+            namespace=settings.kafka_namespace,
         )
         read_model = IdempotentConsumer(
             name="iot-read-model",
@@ -70,6 +71,7 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
             sessionmaker=sessionmaker,
             processed=processed_events,
             handler=apply_cer_event,
+            namespace=settings.kafka_namespace,
         )
         detector = OfflineDetector(
             sessionmaker,

@@ -47,6 +47,7 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             settings.kafka_bootstrap,
             client_id="user-outbox",
             poll_interval_s=settings.outbox_poll_interval_s,
+            namespace=settings.kafka_namespace,
         )
         app.state.outbox_relay = relay
         app.state.readiness_checks["database"] = lambda: db.ping(engine)

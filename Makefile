@@ -32,8 +32,12 @@ dev: infra-up ## the whole platform with a demo community and simulated devices
 	$(UV) run python scripts/dev_seed.py
 	@# Simulated devices in the background (log and pid in .run/simulator).
 	mkdir -p .run/simulator
-	nohup $(UV) run python -m iot_service.simulator --count 4 --interval 60 \
-	  >.run/simulator/simulator.log 2>&1 & echo $$! >.run/simulator/simulator.pid
+	if [ -f .run/simulator/simulator.pid ] && kill -0 "$$(cat .run/simulator/simulator.pid)" 2>/dev/null; then \
+	  echo "simulator: already running"; \
+	else \
+	  nohup $(UV) run python -m iot_service.simulator --count 4 --interval 60 \
+	    >.run/simulator/simulator.log 2>&1 & echo $$! >.run/simulator/simulator.pid; \
+	fi
 
 simulate: ## simulated meters through Mosquitto (SIM_ARGS="--count 6 --speedup 60 --duration 120")
 	$(UV) run python -m iot_service.simulator $(SIM_ARGS)

@@ -92,9 +92,10 @@ def run_dir(offset: int) -> Path:
 
 
 def kafka_namespace(database: str) -> str:
-    """The dev fleet uses the plain topic names; any other fleet on the same
-    broker (e2e, contract, bench) gets its own topics and consumer groups."""
-    return "" if database == DEV_DATABASE else database
+    """Every fleet on this broker (dev, e2e, contract, bench) and the service
+    tests, which use the plain names, keep their topics and consumer groups
+    apart: a fleet's namespace is its database. Deployments use plain names."""
+    return database
 
 
 def service_env(svc: Service, ports: dict[str, int], database: str) -> dict[str, str]:

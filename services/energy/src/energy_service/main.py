@@ -58,7 +58,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
         ingestor = MeasurementIngestor(
             store=store,
             bootstrap=settings.kafka_bootstrap,
-            group_id=settings.consumer_group("ingest"),
+            group_id=settings.topic(settings.consumer_group("ingest")),
             topics=[
                 settings.topic(t.strip()) for t in settings.ingest_topics.split(",") if t.strip()
             ],

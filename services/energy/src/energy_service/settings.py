@@ -49,4 +49,5 @@ class EnergySettings(ServiceSettings):
         return self.influx_bucket or f"{self.database_name}/autogen"
 
     def consumer_group(self, purpose: str) -> str:
-        return f"{self.consumer_group_prefix or f'energy.{self.database_name}'}.{purpose}"
+        # Fleets on one broker are kept apart by kafka_namespace (see topic()).
+        return f"{self.consumer_group_prefix or 'energy'}.{purpose}"

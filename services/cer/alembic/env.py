@@ -1,49 +1,7 @@
-"""Migrations run as the service's own role, inside its own schema.
+"""Migrations of the cer service: its own role, its own schema, one replica at a time."""
 
-Several replicas may start at once and each runs `alembic upgrade head`: a
-transaction-level advisory lock, taken before the version table is read,
-makes them migrate one after the other (the later ones find nothing to do).
-"""
-
-from __future__ import annotations
-
-import asyncio
-
-from alembic import context
 from cer_service.models import Base
 from cer_service.settings import CerSettings
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from cerc_shared.migrations import run_migrations
 
-settings = CerSettings()
-url = context.config.get_main_option("sqlalchemy.url") or settings.database_url
-schema = settings.database_schema
-
-
-def _run(connection: Connection) -> None:
-    # Released when the migration transaction commits (or rolls back).
-    connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": "alembic:cer"})
-    connection.execute(text(f'SET search_path TO "{schema}"'))
-    context.configure(
-        connection=connection,
-        target_metadata=Base.metadata,
-        version_table_schema=schema,
-        include_schemas=False,
-        include_object=lambda obj, name, type_, *_: (
-            not (type_ == "table" and name == "alembic_version")
-        ),
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-async def main() -> None:
-    engine = create_async_engine(url)
-    async with engine.connect() as connection:
-        await connection.run_sync(_run)
-        await connection.commit()
-    await engine.dispose()
-
-
-asyncio.run(main())
+run_migrations(Base.metadata, CerSettings())

@@ -17,10 +17,10 @@ from cerc_shared.auth import StaticKeys, TokenVerifier
 from cerc_shared.consumer import IdempotentConsumer
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.user import UserRegistered
-from cerc_shared.testing import prepare_database, rolled_back_sessionmaker
+from cerc_shared.testing import prepare_database, rolled_back_app_sessions
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -63,17 +63,8 @@ async def app(settings: CerSettings) -> AsyncIterator[FastAPI]:
 async def sessionmaker(
     app: FastAPI, settings: CerSettings
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_async_engine(
-        settings.database_url, connect_args={"server_settings": {"search_path": "cer"}}
-    )
-    original = app.state.sessionmaker
-    async with rolled_back_sessionmaker(engine) as maker:
-        app.state.sessionmaker = maker
-        try:
-            yield maker
-        finally:
-            app.state.sessionmaker = original
-    await engine.dispose()
+    async with rolled_back_app_sessions(app, settings) as maker:
+        yield maker
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ from cerc_shared.events import Event, EventEnvelope
 from cerc_shared.events.cer import MembershipEnded, MembershipStarted, PlantRegistered
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
 from cerc_shared.kafka import new_producer
-from cerc_shared.testing import ports, prepare_database, rolled_back_sessionmaker
+from cerc_shared.testing import ports, prepare_database, rolled_back_app_sessions
 from cryptography.hazmat.primitives.asymmetric import rsa
 from energy_service.events import handle_read_model_event
 from energy_service.ingest import DEVICE_TOPIC, MEASUREMENT_TOPIC
@@ -41,7 +41,7 @@ from energy_service.models import processed_events
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import InfluxTimeSeries
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -157,17 +157,8 @@ async def producer() -> AsyncIterator[AIOKafkaProducer]:
 async def sessionmaker(
     app: FastAPI, settings: EnergySettings
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_async_engine(
-        settings.database_url, connect_args={"server_settings": {"search_path": "energy"}}
-    )
-    original = app.state.sessionmaker
-    async with rolled_back_sessionmaker(engine) as maker:
-        app.state.sessionmaker = maker
-        try:
-            yield maker
-        finally:
-            app.state.sessionmaker = original
-    await engine.dispose()
+    async with rolled_back_app_sessions(app, settings) as maker:
+        yield maker
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import pytest
 from cerc_shared.auth import StaticKeys, TokenVerifier
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.cer import MembershipStarted, PlantRegistered
-from cerc_shared.testing import ports, prepare_database, rolled_back_sessionmaker
+from cerc_shared.testing import ports, prepare_database, rolled_back_app_sessions
 from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from iot_service.main import create_app
 from iot_service.service import apply_cer_event
 from iot_service.settings import IotSettings
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 KID = "iot-test"
@@ -56,17 +56,8 @@ async def app(settings: IotSettings) -> AsyncIterator[FastAPI]:
 async def sessionmaker(
     app: FastAPI, settings: IotSettings
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_async_engine(
-        settings.database_url, connect_args={"server_settings": {"search_path": "iot"}}
-    )
-    original = app.state.sessionmaker
-    async with rolled_back_sessionmaker(engine) as maker:
-        app.state.sessionmaker = maker
-        try:
-            yield maker
-        finally:
-            app.state.sessionmaker = original
-    await engine.dispose()
+    async with rolled_back_app_sessions(app, settings) as maker:
+        yield maker
 
 
 @pytest.fixture

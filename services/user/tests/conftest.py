@@ -5,9 +5,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cerc_shared.testing import prepare_database, rolled_back_sessionmaker
+from cerc_shared.testing import prepare_database, rolled_back_app_sessions
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from user_service.main import create_app
 from user_service.settings import UserSettings
 
@@ -38,17 +38,8 @@ async def app(settings: UserSettings) -> AsyncIterator[FastAPI]:
 async def sessionmaker(
     app: FastAPI, settings: UserSettings
 ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_async_engine(
-        settings.database_url, connect_args={"server_settings": {"search_path": "user"}}
-    )
-    original = app.state.sessionmaker
-    async with rolled_back_sessionmaker(engine) as maker:
-        app.state.sessionmaker = maker
-        try:
-            yield maker
-        finally:
-            app.state.sessionmaker = original
-    await engine.dispose()
+    async with rolled_back_app_sessions(app, settings) as maker:
+        yield maker
 
 
 @pytest.fixture

@@ -13,7 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from cerc_shared.db import create_engine
+from cerc_shared.settings import ServiceSettings
 
 
 def repo_root() -> Path:
@@ -85,3 +89,19 @@ async def rolled_back_sessionmaker(
             )
         finally:
             await transaction.rollback()
+
+
+@asynccontextmanager
+async def rolled_back_app_sessions(
+    app: FastAPI, settings: ServiceSettings
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Point ``app``'s request sessions at one rolled-back transaction for a test."""
+    engine = create_engine(settings)
+    original = app.state.sessionmaker
+    async with rolled_back_sessionmaker(engine) as maker:
+        app.state.sessionmaker = maker
+        try:
+            yield maker
+        finally:
+            app.state.sessionmaker = original
+    await engine.dispose()

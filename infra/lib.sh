@@ -26,7 +26,7 @@ die() { printf '[%s] ERROR: %s\n' "$_component" "$*" >&2; exit 1; }
 LOG_MARK_FILE="" LOG_MARK_LINE=0
 mark_log() {
   LOG_MARK_FILE="$1"
-  LOG_MARK_LINE="$(wc -l <"$1" 2>/dev/null || echo 0)"
+  LOG_MARK_LINE="$({ wc -l <"$1"; } 2>/dev/null || echo 0)"
 }
 
 # die_with_log LOGFILE MESSAGE: fail loudly with the last lines of a server's log.

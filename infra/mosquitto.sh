@@ -78,8 +78,8 @@ plugin_opt_config_file $M_DYNSEC
 # Room for what a bridge outage queues on its persistent session (QoS 1).
 max_queued_messages 100000
 # The bridge acknowledges a batch only once Kafka has it: let a whole batch
-# (up to 200 readings) be in flight to it, not the default 20.
-max_inflight_messages 1000
+# (up to 1000 readings) and the next be in flight to it, not the default 20.
+max_inflight_messages 5000
 listener $MQTT_PORT 127.0.0.1
 CONF
   if [[ ! -s "$M_DYNSEC" ]]; then

@@ -30,7 +30,7 @@ class IotSettings(ServiceSettings):
     # it was down) is found again on reconnect.
     bridge_client_id: str = ""
     bridge_share_group: str = "cerc-bridge"
-    bridge_batch_max: int = 200
+    bridge_batch_max: int = 1000
     bridge_batch_linger_s: float = 0.05
     bridge_dlq_topic: str = "iot.mqtt.dlq"
     # Liveness/readiness endpoint of the bridge process (0: none).

@@ -1,6 +1,6 @@
 """Build the demo community through the gateway API, as a manager would.
 
-    uv run python scripts/demo_community.py [--gateway http://127.0.0.1:58080]
+    uv run python scripts/demo_community.py [--gateway http://127.0.0.1:18080]
 
 Registers the demo users, creates "CER Demo Bergamo" (zone NORD) with two
 primary substations, producers, consumers, prosumers, a public body (the

@@ -64,7 +64,7 @@ async def _collect(run: str, expected: int, timeout_s: float = 60) -> list[dict[
     """Every envelope of this run on the three topics, in partition order."""
     consumer = AIOKafkaConsumer(
         *TOPICS,
-        bootstrap_servers="127.0.0.1:59092",
+        bootstrap_servers="127.0.0.1:19092",
         group_id=f"cer-events-test-{run}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,

@@ -36,13 +36,13 @@ class ServiceSettings(BaseSettings):
     database_schema: str = ""
     database_pool_size: int = 10
 
-    kafka_bootstrap: str = "127.0.0.1:59092"
+    kafka_bootstrap: str = "127.0.0.1:19092"
     # Fleets sharing one broker (dev, e2e, contract runs) keep their topics and
     # consumer groups apart under a namespace; empty in a real deployment.
     kafka_namespace: str = ""
     outbox_poll_interval_s: float = 0.2
 
-    jwks_url: str = "http://127.0.0.1:58101/api/auth/jwks/"
+    jwks_url: str = "http://127.0.0.1:18101/api/auth/jwks/"
     jwt_issuer: str = "cercollettiva-user"
     jwt_audience: str = "cercollettiva"
     jwks_cache_ttl_s: int = 300

@@ -11,7 +11,7 @@ class CerSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CERC_CER_", extra="ignore", frozen=True)
 
     service_name: str = "cer"
-    database_url: str = "postgresql+asyncpg://cer_svc:cer_dev@127.0.0.1:55432/cercollettiva"
+    database_url: str = "postgresql+asyncpg://cer_svc:cer_dev@127.0.0.1:15432/cercollettiva"
     database_schema: str = "cer"
 
     # Field encryption (codice fiscale, partita IVA, IBAN): "kid:base64,kid2:base64"

@@ -8,12 +8,12 @@ class EnergySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CERC_ENERGY_", extra="ignore", frozen=True)
 
     service_name: str = "energy"
-    database_url: str = "postgresql+asyncpg://energy_svc:energy_dev@127.0.0.1:55432/cercollettiva"
+    database_url: str = "postgresql+asyncpg://energy_svc:energy_dev@127.0.0.1:15432/cercollettiva"
     database_schema: str = "energy"
 
     # InfluxDB through its v2 HTTP API. On 1.8 the token is "user:password",
     # the org is ignored ("-") and the bucket is "database/retention-policy".
-    influx_url: str = "http://127.0.0.1:58086"
+    influx_url: str = "http://127.0.0.1:18086"
     # Development key (infra/influxdb.sh); refused outside development and test.
     influx_token: str = "cerc:cerc_influx_dev"  # noqa: S105
     influx_org: str = "-"

@@ -9,11 +9,11 @@ class IotSettings(ServiceSettings):
 
     service_name: str = "iot"
     # Development keys (infra/postgres.sh, infra/mosquitto.sh).
-    database_url: str = "postgresql+asyncpg://iot_svc:iot_dev@127.0.0.1:55432/cercollettiva"
+    database_url: str = "postgresql+asyncpg://iot_svc:iot_dev@127.0.0.1:15432/cercollettiva"
     database_schema: str = "iot"
 
     mqtt_host: str = "127.0.0.1"
-    mqtt_port: int = 51883
+    mqtt_port: int = 11883
     # What devices are told to connect to (may differ from how we reach it).
     mqtt_public_host: str = ""
     mqtt_public_port: int = 0

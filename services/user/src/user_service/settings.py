@@ -11,7 +11,7 @@ class UserSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="CERC_USER_", extra="ignore", frozen=True)
 
     service_name: str = "user"
-    database_url: str = "postgresql+asyncpg://user_svc:user_dev@127.0.0.1:55432/cercollettiva"
+    database_url: str = "postgresql+asyncpg://user_svc:user_dev@127.0.0.1:15432/cercollettiva"
     database_schema: str = "user"
 
     # RS256 signing key (PEM). Outside development it must be given; in

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -59,7 +60,7 @@ def reading(
     }
 
 
-def price(hour: str, eur_mwh: float, zone: str = "NORD") -> dict[str, Any]:
+def price(hour: str, eur_mwh: Decimal | int, zone: str = "NORD") -> dict[str, Any]:
     return {"zone": zone, "hour": hour, "eur_mwh": eur_mwh}
 
 

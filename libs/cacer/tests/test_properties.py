@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from collections import defaultdict
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from cacer_scenarios import at, document, member, plant, point, price, reading, settle_document
@@ -57,7 +58,7 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
         "consumers": consumers / 100,
         "community": (100 - producers - consumers) / 100,
     }
-    prices = [price(at(DAY, h), draw(st.integers(-1000, 40_000)) / 100) for h in HOURS]
+    prices = [price(at(DAY, h), Decimal(draw(st.integers(-1000, 40_000))) / 100) for h in HOURS]
     return document(members, points, readings, prices, shares=shares)
 
 
@@ -137,7 +138,7 @@ def test_members_plus_community_equal_the_total_to_the_cent(doc: dict[str, Any])
 def test_incentive_never_rises_when_pz_rises(doc: dict[str, Any], raise_cents: list[int]) -> None:
     higher = copy.deepcopy(doc)
     for p, up in zip(higher["prices"], raise_cents, strict=True):
-        p["eur_mwh"] = round(p["eur_mwh"] + up / 100, 2)
+        p["eur_mwh"] = p["eur_mwh"] + Decimal(up) / 100
     before = settle_document(doc)
     after = settle_document(higher)
     assert after.incentive_cents <= before.incentive_cents

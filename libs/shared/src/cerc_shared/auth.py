@@ -21,6 +21,7 @@ from fastapi import Depends, Request
 from jwt import PyJWK
 
 from cerc_shared.envelope import ApiError
+from cerc_shared.settings import ServiceSettings
 
 ALGORITHM = "RS256"
 
@@ -130,6 +131,15 @@ class TokenVerifier:
             user_type=str(claims.get("user_type", "PRIVATE")),
             token_id=str(claims["jti"]),
         )
+
+
+def jwks_verifier(settings: ServiceSettings) -> TokenVerifier:
+    """How every service but the user service checks tokens: against the cached JWKS."""
+    return TokenVerifier(
+        JwksCache(settings.jwks_url, ttl_s=settings.jwks_cache_ttl_s),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
 
 
 def bearer_token(request: Request) -> str:

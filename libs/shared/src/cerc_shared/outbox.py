@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cerc_shared.events import Event, EventEnvelope
 from cerc_shared.kafka import CORRELATION_HEADER, EVENT_TYPE_HEADER, new_producer
 from cerc_shared.logging import get_correlation_id
-from cerc_shared.settings import namespaced
+from cerc_shared.settings import ServiceSettings, namespaced
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +101,23 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.published_total = 0
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: ServiceSettings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        outbox: Table,
+    ) -> OutboxRelay:
+        """The relay of a service as its settings describe it (broker, poll, namespace)."""
+        return cls(
+            sessionmaker,
+            outbox,
+            settings.kafka_bootstrap,
+            client_id=f"{settings.service_name}-outbox",
+            poll_interval_s=settings.outbox_poll_interval_s,
+            namespace=settings.kafka_namespace,
+        )
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._client_id}")

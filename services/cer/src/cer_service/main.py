@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from cerc_shared import db
 from cerc_shared.app import create_service_app
-from cerc_shared.auth import JwksCache, TokenVerifier
+from cerc_shared.auth import jwks_verifier
 from cerc_shared.consumer import IdempotentConsumer
 from cerc_shared.crypto import FieldCipher
 from cerc_shared.logging import configure_logging
@@ -37,19 +37,8 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
             cipher=FieldCipher.from_setting(settings.data_keys, settings.data_key_current),
             storage=LocalFolderStorage(settings.storage_dir),
         )
-        app.state.token_verifier = TokenVerifier(
-            JwksCache(settings.jwks_url, ttl_s=settings.jwks_cache_ttl_s),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-        relay = OutboxRelay(
-            sessionmaker,
-            outbox,
-            settings.kafka_bootstrap,
-            client_id="cer-outbox",
-            poll_interval_s=settings.outbox_poll_interval_s,
-            namespace=settings.kafka_namespace,
-        )
+        app.state.token_verifier = jwks_verifier(settings)
+        relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
         users = IdempotentConsumer(
             name=settings.consumer_group,
             topics=["user.v1"],

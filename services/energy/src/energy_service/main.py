@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 
 from cerc_shared import db
 from cerc_shared.app import create_service_app
-from cerc_shared.auth import JwksCache, TokenVerifier
+from cerc_shared.auth import jwks_verifier
 from cerc_shared.consumer import IdempotentConsumer
 from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
@@ -41,19 +41,8 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             await store.ensure_bucket()
         app.state.sessionmaker = sessionmaker
         app.state.timeseries = store
-        app.state.token_verifier = TokenVerifier(
-            JwksCache(settings.jwks_url, ttl_s=settings.jwks_cache_ttl_s),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-        relay = OutboxRelay(
-            sessionmaker,
-            outbox,
-            settings.kafka_bootstrap,
-            client_id="energy-outbox",
-            poll_interval_s=settings.outbox_poll_interval_s,
-            namespace=settings.kafka_namespace,
-        )
+        app.state.token_verifier = jwks_verifier(settings)
+        relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
         app.state.outbox_relay = relay
         ingestor = MeasurementIngestor(
             store=store,

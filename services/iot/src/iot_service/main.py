@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from cerc_shared import db
 from cerc_shared.app import create_service_app
-from cerc_shared.auth import JwksCache, TokenVerifier
+from cerc_shared.auth import jwks_verifier
 from cerc_shared.consumer import IdempotentConsumer
 from cerc_shared.events.cer import MembershipStarted, PlantRegistered
 from cerc_shared.logging import configure_logging
@@ -40,11 +40,7 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
         engine = db.create_engine(settings)
         sessionmaker = db.create_sessionmaker(engine)
         app.state.sessionmaker = sessionmaker
-        app.state.token_verifier = TokenVerifier(
-            JwksCache(settings.jwks_url, ttl_s=settings.jwks_cache_ttl_s),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
+        app.state.token_verifier = jwks_verifier(settings)
         app.state.iot_context = IotContext(
             settings=settings,
             dynsec=DynSec(
@@ -56,14 +52,7 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
             ),
             publish=CommandPublisher(settings),
         )
-        relay = OutboxRelay(
-            sessionmaker,
-            outbox,
-            settings.kafka_bootstrap,
-            client_id="iot-outbox",
-            poll_interval_s=settings.outbox_poll_interval_s,
-            namespace=settings.kafka_namespace,
-        )
+        relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
         read_model = IdempotentConsumer(
             name="iot-read-model",
             topics=READ_MODEL_TOPICS,

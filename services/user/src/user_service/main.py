@@ -41,14 +41,7 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
-        relay = OutboxRelay(
-            sessionmaker,
-            outbox,
-            settings.kafka_bootstrap,
-            client_id="user-outbox",
-            poll_interval_s=settings.outbox_poll_interval_s,
-            namespace=settings.kafka_namespace,
-        )
+        relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
         app.state.outbox_relay = relay
         app.state.readiness_checks["database"] = lambda: db.ping(engine)
         relay.start()

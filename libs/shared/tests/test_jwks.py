@@ -3,6 +3,7 @@ signed with a new key (rotation) makes the cache refetch, at most so often."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import uuid
@@ -113,3 +114,51 @@ async def test_unreachable_jwks_is_503_not_401() -> None:
     with pytest.raises(ApiError) as unavailable:
         await verifier.verify(_token(key, "k1"))
     assert unavailable.value.status_code == 503
+
+
+class CountingKeys:
+    """A key source that can withdraw a key, counting the RSA checks it enables."""
+
+    def __init__(self, keys: dict[str, Any]) -> None:
+        self.keys = keys
+
+    async def key_for(self, kid: str) -> Any:
+        return self.keys.get(kid)
+
+
+async def test_a_verified_token_is_remembered_only_while_valid_and_its_key_stands(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    keys = CountingKeys({"k1": private.public_key()})
+    verifier = TokenVerifier(keys, issuer="cercollettiva-user", audience="cercollettiva")
+    decodes = 0
+    real_decode = jwt.decode
+
+    def counting_decode(*args: Any, **kwargs: Any) -> Any:
+        nonlocal decodes
+        decodes += 1
+        return real_decode(*args, **kwargs)
+
+    monkeypatch.setattr(jwt, "decode", counting_decode)
+    token = _token(private, "k1")
+    for _ in range(3):
+        assert (await verifier.verify(token)).user_id == 42
+    assert decodes == 1  # checked once, remembered after
+
+    tampered = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    with pytest.raises(ApiError):
+        await verifier.verify(tampered)  # another string: checked, and refused
+
+    keys.keys = {}  # the key is withdrawn: the remembered token goes through the check again
+    with pytest.raises(ApiError) as refused:
+        await verifier.verify(token)
+    assert refused.value.status_code == 401
+
+    keys.keys = {"k1": private.public_key()}
+    short = _token(private, "k1", exp=datetime.now(UTC) + timedelta(seconds=2))
+    await verifier.verify(short)
+    await asyncio.sleep(3)
+    with pytest.raises(ApiError) as expired:
+        await verifier.verify(short)  # remembered, but expired by now
+    assert expired.value.status_code == 401

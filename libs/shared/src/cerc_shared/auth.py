@@ -17,6 +17,7 @@ from typing import Annotated, Any, Protocol
 
 import httpx
 import jwt
+from cachetools import LRUCache
 from fastapi import Depends, Request
 from jwt import PyJWK
 
@@ -87,13 +88,39 @@ def _unauthorized(message: str) -> ApiError:
     return ApiError(401, "invalid_token", message, headers={"WWW-Authenticate": "Bearer"})
 
 
+@dataclass(frozen=True)
+class _Verified:
+    principal: Principal
+    expires_at: float
+    kid: str
+    key: Any
+
+
 class TokenVerifier:
-    def __init__(self, keys: KeySource, issuer: str, audience: str) -> None:
+    """Checks a token's signature, issuer, audience and expiry.
+
+    A token that passed is remembered (bounded, least recently used out) until
+    it expires, with the key that verified it: it is accepted again without
+    the RSA check only while the key source still returns that very key, so a
+    key withdrawn from the JWKS (or refetched) sends it through the full check.
+    """
+
+    def __init__(self, keys: KeySource, issuer: str, audience: str, remember: int = 10_000) -> None:
         self._keys = keys
         self._issuer = issuer
         self._audience = audience
+        self._verified: LRUCache[str, _Verified] | None = (
+            LRUCache(maxsize=remember) if remember > 0 else None
+        )
 
     async def verify(self, token: str) -> Principal:
+        if self._verified is not None and (known := self._verified.get(token)) is not None:
+            if time.time() < known.expires_at and await self._keys.key_for(known.kid) is known.key:
+                return known.principal
+            self._verified.pop(token, None)
+        return await self._verify(token)
+
+    async def _verify(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -125,12 +152,16 @@ class TokenVerifier:
             user_id = int(claims["sub"])
         except (TypeError, ValueError) as exc:
             raise _unauthorized("token subject is not a user") from exc
-        return Principal(
+        principal = Principal(
             user_id=user_id,
             username=str(claims.get("username", "")),
             user_type=str(claims.get("user_type", "PRIVATE")),
             token_id=str(claims["jti"]),
         )
+        if self._verified is not None:
+            kid = str(header.get("kid", ""))
+            self._verified[token] = _Verified(principal, float(claims["exp"]), kid, key)
+        return principal
 
 
 def jwks_verifier(settings: ServiceSettings) -> TokenVerifier:

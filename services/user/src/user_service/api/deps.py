@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from user_service.service import AuthContext
 
 
-def _auth_context(request: Request) -> AuthContext:
+async def _auth_context(request: Request) -> AuthContext:
     context: AuthContext = request.app.state.auth_context
     return context
 

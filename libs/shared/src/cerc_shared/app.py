@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
@@ -22,7 +23,10 @@ def create_service_app(
     lifespan: Lifespan | Callable[[FastAPI], AsyncIterator[None]],
     routers: Sequence[APIRouter],
     description: str = "",
+    inner_middleware: Sequence[type[Any]] = (),
 ) -> FastAPI:
+    """``inner_middleware`` runs inside the correlation id, metrics and access
+    log (a service's own shortcuts are measured and logged like any request)."""
     app = FastAPI(
         title=title,
         version=version,
@@ -31,6 +35,8 @@ def create_service_app(
     )
     app.state.readiness_checks = {}
     install_error_handlers(app)
+    for middleware in reversed(inner_middleware):  # each add wraps the ones before
+        app.add_middleware(middleware)
     app.add_middleware(health.RequestContextMiddleware, service=service)
     app.include_router(health.router)
     for router in routers:

@@ -9,8 +9,10 @@ back when it raises; domain code never calls ``commit()``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from contextlib import AbstractAsyncContextManager
+from typing import Annotated, Any, Protocol
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import (
@@ -40,6 +42,36 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+class ReadPool(Protocol):
+    """Where a hot read gets a bare asyncpg connection: no ORM, no transaction,
+    one statement, one round trip (see create_read_pool)."""
+
+    def acquire(self) -> AbstractAsyncContextManager[asyncpg.Connection]: ...
+
+
+async def _no_reset(connection: asyncpg.Connection) -> None:
+    """Read connections run single SELECTs and leave no session state behind,
+    so returning one to the pool needs no RESET ALL round trip."""
+
+
+async def create_read_pool(settings: ServiceSettings) -> asyncpg.Pool:
+    """A small asyncpg pool beside the engine, for reads on the hot path
+    (a summary, a cached page's version check) where the ORM session's own
+    work (checkout ping, BEGIN, COMMIT) would cost more than the query."""
+    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    kwargs: dict[str, Any] = {}
+    if settings.database_schema:
+        kwargs["server_settings"] = {"search_path": settings.database_schema}
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=settings.database_pool_size,
+        reset=_no_reset,
+        **kwargs,
+    )
+    return pool
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(text("SELECT 1"))
@@ -62,3 +94,11 @@ async def _request_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response is sent, so a
 # failed commit becomes an error response rather than a lost write.
 DbSession = Annotated[AsyncSession, Depends(_request_session, scope="function")]
+
+
+async def _read_pool(request: Request) -> ReadPool:
+    pool: ReadPool = request.app.state.read_pool
+    return pool
+
+
+ReadConnections = Annotated[ReadPool, Depends(_read_pool)]

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -98,10 +99,29 @@ async def rolled_back_app_sessions(
     """Point ``app``'s request sessions at one rolled-back transaction for a test."""
     engine = create_engine(settings)
     original = app.state.sessionmaker
+    original_reads = getattr(app.state, "read_pool", None)
     async with rolled_back_sessionmaker(engine) as maker:
         app.state.sessionmaker = maker
+        if original_reads is not None:
+            app.state.read_pool = _SameConnection(maker)
         try:
             yield maker
         finally:
             app.state.sessionmaker = original
+            if original_reads is not None:
+                app.state.read_pool = original_reads
     await engine.dispose()
+
+
+class _SameConnection:
+    """A ReadPool (cerc_shared.db) that hands out the test's own connection, so
+    hot reads see what the test wrote inside its rolled-back transaction."""
+
+    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        self._maker = maker
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[asyncpg.Connection]:
+        bind = self._maker.kw["bind"]
+        raw = await bind.get_raw_connection()
+        yield raw.driver_connection

@@ -16,8 +16,10 @@ from cerc_shared.outbox import OutboxRelay
 from fastapi import FastAPI
 
 from cer_service.api import communities, plants
+from cer_service.api.cached import CachedReads
 from cer_service.events import on_user_event
 from cer_service.models import outbox, processed_events
+from cer_service.read_cache import ReadCache
 from cer_service.service import CerContext
 from cer_service.settings import CerSettings
 from cer_service.storage import LocalFolderStorage
@@ -32,10 +34,12 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
         engine = db.create_engine(settings)
         sessionmaker = db.create_sessionmaker(engine)
         app.state.sessionmaker = sessionmaker
+        app.state.read_pool = await db.create_read_pool(settings)
         app.state.cer_context = CerContext(
             settings=settings,
             cipher=FieldCipher.from_setting(settings.data_keys, settings.data_key_current),
             storage=LocalFolderStorage(settings.storage_dir),
+            reads=ReadCache(settings.read_cache_bytes),
         )
         app.state.token_verifier = jwks_verifier(settings)
         relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
@@ -59,6 +63,7 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
         finally:
             await users.stop()
             await relay.stop()
+            await app.state.read_pool.close()
             await engine.dispose()
 
     return create_service_app(
@@ -68,6 +73,7 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
         description="Communities, members and plants (PODs, substations), statutes, audit.",
         lifespan=lifespan,
         routers=[communities.router, plants.router],
+        inner_middleware=[CachedReads],
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     DateTime,
+    FetchedValue,
     ForeignKey,
     Index,
     MetaData,
@@ -106,6 +107,12 @@ class Community(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    # Moved by triggers on every change of the community's registry (0003).
+    registry_version: Mapped[int] = mapped_column(
+        BigInteger,
+        server_default=text("nextval('registry_versions')"),
+        server_onupdate=FetchedValue(),
     )
 
 

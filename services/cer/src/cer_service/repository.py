@@ -8,6 +8,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from cerc_shared.db import ReadPool
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,6 +50,35 @@ def _order(
 class CommunityTotals:
     members_count: int
     total_power: Decimal
+
+
+@dataclass(frozen=True)
+class Stamp:
+    """A community's registry version and the caller's current role in it."""
+
+    registry_version: int
+    role: str | None
+
+
+class RegistryStamps:
+    """The question every cached read asks first, in one round trip without the ORM."""
+
+    _SQL = """
+        SELECT c.registry_version,
+               (SELECT m.role FROM memberships m
+                 WHERE m.community_id = c.id AND m.user_id = $2
+                   AND (m.valid_to IS NULL OR m.valid_to > $3)
+                 ORDER BY m.valid_from DESC LIMIT 1) AS role
+        FROM communities c WHERE c.id = $1
+    """
+
+    def __init__(self, pool: ReadPool) -> None:
+        self.pool = pool
+
+    async def stamp(self, community_id: int, user_id: int, day: date) -> Stamp | None:
+        async with self.pool.acquire() as connection:
+            row = await connection.fetchrow(self._SQL, community_id, user_id, day)
+        return None if row is None else Stamp(int(row[0]), row[1])
 
 
 class CommunityRepository:

@@ -5,7 +5,7 @@ session decides (see cerc_shared.db)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 from cerc_shared.auth import Principal
 from cerc_shared.crypto import FieldCipher
-from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.db import ReadPool
+from cerc_shared.envelope import ApiError, Envelope, NotFound, PageMeta, ok
 from cerc_shared.events.cer import (
     CommunityCreated,
     CommunityDeactivated,
@@ -42,12 +43,15 @@ from cer_service.models import (
     Plant,
     PlantPeriod,
 )
+from cer_service.read_cache import ReadCache
 from cer_service.repository import (
     AuditRepository,
     CommunityRepository,
     MembershipRepository,
     PlantRepository,
+    RegistryStamps,
     SharesRepository,
+    Stamp,
     UserRepository,
 )
 from cer_service.schemas import (
@@ -89,6 +93,7 @@ class CerContext:
     settings: CerSettings
     cipher: FieldCipher
     storage: DocumentStorage
+    reads: ReadCache
 
 
 @dataclass(frozen=True)
@@ -1167,19 +1172,22 @@ async def remove_plant(
     return await _detail(session, plant)
 
 
+@dataclass(frozen=True)
+class PlantQuery:
+    """A page of the plant list: its filters, order and page (hashable: a cache key)."""
+
+    page: int = 1
+    per_page: int = 20
+    plant_type: str | None = None
+    primary_substation: str | None = None
+    market_zone: str | None = None
+    is_active: bool | None = None
+    owner_user_id: int | None = None
+    sort: str = "id"
+
+
 async def list_plants(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    cer_id: int | None,
-    page: int,
-    per_page: int,
-    plant_type: str | None,
-    primary_substation: str | None,
-    market_zone: str | None,
-    is_active: bool | None,
-    owner_user_id: int | None,
-    sort: str,
+    session: AsyncSession, principal: Principal, *, cer_id: int | None, query: PlantQuery
 ) -> tuple[list[PlantOut], int]:
     readable: list[int] | None = None
     own_in: list[int] = []
@@ -1196,16 +1204,97 @@ async def list_plants(
         own_plants_in=own_in,
         user_id=principal.user_id,
         community_id=cer_id,
-        page=page,
-        per_page=per_page,
-        plant_type=plant_type,
-        primary_substation=primary_substation,
-        market_zone=market_zone,
-        is_active=is_active,
-        owner_user_id=owner_user_id,
-        sort=sort,
+        page=query.page,
+        per_page=query.per_page,
+        plant_type=query.plant_type,
+        primary_substation=query.primary_substation,
+        market_zone=query.market_zone,
+        is_active=query.is_active,
+        owner_user_id=query.owner_user_id,
+        sort=query.sort,
     )
     return [PlantOut.model_validate(p) for p in plants], total
+
+
+@dataclass(frozen=True)
+class Reads:
+    """What a cached read needs: the answers kept, and a bare connection for the stamp."""
+
+    cache: ReadCache
+    pool: ReadPool
+
+
+QueryItems = tuple[tuple[str, str], ...]
+
+
+def query_items(pairs: Iterable[tuple[str, str]]) -> QueryItems:
+    """A query string as a cache key: its pairs, order aside."""
+    return tuple(sorted(pairs))
+
+
+def _json(envelope: Envelope[Any]) -> bytes:
+    return envelope.model_dump_json().encode()
+
+
+async def readable_stamp(pool: ReadPool, principal: Principal, community_id: int) -> Stamp:
+    """The registry version, and 404 for anyone with no standing (as ``access``)."""
+    stamp = await RegistryStamps(pool).stamp(community_id, principal.user_id, today())
+    if stamp is None or (stamp.role is None and not principal.is_platform_admin):
+        raise NotFound("community")
+    return stamp
+
+
+def summary_key(community_id: int, stamp: Stamp) -> Hashable:
+    return ("summary", community_id, stamp.registry_version, today(), stamp.role)
+
+
+def plants_key(
+    community_id: int, stamp: Stamp, principal: Principal, query: QueryItems
+) -> Hashable:
+    """A page as asked (the raw query string): only a page the endpoint validated
+    and answered is ever stored under it. A MEMBER sees their own plants only."""
+    reads_all = principal.is_platform_admin or stamp.role in ("ADMIN", "VIEWER")
+    scope = "all" if reads_all else principal.user_id
+    return ("plants", community_id, stamp.registry_version, scope, query)
+
+
+async def community_summary_json(
+    session: AsyncSession, principal: Principal, community_id: int, reads: Reads
+) -> bytes:
+    """The summary's response body, from the cache when the registry has not moved."""
+    key = summary_key(community_id, await readable_stamp(reads.pool, principal, community_id))
+    body = reads.cache.get(key)
+    if body is None:
+        body = _json(ok(await community_summary(session, principal, community_id)))
+        reads.cache.put(key, body)
+    return body
+
+
+async def plants_page_json(
+    session: AsyncSession,
+    principal: Principal,
+    reads: Reads,
+    *,
+    cer_id: int | None,
+    query: PlantQuery,
+    asked: QueryItems,
+) -> bytes:
+    """A page of plants as a response body; one community's pages come from the
+    cache while its registry has not moved."""
+
+    async def compute() -> bytes:
+        plants, total = await list_plants(session, principal, cer_id=cer_id, query=query)
+        return _json(ok(plants, PageMeta(page=query.page, per_page=query.per_page, total=total)))
+
+    if cer_id is None:
+        return await compute()
+    stamp = await readable_stamp(reads.pool, principal, cer_id)
+    key = plants_key(cer_id, stamp, principal, asked)
+    body = reads.cache.get(key)
+    if body is None:
+        body = await compute()
+        reads.cache.put(key, body)
+    return body
 
 
 # -------------------------------------------------------------- audit trail

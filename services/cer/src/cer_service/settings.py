@@ -24,6 +24,10 @@ class CerSettings(ServiceSettings):
     max_document_bytes: int = 10 * 1024 * 1024
     max_logo_bytes: int = 1024 * 1024
 
+    # Answers of the hot reads (summary, plant pages) kept per process, keyed by
+    # the community's registry version (read_cache.py); 0 turns the cache off.
+    read_cache_bytes: int = 64 * 1024 * 1024
+
     # The read model of users is fed from user.v1. The consumer group names
     # the database so two fleets on one broker (dev and e2e) each see every event.
     consume_users: bool = True

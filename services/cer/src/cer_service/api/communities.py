@@ -9,7 +9,7 @@ from cerc_shared.envelope import Envelope, PageMeta, ok
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from cer_service import service
-from cer_service.api.deps import Cer, Id, Page, PerPage
+from cer_service.api.deps import Cer, HotReads, Id, Page, PerPage
 from cer_service.schemas import (
     AuditOut,
     BodyType,
@@ -86,11 +86,12 @@ async def create_community(
     return ok(await service.community_summary(session, principal, community.id))
 
 
-@router.get("/{cer_id}/")
+@router.get("/{cer_id}/", response_model=Envelope[CommunityOut])
 async def get_community(
-    cer_id: Id, session: DbSession, principal: CurrentPrincipal
-) -> Envelope[CommunityOut]:
-    return ok(await service.community_summary(session, principal, cer_id))
+    cer_id: Id, session: DbSession, principal: CurrentPrincipal, reads: HotReads
+) -> Response:
+    body = await service.community_summary_json(session, principal, cer_id, reads)
+    return Response(body, media_type="application/json")
 
 
 @router.put("/{cer_id}/")

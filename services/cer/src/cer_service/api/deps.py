@@ -4,15 +4,21 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
-from cer_service.service import CerContext
+from cer_service.service import CerContext, Reads
 
 
-def _cer_context(request: Request) -> CerContext:
+async def _cer_context(request: Request) -> CerContext:
     context: CerContext = request.app.state.cer_context
     return context
 
 
+async def _reads(request: Request) -> Reads:
+    context: CerContext = request.app.state.cer_context
+    return Reads(context.reads, request.app.state.read_pool)
+
+
 Cer = Annotated[CerContext, Depends(_cer_context)]
+HotReads = Annotated[Reads, Depends(_reads)]
 Page = Annotated[int, Query(ge=1, le=100_000)]
 PerPage = Annotated[int, Query(ge=1, le=100)]
 # Ids are BIGINT: anything outside is refused as a 422, never sent to the database.

@@ -5,11 +5,11 @@ from typing import Annotated, Literal
 
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
-from cerc_shared.envelope import Envelope, PageMeta, ok
-from fastapi import APIRouter, Query, status
+from cerc_shared.envelope import Envelope, ok
+from fastapi import APIRouter, Query, Request, Response, status
 
 from cer_service import service
-from cer_service.api.deps import Id, Page, PerPage
+from cer_service.api.deps import HotReads, Id, Page, PerPage
 from cer_service.schemas import (
     MarketZone,
     PlantCreate,
@@ -28,10 +28,12 @@ PlantSort = Literal[
 ]  # fmt: skip
 
 
-@router.get("/")
+@router.get("/", response_model=Envelope[list[PlantOut]])
 async def list_plants(
+    request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
+    reads: HotReads,
     page: Page = 1,
     per_page: PerPage = 20,
     cer_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
@@ -41,11 +43,8 @@ async def list_plants(
     is_active: bool | None = None,
     owner_user_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     sort: PlantSort = "id",
-) -> Envelope[list[PlantOut]]:
-    plants, total = await service.list_plants(
-        session,
-        principal,
-        cer_id=cer_id,
+) -> Response:
+    query = service.PlantQuery(
         page=page,
         per_page=per_page,
         plant_type=plant_type,
@@ -55,7 +54,11 @@ async def list_plants(
         owner_user_id=owner_user_id,
         sort=sort,
     )
-    return ok(plants, PageMeta(page=page, per_page=per_page, total=total))
+    asked = service.query_items(request.query_params.multi_items())
+    body = await service.plants_page_json(
+        session, principal, reads, cer_id=cer_id, query=query, asked=asked
+    )
+    return Response(body, media_type="application/json")
 
 
 @router.post("/", status_code=status.HTTP_201_CREATED)

@@ -1,0 +1,107 @@
+"""Repeated reads answered before routing.
+
+A GET of a community's summary (``/api/cer/{id}/``) or of a page of its plants
+(``/api/plants/?cer_id=...``) that the endpoint has already answered for this
+registry version is served from the read cache here, without FastAPI's
+parameter and dependency machinery, which costs more than the answer itself.
+The checks are the endpoint's own, in the same functions: the token
+(``TokenVerifier``), the caller's standing in the community and the registry
+version (``service.readable_stamp``), and the key (``service.summary_key`` /
+``plants_key``). Anything else (a miss, a refusal, another path) goes on to
+the endpoint, which answers it, refusals included, and stores what it computed.
+Take this middleware away and every answer is the same, only slower.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Hashable
+from types import SimpleNamespace
+from urllib.parse import parse_qsl
+
+from cerc_shared.auth import TokenVerifier
+from cerc_shared.envelope import ApiError
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from cer_service import service
+
+SUMMARY = re.compile(r"/api/cer/([1-9][0-9]{0,17})/")
+PLANTS = "/api/plants/"
+# Metrics label the answer with the route it stands for.
+SUMMARY_ROUTE = SimpleNamespace(path="/api/cer/{cer_id}/")
+PLANTS_ROUTE = SimpleNamespace(path="/api/plants/")
+
+
+class CachedReads:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            body = await self._cached(scope)
+            if body is not None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 200,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()),
+                        ],
+                    }
+                )
+                await send({"type": "http.response.body", "body": body})
+                return
+        await self.app(scope, receive, send)
+
+    async def _cached(self, scope: Scope) -> bytes | None:
+        path: str = scope["path"]
+        summary = SUMMARY.fullmatch(path)
+        if summary is None and path != PLANTS:
+            return None
+        token = _bearer(scope)
+        if token is None:
+            return None
+        state = scope["app"].state
+        reads: service.Reads = service.Reads(state.cer_context.reads, state.read_pool)
+        verifier: TokenVerifier = state.token_verifier
+        try:
+            principal = await verifier.verify(token)
+            if summary is not None:
+                community_id = int(summary.group(1))
+                stamp = await service.readable_stamp(reads.pool, principal, community_id)
+                key: Hashable = service.summary_key(community_id, stamp)
+                scope["route"] = SUMMARY_ROUTE
+            else:
+                found = _plants_key(scope)
+                if found is None:
+                    return None
+                community_id, asked = found
+                stamp = await service.readable_stamp(reads.pool, principal, community_id)
+                key = service.plants_key(community_id, stamp, principal, asked)
+                scope["route"] = PLANTS_ROUTE
+        except ApiError:
+            return None  # the endpoint gives the refusal its proper answer
+        body = reads.cache.get(key)
+        if body is None:
+            scope.pop("route", None)
+        return body
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+def _plants_key(scope: Scope) -> tuple[int, service.QueryItems] | None:
+    pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+    cer_ids = [value for name, value in pairs if name == "cer_id"]
+    if len(cer_ids) != 1 or not cer_ids[0].isdigit() or len(cer_ids[0]) > 18:
+        return None
+    community_id = int(cer_ids[0])
+    if community_id < 1:
+        return None
+    return community_id, service.query_items(pairs)

@@ -1,26 +1,34 @@
 """The CER registry under load, through Envoy: a community of 10,000 plants and
 5,000 members; p50/p95/p99 of a paginated, filtered plant list and of the
-community summary at 50 concurrent clients (httpx async, loopback only,
-bounded in time). Target: p95 under 100 ms.
+community summary at 50 concurrent clients (vegeta, a native load generator,
+50 workers each waiting for its answer; loopback only, bounded in time).
+Target: p95 under 100 ms.
 
-    uv run python bench/bench_cer.py [--seconds 10] [--concurrency 50]
+    uv run python bench/bench_cer.py [--seconds 10] [--concurrency 50] [--workers 2]
 
-The fleet (user, cer, gateway) runs on its own ports and database. The
-community is created through the API; its members and plants are then
-written straight into the CER schema (15,000 API calls would only measure
-the seeding), as the service's own role.
+The fleet (user, cer, gateway) runs on its own ports and database, the CER
+service with --workers uvicorn processes. The community is created through
+the API; its members and plants are then written straight into the CER schema
+(15,000 API calls would only measure the seeding), as the service's own role.
+The plant list draws each request's type, substation and page at random
+(480 distinct pages). Measured twice: in steady state, the read cache warm
+(read_cache.py: answers kept per registry version, the version and the
+caller's role checked on every request), and with the cache off, every answer
+computed from PostgreSQL.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
 import random
-import statistics
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -64,19 +72,25 @@ SELECT id, $1, DATE '2025-01-01' FROM plants WHERE community_id = $1
 """
 
 
-def start() -> dict[str, int]:
+def start(workers: int, cache: bool = True) -> dict[str, int]:
+    stop()
+    env = {**os.environ, "CERC_FLEET_WORKERS": str(workers)}
+    if not cache:
+        env["CERC_CER_READ_CACHE_BYTES"] = "0"
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts/fleet.py"), "up", "--only", "user,cer",
+         "--port-offset", str(OFFSET), "--database", DATABASE],
+        check=True, capture_output=True, env=env,
+    )  # fmt: skip
+    ports: dict[str, int] = fleet.read_ports(OFFSET)
+    return ports
+
+
+def recreate_database() -> None:
     subprocess.run(
         ["bash", str(ROOT / "infra/postgres/bootstrap-db.sh"), DATABASE, "--recreate"],
         check=True, capture_output=True,
     )  # fmt: skip
-    stop()
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts/fleet.py"), "up", "--only", "user,cer",
-         "--port-offset", str(OFFSET), "--database", DATABASE],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    ports: dict[str, int] = fleet.read_ports(OFFSET)
-    return ports
 
 
 def stop() -> None:
@@ -139,45 +153,54 @@ async def seed(ports: dict[str, int], cid: int) -> None:
         await conn.close()
 
 
-async def load(
-    url_for: Callable[[random.Random], str], token: str, seconds: float, concurrency: int
-) -> tuple[list[float], int, int]:
-    latencies: list[float] = []
-    errors = 0
-    deadline = time.monotonic() + seconds
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=10
-    ) as client:
-
-        async def worker(seed: int) -> None:
-            nonlocal errors
-            rng = random.Random(seed)
-            while time.monotonic() < deadline:
-                started = time.perf_counter()
-                response = await client.get(url_for(rng))
-                latencies.append(time.perf_counter() - started)
-                if response.status_code != 200:
-                    errors += 1
-
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return latencies, len(latencies), errors
+def vegeta() -> str:
+    found = shutil.which("vegeta") or str(Path.home() / ".cache/cercollettiva/bin/vegeta")
+    if not Path(found).exists():
+        raise SystemExit("vegeta not found: run `make bench` (bench/tools.sh installs it)")
+    return found
 
 
-def report(name: str, latencies: list[float], count: int, errors: int, seconds: float) -> None:
-    q = statistics.quantiles(latencies, n=100)
-    print(f"{name}: {count} requests in {seconds:.0f} s ({count / seconds:.0f}/s), "
-          f"errors {errors}; p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, "
-          f"p99 {q[98] * 1000:.1f} ms")  # fmt: skip
+def attack(targets: list[str], token: str, seconds: float, concurrency: int) -> dict[str, float]:
+    """A closed loop: `concurrency` workers, each sending its next request when
+    the last is answered, cycling through `targets`."""
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as file:
+        file.write("".join(f"GET {url}\n\n" for url in targets))
+    try:
+        results = subprocess.run(
+            [vegeta(), "attack", "-targets", file.name, "-rate", "0",
+             "-workers", str(concurrency), "-max-workers", str(concurrency),
+             "-duration", f"{seconds}s", "-header", f"Authorization: Bearer {token}"],
+            check=True, capture_output=True,
+        ).stdout  # fmt: skip
+        report = subprocess.run(
+            [vegeta(), "report", "-type", "json"], input=results, check=True, capture_output=True
+        ).stdout
+    finally:
+        os.unlink(file.name)
+    data = json.loads(report)
+    ms = {k: v / 1e6 for k, v in data["latencies"].items()}
+    return {"requests": data["requests"], "throughput": data["throughput"],
+            "success": data["success"], "p50": ms["50th"], "p95": ms["95th"],
+            "p99": ms["99th"]}  # fmt: skip
+
+
+def report(name: str, r: dict[str, float]) -> None:
+    print(f"{name}: {r['requests']:.0f} requests ({r['throughput']:.0f}/s), "
+          f"success {r['success']:.1%}; p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms, "
+          f"p99 {r['p99']:.1f} ms")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--workers", type=int, default=2, help="uvicorn processes of the CER service"
+    )
     args = parser.parse_args()
     print(f"machine: {describe()}")
-    ports = start()
+    recreate_database()
+    ports = start(args.workers)
     try:
         gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
         token = manager_token(gateway)
@@ -187,26 +210,27 @@ def main() -> None:
         data = httpx.get(f"{gateway}/api/cer/{cid}/", headers=auth).json()["data"]
         print(
             f"community {cid}: {data['members_count']} members, {data['plants_count']} plants,"
-            f" {len(data['power_by_substation'])} substations, {data['total_power']} kW"
+            f" {len(data['power_by_substation'])} substations, {data['total_power']} kW;"
+            f" CER service with {args.workers} workers"
         )
-
-        def plant_list(rng: random.Random) -> str:
-            kind = rng.choice(["CONSUMER", "PRODUCER", "PROSUMER"])
-            substation = f"AC001E{rng.randrange(SUBSTATIONS):05d}"
-            return (f"{gateway}/api/plants/?cer_id={cid}&plant_type={kind}"
-                    f"&primary_substation={substation}&is_active=true&sort=-nominal_power_kw"
-                    f"&page={rng.randint(1, 8)}&per_page=20")  # fmt: skip
-
-        def community_summary(_: random.Random) -> str:
-            return f"{gateway}/api/cer/{cid}/"
-
-        for name, url_for in (("plant list (filtered, sorted, paged)", plant_list),
-                              ("community summary", community_summary)):  # fmt: skip
-            asyncio.run(load(url_for, token, 2, args.concurrency))  # warm-up
-            latencies, count, errors = asyncio.run(
-                load(url_for, token, args.seconds, args.concurrency)
-            )
-            report(f"{name}, {args.concurrency} clients", latencies, count, errors, args.seconds)
+        rng = random.Random(7)
+        plant_pages = [
+            f"{gateway}/api/plants/?cer_id={cid}"
+            f"&plant_type={rng.choice(['CONSUMER', 'PRODUCER', 'PROSUMER'])}"
+            f"&primary_substation=AC001E{rng.randrange(SUBSTATIONS):05d}"
+            f"&is_active=true&sort=-nominal_power_kw&page={rng.randint(1, 8)}&per_page=20"
+            for _ in range(5000)
+        ]
+        cases = (("plant list (filtered, sorted, paged)", plant_pages),
+                 ("community summary", [f"{gateway}/api/cer/{cid}/"]))  # fmt: skip
+        for label, cache in (("read cache warm", True), ("read cache off", False)):
+            if not cache:
+                start(args.workers, cache=False)
+                token = manager_token(gateway)
+            for name, targets in cases:
+                attack(targets, token, 10 if cache else 2, args.concurrency)  # warm-up
+                result = attack(targets, token, args.seconds, args.concurrency)
+                report(f"{name}, {label}, {args.concurrency} clients", result)
         print("target: p95 under 100 ms")
     finally:
         stop()

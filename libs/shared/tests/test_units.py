@@ -4,11 +4,13 @@ of development keys, the envelope's error format."""
 from __future__ import annotations
 
 import base64
+import logging
 
 import httpx
 import pytest
 from cerc_shared.crypto import FieldCipher
 from cerc_shared.envelope import ApiError, install_error_handlers
+from cerc_shared.logging import configure_logging
 from cerc_shared.settings import ServiceSettings
 from cryptography.exceptions import InvalidTag
 from fastapi import FastAPI, Query
@@ -97,3 +99,16 @@ async def test_errors_use_the_envelope_with_field_and_expected() -> None:
         assert crash.json()["errors"][0]["code"] == "internal_error"
         missing = await client.get("/nowhere/")
         assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "not_found"
+
+
+def test_logging_leaves_requests_to_the_gateway_and_keeps_the_rest() -> None:
+    """uvicorn decides per connection whether to write an access line by asking
+    whether its logger has handlers anywhere up the tree: it must find none."""
+    root_handlers = logging.getLogger().handlers[:]
+    try:
+        configure_logging("test", "INFO")
+        assert not logging.getLogger("uvicorn.access").hasHandlers()
+        assert logging.getLogger("uvicorn.error").hasHandlers()  # startup and errors still logged
+        assert logging.getLogger("cer_service.anything").hasHandlers()
+    finally:
+        logging.getLogger().handlers[:] = root_handlers

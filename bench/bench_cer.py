@@ -195,7 +195,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument(
-        "--workers", type=int, default=2, help="uvicorn processes of the CER service"
+        "--workers", type=int, default=1, help="uvicorn processes of the CER service"
     )
     args = parser.parse_args()
     print(f"machine: {describe()}")

@@ -10,12 +10,12 @@ from energy_service.service import MeasurementFilter
 from energy_service.timeseries import TimeSeriesStore
 
 
-def _store(request: Request) -> TimeSeriesStore:
+async def _store(request: Request) -> TimeSeriesStore:
     store: TimeSeriesStore = request.app.state.timeseries
     return store
 
 
-def _filters(
+async def _filters(
     start: Annotated[
         AwareDatetime | None,
         Query(description="readings with start < timestamp; ISO-8601 with a timezone"),

@@ -7,7 +7,7 @@ from fastapi import Depends, Request
 from iot_service.service import IotContext
 
 
-def _context(request: Request) -> IotContext:
+async def _context(request: Request) -> IotContext:
     context: IotContext = request.app.state.iot_context
     return context
 

@@ -1187,14 +1187,23 @@ class PlantQuery:
 
 
 async def list_plants(
-    session: AsyncSession, principal: Principal, *, cer_id: int | None, query: PlantQuery
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    cer_id: int | None,
+    query: PlantQuery,
+    role: str | None = None,
 ) -> tuple[list[PlantOut], int]:
+    """``role``: the caller's role in ``cer_id`` when the caller already checked
+    it (a stamp); otherwise it is looked up here, with a 404 for no standing."""
     readable: list[int] | None = None
     own_in: list[int] = []
     if cer_id is not None:
-        acc = await access(session, principal, cer_id)  # 404 for another community
-        if not acc.platform_admin:
-            readable, own_in = ([cer_id], []) if acc.reads_all else ([], [cer_id])
+        if role is None:
+            role = (await access(session, principal, cer_id)).role  # 404 for another community
+        if not principal.is_platform_admin:
+            reads_all = role in ("ADMIN", "VIEWER")
+            readable, own_in = ([cer_id], []) if reads_all else ([], [cer_id])
     elif not principal.is_platform_admin:
         roles = await MembershipRepository(session).roles_of(principal.user_id, today())
         readable = [c for c, r in roles.items() if r in ("ADMIN", "VIEWER")]
@@ -1262,10 +1271,15 @@ async def community_summary_json(
     session: AsyncSession, principal: Principal, community_id: int, reads: Reads
 ) -> bytes:
     """The summary's response body, from the cache when the registry has not moved."""
-    key = summary_key(community_id, await readable_stamp(reads.pool, principal, community_id))
+    stamp = await readable_stamp(reads.pool, principal, community_id)
+    key = summary_key(community_id, stamp)
     body = reads.cache.get(key)
     if body is None:
-        body = _json(ok(await community_summary(session, principal, community_id)))
+        community = await CommunityRepository(session).get(community_id)
+        if community is None:  # gone since the stamp
+            raise NotFound("community")
+        acc = Access(community, principal.user_id, stamp.role, principal.is_platform_admin)
+        body = _json(ok(await _summary(session, acc)))
         reads.cache.put(key, body)
     return body
 
@@ -1282,8 +1296,8 @@ async def plants_page_json(
     """A page of plants as a response body; one community's pages come from the
     cache while its registry has not moved."""
 
-    async def compute() -> bytes:
-        plants, total = await list_plants(session, principal, cer_id=cer_id, query=query)
+    async def compute(role: str | None = None) -> bytes:
+        plants, total = await list_plants(session, principal, cer_id=cer_id, query=query, role=role)
         return _json(ok(plants, PageMeta(page=query.page, per_page=query.per_page, total=total)))
 
     if cer_id is None:
@@ -1292,7 +1306,7 @@ async def plants_page_json(
     key = plants_key(cer_id, stamp, principal, asked)
     body = reads.cache.get(key)
     if body is None:
-        body = await compute()
+        body = await compute(stamp.role)
         reads.cache.put(key, body)
     return body
 

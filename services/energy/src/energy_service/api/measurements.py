@@ -28,7 +28,7 @@ plants_router = APIRouter(prefix="/api/plants", tags=["measurements"])
 Measurements = Envelope[list[RawReadingOut] | list[EnergyBucketOut]]
 
 
-async def _poke_relay(request: Request, background: BackgroundTasks) -> None:
+def _poke_relay(request: Request, background: BackgroundTasks) -> None:
     # After the response, i.e. after the commit: the relay then finds the event.
     background.add_task(request.app.state.outbox_relay.poke)
 

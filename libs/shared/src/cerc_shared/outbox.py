@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaProducer
@@ -77,6 +78,32 @@ async def record(
         )
     )
     return envelope
+
+
+async def record_many(
+    session: AsyncSession, outbox: Table, events: Sequence[Event], *, producer: str
+) -> list[EventEnvelope]:
+    """:func:`record` for many events in one statement, in this order."""
+    correlation_id = get_correlation_id()
+    envelopes = [
+        EventEnvelope.wrap(event, producer=producer, correlation_id=correlation_id)
+        for event in events
+    ]
+    if envelopes:
+        await session.execute(
+            outbox.insert(),
+            [
+                {
+                    "event_id": envelope.id,
+                    "topic": envelope.topic,
+                    "key": envelope.key,
+                    "type": envelope.type,
+                    "envelope": envelope.model_dump(mode="json"),
+                }
+                for envelope in envelopes
+            ],
+        )
+    return envelopes
 
 
 class OutboxRelay:

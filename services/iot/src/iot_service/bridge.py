@@ -12,7 +12,8 @@ Exactly-once-stored, step by step, for one batch of messages:
      topic with the reason, and counts as handled);
   2. in one Postgres transaction, lock the batch's devices (in id order, so
      replicas serialise per device and never deadlock) and read their counter
-     state; turn registers into interval energy (counters.py);
+     state; turn registers into interval energy (counters.py); write the
+     devices' status and the counter state back (set-based statements);
   3. send the readings (``MeasurementsAccepted``, one event per plant, keyed by
      plant) and dead letters to Kafka and wait for the broker's acks=all;
   4. commit the counter state, device status and command acks;
@@ -24,6 +25,24 @@ timestamp); a crash between 4 and 5 redelivers readings whose registers
 already moved past them: they are stale and not published again. If Kafka or
 Postgres fails, the bridge drops its MQTT connection without acking and
 reconnects, and the broker redelivers.
+
+Pipelining. Most of a batch's time is spent waiting (Postgres, Kafka's acks),
+so up to ``bridge_in_flight`` batches are processed at once, each in its own
+transaction, and the guarantees above still hold as if they ran one by one:
+  * per device, batches commit in the order received: a batch's messages for
+    a device that an earlier batch still in flight has are split off and
+    processed, in their own transaction, only once every such earlier batch
+    has committed (and not at all if one of them did not), so they read the
+    state it left; the rest of the batch goes ahead at once. Batches in flight
+    therefore never share a device, and never wait for each other's locks;
+  * a transaction locks its devices in id order and waits for nothing else
+    while holding them, so replicas serialise per device and never deadlock;
+  * PUBACKs go out batch by batch in the order received, a batch's only once
+    all of it committed and every batch before it was acknowledged. A failure
+    ends the MQTT session with the failed batch and every later one
+    unacknowledged, and the broker redelivers them; a later batch that did
+    commit only holds devices the failed one did not, so the redelivery reads
+    the same state for them as before: the situation after a crash.
 """
 
 from __future__ import annotations
@@ -36,27 +55,30 @@ import signal
 import socket
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import aiomqtt
 from aiokafka import AIOKafkaProducer
 from cerc_shared import db
-from cerc_shared.events import EventEnvelope
-from cerc_shared.events.iot import MeasurementsAccepted, Reading
-from cerc_shared.kafka import CORRELATION_HEADER, EVENT_TYPE_HEADER, new_producer
+from cerc_shared.events.iot import DeviceStatusChanged
+from cerc_shared.kafka import new_producer
 from cerc_shared.logging import configure_logging
-from cerc_shared.outbox import record
+from cerc_shared.outbox import record_many
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from iot_service import adapters
+from iot_service import adapters, measurement_events
 from iot_service.counters import RegisterState, advance
-from iot_service.models import Device, outbox
-from iot_service.repository import CommandRepository, CounterRepository, DeviceRepository
-from iot_service.service import status_event
+from iot_service.models import outbox
+from iot_service.mqtt_wire import MqttSubscriber, Received
+from iot_service.repository import (
+    CommandRepository,
+    CounterRepository,
+    DeviceRepository,
+    SeenDevice,
+)
 from iot_service.settings import IotSettings
 from iot_service.topics import DeviceTopic, bridge_subscriptions, parse_topic
 
@@ -66,7 +88,7 @@ PRODUCER = "iot-bridge"
 MAX_READINGS_PER_EVENT = 500
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Inbound:
     topic: str
     payload: bytes
@@ -89,14 +111,16 @@ class BatchResult:
 class _Work:
     """What one batch will write, gathered before anything is sent."""
 
-    readings: dict[int, list[Reading]] = field(default_factory=lambda: defaultdict(list))
+    readings: dict[int, list[measurement_events.Reading]] = field(
+        default_factory=lambda: defaultdict(list)
+    )
     dead: list[tuple[Inbound, str]] = field(default_factory=list)
     registers: dict[tuple[str, str], RegisterState] = field(default_factory=dict)
     moved: set[tuple[str, str]] = field(default_factory=set)
 
 
 class Bridge:
-    """One batch at a time: parse, compute, send to Kafka, commit (MQTT acks are the caller's)."""
+    """Processes batches: parse, compute, send to Kafka, commit (MQTT acks are the caller's)."""
 
     def __init__(
         self,
@@ -111,6 +135,13 @@ class Bridge:
         self.totals = BatchResult()
 
     async def process(self, batch: Sequence[Inbound]) -> BatchResult:
+        """One batch, in one transaction (see the module's docstring for how
+        batches in flight at once are kept apart)."""
+        result = await self._process(batch)
+        self._add_totals(result)
+        return result
+
+    async def _process(self, batch: Sequence[Inbound]) -> BatchResult:
         result = BatchResult()
         parsed: list[tuple[Inbound, DeviceTopic, Any]] = []
         work = _Work()
@@ -127,12 +158,14 @@ class Bridge:
                 work.dead.append((message, str(exc)))
 
         async with self._sessionmaker() as session, session.begin():
-            devices = await DeviceRepository(session).lock_many(t.device_id for _, t, _ in parsed)
+            devices = await DeviceRepository(session).lock_for_bridge(
+                t.device_id for _, t, _ in parsed
+            )
             counters = CounterRepository(session)
-            states = await counters.for_devices(devices)
-            for (device_id, register), row in states.items():
-                work.registers[(device_id, register)] = RegisterState(row.last_ts, row.last_kwh)
-            changed: dict[str, str] = {}
+            for key, (ts, kwh) in (await counters.for_devices(devices)).items():
+                work.registers[key] = RegisterState(ts, kwh)
+            before = {d.id: d.status for d in devices.values()}
+            seen: dict[str, SeenDevice] = {}
             for message, topic, item in parsed:
                 device = devices.get(topic.device_id)
                 refusal = self._refusal(device, topic)
@@ -140,7 +173,6 @@ class Bridge:
                     work.dead.append((message, refusal))
                     continue
                 assert device is not None
-                previous = device.status
                 if isinstance(item, adapters.Sample):
                     skew = item.timestamp - message.received_at
                     if skew > timedelta(seconds=self.settings.bridge_max_clock_skew_s):
@@ -165,21 +197,21 @@ class Bridge:
                     await CommandRepository(session).record_ack(
                         item.command_id, device.id, item.result, item.detail, message.received_at
                     )
-                if device.status != previous:
-                    changed.setdefault(device.id, previous)
-            for device_id, previous in changed.items():
-                device = devices[device_id]
-                if device.status != previous:
-                    await record(session, outbox, status_event(device, previous), producer=PRODUCER)
-
-            result.events = await self._send(work)
+                seen[device.id] = device
+            await DeviceRepository(session).save_seen(list(seen.values()))
+            await record_many(
+                session,
+                outbox,
+                [_status_event(d, before[d.id]) for d in seen.values() if d.status != before[d.id]],
+                producer=PRODUCER,
+            )
             await counters.save(
                 (d, r, work.registers[(d, r)].ts, work.registers[(d, r)].kwh) for d, r in work.moved
             )
+            result.events = await self._send(work)
         result.readings = sum(len(r) for r in work.readings.values())
         result.dead_lettered = len(work.dead)
         result.dead_letter_reasons = [reason for _, reason in work.dead]
-        self._add_totals(result)
         return result
 
     def _parse(self, topic: DeviceTopic, payload: bytes) -> Any:
@@ -190,7 +222,7 @@ class Bridge:
         return adapters.parse_ack(payload)
 
     @staticmethod
-    def _refusal(device: Device | None, topic: DeviceTopic) -> str | None:
+    def _refusal(device: SeenDevice | None, topic: DeviceTopic) -> str | None:
         if device is None:
             return "unknown device"
         if device.revoked:
@@ -200,8 +232,8 @@ class Bridge:
         return None
 
     def _reading(
-        self, device: Device, topic: DeviceTopic, sample: adapters.Sample, work: _Work
-    ) -> Reading | None:
+        self, device: SeenDevice, topic: DeviceTopic, sample: adapters.Sample, work: _Work
+    ) -> measurement_events.Reading | None:
         energy: dict[str, float | None] = dict(sample.interval_energy)
         interval_s = sample.interval_s
         fresh = not sample.registers
@@ -219,44 +251,38 @@ class Bridge:
                 interval_s = max(interval_s or 0, span)
         if not fresh:
             return None
-        return Reading(
-            device_id=device.id,
-            timestamp=sample.timestamp,
+        return measurement_events.reading(
+            device.id,
+            sample.timestamp,
             # The span the energy covers; none when the reading carries no energy.
-            interval_s=interval_s if any(v is not None for v in energy.values()) else None,
-            energy_produced_kwh=energy.get(adapters.PRODUCED),
-            energy_consumed_kwh=energy.get(adapters.CONSUMED),
-            power_produced_kw=sample.power_produced_kw,
-            power_consumed_kw=sample.power_consumed_kw,
-            voltage=sample.voltage,
-            current=sample.current,
-            frequency=sample.frequency,
-            power_factor=sample.power_factor,
+            interval_s if any(v is not None for v in energy.values()) else None,
+            energy.get(adapters.PRODUCED),
+            energy.get(adapters.CONSUMED),
+            sample.power_produced_kw,
+            sample.power_consumed_kw,
+            sample.voltage,
+            sample.current,
+            sample.frequency,
+            sample.power_factor,
         )
 
     async def _send(self, work: _Work) -> int:
         futures = []
         events = 0
-        for plant_id, readings in sorted(work.readings.items()):
-            for start in range(0, len(readings), MAX_READINGS_PER_EVENT):
-                event = MeasurementsAccepted(
-                    plant_id=plant_id,
-                    source="iot",
-                    readings=readings[start : start + MAX_READINGS_PER_EVENT],
-                )
-                envelope = EventEnvelope.wrap(event, producer=PRODUCER, correlation_id=None)
-                futures.append(
-                    await self._producer.send(
-                        self.settings.topic(envelope.topic),
-                        value=envelope.model_dump_json().encode(),
-                        key=envelope.key.encode(),
-                        headers=[
-                            (CORRELATION_HEADER, b""),
-                            (EVENT_TYPE_HEADER, envelope.type.encode()),
-                        ],
+        if work.readings:
+            at = datetime.now(UTC)
+            batches = await measurement_events.PartitionBatches.open(
+                self._producer, self.settings.topic(measurement_events.TOPIC)
+            )
+            for plant_id, readings in sorted(work.readings.items()):
+                for start in range(0, len(readings), MAX_READINGS_PER_EVENT):
+                    chunk = readings[start : start + MAX_READINGS_PER_EVENT]
+                    batches.add(
+                        str(plant_id).encode(),
+                        measurement_events.encode(plant_id, chunk, producer=PRODUCER, at=at),
                     )
-                )
-                events += 1
+                    events += 1
+            futures.extend(await batches.send())
         for message, reason in work.dead:
             log.warning("dead-lettering %s: %s", message.topic, reason)
             futures.append(
@@ -287,8 +313,26 @@ class Bridge:
         t.acks += result.acks
 
 
+def _device_of(topic: str) -> str:
+    """The device a message is about, as far as keeping batches apart goes
+    (the topic's device segment; a malformed topic is its own key)."""
+    parts = topic.split("/", 5)
+    return parts[4] if len(parts) > 4 else topic
+
+
+async def _after(
+    earlier: set[asyncio.Task[BatchResult]],
+    process: Callable[[list[Inbound]], Awaitable[BatchResult]],
+    part: list[Inbound],
+) -> BatchResult:
+    """``process(part)`` once every ``earlier`` task committed; raises if one did not."""
+    for task in earlier:
+        await asyncio.shield(task)
+    return await process(part)
+
+
 def _seen(
-    device: Device, at: datetime, battery: float | None, signal_strength: float | None
+    device: SeenDevice, at: datetime, battery: float | None, signal_strength: float | None
 ) -> None:
     if device.last_seen is None or at > device.last_seen:
         device.last_seen = at
@@ -298,20 +342,19 @@ def _seen(
         device.signal_strength = signal_strength
 
 
+def _status_event(device: SeenDevice, previous: str) -> DeviceStatusChanged:
+    return DeviceStatusChanged(
+        device_id=device.id,
+        plant_id=device.plant_id,
+        status=device.status,
+        previous=previous,
+        last_seen=device.last_seen,
+        battery_level=device.battery_level,
+        signal_strength=device.signal_strength,
+    )
+
+
 # ------------------------------------------------------------------ the loop
-
-
-class _AckingClient(aiomqtt.Client):
-    """aiomqtt 2.5 has no manual acknowledgement option, but its paho-mqtt (2.x)
-    does: switch it on before connecting (a persistent session's queued messages
-    arrive right after CONNACK) and acknowledge through paho."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._client.manual_ack_set(True)
-
-    def ack(self, message: aiomqtt.Message) -> None:
-        self._client.ack(message.mid, message.qos)
 
 
 def client_id(settings: IotSettings) -> str:
@@ -319,7 +362,7 @@ def client_id(settings: IotSettings) -> str:
 
 
 class BridgeRunner:
-    """Keeps one MQTT session and feeds batches to :class:`Bridge`."""
+    """Keeps one MQTT session and feeds it, batch by batch, to :class:`Bridge`."""
 
     def __init__(self, settings: IotSettings) -> None:
         self.settings = settings
@@ -358,86 +401,115 @@ class BridgeRunner:
 
     async def _session(self, bridge: Bridge) -> None:
         s = self.settings
-        async with _AckingClient(
+        subscriber = await MqttSubscriber.connect(
             s.mqtt_host,
             s.mqtt_port,
+            client_id=client_id(s),
             username=s.mqtt_bridge_username,
             password=s.mqtt_bridge_password,
-            identifier=client_id(s),
             clean_session=False,
-            timeout=s.mqtt_timeout_s,
-            max_inflight_messages=max(20, s.bridge_batch_max),
-        ) as client:
-            for topic in bridge_subscriptions(s.bridge_share_group):
-                await client.subscribe(topic, qos=1)
+            connect_timeout_s=s.mqtt_timeout_s,
+        )
+        # Batches in the order received: the tasks processing their parts, and
+        # their messages to acknowledge once all parts committed.
+        pipeline: asyncio.Queue[tuple[list[asyncio.Task[BatchResult]], list[Received]]]
+        pipeline = asyncio.Queue()
+        running: set[asyncio.Task[BatchResult]] = set()
+        # The task in flight that has each device (the latest, if several).
+        holder: dict[str, asyncio.Task[BatchResult]] = {}
+        slots = asyncio.Semaphore(max(1, s.bridge_in_flight))
+
+        def start(
+            part: list[Inbound], after: set[asyncio.Task[BatchResult]]
+        ) -> asyncio.Task[BatchResult]:
+            task = asyncio.create_task(_after(after, bridge.process, part))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            for device in {_device_of(m.topic) for m in part}:
+                holder[device] = task
+
+            def release(done: asyncio.Task[BatchResult]) -> None:
+                if done.cancelled() or done.exception() is not None:
+                    # Keep its devices: what comes later for them must not commit.
+                    return
+                for device in {_device_of(m.topic) for m in part}:
+                    if holder.get(device) is done:
+                        del holder[device]
+
+            task.add_done_callback(release)
+            return task
+
+        async def receive() -> None:
+            while True:
+                await slots.acquire()
+                batch = await subscriber.receive(
+                    s.bridge_batch_max, s.bridge_batch_linger_s, idle_s=5.0
+                )
+                if not batch:
+                    slots.release()
+                    if not running:
+                        self.last_progress = time.monotonic()
+                    continue
+                now = datetime.now(UTC)
+                free: list[Inbound] = []
+                held: list[Inbound] = []
+                after: set[asyncio.Task[BatchResult]] = set()
+                for m in batch:
+                    inbound = Inbound(m.topic, m.payload, now)
+                    earlier = holder.get(_device_of(m.topic))
+                    if earlier is None:
+                        free.append(inbound)
+                    else:
+                        held.append(inbound)
+                        after.add(earlier)
+                parts = [start(part, deps) for part, deps in ((free, set()), (held, after)) if part]
+                pipeline.put_nowait((parts, batch))
+
+        async def acknowledge() -> None:
+            while True:
+                parts, batch = await pipeline.get()
+                # A failed part raises here: nothing from it on is acknowledged.
+                for part in parts:
+                    await part
+                subscriber.ack(batch)
+                slots.release()
+                pipeline.task_done()
+                self.last_progress = time.monotonic()
+
+        receiver = asyncio.create_task(receive())
+        acker = asyncio.create_task(acknowledge())
+        stopper = asyncio.create_task(self._stop.wait())
+        helpers: list[asyncio.Future[Any]] = [receiver, acker, stopper]
+        try:
+            async with asyncio.timeout(s.mqtt_timeout_s):
+                await subscriber.subscribe(bridge_subscriptions(s.bridge_share_group), qos=1)
             self.connected = True
             log.info("bridge %s subscribed (group %s)", client_id(s), s.bridge_share_group)
-            queue: asyncio.Queue[aiomqtt.Message] = asyncio.Queue()
-
-            async def pump() -> None:
-                async for message in client.messages:
-                    await queue.put(message)
-
-            reader = asyncio.create_task(pump())
-            stopper = asyncio.create_task(self._stop.wait())
-            try:
-                while not self._stop.is_set():
-                    batch = await self._next_batch(queue, reader, stopper)
-                    if not batch:
-                        continue
-                    now = datetime.now(UTC)
-                    await bridge.process(
-                        [Inbound(str(m.topic), _payload_bytes(m.payload), now) for m in batch]
-                    )
-                    for message in batch:
-                        client.ack(message)
-                    self.last_progress = time.monotonic()
-            finally:
-                self.connected = False
-                for task in (reader, stopper):
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                        await task
-
-    async def _next_batch(
-        self,
-        queue: asyncio.Queue[aiomqtt.Message],
-        reader: asyncio.Task[None],
-        stopper: asyncio.Task[bool],
-    ) -> list[aiomqtt.Message]:
-        getter = asyncio.ensure_future(queue.get())
-        done, _ = await asyncio.wait(
-            {getter, reader, stopper}, timeout=5.0, return_when=asyncio.FIRST_COMPLETED
-        )
-        if getter not in done:
-            getter.cancel()
-            if reader in done:
-                # The connection ended: surface why, so run() reconnects.
-                reader.result()
-                raise aiomqtt.MqttError("message stream ended")
-            self.last_progress = time.monotonic()
-            return []
-        batch = [getter.result()]
-        deadline = time.monotonic() + self.settings.bridge_batch_linger_s
-        while len(batch) < self.settings.bridge_batch_max:
-            remaining = deadline - time.monotonic()
-            try:
-                batch.append(
-                    queue.get_nowait()
-                    if not queue.empty() or remaining <= 0
-                    else await asyncio.wait_for(queue.get(), remaining)
+            watched: list[asyncio.Future[Any]] = [receiver, acker, stopper, subscriber.closed]
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+            if stopper in done:
+                # Take no more; let the batches in flight finish and be acknowledged.
+                receiver.cancel()
+                drained = asyncio.ensure_future(pipeline.join())
+                helpers.append(drained)
+                finishing: list[asyncio.Future[Any]] = [drained, acker, subscriber.closed]
+                await asyncio.wait(
+                    finishing,
+                    timeout=10,
+                    return_when=asyncio.FIRST_COMPLETED,
                 )
-            except (asyncio.QueueEmpty, TimeoutError):
-                break
-        return batch
-
-
-def _payload_bytes(payload: Any) -> bytes:
-    if isinstance(payload, bytes | bytearray):
-        return bytes(payload)
-    if payload is None:
-        return b""
-    return str(payload).encode()
+                return
+            for finished in done:
+                # Why the session ended (run() reconnects).
+                finished.result()
+            raise ConnectionError("the bridge's MQTT session ended")
+        finally:
+            self.connected = False
+            # Nothing more is acknowledged on this session; what was not is redelivered.
+            for task in [*helpers, *running]:
+                task.cancel()
+            await asyncio.gather(*helpers, *running, return_exceptions=True)
+            await subscriber.close()
 
 
 async def _health_server(runner: BridgeRunner, port: int) -> asyncio.Server:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iot_service.models import Command, CommandAck, CounterState, Device, Membership, Plant
+from iot_service.models import Command, CommandAck, Device, Membership, Plant
 
 
 class PlantRepository:
@@ -106,15 +107,30 @@ class DeviceRepository:
         )
         return list(rows), int(total or 0)
 
-    async def lock_many(self, device_ids: Iterable[str]) -> dict[str, Device]:
-        """The devices, locked in id order (so concurrent bridges never deadlock)."""
+    async def lock_for_bridge(self, device_ids: Iterable[str]) -> dict[str, SeenDevice]:
+        """What the bridge needs of these devices, locked in id order (so
+        concurrent bridges never deadlock), as plain rows: one statement."""
         ids = sorted(set(device_ids))
         if not ids:
             return {}
-        rows = await self.session.scalars(
-            select(Device).where(Device.id.in_(ids)).order_by(Device.id).with_for_update()
+        rows = await self.session.execute(_LOCK_FOR_BRIDGE, {"ids": ids})
+        return {r.id: SeenDevice(*r) for r in rows}
+
+    async def save_seen(self, devices: Sequence[SeenDevice]) -> None:
+        """Write back status, last seen, battery and signal of these devices: one statement."""
+        if not devices:
+            return
+        await self.session.execute(
+            _SAVE_SEEN,
+            {
+                "ids": [d.id for d in devices],
+                "statuses": [d.status for d in devices],
+                "details": [d.status_detail for d in devices],
+                "seen": [d.last_seen for d in devices],
+                "battery": [d.battery_level for d in devices],
+                "signal": [d.signal_strength for d in devices],
+            },
         )
-        return {d.id: d for d in rows}
 
     async def lock_silent(self, now: datetime, after_intervals: int, limit: int) -> list[Device]:
         """Live devices silent for ``after_intervals`` of their intervals; replicas skip
@@ -134,6 +150,37 @@ class DeviceRepository:
             .with_for_update(skip_locked=True)
         )
         return list(rows)
+
+
+@dataclass(slots=True)
+class SeenDevice:
+    """The columns of a device the bridge reads and updates."""
+
+    id: str
+    plant_id: int
+    revoked: bool
+    status: str
+    status_detail: str | None
+    last_seen: datetime | None
+    battery_level: float | None
+    signal_strength: float | None
+
+
+_LOCK_FOR_BRIDGE = text(
+    "SELECT id, plant_id, revoked_at IS NOT NULL, status, status_detail, last_seen,"
+    " battery_level, signal_strength"
+    " FROM devices WHERE id = ANY(CAST(:ids AS varchar[])) ORDER BY id FOR UPDATE"
+)
+_SAVE_SEEN = text(
+    "UPDATE devices AS d SET status = u.status, status_detail = u.status_detail,"
+    " last_seen = u.last_seen, battery_level = u.battery_level,"
+    " signal_strength = u.signal_strength, updated_at = now()"
+    " FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS varchar[]),"
+    " CAST(:details AS varchar[]), CAST(:seen AS timestamptz[]),"
+    " CAST(:battery AS float8[]), CAST(:signal AS float8[]))"
+    " AS u(id, status, status_detail, last_seen, battery_level, signal_strength)"
+    " WHERE d.id = u.id"
+)
 
 
 def _visible(user_id: int, day: date) -> ColumnElement[bool]:
@@ -194,31 +241,41 @@ class CounterRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def for_devices(self, device_ids: Iterable[str]) -> dict[tuple[str, str], CounterState]:
+    async def for_devices(
+        self, device_ids: Iterable[str]
+    ) -> dict[tuple[str, str], tuple[datetime, float]]:
+        """(device, register) -> (last timestamp, last kWh)."""
         ids = list(set(device_ids))
         if not ids:
             return {}
-        rows = await self.session.scalars(
-            select(CounterState).where(CounterState.device_id.in_(ids))
-        )
-        return {(c.device_id, c.register): c for c in rows}
+        rows = await self.session.execute(_COUNTERS_OF, {"ids": ids})
+        return {(d, r): (ts, kwh) for d, r, ts, kwh in rows}
 
     async def save(self, states: Iterable[tuple[str, str, datetime, float]]) -> None:
-        values = [
-            {"device_id": d, "register": r, "last_ts": ts, "last_kwh": kwh}
-            for d, r, ts, kwh in states
-        ]
-        if not values:
+        rows = list(states)
+        if not rows:
             return
-        statement = insert(CounterState).values(values)
         await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[CounterState.device_id, CounterState.register],
-                set_={
-                    "last_ts": statement.excluded.last_ts,
-                    "last_kwh": statement.excluded.last_kwh,
-                },
-                # Never move a register backwards in time, whoever wrote last.
-                where=CounterState.last_ts < statement.excluded.last_ts,
-            )
+            _SAVE_COUNTERS,
+            {
+                "devices": [r[0] for r in rows],
+                "registers": [r[1] for r in rows],
+                "ts": [r[2] for r in rows],
+                "kwh": [r[3] for r in rows],
+            },
         )
+
+
+_COUNTERS_OF = text(
+    "SELECT device_id, register, last_ts, last_kwh FROM counter_states"
+    " WHERE device_id = ANY(CAST(:ids AS varchar[]))"
+)
+# Never move a register backwards in time, whoever wrote last.
+_SAVE_COUNTERS = text(
+    "INSERT INTO counter_states AS c (device_id, register, last_ts, last_kwh)"
+    " SELECT * FROM unnest(CAST(:devices AS varchar[]), CAST(:registers AS varchar[]),"
+    " CAST(:ts AS timestamptz[]), CAST(:kwh AS float8[]))"
+    " ON CONFLICT (device_id, register) DO UPDATE"
+    " SET last_ts = EXCLUDED.last_ts, last_kwh = EXCLUDED.last_kwh"
+    " WHERE c.last_ts < EXCLUDED.last_ts"
+)

@@ -32,6 +32,10 @@ class IotSettings(ServiceSettings):
     bridge_share_group: str = "cerc-bridge"
     bridge_batch_max: int = 1000
     bridge_batch_linger_s: float = 0.05
+    # Batches processed at once (see bridge.py: they still commit and are
+    # acknowledged in order). Mosquitto's max_inflight_messages must leave
+    # room for bridge_in_flight * bridge_batch_max unacknowledged messages.
+    bridge_in_flight: int = 3
     bridge_dlq_topic: str = "iot.mqtt.dlq"
     # Liveness/readiness endpoint of the bridge process (0: none).
     bridge_health_port: int = 0

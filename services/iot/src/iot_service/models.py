@@ -80,7 +80,11 @@ class Membership(Base):
 class Device(Base):
     __tablename__ = "devices"
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
-    __table_args__ = (CheckConstraint(f"status IN {DEVICE_STATUSES!r}", name="status"),)
+    # Room on each page for the bridge's updates to stay there (migration 0002).
+    __table_args__ = (
+        CheckConstraint(f"status IN {DEVICE_STATUSES!r}", name="status"),
+        {"postgresql_with": {"fillfactor": 70}},
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     plant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("plants.id"), index=True)
@@ -136,6 +140,7 @@ class CounterState(Base):
     """The latest reading of one cumulative register of one device (see counters.py)."""
 
     __tablename__ = "counter_states"
+    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
 
     device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     register: Mapped[str] = mapped_column(String(80), primary_key=True)

@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted, Reading
 from cerc_shared.testing import repo_root
-from energy_service.ingest import MEASUREMENT_TOPIC, MeasurementIngestor
+from energy_service.ingest import MEASUREMENT_TOPIC, POINTS_WRITTEN, MeasurementIngestor
 from energy_service.timeseries import (
     STATUS_MEASUREMENT,
     InfluxTimeSeries,
@@ -90,6 +90,7 @@ async def test_readings_and_status_are_stored_with_their_source(
         plant_id=plant, source="iot", readings=[baseline, *event.readings]
     )
     dead_before = app.state.ingestor.dead_lettered
+    written_before = POINTS_WRITTEN.labels("energy_data")._value.get()
     await produce(producer, EventEnvelope.wrap(with_baseline, producer="iot", correlation_id=None))
     await produce(producer, readings_event(plant, [("gse", quarter(4), 0.4)], source="official"))
     status_at = datetime(2019, 5, 5, 10, 0, tzinfo=UTC)
@@ -119,6 +120,8 @@ async def test_readings_and_status_are_stored_with_their_source(
     assert readings[0].values["energy_consumed_kwh"] == 0.25
     assert app.state.ingestor.dead_lettered == dead_before
     assert readings[0].values["energy_produced_kwh"] is None
+    # /metrics counts what the store accepted (other tests' points may add to it).
+    assert POINTS_WRITTEN.labels("energy_data")._value.get() >= written_before + 3
 
     async def status_stored() -> bool:
         window = (status_at - timedelta(seconds=1), status_at)

@@ -36,9 +36,12 @@ from cerc_shared.consumer import DLQ_SUFFIX
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted
 from cerc_shared.kafka import new_producer
+from prometheus_client import Counter
 from pydantic import ValidationError
 
 from energy_service.timeseries import (
+    ENERGY_MEASUREMENT,
+    STATUS_MEASUREMENT,
     DeviceStatusPoint,
     EnergyPoint,
     Point,
@@ -53,6 +56,11 @@ MEASUREMENT_TOPIC = MeasurementsAccepted.topic
 DEVICE_TOPIC = DeviceStatusChanged.topic
 
 Record: TypeAlias = ConsumerRecord[bytes, bytes]
+
+# On /metrics: points the store has accepted (readable from then on), by measurement.
+POINTS_WRITTEN = Counter(
+    "energy_points_written_total", "Points written to the time-series store", ["measurement"]
+)
 
 
 @dataclass(slots=True)
@@ -234,6 +242,9 @@ class MeasurementIngestor:
             try:
                 await self._store.write(points)
                 self.points_written += len(points)
+                statuses = sum(isinstance(p, DeviceStatusPoint) for p in points)
+                POINTS_WRITTEN.labels(ENERGY_MEASUREMENT).inc(len(points) - statuses)
+                POINTS_WRITTEN.labels(STATUS_MEASUREMENT).inc(statuses)
                 return
             except TimeSeriesUnavailable as exc:
                 self.write_retries += 1

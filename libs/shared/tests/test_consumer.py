@@ -189,3 +189,51 @@ async def test_namespaces_keep_fleets_on_one_broker_apart(engine: AsyncEngine) -
             await consumer.stop()
     assert sorted(seen["a"]) == ["101", "102"]
     assert seen["b"] == []
+
+
+async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
+    database: str, engine: AsyncEngine
+) -> None:
+    """The writing transaction notifies at commit; a relay that polls only every
+    minute still publishes the event at once. A rolled-back write wakes nobody."""
+    from cerc_shared.outbox import OutboxRelay, define_outbox, record
+
+    outbox_metadata = MetaData()
+    outbox = define_outbox(outbox_metadata)
+    async with engine.begin() as conn:
+        await conn.run_sync(outbox_metadata.create_all)
+        await conn.execute(outbox.update().values(published_at=text("now()")))
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    relay = OutboxRelay(
+        maker, outbox, _bootstrap(), client_id="wake-test",
+        namespace=f"wake-{uuid.uuid4().hex[:8]}", poll_interval_s=60, idle_poll_s=60,
+        schema="notification",
+        listen_dsn=database.replace("postgresql+asyncpg://", "postgresql://", 1),
+    )  # fmt: skip
+    relay.start()
+    try:
+
+        async def listening() -> bool:
+            return relay.listening
+
+        await _wait(listening)
+        await asyncio.sleep(0.5)  # the first (empty) pass is over: the relay waits for a minute
+        event = UserRegistered(
+            user_id=7, username="u7", email="u7@ex.it", first_name="U", last_name="N",
+            user_type="PRIVATE", is_active=True,
+        )  # fmt: skip
+        async with maker() as session:
+            await record(session, outbox, event, producer="test")
+            await session.rollback()
+        await asyncio.sleep(1)
+        assert relay.published_total == 0  # nothing committed, nothing woke it
+
+        async with maker() as session, session.begin():
+            await record(session, outbox, event, producer="test")
+
+        async def published() -> bool:
+            return relay.published_total == 1
+
+        await _wait(published, within_s=20)
+    finally:
+        await relay.stop()

@@ -5,6 +5,11 @@ A change and the events it causes are written in one transaction
 order it was written, and marks it published. A broker that is down delays
 events but never loses them; a crash between publish and mark republishes,
 which idempotent consumers absorb.
+
+The writing transaction also sends a PostgreSQL notification (``cerc_outbox``,
+payload: the schema), delivered when it commits, to every replica's relay: the
+relay publishes at once rather than at its next poll, and polls only seldom as
+a safety net. A relay without a listening connection polls often instead.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from sqlalchemy import (
@@ -45,6 +51,13 @@ log = logging.getLogger(__name__)
 # One relay publishes at a time per service, so per-key order is the insert
 # order even with several replicas running.
 _RELAY_LOCK_KEY = 0x0C3C0117B0
+WAKE_CHANNEL = "cerc_outbox"
+
+
+async def _wake_relays(session: AsyncSession) -> None:
+    """Delivered at commit (never, if the transaction rolls back); PostgreSQL
+    folds repeats within one transaction into one."""
+    await session.execute(select(func.pg_notify(WAKE_CHANNEL, func.current_schema())))
 
 
 def define_outbox(metadata: MetaData) -> Table:
@@ -77,6 +90,7 @@ async def record(
             envelope=envelope.model_dump(mode="json"),
         )
     )
+    await _wake_relays(session)
     return envelope
 
 
@@ -103,6 +117,7 @@ async def record_many(
                 for envelope in envelopes
             ],
         )
+        await _wake_relays(session)
     return envelopes
 
 
@@ -116,8 +131,18 @@ class OutboxRelay:
         poll_interval_s: float = 0.2,
         batch_size: int = 200,
         namespace: str = "",
+        listen_dsn: str | None = None,
+        schema: str = "",
+        idle_poll_s: float = 5.0,
     ) -> None:
+        """With ``listen_dsn`` (a plain ``postgresql://`` DSN) the relay listens
+        for its ``schema``'s commits and polls every ``idle_poll_s``; without
+        it, or while that connection is down, every ``poll_interval_s``."""
         self._namespace = namespace
+        self._listen_dsn = listen_dsn
+        self._schema = schema
+        self._idle_poll_s = idle_poll_s
+        self._listener: asyncpg.Connection | None = None
         self._sessionmaker = sessionmaker
         self._outbox = outbox
         self._bootstrap = bootstrap
@@ -144,6 +169,8 @@ class OutboxRelay:
             client_id=f"{settings.service_name}-outbox",
             poll_interval_s=settings.outbox_poll_interval_s,
             namespace=settings.kafka_namespace,
+            listen_dsn=settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+            schema=settings.database_schema,
         )
 
     def start(self) -> None:
@@ -159,6 +186,37 @@ class OutboxRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._close_producer()
+        await self._close_listener()
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None and not self._listener.is_closed()
+
+    def _on_commit(self, _: object, __: int, ___: str, schema: str) -> None:
+        if not self._schema or schema == self._schema:
+            self._wake.set()
+
+    def _on_lost(self, _: object) -> None:
+        self._listener = None
+        self._wake.set()  # poll now, then often, until listening again
+
+    async def _ensure_listener(self) -> None:
+        if self._listen_dsn is None or self.listening:
+            return
+        try:
+            connection = await asyncpg.connect(self._listen_dsn, timeout=5)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("outbox relay cannot listen for commits yet: %s", exc)
+            return
+        await connection.add_listener(WAKE_CHANNEL, self._on_commit)
+        connection.add_termination_listener(self._on_lost)
+        self._listener = connection
+
+    async def _close_listener(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None and not listener.is_closed():
+            with contextlib.suppress(Exception):
+                await listener.close(timeout=2)
 
     async def pending(self) -> int:
         async with self._sessionmaker() as session:
@@ -191,23 +249,27 @@ class OutboxRelay:
     async def _run(self) -> None:
         backoff = self._poll_interval_s
         while True:
+            await self._ensure_listener()
+            # Cleared before looking, so a commit that lands while we look
+            # wakes the next wait at once.
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 backoff = self._poll_interval_s
                 if published:
                     continue
+                wait = self._idle_poll_s if self.listening else self._poll_interval_s
             except asyncio.CancelledError:
                 raise
             except (KafkaError, OSError, TimeoutError) as exc:
                 log.warning("outbox relay cannot publish yet: %s", exc)
                 await self._close_producer()
-                backoff = min(backoff * 2, 5.0)
+                backoff = wait = min(backoff * 2, 5.0)
             except Exception:
                 log.exception("outbox relay failed; retrying")
-                backoff = min(backoff * 2, 5.0)
+                backoff = wait = min(backoff * 2, 5.0)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=backoff)
-            self._wake.clear()
+                await asyncio.wait_for(self._wake.wait(), timeout=wait)
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending events; return how many were published."""

@@ -23,6 +23,7 @@ from cerc_shared.testing import ports
 from fastapi import FastAPI
 from iot_service import service
 from iot_service.bridge import BridgeRunner
+from iot_service.mqtt_wire import MqttSubscriber
 from iot_service.schemas import DeviceCreate, MqttCredentials
 from iot_service.service import IotContext, apply_cer_event
 from iot_service.settings import IotSettings
@@ -132,6 +133,21 @@ async def bridge(settings: IotSettings) -> AsyncIterator[BridgeRunner]:
     yield runner
     runner.stop()
     await asyncio.wait_for(task, 15)
+    await discard_session(runner.settings)
+
+
+async def discard_session(settings: IotSettings) -> None:
+    """End a test bridge's persistent session: left in Mosquitto it would queue
+    every device message published after it (up to 100,000) for good."""
+    subscriber = await MqttSubscriber.connect(
+        settings.mqtt_host,
+        settings.mqtt_port,
+        client_id=settings.bridge_client_id,
+        username=settings.mqtt_bridge_username,
+        password=settings.mqtt_bridge_password,
+        clean_session=True,
+    )
+    await subscriber.close()
 
 
 class KafkaTail:

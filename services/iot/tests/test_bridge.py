@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .conftest import bearer, envelope, plant_event
-from .live import Devices, KafkaTail, LivePlant, bridge_settings, readings_of
+from .live import Devices, KafkaTail, LivePlant, bridge_settings, discard_session, readings_of
 from .mqtt_helpers import collect, connect
 
 T0 = datetime(2025, 9, 4, 10, 0, tzinfo=UTC)
@@ -293,6 +293,7 @@ async def test_batches_in_flight_together_keep_each_devices_counter_in_order(
     finally:
         runner.stop()
         await asyncio.wait_for(task, 15)
+        await discard_session(runner.settings)
     for c in creds:
         got = [r for _, _, r in readings_of(records, {c.username})]
         assert [r["timestamp"] for r in got] == [

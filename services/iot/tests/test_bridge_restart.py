@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from iot_service.settings import IotSettings
 
-from .live import Devices, KafkaTail, LivePlant, readings_of
+from .live import Devices, KafkaTail, LivePlant, discard_session, readings_of
 from .mqtt_helpers import connect
 
 MIN_READINGS_PER_DEVICE = 20
@@ -24,6 +24,7 @@ T0 = datetime(2025, 9, 4, 0, 0, tzinfo=UTC)
 
 class BridgeProcess:
     def __init__(self, settings: IotSettings, log: Path) -> None:
+        self.settings = settings
         tag = uuid.uuid4().hex[:8]
         self.env = {
             **os.environ,
@@ -67,6 +68,11 @@ class BridgeProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.terminate()
             await asyncio.wait_for(self.proc.wait(), 10)
+        await discard_session(
+            self.settings.model_copy(
+                update={"bridge_client_id": self.env["CERC_IOT_BRIDGE_CLIENT_ID"]}
+            )
+        )
 
 
 @pytest.mark.parametrize("kills", [2])

@@ -78,6 +78,9 @@ bind-address = "127.0.0.1:$RPC_PORT"
   dir = "$I_RUN/data"
   wal-dir = "$I_RUN/wal"
   query-log-enabled = false
+  # device_id is a tag: the default cap of 100,000 values per tag would refuse
+  # the 100,001st device's readings (an aggregator's fleet is that size).
+  max-values-per-tag = 0
 
 [monitor]
   # No _internal database on a laptop.

@@ -75,8 +75,10 @@ per_listener_settings false
 allow_anonymous false
 plugin $(dynsec_plugin)
 plugin_opt_config_file $M_DYNSEC
-# Room for what a bridge outage queues on its persistent session (QoS 1).
-max_queued_messages 100000
+# Room for what a bridge outage queues on its persistent session (QoS 1):
+# ten minutes of 100,000 devices at one reading every 20 s (about 1 GB).
+# Beyond it Mosquitto drops readings, so it is sized for the longest outage.
+max_queued_messages 3000000
 # The bridge acknowledges a batch only once Kafka has it: let a whole batch
 # (up to 1000 readings) and the next be in flight to it, not the default 20.
 max_inflight_messages 5000

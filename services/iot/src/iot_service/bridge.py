@@ -63,7 +63,6 @@ from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaProducer
 from cerc_shared import db
-from cerc_shared.events.iot import DeviceStatusChanged
 from cerc_shared.kafka import new_producer
 from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import record_many
@@ -79,6 +78,7 @@ from iot_service.repository import (
     DeviceRepository,
     SeenDevice,
 )
+from iot_service.service import status_event
 from iot_service.settings import IotSettings
 from iot_service.topics import DeviceTopic, bridge_subscriptions, parse_topic
 
@@ -202,7 +202,7 @@ class Bridge:
             await record_many(
                 session,
                 outbox,
-                [_status_event(d, before[d.id]) for d in seen.values() if d.status != before[d.id]],
+                [status_event(d, before[d.id]) for d in seen.values() if d.status != before[d.id]],
                 producer=PRODUCER,
             )
             await counters.save(
@@ -340,18 +340,6 @@ def _seen(
         device.battery_level = battery
     if signal_strength is not None:
         device.signal_strength = signal_strength
-
-
-def _status_event(device: SeenDevice, previous: str) -> DeviceStatusChanged:
-    return DeviceStatusChanged(
-        device_id=device.id,
-        plant_id=device.plant_id,
-        status=device.status,
-        previous=previous,
-        last_seen=device.last_seen,
-        battery_level=device.battery_level,
-        signal_strength=device.signal_strength,
-    )
 
 
 # ------------------------------------------------------------------ the loop

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
+from typing import Literal, Protocol
 
 from cerc_shared.auth import Principal
 from cerc_shared.envelope import ApiError, NotFound
@@ -375,7 +375,24 @@ async def mark_silent_devices_offline(
     return silent
 
 
-def status_event(device: Device, previous: str | None) -> DeviceStatusChanged:
+class DeviceState(Protocol):
+    """What a status event says of a device: the ORM row, or the bridge's SeenDevice."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def plant_id(self) -> int: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def last_seen(self) -> datetime | None: ...
+    @property
+    def battery_level(self) -> float | None: ...
+    @property
+    def signal_strength(self) -> float | None: ...
+
+
+def status_event(device: DeviceState, previous: str | None) -> DeviceStatusChanged:
     return DeviceStatusChanged(
         device_id=device.id,
         plant_id=device.plant_id,

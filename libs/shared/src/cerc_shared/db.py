@@ -58,12 +58,11 @@ async def create_read_pool(settings: ServiceSettings) -> asyncpg.Pool:
     """A small asyncpg pool beside the engine, for reads on the hot path
     (a summary, a cached page's version check) where the ORM session's own
     work (checkout ping, BEGIN, COMMIT) would cost more than the query."""
-    dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
     kwargs: dict[str, Any] = {}
     if settings.database_schema:
         kwargs["server_settings"] = {"search_path": settings.database_schema}
     pool: asyncpg.Pool = await asyncpg.create_pool(
-        dsn,
+        settings.database_dsn,
         min_size=1,
         max_size=settings.database_pool_size,
         reset=_no_reset,

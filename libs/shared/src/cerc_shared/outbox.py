@@ -169,7 +169,7 @@ class OutboxRelay:
             client_id=f"{settings.service_name}-outbox",
             poll_interval_s=settings.outbox_poll_interval_s,
             namespace=settings.kafka_namespace,
-            listen_dsn=settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1),
+            listen_dsn=settings.database_dsn,
             schema=settings.database_schema,
         )
 

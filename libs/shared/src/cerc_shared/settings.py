@@ -53,6 +53,11 @@ class ServiceSettings(BaseSettings):
     def topic(self, name: str) -> str:
         return namespaced(self.kafka_namespace, name)
 
+    @property
+    def database_dsn(self) -> str:
+        """``database_url`` as asyncpg itself takes it (no SQLAlchemy driver part)."""
+        return self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
     @model_validator(mode="after")
     def _refuse_development_keys_in_production(self) -> ServiceSettings:
         if self.environment in ("development", "test"):

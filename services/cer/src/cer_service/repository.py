@@ -58,6 +58,7 @@ class Stamp:
 
     registry_version: int
     role: str | None
+    day: date  # the role is the caller's on this day
 
 
 class RegistryStamps:
@@ -78,7 +79,7 @@ class RegistryStamps:
     async def stamp(self, community_id: int, user_id: int, day: date) -> Stamp | None:
         async with self.pool.acquire() as connection:
             row = await connection.fetchrow(self._SQL, community_id, user_id, day)
-        return None if row is None else Stamp(int(row[0]), row[1])
+        return None if row is None else Stamp(int(row[0]), row[1], day)
 
 
 class CommunityRepository:

@@ -5,7 +5,7 @@ session decides (see cerc_shared.db)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -1232,6 +1232,20 @@ class Reads:
     cache: ReadCache
     pool: ReadPool
 
+    @classmethod
+    def of(cls, state: Any) -> Reads:
+        """From the app's state (the pool is there so tests can hand out their own)."""
+        context: CerContext = state.cer_context
+        return cls(context.reads, state.read_pool)
+
+    async def through(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
+        """The answer kept under ``key``, or ``compute``'s, then kept."""
+        body = self.cache.get(key)
+        if body is None:
+            body = await compute()
+            self.cache.put(key, body)
+        return body
+
 
 QueryItems = tuple[tuple[str, str], ...]
 
@@ -1254,7 +1268,7 @@ async def readable_stamp(pool: ReadPool, principal: Principal, community_id: int
 
 
 def summary_key(community_id: int, stamp: Stamp) -> Hashable:
-    return ("summary", community_id, stamp.registry_version, today(), stamp.role)
+    return ("summary", community_id, stamp.registry_version, stamp.day, stamp.role)
 
 
 def plants_key(
@@ -1272,16 +1286,15 @@ async def community_summary_json(
 ) -> bytes:
     """The summary's response body, from the cache when the registry has not moved."""
     stamp = await readable_stamp(reads.pool, principal, community_id)
-    key = summary_key(community_id, stamp)
-    body = reads.cache.get(key)
-    if body is None:
+
+    async def compute() -> bytes:
         community = await CommunityRepository(session).get(community_id)
         if community is None:  # gone since the stamp
             raise NotFound("community")
         acc = Access(community, principal.user_id, stamp.role, principal.is_platform_admin)
-        body = _json(ok(await _summary(session, acc)))
-        reads.cache.put(key, body)
-    return body
+        return _json(ok(await _summary(session, acc)))
+
+    return await reads.through(summary_key(community_id, stamp), compute)
 
 
 async def plants_page_json(
@@ -1303,12 +1316,9 @@ async def plants_page_json(
     if cer_id is None:
         return await compute()
     stamp = await readable_stamp(reads.pool, principal, cer_id)
-    key = plants_key(cer_id, stamp, principal, asked)
-    body = reads.cache.get(key)
-    if body is None:
-        body = await compute(stamp.role)
-        reads.cache.put(key, body)
-    return body
+    return await reads.through(
+        plants_key(cer_id, stamp, principal, asked), lambda: compute(stamp.role)
+    )
 
 
 # -------------------------------------------------------------- audit trail

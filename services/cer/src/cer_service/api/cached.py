@@ -15,7 +15,6 @@ Take this middleware away and every answer is the same, only slower.
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
 from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
@@ -63,15 +62,14 @@ class CachedReads:
         if token is None:
             return None
         state = scope["app"].state
-        reads: service.Reads = service.Reads(state.cer_context.reads, state.read_pool)
+        reads = service.Reads.of(state)
         verifier: TokenVerifier = state.token_verifier
         try:
             principal = await verifier.verify(token)
             if summary is not None:
                 community_id = int(summary.group(1))
                 stamp = await service.readable_stamp(reads.pool, principal, community_id)
-                key: Hashable = service.summary_key(community_id, stamp)
-                scope["route"] = SUMMARY_ROUTE
+                key, route = service.summary_key(community_id, stamp), SUMMARY_ROUTE
             else:
                 found = _plants_key(scope)
                 if found is None:
@@ -79,12 +77,12 @@ class CachedReads:
                 community_id, asked = found
                 stamp = await service.readable_stamp(reads.pool, principal, community_id)
                 key = service.plants_key(community_id, stamp, principal, asked)
-                scope["route"] = PLANTS_ROUTE
+                route = PLANTS_ROUTE
         except ApiError:
             return None  # the endpoint gives the refusal its proper answer
         body = reads.cache.get(key)
-        if body is None:
-            scope.pop("route", None)
+        if body is not None:
+            scope["route"] = route
         return body
 
 

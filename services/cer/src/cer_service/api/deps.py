@@ -13,8 +13,7 @@ async def _cer_context(request: Request) -> CerContext:
 
 
 async def _reads(request: Request) -> Reads:
-    context: CerContext = request.app.state.cer_context
-    return Reads(context.reads, request.app.state.read_pool)
+    return Reads.of(request.app.state)
 
 
 Cer = Annotated[CerContext, Depends(_cer_context)]

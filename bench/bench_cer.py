@@ -11,10 +11,12 @@ service with --workers uvicorn processes. The community is created through
 the API; its members and plants are then written straight into the CER schema
 (15,000 API calls would only measure the seeding), as the service's own role.
 The plant list draws each request's type, substation and page at random
-(480 distinct pages). Measured twice: in steady state, the read cache warm
-(read_cache.py: answers kept per registry version, the version and the
-caller's role checked on every request), and with the cache off, every answer
-computed from PostgreSQL.
+(480 distinct pages). Measured three times: in steady state, the read cache
+warm (read_cache.py: answers kept per registry version) with the caller's role
+and the version remembered until PostgreSQL announces a change
+(registry_watch.py); the same with the role and version asked of PostgreSQL on
+every request (CERC_CER_REGISTRY_WATCH_STAMPS=0); and with both off, every
+answer computed from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -72,11 +74,9 @@ SELECT id, $1, DATE '2025-01-01' FROM plants WHERE community_id = $1
 """
 
 
-def start(workers: int, cache: bool = True) -> dict[str, int]:
+def start(workers: int, settings: dict[str, str] | None = None) -> dict[str, int]:
     stop()
-    env = {**os.environ, "CERC_FLEET_WORKERS": str(workers)}
-    if not cache:
-        env["CERC_CER_READ_CACHE_BYTES"] = "0"
+    env = {**os.environ, "CERC_FLEET_WORKERS": str(workers), **(settings or {})}
     subprocess.run(
         [sys.executable, str(ROOT / "scripts/fleet.py"), "up", "--only", "user,cer",
          "--port-offset", str(OFFSET), "--database", DATABASE],
@@ -223,12 +223,17 @@ def main() -> None:
         ]
         cases = (("plant list (filtered, sorted, paged)", plant_pages),
                  ("community summary", [f"{gateway}/api/cer/{cid}/"]))  # fmt: skip
-        for label, cache in (("read cache warm", True), ("read cache off", False)):
-            if not cache:
-                start(args.workers, cache=False)
+        no_stamps = {"CERC_CER_REGISTRY_WATCH_STAMPS": "0"}
+        modes = (("read cache warm", None),
+                 ("read cache warm, stamps asked each time", no_stamps),
+                 ("read cache off", {**no_stamps, "CERC_CER_READ_CACHE_BYTES": "0"}))  # fmt: skip
+        for label, settings in modes:
+            if settings is not None:
+                start(args.workers, settings)
                 token = manager_token(gateway)
+            cached = "CERC_CER_READ_CACHE_BYTES" not in (settings or {})
             for name, targets in cases:
-                attack(targets, token, 10 if cache else 2, args.concurrency)  # warm-up
+                attack(targets, token, 10 if cached else 2, args.concurrency)  # warm-up
                 result = attack(targets, token, args.seconds, args.concurrency)
                 report(f"{name}, {label}, {args.concurrency} clients", result)
         print("target: p95 under 100 ms")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> CerSettings:
     )
 
 
-@pytest.fixture(scope="session")
-async def app(settings: CerSettings) -> AsyncIterator[FastAPI]:
+@asynccontextmanager
+async def running_app(settings: CerSettings) -> AsyncIterator[FastAPI]:
+    """The service with its lifespan running (relay, registry watch, pools)."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
         # Tokens in these tests are signed by a key the test holds; the
@@ -56,6 +58,12 @@ async def app(settings: CerSettings) -> AsyncIterator[FastAPI]:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
+        yield application
+
+
+@pytest.fixture(scope="session")
+async def app(settings: CerSettings) -> AsyncIterator[FastAPI]:
+    async with running_app(settings) as application:
         yield application
 
 

@@ -20,6 +20,7 @@ from cer_service.api.cached import CachedReads
 from cer_service.events import on_user_event
 from cer_service.models import outbox, processed_events
 from cer_service.read_cache import ReadCache
+from cer_service.registry_watch import RegistryWatch
 from cer_service.service import CerContext
 from cer_service.settings import CerSettings
 from cer_service.storage import LocalFolderStorage
@@ -35,11 +36,15 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
         sessionmaker = db.create_sessionmaker(engine)
         app.state.sessionmaker = sessionmaker
         app.state.read_pool = await db.create_read_pool(settings)
+        watch = RegistryWatch(
+            settings.database_dsn, app.state.read_pool, max_stamps=settings.registry_watch_stamps
+        )
         app.state.cer_context = CerContext(
             settings=settings,
             cipher=FieldCipher.from_setting(settings.data_keys, settings.data_key_current),
             storage=LocalFolderStorage(settings.storage_dir),
             reads=ReadCache(settings.read_cache_bytes),
+            watch=watch,
         )
         app.state.token_verifier = jwks_verifier(settings)
         relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
@@ -56,12 +61,14 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
         app.state.users_consumer = users
         app.state.readiness_checks["database"] = lambda: db.ping(engine)
         relay.start()
+        watch.start()
         if settings.consume_users:
             users.start()
         try:
             yield
         finally:
             await users.stop()
+            await watch.stop()
             await relay.stop()
             await app.state.read_pool.close()
             await engine.dispose()

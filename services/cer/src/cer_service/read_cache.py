@@ -1,11 +1,12 @@
 """Answers of the hot reads (community summary, plant lists), kept as JSON bytes.
 
 Every entry is keyed by the community's ``registry_version``, which the
-database moves in the writing transaction (migration 0003). A read first asks
-for the current version and the caller's role in one round trip
-(``CommunityRepository.stamp``), so access is checked on every request and an
-entry is only ever served for the version it was computed at or after: a
-writer's next read sees its own write, whichever worker answers it.
+database moves in the writing transaction (migration 0003). A read first gets
+the current version and the caller's role (its stamp: ``RegistryStamps``, one
+round trip, or the registry watch's memory of it, forgotten as soon as
+PostgreSQL announces a change: registry_watch.py), so access is checked on
+every request and an entry is only ever served for the version it was computed
+at or after.
 
 An answer is stored under the version read *before* it was computed, so it is
 never older than its key. Only read endpoints store (a request that also writes

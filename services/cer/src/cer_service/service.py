@@ -44,6 +44,7 @@ from cer_service.models import (
     PlantPeriod,
 )
 from cer_service.read_cache import ReadCache
+from cer_service.registry_watch import RegistryWatch
 from cer_service.repository import (
     AuditRepository,
     CommunityRepository,
@@ -94,6 +95,7 @@ class CerContext:
     cipher: FieldCipher
     storage: DocumentStorage
     reads: ReadCache
+    watch: RegistryWatch | None = None
 
 
 @dataclass(frozen=True)
@@ -1227,16 +1229,25 @@ async def list_plants(
 
 @dataclass(frozen=True)
 class Reads:
-    """What a cached read needs: the answers kept, and a bare connection for the stamp."""
+    """What a cached read needs: the answers kept, and where its stamp comes from."""
 
     cache: ReadCache
     pool: ReadPool
+    watch: RegistryWatch | None = None
 
     @classmethod
     def of(cls, state: Any) -> Reads:
-        """From the app's state (the pool is there so tests can hand out their own)."""
+        """From the app's state (the pool is there so tests can hand out their
+        own; the watch vouches only for the pool it was built with)."""
         context: CerContext = state.cer_context
-        return cls(context.reads, state.read_pool)
+        pool: ReadPool = state.read_pool
+        watch = context.watch if context.watch is not None and context.watch.pool is pool else None
+        return cls(context.reads, pool, watch)
+
+    async def stamp(self, community_id: int, user_id: int, day: date) -> Stamp | None:
+        if self.watch is not None:
+            return await self.watch.stamp(community_id, user_id, day)
+        return await RegistryStamps(self.pool).stamp(community_id, user_id, day)
 
     async def through(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
         """The answer kept under ``key``, or ``compute``'s, then kept."""
@@ -1259,9 +1270,9 @@ def _json(envelope: Envelope[Any]) -> bytes:
     return envelope.model_dump_json().encode()
 
 
-async def readable_stamp(pool: ReadPool, principal: Principal, community_id: int) -> Stamp:
+async def readable_stamp(reads: Reads, principal: Principal, community_id: int) -> Stamp:
     """The registry version, and 404 for anyone with no standing (as ``access``)."""
-    stamp = await RegistryStamps(pool).stamp(community_id, principal.user_id, today())
+    stamp = await reads.stamp(community_id, principal.user_id, today())
     if stamp is None or (stamp.role is None and not principal.is_platform_admin):
         raise NotFound("community")
     return stamp
@@ -1285,7 +1296,7 @@ async def community_summary_json(
     session: AsyncSession, principal: Principal, community_id: int, reads: Reads
 ) -> bytes:
     """The summary's response body, from the cache when the registry has not moved."""
-    stamp = await readable_stamp(reads.pool, principal, community_id)
+    stamp = await readable_stamp(reads, principal, community_id)
 
     async def compute() -> bytes:
         community = await CommunityRepository(session).get(community_id)
@@ -1315,7 +1326,7 @@ async def plants_page_json(
 
     if cer_id is None:
         return await compute()
-    stamp = await readable_stamp(reads.pool, principal, cer_id)
+    stamp = await readable_stamp(reads, principal, cer_id)
     return await reads.through(
         plants_key(cer_id, stamp, principal, asked), lambda: compute(stamp.role)
     )

@@ -27,6 +27,10 @@ class CerSettings(ServiceSettings):
     # Answers of the hot reads (summary, plant pages) kept per process, keyed by
     # the community's registry version (read_cache.py); 0 turns the cache off.
     read_cache_bytes: int = 64 * 1024 * 1024
+    # Stamps (registry version and the caller's role) remembered per process
+    # until PostgreSQL announces a change (registry_watch.py); 0: every hot
+    # read asks the database.
+    registry_watch_stamps: int = 200_000
 
     # The read model of users is fed from user.v1. The consumer group names
     # the database so two fleets on one broker (dev and e2e) each see every event.

@@ -10,6 +10,12 @@ version (``service.readable_stamp``), and the key (``service.summary_key`` /
 ``plants_key``). Anything else (a miss, a refusal, another path) goes on to
 the endpoint, which answers it, refusals included, and stores what it computed.
 Take this middleware away and every answer is the same, only slower.
+
+It also keeps the registry watch (registry_watch.py) true to this process's
+own writes: a request that may write (anything but GET, HEAD, OPTIONS) makes
+the watch forget every stamp once the endpoint is done (its transaction is
+committed before the response starts) and before the answer leaves, so the
+caller's next read never meets a stamp from before its write.
 """
 
 from __future__ import annotations
@@ -20,10 +26,11 @@ from urllib.parse import parse_qsl
 
 from cerc_shared.auth import TokenVerifier
 from cerc_shared.envelope import ApiError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cer_service import service
 
+READ_ONLY = frozenset({"GET", "HEAD", "OPTIONS"})
 SUMMARY = re.compile(r"/api/cer/([1-9][0-9]{0,17})/")
 PLANTS = "/api/plants/"
 # Metrics label the answer with the route it stands for.
@@ -51,6 +58,9 @@ class CachedReads:
                 )
                 await send({"type": "http.response.body", "body": body})
                 return
+        if scope["type"] == "http" and scope["method"] not in READ_ONLY:
+            await self.app(scope, receive, _forgetting_first(scope, send))
+            return
         await self.app(scope, receive, send)
 
     async def _cached(self, scope: Scope) -> bytes | None:
@@ -68,14 +78,14 @@ class CachedReads:
             principal = await verifier.verify(token)
             if summary is not None:
                 community_id = int(summary.group(1))
-                stamp = await service.readable_stamp(reads.pool, principal, community_id)
+                stamp = await service.readable_stamp(reads, principal, community_id)
                 key, route = service.summary_key(community_id, stamp), SUMMARY_ROUTE
             else:
                 found = _plants_key(scope)
                 if found is None:
                     return None
                 community_id, asked = found
-                stamp = await service.readable_stamp(reads.pool, principal, community_id)
+                stamp = await service.readable_stamp(reads, principal, community_id)
                 key = service.plants_key(community_id, stamp, principal, asked)
                 route = PLANTS_ROUTE
         except ApiError:
@@ -84,6 +94,17 @@ class CachedReads:
         if body is not None:
             scope["route"] = route
         return body
+
+
+def _forgetting_first(scope: Scope, send: Send) -> Send:
+    async def forget_then_send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            watch = scope["app"].state.cer_context.watch
+            if watch is not None:
+                watch.forget_all()
+        await send(message)
+
+    return forget_then_send
 
 
 def _bearer(scope: Scope) -> str | None:

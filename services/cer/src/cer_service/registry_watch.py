@@ -1,0 +1,190 @@
+"""Stamps remembered between requests, forgotten when PostgreSQL says so.
+
+Every hot read begins with a stamp (``repository.RegistryStamps``): the
+community's registry version and the caller's role in it on a day, one round
+trip to PostgreSQL. Most requests ask the same question again and again, and
+the answer only changes when the registry does. The watch keeps the answers in
+memory and listens on a connection of its own for ``cer_registry``, which
+PostgreSQL sends at commit whenever a community's registry version moves
+(migration 0004), whoever made the change (any replica, any worker, SQL typed
+by hand); on it, it forgets that community's stamps.
+
+What it guarantees:
+
+* A stamp is remembered only if it was read while the watch was listening
+  and no notification, lost connection or write of this process came between
+  the start of the read and its end: a stamp read before a change is never
+  kept after that change was announced.
+* While the listening connection is down, nothing is remembered and every
+  request asks PostgreSQL, as it would without the watch; the watch
+  reconnects every ``retry_s`` and starts again from nothing. The connection
+  is pinged every ``ping_s``; one that does not answer is dropped.
+* A write answered by this process forgets everything before its answer
+  leaves (``api/cached.py``): its caller's next read sees it at once.
+* A write committed by another process or by hand is seen here once its
+  notification arrives: PostgreSQL sends it at commit, on loopback within a
+  millisecond, to a replica across a network within the round trip.
+
+Bounded: past ``max_stamps`` everything is forgotten and the memory refills
+from the requests that follow. ``max_stamps=0`` turns the watch off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import date
+
+import asyncpg
+from cerc_shared.db import ReadPool
+
+from cer_service.repository import RegistryStamps, Stamp
+
+log = logging.getLogger("cer_service.registry_watch")
+
+CHANNEL = "cer_registry"
+
+
+class RegistryWatch:
+    def __init__(
+        self,
+        dsn: str,
+        pool: ReadPool,
+        *,
+        max_stamps: int = 200_000,
+        ping_s: float = 5.0,
+        retry_s: float = 1.0,
+    ) -> None:
+        self.pool = pool
+        self._dsn = dsn
+        self._max_stamps = max_stamps
+        self._ping_s = ping_s
+        self._retry_s = retry_s
+        self._known: dict[int, dict[tuple[int, date], Stamp]] = {}
+        self._size = 0
+        # Moves whenever what is remembered may have gone stale: a read that
+        # sees it move while in flight does not keep its answer.
+        self._epoch = 0
+        self._connection: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.hits = 0
+        self.misses = 0
+
+    @property
+    def listening(self) -> bool:
+        return self._connection is not None and not self._connection.is_closed()
+
+    @property
+    def remembered(self) -> int:
+        return self._size
+
+    @property
+    def epoch(self) -> int:
+        return self._epoch
+
+    def knows(self, community_id: int) -> bool:
+        """Whether some stamp of the community is remembered."""
+        return bool(self._known.get(community_id))
+
+    def server_pid(self) -> int | None:
+        """The listening connection's backend, for operators and tests."""
+        connection = self._connection
+        return None if connection is None else int(connection.get_server_pid())
+
+    async def stamp(self, community_id: int, user_id: int, day: date) -> Stamp | None:
+        known = self._known.get(community_id)
+        if known is not None:
+            found = known.get((user_id, day))
+            if found is not None:
+                self.hits += 1
+                return found
+        self.misses += 1
+        epoch, listening = self._epoch, self.listening
+        found = await RegistryStamps(self.pool).stamp(community_id, user_id, day)
+        if found is not None and listening and epoch == self._epoch and self._max_stamps > 0:
+            self._remember(community_id, (user_id, day), found)
+        return found
+
+    def forget(self, community_id: int) -> None:
+        self._epoch += 1
+        dropped = self._known.pop(community_id, None)
+        if dropped:
+            self._size -= len(dropped)
+
+    def forget_all(self) -> None:
+        self._epoch += 1
+        self._known.clear()
+        self._size = 0
+
+    def _remember(self, community_id: int, key: tuple[int, date], stamp: Stamp) -> None:
+        if self._size >= self._max_stamps:
+            self._known.clear()
+            self._size = 0
+        known = self._known.setdefault(community_id, {})
+        if key not in known:
+            self._size += 1
+        known[key] = stamp
+
+    def start(self) -> None:
+        if self._max_stamps > 0:
+            self._task = asyncio.create_task(self._run(), name="cer-registry-watch")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._drop()
+
+    def _on_change(self, _: object, __: int, ___: str, payload: str) -> None:
+        try:
+            community_id = int(payload)
+        except ValueError:
+            log.warning("registry notification with a payload that is no id: %r", payload)
+            self.forget_all()
+            return
+        self.forget(community_id)
+
+    def _on_lost(self, _: object) -> None:
+        # At once, not when the loop next wakes: from here on nothing
+        # remembered can be trusted.
+        self._connection = None
+        self.forget_all()
+
+    async def _drop(self) -> None:
+        connection, self._connection = self._connection, None
+        self.forget_all()
+        if connection is not None and not connection.is_closed():
+            with contextlib.suppress(Exception):
+                await connection.close(timeout=2)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._listen()
+            except asyncio.CancelledError:
+                raise
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+                log.warning("registry watch not listening (every read asks the database): %s", exc)
+            except Exception:
+                log.exception("registry watch failed (every read asks the database)")
+            await self._drop()
+            await asyncio.sleep(self._retry_s)
+
+    async def _listen(self) -> None:
+        connection = await asyncpg.connect(self._dsn, timeout=5)
+        try:
+            connection.add_termination_listener(self._on_lost)
+            await connection.add_listener(CHANNEL, self._on_change)
+        except BaseException:
+            connection.terminate()
+            raise
+        # Listening from here: what is read from now on is announced if it changes.
+        self.forget_all()
+        self._connection = connection
+        while self._connection is connection:
+            await asyncio.sleep(self._ping_s)
+            if self._connection is connection:
+                await connection.fetchval("SELECT 1", timeout=self._ping_s)

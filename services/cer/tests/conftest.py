@@ -34,16 +34,20 @@ VAT_NUMBER = "00743110157"
 IBAN = "IT60X0542811101000000123456"
 
 
-@pytest.fixture(scope="session")
-def settings(tmp_path_factory: pytest.TempPathFactory) -> CerSettings:
-    dsn = prepare_database("cer", "cerc_test_cer", SERVICE_DIR)
+def settings_for(database: str, documents: Path) -> CerSettings:
+    """The service on a freshly migrated ``database``, users fed by the tests."""
     return CerSettings(
-        database_url=dsn,
+        database_url=prepare_database("cer", database, SERVICE_DIR),
         environment="test",
         consume_users=False,
-        storage_dir=str(tmp_path_factory.mktemp("documents")),
+        storage_dir=str(documents),
         max_document_bytes=MAX_DOCUMENT_BYTES,
     )
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> CerSettings:
+    return settings_for("cerc_test_cer", tmp_path_factory.mktemp("documents"))
 
 
 @asynccontextmanager

@@ -18,23 +18,16 @@ import httpx
 import pytest
 from cer_service.registry_watch import RegistryWatch
 from cer_service.settings import CerSettings
-from cerc_shared.testing import prepare_database
 from fastapi import FastAPI
 
-from .conftest import SERVICE_DIR, Users, add_member, auth, new_community, running_app
+from .conftest import Users, add_member, auth, new_community, running_app, settings_for
 
 ADMIN, ANNA = 60, 61
 
 
 @pytest.fixture(scope="session")
 def watched_settings(tmp_path_factory: pytest.TempPathFactory) -> CerSettings:
-    dsn = prepare_database("cer", "cerc_test_cer_watch", SERVICE_DIR)
-    return CerSettings(
-        database_url=dsn,
-        environment="test",
-        consume_users=False,
-        storage_dir=str(tmp_path_factory.mktemp("watched-documents")),
-    )
+    return settings_for("cerc_test_cer_watch", tmp_path_factory.mktemp("watched-documents"))
 
 
 @pytest.fixture(scope="session")
@@ -89,6 +82,18 @@ async def community(watched_app: FastAPI, http: httpx.AsyncClient) -> int:
     return cer_id
 
 
+async def end_membership_by_hand(
+    by_hand: asyncpg.Connection, community_id: int, user_id: int
+) -> None:
+    """In SQL: no service code runs, only PostgreSQL can tell the watch."""
+    ended = await by_hand.execute(
+        "UPDATE memberships SET valid_to = current_date WHERE community_id = $1 AND user_id = $2",
+        community_id,
+        user_id,
+    )
+    assert ended == "UPDATE 1"
+
+
 async def summary(http: httpx.AsyncClient, cer_id: int, user_id: int) -> int:
     return (await http.get(f"/api/cer/{cer_id}/", headers=auth(user_id))).status_code
 
@@ -105,13 +110,7 @@ async def test_a_change_made_by_hand_is_seen_once_announced(
     assert await summary(http, community, ANNA) == 200
     assert watch.hits > hits, "the second read's stamp came from memory"
 
-    # Anna's membership ends, in SQL: no service code runs, PostgreSQL announces it.
-    ended = await by_hand.execute(
-        "UPDATE memberships SET valid_to = current_date WHERE community_id = $1 AND user_id = $2",
-        community,
-        ANNA,
-    )
-    assert ended == "UPDATE 1"
+    await end_membership_by_hand(by_hand, community, ANNA)
     await until(lambda: not watch.knows(community), "the change announced")
     assert await summary(http, community, ANNA) == 404
 
@@ -156,11 +155,7 @@ async def test_nothing_is_remembered_while_the_listener_is_down(
     assert await summary(http, community, ANNA) == 200
     assert watch.misses == misses + 2
     assert not watch.knows(community)
-    await by_hand.execute(
-        "UPDATE memberships SET valid_to = current_date WHERE community_id = $1 AND user_id = $2",
-        community,
-        ANNA,
-    )
+    await end_membership_by_hand(by_hand, community, ANNA)
     assert await summary(http, community, ANNA) == 404
 
     # Back: it listens again (a new connection) and remembers again.

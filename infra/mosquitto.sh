@@ -100,6 +100,11 @@ dynsec_plugin() {
   die "mosquitto_dynamic_security.so not found (Debian package mosquitto >= 2.0)"
 }
 
+# Mosquitto reads its whole persistence file before it answers anyone: the
+# readings queued by a long bridge outage (up to max_queued_messages, about
+# 1 GB) take a minute and more to load on this machine.
+STARTUP_WAIT_S=180
+
 dynsec() {
   mosquitto_ctrl -h 127.0.0.1 -p "$MQTT_PORT" -u "$DYNSEC_ADMIN" -P "$DYNSEC_ADMIN_PASSWORD" \
     dynsec "$@" 2>/dev/null
@@ -108,7 +113,7 @@ dynsec() {
 # The bridge account as a dynsec client. Safe to repeat: "already exists"
 # answers are expected after the first start and ignored.
 ensure_bridge_account() {
-  local deadline=$((SECONDS + 10))
+  local deadline=$((SECONDS + STARTUP_WAIT_S))
   until dynsec getDefaultACLAccess | grep -q publishClientSend; do
     ((SECONDS < deadline)) || die_with_log "$M_LOG" "dynamic security plugin not answering as $DYNSEC_ADMIN"
     sleep 0.2
@@ -142,7 +147,7 @@ do_start() {
     running || die_with_log "$M_LOG" "mosquitto exited at once"
   fi
   ensure_bridge_account
-  wait_ready 20
+  wait_ready "$STARTUP_WAIT_S"
 }
 
 cmd_start() {

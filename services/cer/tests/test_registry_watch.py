@@ -148,6 +148,7 @@ async def test_nothing_is_remembered_while_the_listener_is_down(
     assert await by_hand.fetchval("SELECT pg_terminate_backend($1)", listener_pid)
     await until(lambda: not watch.listening, "the lost listener noticed")
     assert watch.remembered == 0
+    assert "cer_registry_watch_listening 0.0" in (await http.get("/metrics")).text
 
     # While deaf, nothing is kept, and a change made meanwhile is seen at once.
     misses = watch.misses
@@ -161,6 +162,7 @@ async def test_nothing_is_remembered_while_the_listener_is_down(
     # Back: it listens again (a new connection) and remembers again.
     await until(lambda: watch.listening, "the listener back")
     assert watch.server_pid() != listener_pid
+    assert "cer_registry_watch_listening 1.0" in (await http.get("/metrics")).text
     assert await summary(http, community, ADMIN) == 200
     assert watch.knows(community)
 

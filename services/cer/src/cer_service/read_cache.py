@@ -19,6 +19,11 @@ from __future__ import annotations
 from collections.abc import Hashable
 
 from cachetools import LRUCache
+from prometheus_client import Counter
+
+# On /metrics: how often a hot read's answer was already kept.
+_LOOKUPS = Counter("cer_read_cache_lookups_total", "Read cache lookups, by result", ["result"])
+_HIT, _MISS = _LOOKUPS.labels("hit"), _LOOKUPS.labels("miss")
 
 
 class ReadCache:
@@ -35,8 +40,10 @@ class ReadCache:
         body = self._entries.get(key)
         if body is None:
             self.misses += 1
+            _MISS.inc()
         else:
             self.hits += 1
+            _HIT.inc()
         return body
 
     def put(self, key: Hashable, body: bytes) -> None:

@@ -38,12 +38,19 @@ from datetime import date
 
 import asyncpg
 from cerc_shared.db import ReadPool
+from prometheus_client import Counter, Gauge
 
 from cer_service.repository import RegistryStamps, Stamp
 
 log = logging.getLogger("cer_service.registry_watch")
 
 CHANNEL = "cer_registry"
+
+# On /metrics: where stamps came from, and whether the watch listens (0: every
+# hot read asks PostgreSQL, as if the watch were off).
+_STAMPS = Counter("cer_registry_stamps_total", "Stamps of hot reads, by source", ["source"])
+_FROM_MEMORY, _FROM_DATABASE = _STAMPS.labels("memory"), _STAMPS.labels("database")
+_LISTENING = Gauge("cer_registry_watch_listening", "1 while the registry watch listens")
 
 
 class RegistryWatch:
@@ -98,8 +105,10 @@ class RegistryWatch:
             found = known.get((user_id, day))
             if found is not None:
                 self.hits += 1
+                _FROM_MEMORY.inc()
                 return found
         self.misses += 1
+        _FROM_DATABASE.inc()
         epoch, listening = self._epoch, self.listening
         found = await RegistryStamps(self.pool).stamp(community_id, user_id, day)
         if found is not None and listening and epoch == self._epoch and self._max_stamps > 0:
@@ -151,10 +160,12 @@ class RegistryWatch:
         # At once, not when the loop next wakes: from here on nothing
         # remembered can be trusted.
         self._connection = None
+        _LISTENING.set(0)
         self.forget_all()
 
     async def _drop(self) -> None:
         connection, self._connection = self._connection, None
+        _LISTENING.set(0)
         self.forget_all()
         if connection is not None and not connection.is_closed():
             with contextlib.suppress(Exception):
@@ -184,6 +195,7 @@ class RegistryWatch:
         # Listening from here: what is read from now on is announced if it changes.
         self.forget_all()
         self._connection = connection
+        _LISTENING.set(1)
         while self._connection is connection:
             await asyncio.sleep(self._ping_s)
             if self._connection is connection:

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 from cerc_shared.events import EventEnvelope
 from cerc_shared.testing import ports
 from fastapi import FastAPI
+from iot_service import service
 from iot_service.bridge import BridgeRunner
 from iot_service.models import CommandAck, Device, Plant, outbox
 from iot_service.settings import IotSettings
@@ -304,3 +305,91 @@ async def test_batches_in_flight_together_keep_each_devices_counter_in_order(
         assert [r["energy_produced_kwh"] is None for r in got] == [True] + [False] * 39
         last = 100.0 + 0.5 * 39
         assert sum(r["energy_produced_kwh"] or 0 for r in got) == pytest.approx(last - 100.25)
+
+
+async def test_last_seen_is_written_now_and_then_and_silence_still_means_offline(
+    bridge: BridgeRunner,
+    devices: Devices,
+    live_plant: LivePlant,
+    live_maker: async_sessionmaker[AsyncSession],
+) -> None:
+    """A device reporting more often than its interval has its last_seen
+    rewritten once the stored one is LAST_SEEN_SLACK of an interval old, or at
+    once when anything else about it changes; the OFFLINE detector allows for
+    the lag, and a device that comes back is ONLINE again."""
+    creds = await devices.add(live_plant.plant_id, interval_s=3600)
+    dev, plant = creds.username, live_plant.plant_id
+    ids = {dev}
+
+    async def publish(minute: int, kwh: float, battery: int = 80) -> None:
+        body = json.loads(spec(dev, plant, minute, kwh, kwh / 2))
+        body["status"]["battery_level"] = battery
+        async with connect(creds.username, creds.password) as client:
+            await client.publish(creds.topics.measurements, json.dumps(body).encode(), qos=1)
+
+    async def device_row() -> Device:
+        async with live_maker() as session:
+            device = await session.get(Device, dev)
+        assert device is not None
+        return device
+
+    async with KafkaTail("measurement.v1") as tail:
+        await publish(0, 100.0)
+        await tail.until(lambda r: len(readings_of(r, ids)) >= 1)
+        first = await _settled(device_row, lambda d: d.status == "ONLINE")
+        assert first.last_seen is not None
+        # A second reading seconds later (15 min is a quarter of the interval
+        # only on the device's clock): the stored last_seen stays as it was.
+        await publish(1, 100.5)
+        await tail.until(lambda r: len(readings_of(r, ids)) >= 2)
+    await asyncio.sleep(0.3)  # the batch commits just after Kafka has it
+    assert (await device_row()).last_seen == first.last_seen
+    # Something else changed (battery): the row is written, last_seen with it.
+    async with KafkaTail("measurement.v1") as tail:
+        await publish(2, 101.0, battery=79)
+        await tail.until(lambda r: len(readings_of(r, ids)) >= 1)
+    third = await _settled(device_row, lambda d: d.battery_level == 79)
+    assert third.last_seen is not None and first.last_seen < third.last_seen
+
+    # Silent: three intervals and the slack after the stored last_seen, OFFLINE.
+    now = third.last_seen + timedelta(hours=3, minutes=15)
+    async with live_maker() as session, session.begin():
+        early = await service.mark_silent_devices_offline(
+            session, after_intervals=3, now=now - timedelta(seconds=1), limit=100_000
+        )
+    assert dev not in [d.id for d in early]
+    async with live_maker() as session, session.begin():
+        marked = await service.mark_silent_devices_offline(
+            session, after_intervals=3, now=now + timedelta(seconds=1), limit=100_000
+        )
+    assert dev in [d.id for d in marked]
+    assert (await device_row()).status == "OFFLINE"
+    # It comes back: ONLINE again at once, with its event.
+    async with KafkaTail("measurement.v1") as tail:
+        await publish(3, 101.5)
+        await tail.until(lambda r: len(readings_of(r, ids)) >= 1)
+    back = await _settled(device_row, lambda d: d.status == "ONLINE")
+    assert back.last_seen is not None and back.last_seen > third.last_seen
+    async with live_maker() as session:
+        events = list(
+            await session.scalars(
+                select(outbox.c.envelope)
+                .where(outbox.c.key == dev, outbox.c.type == "device.status_changed")
+                .order_by(outbox.c.id)
+            )
+        )
+    assert [(e["data"]["previous"], e["data"]["status"]) for e in events] == [
+        ("OFFLINE", "ONLINE"),
+        ("ONLINE", "OFFLINE"),
+        ("OFFLINE", "ONLINE"),
+    ]
+
+
+async def _settled(row: Any, done: Any) -> Device:
+    """The device row once ``done(row)`` holds (the bridge commits just after Kafka)."""
+    async with asyncio.timeout(10):
+        while True:
+            device: Device = await row()
+            if done(device):
+                return device
+            await asyncio.sleep(0.05)

@@ -13,7 +13,9 @@ Exactly-once-stored, step by step, for one batch of messages:
   2. in one Postgres transaction, lock the batch's devices (in id order, so
      replicas serialise per device and never deadlock) and read their counter
      state; turn registers into interval energy (counters.py); write the
-     devices' status and the counter state back (set-based statements);
+     counter state back, and the devices' status (a device whose only news is
+     a later last_seen is written once its stored last_seen is a quarter of
+     its interval old: repository.LAST_SEEN_SLACK; set-based statements);
   3. send the readings (``MeasurementsAccepted``, one event per plant, keyed by
      plant) and dead letters to Kafka and wait for the broker's acks=all;
   4. commit the counter state, device status and command acks;
@@ -22,7 +24,9 @@ A crash before 3 completes redelivers and recomputes the same readings; a
 crash between 3 and 4 redelivers and recomputes the same readings again (the
 state was not committed), which the energy service stores once per (device,
 timestamp); a crash between 4 and 5 redelivers readings whose registers
-already moved past them: they are stale and not published again. If Kafka or
+already moved past them: they are stale and not published again. What makes
+this hold is the counter state, written with every reading that moves a
+register; last_seen plays no part in it, which is why it may lag. If Kafka or
 Postgres fails, the bridge drops its MQTT connection without acking and
 reconnects, and the broker redelivers.
 
@@ -58,7 +62,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaProducer
@@ -77,6 +81,7 @@ from iot_service.repository import (
     CounterRepository,
     DeviceRepository,
     SeenDevice,
+    last_seen_due,
 )
 from iot_service.service import status_event
 from iot_service.settings import IotSettings
@@ -164,7 +169,8 @@ class Bridge:
             counters = CounterRepository(session)
             for key, (ts, kwh) in (await counters.for_devices(devices)).items():
                 work.registers[key] = RegisterState(ts, kwh)
-            before = {d.id: d.status for d in devices.values()}
+            stored_registers = set(work.registers)
+            before = {d.id: _Stored.of(d) for d in devices.values()}
             seen: dict[str, SeenDevice] = {}
             for message, topic, item in parsed:
                 device = devices.get(topic.device_id)
@@ -198,15 +204,25 @@ class Bridge:
                         item.command_id, device.id, item.result, item.detail, message.received_at
                     )
                 seen[device.id] = device
-            await DeviceRepository(session).save_seen(list(seen.values()))
+            await DeviceRepository(session).save_seen(
+                [d for d in seen.values() if before[d.id].changed(d)]
+            )
             await record_many(
                 session,
                 outbox,
-                [status_event(d, before[d.id]) for d in seen.values() if d.status != before[d.id]],
+                [
+                    status_event(d, before[d.id].status)
+                    for d in seen.values()
+                    if d.status != before[d.id].status
+                ],
                 producer=PRODUCER,
             )
             await counters.save(
-                (d, r, work.registers[(d, r)].ts, work.registers[(d, r)].kwh) for d, r in work.moved
+                (
+                    (d, r, work.registers[(d, r)].ts, work.registers[(d, r)].kwh)
+                    for d, r in work.moved
+                ),
+                existing=stored_registers,
             )
             result.events = await self._send(work)
         result.readings = sum(len(r) for r in work.readings.values())
@@ -329,6 +345,31 @@ async def _after(
     for task in earlier:
         await asyncio.shield(task)
     return await process(part)
+
+
+class _Stored(NamedTuple):
+    """A device's row as the batch found it."""
+
+    status: str
+    status_detail: str | None
+    last_seen: datetime | None
+    battery_level: float | None
+    signal_strength: float | None
+
+    @classmethod
+    def of(cls, d: SeenDevice) -> _Stored:
+        return cls(d.status, d.status_detail, d.last_seen, d.battery_level, d.signal_strength)
+
+    def changed(self, d: SeenDevice) -> bool:
+        """Whether the row must be written: anything but last_seen changed, or
+        last_seen is due (a later one alone is written only now and then)."""
+        return (
+            d.status != self.status
+            or d.status_detail != self.status_detail
+            or d.battery_level != self.battery_level
+            or d.signal_strength != self.signal_strength
+            or last_seen_due(self.last_seen, d.last_seen, d.interval_s)
+        )
 
 
 def _seen(

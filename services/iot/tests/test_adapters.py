@@ -87,6 +87,109 @@ def test_unusable_spec_messages_say_why(body: object, reason: str) -> None:
         measure("measurements", body)
 
 
+_STAMPS: list[object] = [
+    "2025-09-04T12:00:00+02:00",
+    "2025-09-04T10:00:00.25Z",
+    "2025-09-04T10:00:00.123456-03:30",
+    "2025-09-04 10:00:00Z",
+    "2025-09-04T10:00:00",
+    "2025-13-04T10:00:00Z",
+    "2025-09-04T10:00Z",
+    "2025-09-04T10:00:00.1234567Z",
+    1757000000,
+    None,
+]
+_MEASUREMENTS: list[tuple[str, object]] = [
+    ("energy_produced", 0),
+    ("energy_produced", -0.5),
+    ("voltage", 100_001),
+    ("voltage", 100_000),
+    ("power_factor", -1),
+    ("power_factor", 1.01),
+    ("frequency", "50"),
+    ("current", True),
+    ("current", None),
+    ("extra", "x"),
+    ("energy_consumed", 10**20),
+]
+_STATUS: list[tuple[str, object]] = [
+    ("battery_level", 101),
+    ("battery_level", 100),
+    ("signal_strength", -201),
+    ("state", "ERROR"),
+    ("state", "ASLEEP"),
+    ("error", "x" * 500),
+    ("error", "x" * 501),
+    ("error", 5),
+]
+_TOP: list[tuple[str, object]] = [
+    ("device_id", "OTHER"),
+    ("device_id", 7),
+    ("plant_id", 124),
+    ("plant_id", "123"),
+    ("plant_id", 123.0),
+    ("plant_id", True),
+    ("energy_mode", "interval"),
+    ("energy_mode", "delta"),
+    ("interval_s", 900),
+    ("interval_s", 0),
+    ("interval_s", 900.0),
+    ("measurements", []),
+]
+
+
+def _variants() -> list[object]:
+    """The specification's message in forms the fast path reads itself and
+    forms it leaves to pydantic (valid or not)."""
+    measurements: dict[str, object] = SPEC["measurements"]  # type: ignore[assignment]
+    status: dict[str, object] = SPEC["status"]  # type: ignore[assignment]
+    out: list[object] = [SPEC, {**SPEC, "status": None}]
+    out.append({k: v for k, v in SPEC.items() if k != "status"})
+    out += [{**SPEC, "timestamp": stamp} for stamp in _STAMPS]
+    out += [{**SPEC, "measurements": {**measurements, k: v}} for k, v in _MEASUREMENTS]
+    out += [{**SPEC, "status": {**status, k: v}} for k, v in _STATUS]
+    out += [{**SPEC, k: v} for k, v in _TOP]
+    out.append({**SPEC, "energy_mode": "interval", "interval_s": 900})
+    out.append({**SPEC, "energy_mode": "interval", "measurements": {"voltage": 230.0}})
+    out += [b"", b"[]", b'{"timestamp": "2025-09-04T10:00:00Z"', b"NaN", b'{"a": 1e999}']
+    return out
+
+
+@pytest.mark.parametrize("body", _variants())
+def test_the_fast_path_reads_the_specification_as_pydantic_does(body: object) -> None:
+    """parse_spec reads common messages without pydantic: whatever it accepts
+    must be exactly what the pydantic models give, and it must refuse nothing
+    they accept (it leaves every doubtful message to them)."""
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    where = topic("measurements")
+
+    def outcome(parse: object) -> object:
+        try:
+            return parse(where, raw)  # type: ignore[operator]
+        except adapters.Unusable as exc:
+            return f"unusable: {exc}"
+
+    fast = outcome(adapters._fast_spec)
+    slow = outcome(adapters._pydantic_spec)
+    if fast is not None:
+        assert fast == slow
+        if isinstance(fast, adapters.Sample):
+            assert [type(getattr(fast, f)) for f in adapters.Sample.__dataclass_fields__] == [
+                type(getattr(slow, f)) for f in adapters.Sample.__dataclass_fields__
+            ]
+    assert outcome(adapters.parse_spec) == slow
+
+
+def test_the_fast_path_reads_the_common_forms_itself() -> None:
+    where = topic("measurements")
+    for body in (
+        SPEC,
+        {**SPEC, "timestamp": "2025-09-04T12:00:00.5+02:00"},
+        {**SPEC, "status": None},
+    ):
+        assert adapters._fast_spec(where, json.dumps(body).encode()) is not None
+
+
 def test_shelly_gen2_notify_status_pro_3em() -> None:
     body = {
         "src": "shellypro3em-0cb815fc0000",

@@ -510,8 +510,12 @@ class BridgeRunner:
         stopper = asyncio.create_task(self._stop.wait())
         helpers: list[asyncio.Future[Any]] = [receiver, acker, stopper]
         try:
-            async with asyncio.timeout(s.mqtt_timeout_s):
-                await subscriber.subscribe(bridge_subscriptions(s.bridge_share_group), qos=1)
+            try:
+                async with asyncio.timeout(s.mqtt_timeout_s):
+                    await subscriber.subscribe(bridge_subscriptions(s.bridge_share_group), qos=1)
+            except TimeoutError:
+                # Named, so the log says which step of reconnecting failed.
+                raise ConnectionError(f"no SUBACK within {s.mqtt_timeout_s} s") from None
             self.connected = True
             log.info("bridge %s subscribed (group %s)", client_id(s), s.bridge_share_group)
             watched: list[asyncio.Future[Any]] = [receiver, acker, stopper, subscriber.closed]

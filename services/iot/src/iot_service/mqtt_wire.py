@@ -236,20 +236,26 @@ class MqttSubscriber:
         high_water: int = 20_000,
     ) -> MqttSubscriber:
         loop = asyncio.get_running_loop()
-        async with asyncio.timeout(connect_timeout_s):
-            _, protocol = await loop.create_connection(lambda: _Protocol(high_water), host, port)
-            try:
-                reply = protocol.replies[CONNACK] = loop.create_future()
-                protocol.write(
-                    connect_packet(
-                        client_id, username, password, clean=clean_session, keepalive=keepalive
-                    )
+        try:
+            async with asyncio.timeout(connect_timeout_s):
+                _, protocol = await loop.create_connection(
+                    lambda: _Protocol(high_water), host, port
                 )
-                body = await reply
-            except BaseException:
-                if protocol.transport is not None:
-                    protocol.transport.abort()
-                raise
+                try:
+                    reply = protocol.replies[CONNACK] = loop.create_future()
+                    protocol.write(
+                        connect_packet(
+                            client_id, username, password, clean=clean_session, keepalive=keepalive
+                        )
+                    )
+                    body = await reply
+                except BaseException:
+                    if protocol.transport is not None:
+                        protocol.transport.abort()
+                    raise
+        except TimeoutError:
+            # Named, so a log says which step of connecting failed.
+            raise MqttError(f"no CONNACK within {connect_timeout_s} s") from None
         if len(body) != 2 or body[1] != 0:
             code = body[1] if len(body) == 2 else -1
             assert protocol.transport is not None

@@ -20,6 +20,7 @@ left, ``start < timestamp <= end``, and buckets are ``(start, end]``.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -137,8 +138,11 @@ class TimeSeriesStore(Protocol):
 # ------------------------------------------------------------- line protocol
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _check_tag(value: str) -> str:
-    if not value or len(value) > 200 or any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if not value or len(value) > 200 or _CONTROL.search(value):
         raise InvalidPoint(f"tag value {value!r} is empty, too long or has control characters")
     if value.endswith("\\"):
         raise InvalidPoint(f"tag value {value!r} ends with a backslash")

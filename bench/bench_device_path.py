@@ -325,24 +325,30 @@ class Fleet:
             f"energy/plant/{plant_of(n, per_plant)}/device/{device_id(n)}/measurements"
             for n in range(devices)
         ]
+        self._head_k, self._head_bytes = -1, b""
 
     def at(self, k: int) -> datetime:
         return self.base + k * STEP
 
-    @staticmethod
-    def payload(at: datetime, k: int, n: int) -> bytes:
+    def _head(self, k: int) -> bytes:
+        """The payload up to the registers: the same for every device's k-th reading."""
+        if self._head_k != k:
+            stamp = self.at(k).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+            self._head_k, self._head_bytes = k, b'{"timestamp":"' + stamp + b'","measurements":'
+        return self._head_bytes
+
+    def payload(self, k: int, n: int) -> bytes:
         # Registers (kWh) that grow with every reading: PV export and import.
         produced = 1000 + n % 97 + k * 0.025
         consumed = 500 + n % 89 + k * 0.0125
         return (
-            b'{"timestamp":"' + at.strftime("%Y-%m-%dT%H:%M:%SZ").encode() + b'",'
-            b'"measurements":{"energy_produced":' + f"{produced:.4f}".encode()
+            self._head(k) + b'{"energy_produced":' + f"{produced:.4f}".encode()
             + b',"energy_consumed":' + f"{consumed:.4f}".encode()
             + b',"power_produced":2.5,"voltage":230.1}}'
         )  # fmt: skip
 
     def reading(self, publisher: Publisher, k: int, n: int) -> bytes:
-        return publisher.encode(self.topics[n], self.payload(self.at(k), k, n))
+        return publisher.encode(self.topics[n], self.payload(k, n))
 
 
 async def influxql(client: httpx.AsyncClient, query: str) -> list[list[object]]:

@@ -654,7 +654,7 @@ def main() -> None:
         postgres_cpu = postgres_cpu_seconds() - postgres_before
         store_after = mosquitto_store_mib()
     finally:
-        run_fleet("down")
+        run_fleet("down", "--end-bridge-session")
     rss: dict[str, list[float]] = result["rss"]  # type: ignore[assignment]
     cpu: dict[str, float] = result["cpu"]  # type: ignore[assignment]
     cpu["postgres"] = postgres_cpu

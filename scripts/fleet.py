@@ -1,7 +1,7 @@
 """Start, stop and inspect the fleet natively: services, the gateway and helpers.
 
     uv run python scripts/fleet.py up [--only user,cer] [--port-offset N] [--database DB]
-    uv run python scripts/fleet.py down [--port-offset N]
+    uv run python scripts/fleet.py down [--port-offset N] [--end-bridge-session]
     uv run python scripts/fleet.py status [--port-offset N]
 
 `make dev` uses it with the ports of infra/ports.env; the end-to-end tests use
@@ -220,6 +220,32 @@ def down(offset: int) -> None:
         pid_file.unlink(missing_ok=True)
 
 
+# The bridge's MQTT account: development key (infra/mosquitto.sh).
+BRIDGE_ACCOUNT = ("cerc_bridge", "cerc_bridge_dev")
+
+
+def end_bridge_session(offset: int) -> None:
+    """End a stopped fleet's bridge session for good, by connecting with its
+    client id and a clean session. For throwaway fleets (tests, benchmarks):
+    left in Mosquitto, their session would queue every device message anyone
+    publishes afterwards, up to max_queued_messages, and the broker saves its
+    whole store every 30 s and routes nothing while it does. The dev fleet
+    (`make stop`) keeps its session: its devices' readings wait for it."""
+    ports = read_ports(offset)
+    iot = next(svc for svc in FLEET if svc.name == "iot")
+    client_id = iot.env["BRIDGE_CLIENT_ID"].format(**ports)
+    user, password = BRIDGE_ACCOUNT
+    ended = subprocess.run(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(ports["MQTT_PORT"]), "-u", user,
+         "-P", password, "-i", client_id, "-t", "cerc/_infra/ready/session-end", "-E",
+         "-W", "10"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if ended.returncode != 0:
+        raise SystemExit(f"could not end the bridge session {client_id}: {ended.stderr.strip()}")
+    print(f"  bridge session {client_id}: ended")
+
+
 def status(offset: int) -> None:
     where = run_dir(offset)
     for pid_file in sorted(where.glob("*.pid")):
@@ -234,12 +260,19 @@ def main() -> None:
     parser.add_argument("--port-offset", type=int, default=0)
     parser.add_argument("--database", default=DEV_DATABASE)
     parser.add_argument("--no-gateway", action="store_true")
+    parser.add_argument(
+        "--end-bridge-session",
+        action="store_true",
+        help="down: also end the bridge's MQTT session (throwaway fleets)",
+    )
     args = parser.parse_args()
     if args.command == "up":
         only = set(args.only.split(",")) if args.only else None
         up(only, args.port_offset, args.database, gateway=not args.no_gateway)
     elif args.command == "down":
         down(args.port_offset)
+        if args.end_bridge_session:
+            end_bridge_session(args.port_offset)
     else:
         status(args.port_offset)
 

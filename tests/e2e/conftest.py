@@ -64,7 +64,7 @@ def fleet() -> Iterator[Fleet]:
         wait_for_token_acceptance(running)
         yield running
     finally:
-        running.run("down")
+        running.run("down", "--end-bridge-session")
 
 
 def wait_for_token_acceptance(fleet: Fleet, timeout_s: float = 30) -> None:

@@ -132,8 +132,12 @@ async def bridge(settings: IotSettings) -> AsyncIterator[BridgeRunner]:
             await asyncio.sleep(0.05)
     yield runner
     runner.stop()
-    await asyncio.wait_for(task, 15)
-    await discard_session(runner.settings)
+    try:
+        await asyncio.wait_for(task, 15)
+    finally:
+        # Even if the bridge failed: a session left behind queues every
+        # device message published after it, for good (see discard_session).
+        await discard_session(runner.settings)
 
 
 async def discard_session(settings: IotSettings) -> None:

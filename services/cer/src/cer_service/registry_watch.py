@@ -111,7 +111,7 @@ class RegistryWatch:
         _FROM_DATABASE.inc()
         epoch, listening = self._epoch, self.listening
         found = await RegistryStamps(self.pool).stamp(community_id, user_id, day)
-        if found is not None and listening and epoch == self._epoch and self._max_stamps > 0:
+        if found is not None and listening and epoch == self._epoch:
             self._remember(community_id, (user_id, day), found)
         return found
 
@@ -159,14 +159,17 @@ class RegistryWatch:
     def _on_lost(self, _: object) -> None:
         # At once, not when the loop next wakes: from here on nothing
         # remembered can be trusted.
-        self._connection = None
-        _LISTENING.set(0)
-        self.forget_all()
+        self._deafen()
 
-    async def _drop(self) -> None:
+    def _deafen(self) -> asyncpg.Connection | None:
+        """Stop listening and forget everything; the connection that listened."""
         connection, self._connection = self._connection, None
         _LISTENING.set(0)
         self.forget_all()
+        return connection
+
+    async def _drop(self) -> None:
+        connection = self._deafen()
         if connection is not None and not connection.is_closed():
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)

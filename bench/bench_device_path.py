@@ -26,9 +26,10 @@ or `make bench`; `--seconds 600` for the ten-minute memory run).
 
 Readings are the specification's message with cumulative registers, as the
 simulator and real meters send them. The load is published by one lean MQTT
-connection in this process (pre-encoded QoS 1 PUBLISH packets, as the bridge
-account, which may publish under any device), so the load generator takes
-little of the machine's CPU: devices are not on this machine in production.
+connection in this process (QoS 1 PUBLISH packets, as the bridge account,
+which may publish under any device); the paced run's packets are all encoded
+before it starts, so during it the load generator only writes bytes and counts
+acknowledgements: devices are not on this machine in production.
 
 Loopback only; bounded in count and time. Prints figures, never asserts.
 """
@@ -43,15 +44,20 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaProducer
+import orjson
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import murmur2
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.cer import PlantRegistered
+from cerc_shared.events.iot import MeasurementsAccepted
 from cerc_shared.settings import namespaced
 from iot_service.mqtt_wire import PUBACK, connect_packet, publish_packet, split_packets
 
@@ -274,6 +280,12 @@ class _Acks(asyncio.Protocol):
                 self.connack.set_result(body)
 
 
+# MQTT packet ids (1..65535) of the load and of the probes, kept apart because
+# the load's are encoded before the run and the probes' during it.
+LOAD_PACKET_IDS = 65_000
+PROBE_PACKET_IDS = 65_535 - LOAD_PACKET_IDS
+
+
 class Publisher:
     """One MQTT connection publishing pre-encoded QoS 1 messages."""
 
@@ -298,12 +310,21 @@ class Publisher:
         return cls(transport, acks)
 
     def encode(self, topic: str, payload: bytes) -> bytes:
-        self._packet_id = self._packet_id % 65535 + 1
+        self._packet_id = self._packet_id % LOAD_PACKET_IDS + 1
         return publish_packet(topic, payload, self._packet_id)
+
+    def encode_probe(self, topic: str, payload: bytes, step: int) -> bytes:
+        """A probe's packet, with an id of its own range: the load's were encoded ahead."""
+        return publish_packet(topic, payload, LOAD_PACKET_IDS + 1 + step % PROBE_PACKET_IDS)
 
     def write(self, packets: list[bytes]) -> None:
         self.transport.write(b"".join(packets))
         self.sent += len(packets)
+
+    def write_encoded(self, load: Encoded, start: int, end: int) -> None:
+        """Packets ``start`` to ``end`` of a load encoded ahead, in one write."""
+        self.transport.write(load.blob[load.offsets[start] : load.offsets[end]])
+        self.sent += end - start
 
     async def drain(self, timeout_s: float = 120) -> None:
         """Until the broker has acknowledged everything written."""
@@ -350,6 +371,30 @@ class Fleet:
     def reading(self, publisher: Publisher, k: int, n: int) -> bytes:
         return publisher.encode(self.topics[n], self.payload(k, n))
 
+    def encode_ahead(self, publisher: Publisher, first_k: int, count: int) -> Encoded:
+        """Readings ``first_k``.. of every device in turn, ``count`` of them, as
+        one buffer of PUBLISH packets: what devices spend making their messages
+        is not spent on this machine during the timed run (it is not the
+        platform's; in production devices are elsewhere)."""
+        parts: list[bytes] = []
+        offsets = [0]
+        end = 0
+        for i in range(count):
+            k, n = divmod(i, self.devices)
+            packet = self.reading(publisher, first_k + k, n)
+            parts.append(packet)
+            end += len(packet)
+            offsets.append(end)
+        return Encoded(memoryview(b"".join(parts)), offsets)
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """PUBLISH packets back to back, and where each starts (plus the end)."""
+
+    blob: memoryview
+    offsets: list[int]
+
 
 async def influxql(client: httpx.AsyncClient, query: str) -> list[list[object]]:
     r = await client.get(
@@ -388,13 +433,15 @@ async def wait_written(
     client: httpx.AsyncClient, energy: str, want: dict[str, float], limit_s: float
 ) -> bool:
     """Until the energy service has written ``want`` points of each measurement
-    (polled every 20 ms: a count in InfluxDB over every device takes seconds)."""
+    (polled every 100 ms, a small error on runs of many seconds: a count in
+    InfluxDB over every device takes seconds, and each poll of /metrics costs
+    the energy service CPU the run is measuring)."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         written = await points_written(client, energy)
         if all(written.get(m, 0) >= n for m, n in want.items()):
             return True
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)
     return False
 
 
@@ -458,11 +505,11 @@ async def paced(
     publisher = await Publisher.connect(port)
     probe_topic = f"energy/plant/{PROBE_PLANT}/device/{PROBE_DEVICE}/measurements"
     probes: dict[int, float] = {}  # probe timestamp (ns) -> when published
+    probes_wall: dict[int, float] = {}  # the same, wall clock (Kafka's record times are)
     seen: dict[int, float] = {}
     rss: dict[str, list[float]] = {name: [] for name in watched if name.startswith("iot-bridge")}
     stop = asyncio.Event()
     finished = asyncio.Event()
-    cpu_before = {name: _cpu(pid) for name, pid in watched.items()}
 
     async def sample_memory() -> None:
         while not stop.is_set():
@@ -493,20 +540,20 @@ async def paced(
     stop_time = 0.0
     probe_base = fleet_.at(first_k)
     probe_base_ns = int(probe_base.timestamp()) * 10**9
+    load = fleet_.encode_ahead(publisher, first_k, int(rate * seconds))
+    cpu_before = {name: _cpu(pid) for name, pid in watched.items()}
     async with httpx.AsyncClient(timeout=60) as http:
         before = (await points_written(http, energy)).get("energy_data", 0)
         tasks = [asyncio.create_task(sample_memory()), asyncio.create_task(watch_probes(http))]
-        began = time.perf_counter()
+        began, began_wall = time.perf_counter(), time.time()
         sent = probe_step = 0
         # The probe's register, so every probe after the first carries energy.
         probe_kwh = 10.0
         while (elapsed := time.perf_counter() - began) < seconds:
-            due = min(int(elapsed * rate), sent + rate // 10)
-            packets = []
-            while sent < due:
-                k, n = divmod(sent, fleet_.devices)
-                packets.append(fleet_.reading(publisher, first_k + k, n))
-                sent += 1
+            due = min(int(elapsed * rate), sent + rate // 10, len(load.offsets) - 1)
+            if due > sent:
+                publisher.write_encoded(load, sent, due)
+                sent = due
             if elapsed >= probe_step * 0.2:
                 at = probe_base + timedelta(milliseconds=200 * probe_step)
                 probe_kwh += 0.02
@@ -514,10 +561,10 @@ async def paced(
                     b'{"timestamp":"' + at.isoformat().encode() + b'","measurements":'
                     b'{"energy_produced":' + f"{probe_kwh:.3f}".encode() + b"}}"
                 )  # fmt: skip
-                packets.append(publisher.encode(probe_topic, payload))
+                publisher.write([publisher.encode_probe(probe_topic, payload, probe_step)])
                 probes[probe_base_ns + 200_000_000 * probe_step] = time.perf_counter()
+                probes_wall[probe_base_ns + 200_000_000 * probe_step] = time.time()
                 probe_step += 1
-            publisher.write(packets)
             await asyncio.sleep(0.005)
         publish_seconds = time.perf_counter() - began
         stop.set()
@@ -535,6 +582,12 @@ async def paced(
     publisher.close()
     # The first probe is the probe's baseline: no energy, so never readable as such.
     latencies = sorted((seen[t] - probes[t]) * 1000 for t in probes if t in seen)
+    # The slowest probe of each 10 s of the run: whether the tail is spread or periodic.
+    windows: dict[int, float] = {}
+    for t, published in probes.items():
+        if t in seen:
+            w = int((published - began) // 10)
+            windows[w] = max(windows.get(w, 0.0), (seen[t] - published) * 1000)
     return {
         "sent": readings,
         "stored": count,
@@ -543,13 +596,71 @@ async def paced(
         "probes": len(probes) - 1,
         "probes_seen": len(latencies),
         "p50": statistics.median(latencies) if latencies else float("nan"),
-        "p99": latencies[max(0, int(len(latencies) * 0.99) - 1)] if latencies else float("nan"),
+        "p99": _p99(latencies) if latencies else float("nan"),
         "max": latencies[-1] if latencies else float("nan"),
         "rss": rss,
+        "windows": [windows[w] for w in sorted(windows)],
+        "probes_wall": probes_wall,
+        "seen_wall": {t: at - began + began_wall for t, at in seen.items()},
         "cpu": cpu,
         "seconds": all_stored,
         "last_k": last_k,
     }
+
+
+async def probe_record_times(namespace: str) -> dict[int, float]:
+    """When each probe reading was put in a Kafka record by the bridge (the
+    record's CreateTime, wall clock, s), by the reading's timestamp (ns): read
+    back after the run from the partition of the probe's plant, so the run's
+    latency splits into publish -> in Kafka and in Kafka -> readable."""
+    topic = namespaced(namespace, MeasurementsAccepted.topic)
+    key = str(PROBE_PLANT).encode()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=f"127.0.0.1:{fleet.read_ports(0)['KAFKA_PORT']}",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    out: dict[int, float] = {}
+    try:
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        if not partitions:
+            return out
+        tp = TopicPartition(topic, partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)])
+        consumer.assign([tp])
+        await consumer.seek_to_beginning(tp)
+        end = (await consumer.end_offsets([tp]))[tp]
+        while await consumer.position(tp) < end:
+            batch = await consumer.getmany(tp, timeout_ms=1000, max_records=10_000)
+            for record in batch.get(tp, []):
+                if record.key != key:
+                    continue
+                for reading in orjson.loads(record.value or b"{}")["data"]["readings"]:
+                    if reading["device_id"] == PROBE_DEVICE:
+                        at = datetime.fromisoformat(reading["timestamp"])
+                        ns = (at - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+                        out.setdefault(ns * 1000, record.timestamp / 1000)
+    finally:
+        await consumer.stop()
+    return out
+
+
+def _split(result: dict[str, Any], in_kafka: dict[int, float]) -> str:
+    """p50/p99 of publish -> in Kafka and of in Kafka -> readable, over the probes."""
+    published: dict[int, float] = result["probes_wall"]
+    seen: dict[int, float] = result["seen_wall"]
+    to_kafka = sorted((in_kafka[t] - published[t]) * 1000 for t in published if t in in_kafka)
+    to_read = sorted((seen[t] - in_kafka[t]) * 1000 for t in seen if t in in_kafka)
+    if not to_kafka or not to_read:
+        return "no probe found in Kafka"
+    return (
+        f"publish -> in a Kafka record (bridge): p50 {statistics.median(to_kafka):.0f} ms, "
+        f"p99 {_p99(to_kafka):.0f} ms; in Kafka -> readable (energy, InfluxDB): "
+        f"p50 {statistics.median(to_read):.0f} ms, p99 {_p99(to_read):.0f} ms"
+    )
+
+
+def _p99(ordered: list[float]) -> float:
+    return ordered[max(0, int(len(ordered) * 0.99) - 1)]
 
 
 def _cpu(pid: int) -> float:
@@ -652,6 +763,7 @@ def main() -> None:
             paced(mqtt_port, devices, first_k, args.rate, args.seconds, watched, energy)
         )
         postgres_cpu = postgres_cpu_seconds() - postgres_before
+        in_kafka = asyncio.run(probe_record_times(fleet.kafka_namespace(DATABASE)))
         store_after = mosquitto_store_mib()
     finally:
         run_fleet("down", "--end-bridge-session")
@@ -684,6 +796,9 @@ def main() -> None:
         f"publish -> readable ({result['probes_seen']}/{result['probes']} probes): "
         f"p50 {result['p50']:.0f} ms, p99 {result['p99']:.0f} ms, max {result['max']:.0f} ms"
     )
+    print(_split(result, in_kafka))
+    windows: list[float] = result["windows"]  # type: ignore[assignment]
+    print("slowest probe per 10 s: " + ", ".join(f"{ms:.0f}" for ms in windows) + " ms")
     for name, samples in rss.items():
         quarter = max(1, len(samples) // 4)
         print(

@@ -615,16 +615,18 @@ async def probe_record_times(namespace: str) -> dict[int, float]:
     latency splits into publish -> in Kafka and in Kafka -> readable."""
     topic = namespaced(namespace, MeasurementsAccepted.topic)
     key = str(PROBE_PLANT).encode()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=f"127.0.0.1:{fleet.read_ports(0)['KAFKA_PORT']}",
-        enable_auto_commit=False,
-    )
+    bootstrap = f"127.0.0.1:{fleet.read_ports(0)['KAFKA_PORT']}"
+    # The producer's lookup fetches the topic's metadata (the consumer's does not).
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     out: dict[int, float] = {}
     try:
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-        if not partitions:
-            return out
         tp = TopicPartition(topic, partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)])
         consumer.assign([tp])
         await consumer.seek_to_beginning(tp)

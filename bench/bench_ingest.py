@@ -10,6 +10,15 @@
    time; probe readings every 50 ms are timed from produce to readable in
    InfluxDB (a Flux query polled every 25 ms): p50, p99, max.
 
+Each run prints the CPU the energy service and InfluxDB spent, in microseconds
+per reading. The fleet has the device-path bench's shape by default (99,000
+devices, two a plant, the bridge's four values a reading, events of one or two
+readings), so InfluxDB holds as many series as it does there. In the capacity
+run "stored" is timed by the service's count of points InfluxDB accepted
+(``/metrics``), so no counting query adds to InfluxDB's CPU, and checked by
+one count at the end; the latency run's InfluxDB figure includes its probe
+queries.
+
 The service reads a topic of its own (so no running fleet consumes the bench's
 events) and writes to its own InfluxDB database. Loopback only; bounded in
 count and time. Prints figures, never asserts on them.
@@ -46,13 +55,17 @@ INFLUX_AUTH = ("cerc", "cerc_influx_dev")  # development key (infra/influxdb.sh)
 BOOTSTRAP = f"127.0.0.1:{PORTS['KAFKA_PORT']}"
 BATCH = 10_000
 BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
-DEVICES = 1000
-DEVICES_PER_PLANT = 5
+# The fleet's shape; set from the command line (--devices, --devices-per-plant).
+DEVICES = 99_000
+DEVICES_PER_PLANT = 2
 PROBE_PLANT = 999_999
 # The latency run's readings come after the capacity run's (reading i is at
 # BASE_TIME + i // DEVICES seconds).
 LATENCY_FIRST = 10_000_000
-LATENCY_FROM = (BASE_TIME + timedelta(seconds=LATENCY_FIRST // DEVICES - 1)).isoformat()[:19] + "Z"
+
+
+def latency_from() -> str:
+    return (BASE_TIME + timedelta(seconds=LATENCY_FIRST // DEVICES - 1)).isoformat()[:19] + "Z"
 
 
 def recreate_influx(database: str) -> None:
@@ -189,18 +202,50 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def influxd_pid() -> int:
+    return int((ROOT / ".run" / "influxdb" / "influxd.pid").read_text().split()[0])
+
+
+class CpuMeter:
+    """CPU of the energy service and of InfluxDB from now on, per reading."""
+
+    def __init__(self, service_pid: int) -> None:
+        self.pids = {"energy": service_pid, "influxdb": influxd_pid()}
+        self.before = {name: cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def per_reading(self, readings: float) -> str:
+        parts = []
+        for name, pid in self.pids.items():
+            try:
+                used = cpu_seconds(pid) - self.before[name]
+            except FileNotFoundError:  # restarted meanwhile (someone else's test)
+                used = float("nan")
+            parts.append(f"{name} {used / max(readings, 1) * 1e6:.1f} us")
+        return ", ".join(parts)
+
+
+async def points_written(client: httpx.AsyncClient, service: str) -> float:
+    """The service's count of energy points InfluxDB accepted (its /metrics)."""
+    for line in (await client.get(f"{service}/metrics")).text.splitlines():
+        if line.startswith('energy_points_written_total{measurement="energy_data"}'):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 # ------------------------------------------------------------- the events
 
 
 def template(readings_per_event: int) -> tuple[str, str]:
     """A real envelope's JSON cut around the parts that change: fast to fill in."""
+    # The values the bridge makes of the device-path bench's meters.
     readings = [
         Reading(
             device_id="DEVICE",
             timestamp=BASE_TIME,
-            interval_s=60,
-            energy_consumed_kwh=0.25,
-            power_consumed_kw=1.0,
+            interval_s=20,
+            energy_produced_kwh=0.0125,
+            energy_consumed_kwh=0.0625,
+            power_produced_kw=2.5,
             voltage=230.1,
         )
         for _ in range(readings_per_event)
@@ -266,33 +311,40 @@ async def new_producer() -> AIOKafkaProducer:
 # ------------------------------------------------------------ 2. capacity
 
 
-async def capacity(topic: str, bucket: str, readings: int, per_event: int, pid: int) -> None:
+async def capacity(
+    topic: str, bucket: str, readings: int, per_event: int, pid: int, service: str
+) -> None:
     events = Events(per_event)
     backlog = []
     while events.next < readings:
         backlog.append(events.batch())
     producer = await new_producer()
-    cpu_before = cpu_seconds(pid)
     async with httpx.AsyncClient() as client:
+        written_before = await points_written(client, service)
+        cpu_before = cpu_seconds(pid)
+        meter = CpuMeter(pid)
         started = time.perf_counter()
         futures = [await producer.send(topic, value=v, key=str(p).encode()) for p, v in backlog]
         await asyncio.gather(*futures)
         produced_in = time.perf_counter() - started
         peak_rss = rss_mib(pid)
-        stored = 0
+        written = 0.0
         deadline = time.monotonic() + 600
-        while stored < events.next and time.monotonic() < deadline:
+        while written < events.next and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
             peak_rss = max(peak_rss, rss_mib(pid))
-            stored = await count_readings(client, bucket, f'r.plant_id != "{PROBE_PLANT}"')
+            written = await points_written(client, service) - written_before
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu_before
+        per_reading = meter.per_reading(written)
+        stored = await count_readings(client, bucket, f'r.plant_id != "{PROBE_PLANT}"')
     await producer.stop()
-    cpu = cpu_seconds(pid) - cpu_before
     print(
         f"  capacity, {per_event} reading(s)/event: {events.next:,} readings in "
         f"{len(backlog):,} events produced in {produced_in:.1f}s; stored {stored:,} in "
-        f"{elapsed:.1f}s = {stored / elapsed:,.0f} readings/s end to end; service CPU "
-        f"{cpu:.1f}s ({cpu / elapsed * 100:.0f}% of one core), RSS peak {peak_rss:.0f} MiB"
+        f"{elapsed:.1f}s = {written / elapsed:,.0f} readings/s end to end; service CPU "
+        f"{cpu:.1f}s ({cpu / elapsed * 100:.0f}% of one core), RSS peak {peak_rss:.0f} MiB; "
+        f"CPU per reading stored: {per_reading}"
     )
     if stored != events.next:
         print(f"  !! stored {stored} of {events.next}")
@@ -315,19 +367,31 @@ async def latency(
     rss = [rss_mib(pid)]
 
     async def poll() -> None:
+        # InfluxQL over the probes not seen yet (probe n is stamped BASE_TIME
+        # + n s): a Flux query every 25 ms cost InfluxDB more CPU than the
+        # readings did, which the run's CPU per reading would have counted.
+        database = bucket.split("/", 1)[0]
         async with httpx.AsyncClient() as client:
             while not stop.is_set() or len(seen_at) < len(sent_at):
-                csv = await flux(
-                    client,
-                    f'from(bucket: "{bucket}") |> range(start: 2024-01-01T00:00:00Z)'
-                    f' |> filter(fn: (r) => r._measurement == "energy_data"'
-                    f' and r.plant_id == "{PROBE_PLANT}" and r._field == "energy_consumed")'
-                    ' |> group() |> distinct(column: "device_id")',
+                unseen = [int(d.split("-")[1]) for d in sent_at.keys() - seen_at.keys()]
+                since = BASE_TIME + timedelta(seconds=min(unseen, default=len(sent_at)))
+                r = await client.get(
+                    f"{INFLUX}/query",
+                    params={
+                        "db": database,
+                        "q": "SELECT energy_consumed, device_id FROM energy_data"  # noqa: S608
+                        f" WHERE plant_id = '{PROBE_PLANT}'"
+                        f" AND time >= '{since.isoformat()[:19]}Z'",
+                    },
+                    auth=INFLUX_AUTH,
+                    timeout=60,
                 )
+                r.raise_for_status()
                 now = time.perf_counter()
-                for line in csv.splitlines():
-                    for device in sent_at.keys() - seen_at.keys():
-                        if line.endswith("," + device):
+                for series in r.json()["results"][0].get("series", []):
+                    for row in series["values"]:
+                        device = row[2]
+                        if device in sent_at and device not in seen_at:
                             seen_at[device] = now
                 rss.append(rss_mib(pid))
                 if stop.is_set() and time.perf_counter() - stopped_at[0] > 30:
@@ -337,6 +401,7 @@ async def latency(
     stopped_at = [0.0]
     poller = asyncio.create_task(poll())
     cpu_before = cpu_seconds(pid)
+    meter = CpuMeter(pid)
     started = time.perf_counter()
     tick = 0.01
     sent_readings = 0
@@ -367,9 +432,10 @@ async def latency(
     await poller
     await producer.stop()
     cpu = cpu_seconds(pid) - cpu_before
+    per_reading = meter.per_reading(sent_readings)
     async with httpx.AsyncClient() as client:
         stored = await count_readings(
-            client, bucket, f'r.plant_id != "{PROBE_PLANT}" and r._time > {LATENCY_FROM}'
+            client, bucket, f'r.plant_id != "{PROBE_PLANT}" and r._time > {latency_from()}'
         )
     delays = sorted((seen_at[d] - sent_at[d]) * 1000 for d in seen_at)
     lost = len(sent_at) - len(seen_at)
@@ -379,24 +445,32 @@ async def latency(
         f"produced {sent_readings:,}; produce->readable over {len(delays)} probes: "
         f"p50 {statistics.median(delays):.0f} ms, p99 {p[98]:.0f} ms, max {delays[-1]:.0f} ms"
         f"{f'; {lost} probes never seen' if lost else ''}; stored {stored:,}; service CPU "
-        f"{cpu / produce_s * 100:.0f}% of one core, RSS max {max(rss):.0f} MiB"
+        f"{cpu / produce_s * 100:.0f}% of one core, RSS max {max(rss):.0f} MiB; "
+        f"CPU per reading (with the probe queries): {per_reading}"
     )
 
 
 async def main() -> None:
+    global DEVICES, DEVICES_PER_PLANT  # the fleet's shape, set once here
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--ceiling-points", type=int, default=200_000)
+    parser.add_argument("--ceiling-points", type=int, default=200_000, help="0: no ceiling run")
     parser.add_argument("--readings", type=int, default=200_000)
     parser.add_argument("--rate", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--readings-per-event", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--readings-per-event", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--devices", type=int, default=DEVICES)
+    parser.add_argument("--devices-per-plant", type=int, default=DEVICES_PER_PLANT)
+    parser.add_argument("--no-latency", action="store_true", help="the capacity run only")
     args = parser.parse_args()
+    DEVICES, DEVICES_PER_PLANT = args.devices, args.devices_per_plant
     print(f"machine: {describe()}")
-    ceiling = await influx_ceiling(args.ceiling_points)
-    print(
-        f"  InfluxDB ceiling: {args.ceiling_points:,} points in batches of {BATCH:,} "
-        f"(plain HTTP line protocol): {ceiling:,.0f} points/s"
-    )
+    print(f"  fleet: {DEVICES:,} devices, {DEVICES_PER_PLANT} a plant")
+    if args.ceiling_points:
+        ceiling = await influx_ceiling(args.ceiling_points)
+        print(
+            f"  InfluxDB ceiling: {args.ceiling_points:,} points in batches of {BATCH:,} "
+            f"(plain HTTP line protocol): {ceiling:,.0f} points/s"
+        )
     for per_event in args.readings_per_event:
         run = uuid.uuid4().hex[:8]
         topic = f"measurement.v1.bench-{run}"
@@ -404,10 +478,11 @@ async def main() -> None:
         recreate_influx(database)
         await create_topic(topic)
         bucket = f"{database}/autogen"
-        service, _ = start_service(topic, bucket, run)
+        service, url = start_service(topic, bucket, run)
         try:
-            await capacity(topic, bucket, args.readings, per_event, service.pid)
-            await latency(topic, bucket, args.rate, args.seconds, per_event, service.pid)
+            await capacity(topic, bucket, args.readings, per_event, service.pid, url)
+            if not args.no_latency:
+                await latency(topic, bucket, args.rate, args.seconds, per_event, service.pid)
         finally:
             service.terminate()
             service.wait(timeout=30)

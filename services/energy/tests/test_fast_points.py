@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
+from energy_service import ingest
 from energy_service.ingest import fast_points, points_of
 from pydantic import ValidationError
 
@@ -144,3 +145,25 @@ def test_the_bridge_s_events_take_the_fast_path() -> None:
     for body in (_bridge_event(), _catalogue_event(), no_interval):
         points = fast_points(json.dumps(body).encode())
         assert points is not None and points == _slow(json.dumps(body).encode())
+
+
+@pytest.mark.parametrize("value", _variants())
+def test_a_timestamp_read_before_reads_the_same(value: bytes) -> None:
+    # The second read of each record finds its timestamps in the reader's cache.
+    first, again = fast_points(value), fast_points(value)
+    assert first == again
+    if again is not None:
+        assert again == _slow(value)
+
+
+def test_the_timestamp_cache_keeps_only_valid_timestamps_and_stays_bounded() -> None:
+    bad = _changed((*R0, "timestamp"), "2025-02-30T10:00:00Z")
+    assert fast_points(json.dumps(bad).encode()) is None
+    assert "2025-02-30T10:00:00Z" not in ingest._TIMESTAMPS
+    assert fast_points(json.dumps(bad).encode()) is None
+    for second in range(ingest._TIMESTAMPS_MAX + 10):
+        stamp = f"2025-09-04T10:{second // 60 % 60:02d}:{second % 60:02d}.{second:06d}Z"
+        body = _changed((*R0, "timestamp"), stamp)
+        points = fast_points(json.dumps(body).encode())
+        assert points is not None and points == _slow(json.dumps(body).encode())
+        assert len(ingest._TIMESTAMPS) <= ingest._TIMESTAMPS_MAX

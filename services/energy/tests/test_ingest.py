@@ -7,15 +7,19 @@ import asyncio
 import subprocess
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted, Reading
 from cerc_shared.testing import repo_root
 from energy_service.ingest import MEASUREMENT_TOPIC, POINTS_WRITTEN, MeasurementIngestor
+from energy_service.settings import EnergySettings
 from energy_service.timeseries import (
     STATUS_MEASUREMENT,
+    EnergyPoint,
     InfluxTimeSeries,
     SeriesQuery,
+    TimeSeriesRejected,
     TimeSeriesUnavailable,
 )
 from fastapi import FastAPI
@@ -265,3 +269,26 @@ async def test_influxdb_outage_pauses_ingestion_without_losing_data(
     await wait_stored(store, plant, 200, timeout_s=120)
     assert await stored(store, plant) == 200
     assert round(await consumed_kwh(store, plant), 6) == 20.0
+
+
+async def test_the_store_tells_refused_data_from_an_unusable_store(
+    settings: EnergySettings,
+) -> None:
+    plant = new_plant_id()
+    good = EnergyPoint(plant, "meter-1", "iot", quarter(1), {"energy_consumed_kwh": 0.5})
+    beyond = EnergyPoint(plant, "meter-1", "iot", datetime(2300, 1, 1, tzinfo=UTC), {"voltage": 1})
+    store = InfluxTimeSeries(settings.influx_url, settings.influx_token, "-", settings.bucket)
+    wrong_key = InfluxTimeSeries(settings.influx_url, "cerc:wrong", "-", settings.bucket)
+    nowhere = InfluxTimeSeries("http://127.0.0.1:9", settings.influx_token, "-", settings.bucket)
+    try:
+        await store.write([good])
+        assert await stored(store, plant) == 1
+        with pytest.raises(TimeSeriesRejected, match="out of range"):
+            await store.write([beyond])
+        with pytest.raises(TimeSeriesUnavailable, match="HTTP 401"):
+            await wrong_key.write([good])
+        with pytest.raises(TimeSeriesUnavailable):
+            await nowhere.write([good])
+    finally:
+        for each in (store, wrong_key, nowhere):
+            await each.close()

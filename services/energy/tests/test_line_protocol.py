@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from energy_service import timeseries
 from energy_service.timeseries import DeviceStatusPoint, EnergyPoint, InvalidPoint, to_line
 
 AT = datetime(2025, 3, 30, 1, 0, tzinfo=UTC)
@@ -39,3 +40,30 @@ def test_unrepresentable_tags_are_refused(device: str) -> None:
 def test_a_reading_with_no_value_is_refused() -> None:
     with pytest.raises(InvalidPoint):
         to_line(EnergyPoint(7, "m1", "iot", AT, {"voltage": None}))
+
+
+@pytest.mark.parametrize("device", ["", "a\nb", "x" * 201, "trailing\\"])
+def test_a_refused_tag_is_refused_every_time(device: str) -> None:
+    # Checked tags are remembered; refused ones never are.
+    for _ in range(2):
+        with pytest.raises(InvalidPoint):
+            to_line(EnergyPoint(7, device, "iot", AT, {"voltage": 230.0}))
+    assert device not in timeseries._TAGS
+
+
+def test_remembered_tags_and_timestamps_stay_bounded_and_exact() -> None:
+    for n in range(max(timeseries._TAGS_MAX, timeseries._STAMPS_MAX) + 10):
+        at = AT + timedelta(microseconds=n)
+        line = to_line(EnergyPoint(7, f"m {n}", "iot", at, {"voltage": 230.0}))
+        assert line == (
+            f"energy_data,device_id=m\\ {n},plant_id=7,source=iot voltage=230.0 "
+            f"{1743296400000000000 + n * 1000}"
+        )
+        assert len(timeseries._TAGS) <= timeseries._TAGS_MAX
+        assert len(timeseries._STAMPS) <= timeseries._STAMPS_MAX
+
+
+def test_a_timestamp_without_a_timezone_is_refused_even_after_the_same_instant() -> None:
+    to_line(EnergyPoint(7, "m1", "iot", AT, {"voltage": 230.0}))
+    with pytest.raises(InvalidPoint):
+        to_line(EnergyPoint(7, "m1", "iot", AT.replace(tzinfo=None), {"voltage": 230.0}))

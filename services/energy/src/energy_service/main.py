@@ -54,6 +54,8 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             max_records=settings.ingest_max_records,
             poll_timeout_ms=settings.ingest_poll_timeout_ms,
             chunk_points=settings.ingest_write_chunk_points,
+            fetch_min_bytes=settings.ingest_fetch_min_bytes,
+            fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
         )
         app.state.ingestor = ingestor
         read_models = IdempotentConsumer(

@@ -10,12 +10,17 @@ a replica is down waits in the broker for it.
 Exactly-once-stored, step by step, for one batch of messages:
   1. parse and validate (a message that cannot be used goes to the dead-letter
      topic with the reason, and counts as handled);
-  2. in one Postgres transaction, lock the batch's devices (in id order, so
-     replicas serialise per device and never deadlock) and read their counter
-     state; turn registers into interval energy (counters.py); write the
-     counter state back, and the devices' status (a device whose only news is
-     a later last_seen is written once its stored last_seen is a quarter of
-     its interval old: repository.LAST_SEEN_SLACK; set-based statements);
+  2. in one Postgres transaction, read the batch's devices, each with its
+     counter state on its own row, without locking them; turn registers into
+     interval energy (counters.py); write the counter state back, and the
+     devices' status (a device whose only news is a later last_seen is
+     written once its stored last_seen is a quarter of its interval old:
+     repository.LAST_SEEN_SLACK), each row only if it is still the version
+     read (set-based statements). If any is not (another replica, the OFFLINE
+     detector or the API changed it meanwhile), nothing has been sent yet:
+     the transaction is rolled back and the batch done again from 1's result
+     with its devices locked (in id order, so replicas serialise per device
+     and never deadlock), when no row can change under it;
   3. send the readings (``MeasurementsAccepted``, one event per plant, keyed by
      plant) and dead letters to Kafka and wait for the broker's acks=all;
   4. commit the counter state, device status and command acks;
@@ -39,8 +44,13 @@ transaction, and the guarantees above still hold as if they ran one by one:
     has committed (and not at all if one of them did not), so they read the
     state it left; the rest of the batch goes ahead at once. Batches in flight
     therefore never share a device, and never wait for each other's locks;
-  * a transaction locks its devices in id order and waits for nothing else
-    while holding them, so replicas serialise per device and never deadlock;
+  * a transaction changes only rows still as it read them, or locks its
+    devices in id order and waits for nothing else while holding them, so
+    replicas serialise per device. Rows an unlocked write waits for are taken
+    in the order of their place in the table; should that deadlock with a
+    locked batch of another replica (it takes a device the batch has, at the
+    same moment), PostgreSQL ends one: the unlocked batch is then done again
+    locked, a locked one fails like any Postgres error and is redelivered;
   * PUBACKs go out batch by batch in the order received, a batch's only once
     all of it committed and every batch before it was acknowledged. A failure
     ends the MQTT session with the failed batch and every later one
@@ -72,15 +82,20 @@ from cerc_shared import db
 from cerc_shared.kafka import new_producer
 from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import record_many
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from iot_service import adapters, measurement_events
-from iot_service.counters import RegisterState, advance
+from iot_service.counters import advance
 from iot_service.models import outbox
 from iot_service.mqtt_wire import MqttSubscriber, Received
 from iot_service.repository import (
     CommandRepository,
-    CounterRepository,
     DeviceRepository,
     SeenDevice,
     last_seen_due,
@@ -122,8 +137,15 @@ class _Work:
         default_factory=lambda: defaultdict(list)
     )
     dead: list[tuple[Inbound, str]] = field(default_factory=list)
-    registers: dict[tuple[str, str], RegisterState] = field(default_factory=dict)
-    moved: set[tuple[str, str]] = field(default_factory=set)
+    # Devices whose registers moved (their counter state is written).
+    moved: set[str] = field(default_factory=set)
+
+
+class _Conflict(Exception):
+    """A device read unlocked changed before the batch wrote it."""
+
+
+_DEADLOCK = "40P01"
 
 
 class Bridge:
@@ -140,6 +162,8 @@ class Bridge:
         self._producer = producer
         self._zone = ZoneInfo(settings.naive_time_zone)
         self.totals = BatchResult()
+        # Batches redone locked because a device changed under the unlocked attempt.
+        self.conflicts = 0
 
     async def process(self, batch: Sequence[Inbound]) -> BatchResult:
         """One batch, in one transaction (see the module's docstring for how
@@ -149,31 +173,49 @@ class Bridge:
         return result
 
     async def _process(self, batch: Sequence[Inbound]) -> BatchResult:
-        result = BatchResult()
         parsed: list[tuple[Inbound, DeviceTopic, Any]] = []
-        work = _Work()
+        unusable: list[tuple[Inbound, str]] = []
+        ignored = 0
         for message in batch:
             topic = parse_topic(message.topic)
             if topic is None:
-                work.dead.append((message, "topic outside energy/plant/{p}/device/{d}/..."))
+                unusable.append((message, "topic outside energy/plant/{p}/device/{d}/..."))
                 continue
             try:
                 parsed.append((message, topic, self._parse(topic, message.payload)))
             except adapters.Ignored:
-                result.ignored += 1
+                ignored += 1
             except adapters.Unusable as exc:
-                work.dead.append((message, str(exc)))
+                unusable.append((message, str(exc)))
+        try:
+            result = await self._attempt(parsed, unusable, lock=False)
+        except _Conflict:
+            # Another transaction changed one of these devices since it was
+            # read (another replica, the OFFLINE detector, the API): nothing
+            # was sent or kept; again, with the devices locked.
+            self.conflicts += 1
+            result = await self._attempt(parsed, unusable, lock=True)
+        result.ignored = ignored
+        return result
 
+    async def _attempt(
+        self,
+        parsed: list[tuple[Inbound, DeviceTopic, Any]],
+        unusable: list[tuple[Inbound, str]],
+        *,
+        lock: bool,
+    ) -> BatchResult:
+        """The batch in one transaction: read the devices (locked, or not and
+        checked when written), compute, write, send; raises _Conflict, having
+        sent nothing, if an unlocked device changed meanwhile."""
+        result = BatchResult()
+        work = _Work(dead=list(unusable))
         async with self._sessionmaker() as session, session.begin():
-            devices = await DeviceRepository(session).lock_for_bridge(
-                t.device_id for _, t, _ in parsed
-            )
-            counters = CounterRepository(session)
-            for key, (ts, kwh) in (await counters.for_devices(devices)).items():
-                work.registers[key] = RegisterState(ts, kwh)
-            stored_registers = set(work.registers)
+            repository = DeviceRepository(session)
+            devices = await repository.for_bridge((t.device_id for _, t, _ in parsed), lock=lock)
             before = {d.id: _Stored.of(d) for d in devices.values()}
             seen: dict[str, SeenDevice] = {}
+            acks: list[tuple[adapters.Ack, str, datetime]] = []
             for message, topic, item in parsed:
                 device = devices.get(topic.device_id)
                 refusal = self._refusal(device, topic)
@@ -202,13 +244,26 @@ class Bridge:
                 elif isinstance(item, adapters.Ack):
                     result.acks += 1
                     _seen(device, message.received_at, None, None)
-                    await CommandRepository(session).record_ack(
-                        item.command_id, device.id, item.result, item.detail, message.received_at
-                    )
+                    acks.append((item, device.id, message.received_at))
                 seen[device.id] = device
-            await DeviceRepository(session).save_seen(
-                [d for d in seen.values() if before[d.id].changed(d)]
-            )
+            touched = {d.id for d in seen.values() if before[d.id].changed(d)}
+            try:
+                saved = await repository.save_for_bridge(
+                    [d for d in seen.values() if d.id in touched or d.id in work.moved], touched
+                )
+            except DBAPIError as exc:
+                if lock or getattr(exc.orig, "sqlstate", None) != _DEADLOCK:
+                    raise
+                # The unlocked write waited for rows a locked batch of another
+                # replica holds, in another order: PostgreSQL ended one of them.
+                raise _Conflict from exc
+            if not saved:
+                if lock:
+                    raise RuntimeError("a locked device changed under its lock")
+                raise _Conflict
+            commands = CommandRepository(session)
+            for ack, device_id, at in acks:
+                await commands.record_ack(ack.command_id, device_id, ack.result, ack.detail, at)
             await record_many(
                 session,
                 outbox,
@@ -218,13 +273,6 @@ class Bridge:
                     if d.status != before[d.id].status
                 ],
                 producer=PRODUCER,
-            )
-            await counters.save(
-                (
-                    (d, r, work.registers[(d, r)].ts, work.registers[(d, r)].kwh)
-                    for d, r in work.moved
-                ),
-                existing=stored_registers,
             )
             result.events = await self._send(work)
         result.readings = sum(len(r) for r in work.readings.values())
@@ -256,13 +304,14 @@ class Bridge:
         interval_s = sample.interval_s
         fresh = not sample.registers
         fmt = topic.format
+        states = device.registers
         for name, kwh in sample.registers.items():
-            key = (device.id, f"{fmt}:{name}")
-            step = advance(work.registers.get(key), sample.timestamp, kwh)
+            key = f"{fmt}:{name}"
+            step = advance(states.get(key), sample.timestamp, kwh)
             if step.outcome == "stale":
                 continue
-            work.registers[key] = step.state
-            work.moved.add(key)
+            states[key] = step.state
+            work.moved.add(device.id)
             fresh = True
             energy[name] = step.energy_kwh
             if step.since is not None:
@@ -390,6 +439,26 @@ def _seen(
 # ------------------------------------------------------------------ the loop
 
 
+def create_engine(settings: IotSettings) -> AsyncEngine:
+    """The bridge's engine: the services' one (db.create_engine) less the ping
+    before each checkout, a round trip per batch. A connection that died is
+    found by the batch's first statement instead, which fails the batch: the
+    bridge reconnects and the broker redelivers, as for any Postgres failure.
+
+    Every statement of the bridge is by key, for at most a batch of devices:
+    a sequential scan of devices is never what it wants, though the planner
+    picks one (and a hash join over the whole table) when a batch is large
+    next to the table, as in a small deployment; it is kept to the keys."""
+    server_settings = {"enable_seqscan": "off"}
+    if settings.database_schema:
+        server_settings["search_path"] = settings.database_schema
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        connect_args={"server_settings": server_settings},
+    )
+
+
 def client_id(settings: IotSettings) -> str:
     return settings.bridge_client_id or f"cerc-bridge-{socket.gethostname()}"
 
@@ -408,7 +477,7 @@ class BridgeRunner:
 
     async def run(self) -> None:
         s = self.settings
-        engine = db.create_engine(s)
+        engine = create_engine(s)
         sessionmaker = db.create_sessionmaker(engine)
         backoff = 0.5
         try:

@@ -1,5 +1,5 @@
-"""Tables of the iot schema: the device registry, command tracking, the
-bridge's counter state, and the read models of plants and memberships kept
+"""Tables of the iot schema: the device registry (with the bridge's counter
+state), command tracking, and the read models of plants and memberships kept
 from the CER service's events."""
 
 from __future__ import annotations
@@ -80,10 +80,10 @@ class Membership(Base):
 class Device(Base):
     __tablename__ = "devices"
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
-    # Room on each page for the bridge's updates to stay there (migration 0002).
+    # Room on each page for the bridge's updates to stay there (migrations 0002, 0003).
     __table_args__ = (
         CheckConstraint(f"status IN {DEVICE_STATUSES!r}", name="status"),
-        {"postgresql_with": {"fillfactor": 70}},
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -104,6 +104,10 @@ class Device(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The bridge's state of the device's cumulative registers (counters.py),
+    # ``{"<format>:<register>": ["<last timestamp>", <last kWh>]}``: written by
+    # the bridge alone (repository.py), loaded only when asked for.
+    counters: Mapped[dict[str, Any] | None] = mapped_column(JSONB, deferred=True)
 
     @property
     def revoked(self) -> bool:
@@ -134,18 +138,6 @@ class CommandAck(Base):
     result: Mapped[str] = mapped_column(String(10))
     detail: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class CounterState(Base):
-    """The latest reading of one cumulative register of one device (see counters.py)."""
-
-    __tablename__ = "counter_states"
-    __table_args__ = ({"postgresql_with": {"fillfactor": 70}},)
-
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    register: Mapped[str] = mapped_column(String(80), primary_key=True)
-    last_ts: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    last_kwh: Mapped[float] = mapped_column(Float)
 
 
 outbox = define_outbox(Base.metadata)

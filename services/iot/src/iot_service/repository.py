@@ -7,10 +7,12 @@ from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import orjson
 from sqlalchemy import ColumnElement, Select, func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from iot_service.counters import RegisterState
 from iot_service.models import Command, CommandAck, Device, Membership, Plant
 
 
@@ -107,36 +109,54 @@ class DeviceRepository:
         )
         return list(rows), int(total or 0)
 
-    async def lock_for_bridge(self, device_ids: Iterable[str]) -> dict[str, SeenDevice]:
-        """What the bridge needs of these devices, locked in id order (so
-        concurrent bridges never deadlock), as plain rows: one statement."""
+    async def for_bridge(self, device_ids: Iterable[str], *, lock: bool) -> dict[str, SeenDevice]:
+        """What the bridge needs of these devices, its counter state included,
+        as plain rows (one statement), each with the version of the row it
+        was read from. Unlocked, a concurrent change is found when the bridge
+        writes (:meth:`save_for_bridge`); with ``lock``, the rows are locked
+        in id order (so concurrent bridges never deadlock) until the
+        transaction ends, and none can change meanwhile."""
         ids = sorted(set(device_ids))
         if not ids:
             return {}
-        row = (await self.session.execute(_LOCK_FOR_BRIDGE, {"ids": ids})).one()
+        statement = _LOCK_FOR_BRIDGE if lock else _READ_FOR_BRIDGE
+        row = (await self.session.execute(statement, {"ids": ids})).one()
         if row[0] is None:
             return {}
-        return {c[0]: SeenDevice(*c) for c in zip(*row, strict=True)}
+        return {
+            c[0]: SeenDevice(
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], registers(c[9]), c[10], c[11]
+            )
+            for c in zip(*row, strict=True)
+        }
 
-    async def save_seen(self, devices: Sequence[SeenDevice]) -> None:
-        """Write back status, last seen, battery and signal of these devices: one statement.
+    async def save_for_bridge(self, devices: Sequence[SeenDevice], touched: Container[str]) -> bool:
+        """Write back these devices' counter state, status, last seen, battery
+        and signal, each only if its row is still the version the bridge read
+        (one statement); False, and nothing to commit, if any was not (some
+        other transaction changed it meanwhile).
 
-        The bridge leaves out a device whose only news is a later ``last_seen``
-        until the stored one is ``LAST_SEEN_SLACK`` of its interval old (see
-        :func:`last_seen_due`)."""
+        A device not in ``touched`` has nothing new but its registers and its
+        last_seen: its stored last_seen is kept (written only when due, see
+        :func:`last_seen_due`) and so is its updated_at."""
         if not devices:
-            return
-        await self.session.execute(
-            _SAVE_SEEN,
+            return True
+        written = await self.session.execute(
+            _SAVE_FOR_BRIDGE,
             {
                 "ids": [d.id for d in devices],
+                "rows": [d.row for d in devices],
+                "versions": [d.version for d in devices],
+                "touched": [d.id in touched for d in devices],
                 "statuses": [d.status for d in devices],
                 "details": [d.status_detail for d in devices],
                 "seen": [d.last_seen for d in devices],
                 "battery": [d.battery_level for d in devices],
                 "signal": [d.signal_strength for d in devices],
+                "counters": [_counters_json(d.registers) for d in devices],
             },
         )
+        return len(written.all()) == len(devices)
 
     async def lock_silent(self, now: datetime, after_intervals: int, limit: int) -> list[Device]:
         """Live devices silent for ``after_intervals`` of their intervals; replicas skip
@@ -182,6 +202,12 @@ class SeenDevice:
     battery_level: float | None
     signal_strength: float | None
     interval_s: int
+    # "<format>:<register>" -> its latest reading (counters.py).
+    registers: dict[str, RegisterState]
+    # Where the row read was (ctid) and which transaction wrote it (xmin):
+    # any change to the row since, by anyone, gives it another of either.
+    row: tuple[int, int]
+    version: int
 
 
 def last_seen_due(stored: datetime | None, seen: datetime | None, interval_s: int) -> bool:
@@ -191,25 +217,64 @@ def last_seen_due(stored: datetime | None, seen: datetime | None, interval_s: in
     return stored is None or (seen - stored).total_seconds() >= interval_s * LAST_SEEN_SLACK
 
 
+def registers(stored: str | None) -> dict[str, RegisterState]:
+    """A device's ``counters`` column (as JSON text) as register states."""
+    if stored is None:
+        return {}
+    fromisoformat = datetime.fromisoformat
+    return {
+        name: RegisterState(fromisoformat(ts), kwh)
+        for name, (ts, kwh) in orjson.loads(stored).items()
+    }
+
+
+def _counters_json(states: dict[str, RegisterState]) -> str:
+    # Timestamps as 2025-09-04T10:00:00+00:00, kWh as the shortest exact decimal.
+    return orjson.dumps({name: [s.ts, s.kwh] for name, s in states.items()}).decode()
+
+
 # Rows come back as one row of columns (arrays): a thousand devices are one
 # row for the driver to decode and SQLAlchemy to wrap, not a thousand.
-_LOCK_FOR_BRIDGE = text(
-    "WITH locked AS (SELECT id, plant_id, revoked_at IS NOT NULL AS revoked, status,"
-    " status_detail, last_seen, battery_level, signal_strength, interval_s"
-    " FROM devices WHERE id = ANY(CAST(:ids AS varchar[])) ORDER BY id FOR UPDATE)"
+_READ_FOR_BRIDGE = text(
+    "WITH found AS (SELECT id, plant_id, revoked_at IS NOT NULL AS revoked, status,"
+    " status_detail, last_seen, battery_level, signal_strength, interval_s,"
+    " counters::text AS counters, ctid, xmin FROM devices"
+    " WHERE id = ANY(CAST(:ids AS varchar[])))"
     " SELECT array_agg(id), array_agg(plant_id), array_agg(revoked), array_agg(status),"
     " array_agg(status_detail), array_agg(last_seen), array_agg(battery_level),"
-    " array_agg(signal_strength), array_agg(interval_s) FROM locked"
+    " array_agg(signal_strength), array_agg(interval_s), array_agg(counters),"
+    " array_agg(ctid), array_agg(xmin) FROM found"
 )
-_SAVE_SEEN = text(
-    "UPDATE devices AS d SET status = u.status, status_detail = u.status_detail,"
-    " last_seen = u.last_seen, battery_level = u.battery_level,"
-    " signal_strength = u.signal_strength, updated_at = now()"
-    " FROM unnest(CAST(:ids AS varchar[]), CAST(:statuses AS varchar[]),"
-    " CAST(:details AS varchar[]), CAST(:seen AS timestamptz[]),"
-    " CAST(:battery AS float8[]), CAST(:signal AS float8[]))"
-    " AS u(id, status, status_detail, last_seen, battery_level, signal_strength)"
-    " WHERE d.id = u.id"
+_LOCK_FOR_BRIDGE = text(
+    "WITH found AS (SELECT id, plant_id, revoked_at IS NOT NULL AS revoked, status,"
+    " status_detail, last_seen, battery_level, signal_strength, interval_s,"
+    " counters::text AS counters, ctid, xmin FROM devices"
+    " WHERE id = ANY(CAST(:ids AS varchar[])) ORDER BY id FOR UPDATE)"
+    " SELECT array_agg(id), array_agg(plant_id), array_agg(revoked), array_agg(status),"
+    " array_agg(status_detail), array_agg(last_seen), array_agg(battery_level),"
+    " array_agg(signal_strength), array_agg(interval_s), array_agg(counters),"
+    " array_agg(ctid), array_agg(xmin) FROM found"
+)
+# Each row found by where it was read (a TID scan: no index to descend) and
+# written only if it is still that version of that device: a row another
+# transaction changed meanwhile is not there any more, or has another xmin,
+# and is left out of RETURNING (one that is changing waits for that
+# transaction to end, then is looked at again).
+_SAVE_FOR_BRIDGE = text(
+    "UPDATE devices AS d SET counters = CAST(u.counters AS jsonb),"
+    " status = u.status, status_detail = u.status_detail,"
+    " last_seen = CASE WHEN u.touched THEN u.last_seen ELSE d.last_seen END,"
+    " battery_level = u.battery_level, signal_strength = u.signal_strength,"
+    " updated_at = CASE WHEN u.touched THEN now() ELSE d.updated_at END"
+    " FROM unnest(CAST(:ids AS varchar[]), CAST(:rows AS tid[]), CAST(:versions AS xid[]),"
+    " CAST(:touched AS boolean[]), CAST(:statuses AS varchar[]), CAST(:details AS varchar[]),"
+    " CAST(:seen AS timestamptz[]), CAST(:battery AS float8[]), CAST(:signal AS float8[]),"
+    " CAST(:counters AS text[]))"
+    " AS u(id, at_row, version, touched, status, status_detail, last_seen, battery_level,"
+    " signal_strength, counters)"
+    " WHERE d.ctid = ANY(CAST(:rows AS tid[])) AND d.ctid = u.at_row AND d.id = u.id"
+    " AND d.xmin = u.version"
+    " RETURNING d.id"
 )
 
 
@@ -265,67 +330,3 @@ class CommandRepository:
             )
             .on_conflict_do_nothing()
         )
-
-
-class CounterRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def for_devices(
-        self, device_ids: Iterable[str]
-    ) -> dict[tuple[str, str], tuple[datetime, float]]:
-        """(device, register) -> (last timestamp, last kWh)."""
-        ids = list(set(device_ids))
-        if not ids:
-            return {}
-        devices, registers, ts, kwh = (await self.session.execute(_COUNTERS_OF, {"ids": ids})).one()
-        if devices is None:
-            return {}
-        return {(d, r): (t, k) for d, r, t, k in zip(devices, registers, ts, kwh, strict=True)}
-
-    async def save(
-        self,
-        states: Iterable[tuple[str, str, datetime, float]],
-        existing: Container[tuple[str, str]],
-    ) -> None:
-        """Write these registers' states; ``existing`` are the (device, register)
-        pairs that already have a row (read under the device's lock), which are
-        updated in place: an upsert would lock each row before updating it, a
-        second write per register per reading."""
-        updates: list[tuple[str, str, datetime, float]] = []
-        inserts: list[tuple[str, str, datetime, float]] = []
-        for row in states:
-            (updates if (row[0], row[1]) in existing else inserts).append(row)
-        for statement, rows in ((_UPDATE_COUNTERS, updates), (_INSERT_COUNTERS, inserts)):
-            if rows:
-                await self.session.execute(
-                    statement,
-                    {
-                        "devices": [r[0] for r in rows],
-                        "registers": [r[1] for r in rows],
-                        "ts": [r[2] for r in rows],
-                        "kwh": [r[3] for r in rows],
-                    },
-                )
-
-
-_COUNTERS_OF = text(
-    "SELECT array_agg(device_id), array_agg(register), array_agg(last_ts), array_agg(last_kwh)"
-    " FROM counter_states WHERE device_id = ANY(CAST(:ids AS varchar[]))"
-)
-# Never move a register backwards in time, whoever wrote last.
-_UPDATE_COUNTERS = text(
-    "UPDATE counter_states AS c SET last_ts = u.last_ts, last_kwh = u.last_kwh"
-    " FROM unnest(CAST(:devices AS varchar[]), CAST(:registers AS varchar[]),"
-    " CAST(:ts AS timestamptz[]), CAST(:kwh AS float8[]))"
-    " AS u(device_id, register, last_ts, last_kwh)"
-    " WHERE c.device_id = u.device_id AND c.register = u.register AND c.last_ts < u.last_ts"
-)
-_INSERT_COUNTERS = text(
-    "INSERT INTO counter_states AS c (device_id, register, last_ts, last_kwh)"
-    " SELECT * FROM unnest(CAST(:devices AS varchar[]), CAST(:registers AS varchar[]),"
-    " CAST(:ts AS timestamptz[]), CAST(:kwh AS float8[]))"
-    " ON CONFLICT (device_id, register) DO UPDATE"
-    " SET last_ts = EXCLUDED.last_ts, last_kwh = EXCLUDED.last_kwh"
-    " WHERE c.last_ts < EXCLUDED.last_ts"
-)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import socket
+from collections.abc import Callable
+
 import pytest
 from iot_service.mqtt_wire import (
     PUBACK,
     PUBLISH,
     MqttError,
+    _Protocol,
     decode_publish,
     puback_packets,
     publish_packet,
@@ -59,3 +64,38 @@ def test_qos_2_is_refused_rather_than_acknowledged_wrongly() -> None:
     [(_, flags, body)], _ = split_packets(packet)
     with pytest.raises(MqttError):
         decode_publish(flags, body)
+
+
+async def test_a_receiver_waiting_for_a_batch_is_woken_once_it_is_full() -> None:
+    """Lingering for a batch, the bridge is woken when the batch is full (or
+    the connection ends), not at every TCP read that brings a message."""
+    loop = asyncio.get_running_loop()
+    ours, broker = socket.socketpair()
+    _, protocol = await loop.create_connection(lambda: _Protocol(high_water=100), sock=ours)
+    try:
+        waiting = asyncio.ensure_future(protocol.wait_arrival(3))
+        for packet_id in (1, 2):
+            broker.sendall(publish_packet(f"t/{packet_id}", b"x", packet_id))
+            await _until(lambda n=packet_id: len(protocol.messages) == n)
+            assert not waiting.done()
+        broker.sendall(publish_packet("t/3", b"x", 3))
+        await asyncio.wait_for(waiting, 5)
+        assert [m.packet_id for m in protocol.messages] == [1, 2, 3]
+        # Already there: no wait. More than there are: woken by the end.
+        await asyncio.wait_for(protocol.wait_arrival(2), 5)
+        more = asyncio.ensure_future(protocol.wait_arrival(10))
+        await asyncio.sleep(0.05)
+        assert not more.done()
+        broker.close()
+        with pytest.raises(MqttError):
+            await asyncio.wait_for(more, 5)
+    finally:
+        broker.close()
+        assert protocol.transport is not None
+        protocol.transport.abort()
+
+
+async def _until(done: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
+        while not done():  # noqa: ASYNC110 - the protocol has no event for this
+            await asyncio.sleep(0.005)

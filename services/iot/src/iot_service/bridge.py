@@ -161,6 +161,7 @@ class Bridge:
         self._sessionmaker = sessionmaker
         self._producer = producer
         self._zone = ZoneInfo(settings.naive_time_zone)
+        self._max_skew = timedelta(seconds=settings.bridge_max_clock_skew_s)
         self.totals = BatchResult()
         # Batches redone locked because a device changed under the unlocked attempt.
         self.conflicts = 0
@@ -225,7 +226,7 @@ class Bridge:
                 assert device is not None
                 if isinstance(item, adapters.Sample):
                     skew = item.timestamp - message.received_at
-                    if skew > timedelta(seconds=self.settings.bridge_max_clock_skew_s):
+                    if skew > self._max_skew:
                         work.dead.append((message, f"timestamp {skew} in the future"))
                         continue
                     reading = self._reading(device, topic, item, work)

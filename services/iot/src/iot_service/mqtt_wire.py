@@ -155,6 +155,9 @@ class _Protocol(asyncio.Protocol):
         self.last_sent = time.monotonic()
         self.last_heard = time.monotonic()
         self._buffer = bytearray()
+        # Set once ``wanted`` messages wait (or the connection ended): a
+        # receiver lingering for a batch is woken once, not per TCP read.
+        self.wanted = 1
         self._arrived = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -180,7 +183,8 @@ class _Protocol(asyncio.Protocol):
             self._fail(exc)
             return
         if self.messages:
-            self._arrived.set()
+            if len(self.messages) >= self.wanted:
+                self._arrived.set()
             if len(self.messages) > self.high_water and self.transport and not self.paused:
                 self.transport.pause_reading()
                 self.paused = True
@@ -207,9 +211,15 @@ class _Protocol(asyncio.Protocol):
         self.transport.write(data)
         self.last_sent = time.monotonic()
 
-    async def wait_arrival(self) -> None:
-        await self._arrived.wait()
-        self._arrived.clear()
+    async def wait_arrival(self, wanted: int) -> None:
+        """Until ``wanted`` messages wait; raises if the connection ended."""
+        self.wanted = wanted
+        try:
+            if len(self.messages) < wanted and not self.closed.done():
+                self._arrived.clear()
+                await self._arrived.wait()
+        finally:
+            self.wanted = 1
         if self.closed.done():
             self.closed.result()
 
@@ -280,15 +290,13 @@ class MqttSubscriber:
         """What has arrived, waiting up to ``linger_s`` after the first message
         for more, up to ``max_messages``; none if nothing came for ``idle_s``."""
         p = self._protocol
-        while not p.messages:
-            try:
-                await asyncio.wait_for(p.wait_arrival(), idle_s)
-            except TimeoutError:
-                return []
-        deadline = time.monotonic() + linger_s
-        while len(p.messages) < max_messages and (left := deadline - time.monotonic()) > 0:
+        try:
+            await asyncio.wait_for(p.wait_arrival(1), idle_s)
+        except TimeoutError:
+            return []
+        if len(p.messages) < max_messages and linger_s > 0:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(p.wait_arrival(), left)
+                await asyncio.wait_for(p.wait_arrival(max_messages), linger_s)
         count = min(max_messages, len(p.messages))
         batch = [p.messages.popleft() for _ in range(count)]
         if p.paused and len(p.messages) <= p.high_water // 2 and p.transport is not None:

@@ -131,32 +131,45 @@ class DeviceRepository:
         }
 
     async def save_for_bridge(self, devices: Sequence[SeenDevice], touched: Container[str]) -> bool:
-        """Write back these devices' counter state, status, last seen, battery
-        and signal, each only if its row is still the version the bridge read
-        (one statement); False, and nothing to commit, if any was not (some
-        other transaction changed it meanwhile).
+        """Write back these devices' counter state and, for those in
+        ``touched``, their status, last seen, battery and signal, each only if
+        its row is still the version the bridge read; False, and nothing to
+        commit, if any was not (some other transaction changed it meanwhile).
 
-        A device not in ``touched`` has nothing new but its registers and its
-        last_seen: its stored last_seen is kept (written only when due, see
-        :func:`last_seen_due`) and so is its updated_at."""
-        if not devices:
-            return True
-        written = await self.session.execute(
-            _SAVE_FOR_BRIDGE,
-            {
-                "ids": [d.id for d in devices],
-                "rows": [d.row for d in devices],
-                "versions": [d.version for d in devices],
-                "touched": [d.id in touched for d in devices],
-                "statuses": [d.status for d in devices],
-                "details": [d.status_detail for d in devices],
-                "seen": [d.last_seen for d in devices],
-                "battery": [d.battery_level for d in devices],
-                "signal": [d.signal_strength for d in devices],
-                "counters": [_counters_json(d.registers) for d in devices],
-            },
-        )
-        return len(written.all()) == len(devices)
+        A device not in ``touched`` has nothing new but its registers and a
+        later last_seen, which is not written (only when due, see
+        :func:`last_seen_due`): most readings, one narrower statement."""
+        registers_only = [d for d in devices if d.id not in touched]
+        whole = [d for d in devices if d.id in touched]
+        written = 0
+        if registers_only:
+            result = await self.session.execute(
+                _SAVE_COUNTERS,
+                {
+                    "ids": [d.id for d in registers_only],
+                    "rows": [d.row for d in registers_only],
+                    "versions": [d.version for d in registers_only],
+                    "counters": [_counters_json(d.registers) for d in registers_only],
+                },
+            )
+            written += len(result.all())
+        if whole:
+            result = await self.session.execute(
+                _SAVE_FOR_BRIDGE,
+                {
+                    "ids": [d.id for d in whole],
+                    "rows": [d.row for d in whole],
+                    "versions": [d.version for d in whole],
+                    "statuses": [d.status for d in whole],
+                    "details": [d.status_detail for d in whole],
+                    "seen": [d.last_seen for d in whole],
+                    "battery": [d.battery_level for d in whole],
+                    "signal": [d.signal_strength for d in whole],
+                    "counters": [_counters_json(d.registers) for d in whole],
+                },
+            )
+            written += len(result.all())
+        return written == len(devices)
 
     async def lock_silent(self, now: datetime, after_intervals: int, limit: int) -> list[Device]:
         """Live devices silent for ``after_intervals`` of their intervals; replicas skip
@@ -262,16 +275,22 @@ _LOCK_FOR_BRIDGE = text(
 # transaction to end, then is looked at again).
 _SAVE_FOR_BRIDGE = text(
     "UPDATE devices AS d SET counters = CAST(u.counters AS jsonb),"
-    " status = u.status, status_detail = u.status_detail,"
-    " last_seen = CASE WHEN u.touched THEN u.last_seen ELSE d.last_seen END,"
-    " battery_level = u.battery_level, signal_strength = u.signal_strength,"
-    " updated_at = CASE WHEN u.touched THEN now() ELSE d.updated_at END"
+    " status = u.status, status_detail = u.status_detail, last_seen = u.last_seen,"
+    " battery_level = u.battery_level, signal_strength = u.signal_strength, updated_at = now()"
     " FROM unnest(CAST(:ids AS varchar[]), CAST(:rows AS tid[]), CAST(:versions AS xid[]),"
-    " CAST(:touched AS boolean[]), CAST(:statuses AS varchar[]), CAST(:details AS varchar[]),"
+    " CAST(:statuses AS varchar[]), CAST(:details AS varchar[]),"
     " CAST(:seen AS timestamptz[]), CAST(:battery AS float8[]), CAST(:signal AS float8[]),"
     " CAST(:counters AS text[]))"
-    " AS u(id, at_row, version, touched, status, status_detail, last_seen, battery_level,"
+    " AS u(id, at_row, version, status, status_detail, last_seen, battery_level,"
     " signal_strength, counters)"
+    " WHERE d.ctid = ANY(CAST(:rows AS tid[])) AND d.ctid = u.at_row AND d.id = u.id"
+    " AND d.xmin = u.version"
+    " RETURNING d.id"
+)
+_SAVE_COUNTERS = text(
+    "UPDATE devices AS d SET counters = CAST(u.counters AS jsonb)"
+    " FROM unnest(CAST(:ids AS varchar[]), CAST(:rows AS tid[]), CAST(:versions AS xid[]),"
+    " CAST(:counters AS text[])) AS u(id, at_row, version, counters)"
     " WHERE d.ctid = ANY(CAST(:rows AS tid[])) AND d.ctid = u.at_row AND d.id = u.id"
     " AND d.xmin = u.version"
     " RETURNING d.id"

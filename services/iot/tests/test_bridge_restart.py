@@ -52,12 +52,18 @@ class BridgeProcess:
                 stderr=subprocess.STDOUT,
             )
         self.starts += 1
-        for _ in range(600):
-            if "subscribed" in self.log.read_bytes()[offset:].decode(errors="replace"):
-                return
-            assert self.proc.returncode is None, self.log.read_text()
-            await asyncio.sleep(0.05)
-        raise AssertionError("the bridge never subscribed:\n" + self.log.read_text())
+        try:
+            for _ in range(600):
+                if "subscribed" in self.log.read_bytes()[offset:].decode(errors="replace"):
+                    return
+                assert self.proc.returncode is None, self.log.read_text()
+                await asyncio.sleep(0.05)
+            raise AssertionError("the bridge never subscribed:\n" + self.log.read_text())
+        except BaseException:
+            # Not left running (and reconnecting, its session queueing every
+            # device message) after the test failed.
+            await self.stop()
+            raise
 
     async def kill(self) -> None:
         assert self.proc is not None

@@ -55,3 +55,13 @@ def test_keys_go_to_the_partition_aiokafka_would_choose() -> None:
     for plant_id in range(1000, 1100):
         key = str(plant_id).encode()
         assert batches.partition(key) == DefaultPartitioner()(key, partitions, partitions)
+
+
+def test_a_key_seen_before_still_goes_where_aiokafka_would_put_it() -> None:
+    """The bridge remembers each key's hash: right again for the same key,
+    and for another number of partitions (partitions added to the topic)."""
+    for partitions in ([0, 1, 2], [0, 1, 2, 3, 4, 5, 6], [0, 1, 2]):
+        batches = PartitionBatches(producer=None, topic="t", partitions=partitions)  # type: ignore[arg-type]
+        for plant_id in range(2000, 2050):
+            key = str(plant_id).encode()
+            assert batches.partition(key) == DefaultPartitioner()(key, partitions, partitions)

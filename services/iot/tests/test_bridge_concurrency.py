@@ -4,11 +4,13 @@ change when it writes, and does the batch again with them locked."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 import pytest
 from cerc_shared import db
 from cerc_shared.kafka import new_producer
@@ -143,4 +145,60 @@ async def test_a_device_the_detector_marks_offline_meanwhile_comes_back_online_w
         ("ONLINE", "OFFLINE"),
         ("OFFLINE", "ONLINE"),
     ]
+    assert bridge.conflicts == 1
+
+
+async def test_a_deadlock_with_another_transaction_redoes_the_batch_locked(
+    replicas: tuple[Bridge, Bridge],
+    settings: IotSettings,
+    devices: Devices,
+    live_plant: LivePlant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The unlocked write takes its rows one by one; another transaction that
+    holds one of them and then wants another the write took (a locked batch
+    of another replica, in its order) deadlocks with it. PostgreSQL ends the
+    one that waited longest, here the bridge's write: it does the batch again
+    locked, once the other transaction is done."""
+    bridge, _ = replicas
+    made = [await devices.add(live_plant.plant_id) for _ in range(2)]
+    await bridge.process([reading(c.topics.measurements, 0, 100.0) for c in made])
+    plain = settings.database_dsn
+    other = await asyncpg.connect(plain, server_settings={"search_path": "iot"})
+    try:
+        rows = dict(
+            await other.fetch(
+                "SELECT id, ctid FROM devices WHERE id = ANY($1::varchar[])",
+                [c.username for c in made],
+            )
+        )
+        # The write takes the first of the batch first (in the table's order too).
+        first, second = sorted(made, key=lambda c: rows[c.username])
+        holding = other.transaction()
+        late: list[asyncio.Task[None]] = []
+
+        async def take_the_first_after_the_write_has_it() -> None:
+            await asyncio.sleep(0.3)
+            await other.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", first.username)
+            await holding.commit()
+
+        async def hold_the_second() -> None:
+            await holding.start()
+            await other.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", second.username)
+            late.append(asyncio.create_task(take_the_first_after_the_write_has_it()))
+
+        meanwhile(monkeypatch, hold_the_second)
+        async with KafkaTail("measurement.v1") as tail:
+            result = await bridge.process(
+                [reading(first.topics.measurements, 15, 101.0),
+                 reading(second.topics.measurements, 15, 102.0)]
+            )  # fmt: skip
+            ids = {first.username, second.username}
+            records = await tail.until(lambda r: len(readings_of(r, ids)) >= 2)
+        await late[0]
+    finally:
+        await other.close()
+    got = {r["device_id"]: r["energy_consumed_kwh"] for _, _, r in readings_of(records, ids)}
+    assert got == {first.username: 1.0, second.username: 2.0}
+    assert result.readings == 2
     assert bridge.conflicts == 1

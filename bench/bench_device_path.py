@@ -74,7 +74,6 @@ DATABASE = "cercollettiva_bench_devices"
 ADMIN = ("bench-admin", "bench-admin@example.it", "Bench-Admin-Pass-1")  # throwaway account
 MQTT_SERVICE = ("cerc_bridge", "cerc_bridge_dev")  # development key (infra/mosquitto.sh)
 PLANT_BASE = 900_000
-PROBE_DEVICE = "bench-probe"
 PROBE_PLANT = PLANT_BASE
 # Every device publishes every STEP of simulated time; phases follow each other.
 STEP = timedelta(seconds=20)
@@ -192,8 +191,17 @@ def iot_dsn(ports: dict[str, int]) -> str:
     return f"postgresql://iot_svc:iot_dev@127.0.0.1:{ports['PG_PORT']}/{DATABASE}"
 
 
+# Device ids of this run alone. Topics are the broker's, shared by everyone on
+# it: another bench or harness publishing for the same ids meanwhile reached
+# this run's bridge and moved its devices' registers (readings were then
+# stale or doubled, and the run's count said so). With ids of its own, such
+# messages are refused as unknown devices.
+RUN = uuid.uuid4().hex[:6]
+PROBE_DEVICE = f"bench-probe-{RUN}"
+
+
 def device_id(n: int) -> str:
-    return f"bench-{n:06d}"
+    return f"bench-{RUN}-{n:06d}"
 
 
 def plant_of(n: int, per_plant: int) -> int:

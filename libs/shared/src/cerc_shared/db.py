@@ -8,7 +8,7 @@ back when it raises; domain code never calls ``commit()``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Protocol
 
@@ -26,15 +26,24 @@ from cerc_shared.envelope import ApiError
 from cerc_shared.settings import ServiceSettings
 
 
-def create_engine(settings: ServiceSettings) -> AsyncEngine:
-    connect_args = {}
+def create_engine(
+    settings: ServiceSettings,
+    *,
+    pre_ping: bool = True,
+    server_settings: Mapping[str, str] | None = None,
+) -> AsyncEngine:
+    """The service's engine, its connections in its own schema. ``pre_ping``
+    checks a connection before each checkout (a round trip); a hot loop that
+    survives a failed statement anyway may leave it off. ``server_settings``
+    are further settings of every connection."""
+    session_settings = dict(server_settings or {})
     if settings.database_schema:
-        connect_args = {"server_settings": {"search_path": settings.database_schema}}
+        session_settings["search_path"] = settings.database_schema
     return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
-        pool_pre_ping=True,
-        connect_args=connect_args,
+        pool_pre_ping=pre_ping,
+        connect_args={"server_settings": session_settings} if session_settings else {},
     )
 
 

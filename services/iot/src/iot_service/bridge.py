@@ -83,12 +83,7 @@ from cerc_shared.kafka import new_producer
 from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import record_many
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from iot_service import adapters, measurement_events
 from iot_service.counters import advance
@@ -450,14 +445,7 @@ def create_engine(settings: IotSettings) -> AsyncEngine:
     a sequential scan of devices is never what it wants, though the planner
     picks one (and a hash join over the whole table) when a batch is large
     next to the table, as in a small deployment; it is kept to the keys."""
-    server_settings = {"enable_seqscan": "off"}
-    if settings.database_schema:
-        server_settings["search_path"] = settings.database_schema
-    return create_async_engine(
-        settings.database_url,
-        pool_size=settings.database_pool_size,
-        connect_args={"server_settings": server_settings},
-    )
+    return db.create_engine(settings, pre_ping=False, server_settings={"enable_seqscan": "off"})
 
 
 def client_id(settings: IotSettings) -> str:

@@ -17,7 +17,9 @@ readings), so InfluxDB holds as many series as it does there. In the capacity
 run "stored" is timed by the service's count of points InfluxDB accepted
 (``/metrics``), so no counting query adds to InfluxDB's CPU, and checked by
 one count at the end; the latency run's InfluxDB figure includes its probe
-queries.
+queries. InfluxDB writes the cache to disk and compacts after the writes it
+is given, so the last figure, over both runs and until InfluxDB is idle
+again, is the one to compare InfluxDB configurations by.
 
 The service reads a topic of its own (so no running fleet consumes the bench's
 events) and writes to its own InfluxDB database. Loopback only; bounded in
@@ -78,34 +80,22 @@ def drop_influx(database: str) -> None:
     httpx.post(f"{INFLUX}/query", data={"q": f'DROP DATABASE "{database}"'}, auth=INFLUX_AUTH)
 
 
-async def flux(client: httpx.AsyncClient, query: str) -> str:
-    r = await client.post(
-        f"{INFLUX}/api/v2/query?org=-",
-        content=query,
-        headers={
-            "Authorization": f"Token {INFLUX_AUTH[0]}:{INFLUX_AUTH[1]}",
-            "Content-Type": "application/vnd.flux",
-            "Accept": "application/csv",
+async def count_readings(client: httpx.AsyncClient, bucket: str, where: str = "") -> int:
+    """Readings (points with energy_consumed) in ``bucket``; InfluxQL, which
+    costs InfluxDB a fraction of what the same count in Flux does."""
+    r = await client.get(
+        f"{INFLUX}/query",
+        params={
+            "db": bucket.split("/", 1)[0],
+            "q": "SELECT count(energy_consumed) FROM energy_data"  # noqa: S608
+            + (f" WHERE {where}" if where else ""),
         },
+        auth=INFLUX_AUTH,
         timeout=60,
     )
     r.raise_for_status()
-    return r.text
-
-
-async def count_readings(client: httpx.AsyncClient, bucket: str, plant_filter: str) -> int:
-    csv = await flux(
-        client,
-        f'from(bucket: "{bucket}")'
-        " |> range(start: 2024-01-01T00:00:00Z, stop: 2030-01-01T00:00:00Z)"
-        f' |> filter(fn: (r) => r._measurement == "energy_data" and r._field == "energy_consumed"'
-        f" and {plant_filter}) |> group() |> count()",
-    )
-    rows = [line for line in csv.splitlines() if line and not line.startswith("#")]
-    if len(rows) < 2:
-        return 0
-    header = rows[0].split(",")
-    return int(rows[1].split(",")[header.index("_value")])
+    series = r.json()["results"][0].get("series", [])
+    return int(series[0]["values"][0][1]) if series else 0
 
 
 # ----------------------------------------------------------------- 1. ceiling
@@ -131,7 +121,7 @@ async def influx_ceiling(points: int) -> float:
             )
             r.raise_for_status()
         elapsed = time.perf_counter() - started
-        stored = await count_readings(client, f"{database}/autogen", "true")
+        stored = await count_readings(client, f"{database}/autogen")
     assert stored == points, f"ceiling run stored {stored} of {points}"
     return points / elapsed
 
@@ -313,7 +303,7 @@ async def new_producer() -> AIOKafkaProducer:
 
 async def capacity(
     topic: str, bucket: str, readings: int, per_event: int, pid: int, service: str
-) -> None:
+) -> int:
     events = Events(per_event)
     backlog = []
     while events.next < readings:
@@ -337,7 +327,7 @@ async def capacity(
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(pid) - cpu_before
         per_reading = meter.per_reading(written)
-        stored = await count_readings(client, bucket, f'r.plant_id != "{PROBE_PLANT}"')
+        stored = await count_readings(client, bucket, f"plant_id != '{PROBE_PLANT}'")
     await producer.stop()
     print(
         f"  capacity, {per_event} reading(s)/event: {events.next:,} readings in "
@@ -348,6 +338,7 @@ async def capacity(
     )
     if stored != events.next:
         print(f"  !! stored {stored} of {events.next}")
+    return events.next
 
 
 # ------------------------------------------------------------- 3. latency
@@ -355,7 +346,7 @@ async def capacity(
 
 async def latency(
     topic: str, bucket: str, rate: int, seconds: float, per_event: int, pid: int
-) -> None:
+) -> int:
     events = Events(per_event)
     events.next = LATENCY_FIRST  # after the capacity run's readings
     first = events.next
@@ -435,7 +426,7 @@ async def latency(
     per_reading = meter.per_reading(sent_readings)
     async with httpx.AsyncClient() as client:
         stored = await count_readings(
-            client, bucket, f'r.plant_id != "{PROBE_PLANT}" and r._time > {latency_from()}'
+            client, bucket, f"plant_id != '{PROBE_PLANT}' AND time > '{latency_from()}'"
         )
     delays = sorted((seen_at[d] - sent_at[d]) * 1000 for d in seen_at)
     lost = len(sent_at) - len(seen_at)
@@ -448,6 +439,21 @@ async def latency(
         f"{cpu / produce_s * 100:.0f}% of one core, RSS max {max(rss):.0f} MiB; "
         f"CPU per reading (with the probe queries): {per_reading}"
     )
+    return sent_readings
+
+
+async def influx_settles(limit_s: float = 180) -> float:
+    """Until InfluxDB is idle (under 3% of a core for 15 s, longer than its
+    cache-snapshot-write-cold-duration): the cache snapshots and compactions
+    that follow the writes; how long that took."""
+    pid = influxd_pid()
+    started = time.perf_counter()
+    quiet = 0
+    while time.perf_counter() - started < limit_s and quiet < 15:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(1)
+        quiet = quiet + 1 if cpu_seconds(pid) - before < 0.03 else 0
+    return time.perf_counter() - started
 
 
 async def main() -> None:
@@ -480,9 +486,19 @@ async def main() -> None:
         bucket = f"{database}/autogen"
         service, url = start_service(topic, bucket, run)
         try:
-            await capacity(topic, bucket, args.readings, per_event, service.pid, url)
+            whole = CpuMeter(service.pid)
+            readings = await capacity(topic, bucket, args.readings, per_event, service.pid, url)
             if not args.no_latency:
-                await latency(topic, bucket, args.rate, args.seconds, per_event, service.pid)
+                readings += await latency(
+                    topic, bucket, args.rate, args.seconds, per_event, service.pid
+                )
+            settled = await influx_settles()
+            print(
+                f"  whole run, {per_event} reading(s)/event, {readings:,} readings, with "
+                f"InfluxDB's snapshots and compactions until idle ({settled:.0f} s after): CPU "
+                "per reading "
+                f"{whole.per_reading(readings)}"
+            )
         finally:
             service.terminate()
             service.wait(timeout=30)

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Select, func, or_, select, text
@@ -143,29 +144,18 @@ class DeviceRepository:
         whole = [d for d in devices if d.id in touched]
         written = 0
         if registers_only:
-            result = await self.session.execute(
-                _SAVE_COUNTERS,
-                {
-                    "ids": [d.id for d in registers_only],
-                    "rows": [d.row for d in registers_only],
-                    "versions": [d.version for d in registers_only],
-                    "counters": [_counters_json(d.registers) for d in registers_only],
-                },
-            )
+            result = await self.session.execute(_SAVE_COUNTERS, _versioned(registers_only))
             written += len(result.all())
         if whole:
             result = await self.session.execute(
                 _SAVE_FOR_BRIDGE,
                 {
-                    "ids": [d.id for d in whole],
-                    "rows": [d.row for d in whole],
-                    "versions": [d.version for d in whole],
+                    **_versioned(whole),
                     "statuses": [d.status for d in whole],
                     "details": [d.status_detail for d in whole],
                     "seen": [d.last_seen for d in whole],
                     "battery": [d.battery_level for d in whole],
                     "signal": [d.signal_strength for d in whole],
-                    "counters": [_counters_json(d.registers) for d in whole],
                 },
             )
             written += len(result.all())
@@ -238,6 +228,17 @@ def registers(stored: str | None) -> dict[str, RegisterState]:
     return {
         name: RegisterState(fromisoformat(ts), kwh)
         for name, (ts, kwh) in orjson.loads(stored).items()
+    }
+
+
+def _versioned(devices: Sequence[SeenDevice]) -> dict[str, list[Any]]:
+    """What both of the bridge's writes take: which rows, at which version, and
+    the counter state to write."""
+    return {
+        "ids": [d.id for d in devices],
+        "rows": [d.row for d in devices],
+        "versions": [d.version for d in devices],
+        "counters": [_counters_json(d.registers) for d in devices],
     }
 
 

@@ -66,7 +66,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "scripts"))
 import fleet  # noqa: E402
-from bench_ingest import INFLUX, INFLUX_AUTH, cpu_seconds, recreate_influx, rss_mib  # noqa: E402
+from bench_ingest import (  # noqa: E402
+    INFLUX,
+    INFLUX_AUTH,
+    count_readings,
+    cpu_seconds,
+    energy_written,
+    points_written,
+    recreate_influx,
+    rss_mib,
+)
 from machine import describe  # noqa: E402
 
 OFFSET = 5000
@@ -405,15 +414,6 @@ class Encoded:
     offsets: list[int]
 
 
-async def influxql(client: httpx.AsyncClient, query: str) -> list[list[object]]:
-    r = await client.get(
-        f"{INFLUX}/query", params={"db": DATABASE, "q": query, "epoch": "ns"}, auth=INFLUX_AUTH
-    )
-    r.raise_for_status()
-    series = r.json()["results"][0].get("series", [])
-    return [row for s in series for row in s["values"]]
-
-
 async def _probe_rows(client: aiohttp.ClientSession, since: int) -> list[list[object]]:
     """The probe's readings stamped after ``since`` (ns); none while InfluxDB does not answer."""
     query = (
@@ -436,24 +436,13 @@ def _stamp(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def stored(client: httpx.AsyncClient, field: str, start: datetime, end: datetime) -> int:
-    """Readings of bench devices with ``field``, stamped in [start, end]."""
-    rows = await influxql(
+async def stored(client: httpx.AsyncClient, start: datetime, end: datetime) -> int:
+    """Readings of bench devices (with energy), stamped in [start, end]."""
+    return await count_readings(
         client,
-        f"SELECT count({field}) FROM energy_data WHERE time >= '{_stamp(start)}'"  # noqa: S608
-        f" AND time <= '{_stamp(end)}' AND source = 'iot'",
+        DATABASE,
+        f"time >= '{_stamp(start)}' AND time <= '{_stamp(end)}' AND source = 'iot'",
     )
-    return int(rows[0][1]) if rows else 0  # type: ignore[call-overload]
-
-
-async def points_written(client: httpx.AsyncClient, energy: str) -> dict[str, float]:
-    """The energy service's count of points InfluxDB accepted, by measurement."""
-    out = {}
-    for line in (await client.get(f"{energy}/metrics")).text.splitlines():
-        if line.startswith("energy_points_written_total{"):
-            measurement = line.split('measurement="', 1)[1].split('"', 1)[0]
-            out[measurement] = float(line.rsplit(" ", 1)[1])
-    return out
 
 
 async def wait_written(
@@ -502,7 +491,7 @@ async def capacity(port: int, fleet_: Fleet, readings: int, energy: str) -> tupl
     first_k = 1
     last_k = first_k + (readings - 1) // fleet_.devices
     async with httpx.AsyncClient(timeout=60) as client:
-        before = (await points_written(client, energy)).get("energy_data", 0)
+        before = await energy_written(client, energy)
         started = time.perf_counter()
         try:
             for start in range(0, readings, 1000):
@@ -516,7 +505,7 @@ async def capacity(port: int, fleet_: Fleet, readings: int, energy: str) -> tupl
             publisher.close()
         await wait_written(client, energy, {"energy_data": before + readings}, 600)
         elapsed = time.perf_counter() - started
-        count = await stored(client, "energy_consumed", fleet_.at(first_k), fleet_.at(last_k))
+        count = await stored(client, fleet_.at(first_k), fleet_.at(last_k))
     return count, count / elapsed
 
 
@@ -565,9 +554,9 @@ async def paced(
     probe_base = fleet_.at(first_k)
     probe_base_ns = int(probe_base.timestamp()) * 10**9
     load = fleet_.encode_ahead(publisher, first_k, int(rate * seconds))
-    cpu_before = {name: _cpu(pid) for name, pid in watched.items()}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in watched.items()}
     async with httpx.AsyncClient(timeout=60) as http:
-        before = (await points_written(http, energy)).get("energy_data", 0)
+        before = await energy_written(http, energy)
         tasks = [asyncio.create_task(sample_memory()), asyncio.create_task(watch_probes())]
         began, began_wall = time.perf_counter(), time.time()
         sent = probe_step = 0
@@ -599,10 +588,10 @@ async def paced(
         want = before + readings + len(probes) - 1
         await wait_written(http, energy, {"energy_data": want}, 300)
         all_stored = time.perf_counter() - began
-        cpu = {name: _cpu(pid) - cpu_before[name] for name, pid in watched.items()}
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in watched.items()}
         finished.set()
         await asyncio.gather(*tasks)
-        count = await stored(http, "energy_consumed", fleet_.at(first_k), fleet_.at(last_k))
+        count = await stored(http, fleet_.at(first_k), fleet_.at(last_k))
     publisher.close()
     # The first probe is the probe's baseline: no energy, so never readable as such.
     latencies = sorted((seen[t] - probes[t]) * 1000 for t in probes if t in seen)
@@ -687,15 +676,6 @@ def _split(result: dict[str, Any], in_kafka: dict[int, float]) -> str:
 
 def _p99(ordered: list[float]) -> float:
     return ordered[max(0, int(len(ordered) * 0.99) - 1)]
-
-
-def _cpu(pid: int) -> float:
-    """CPU seconds of a process; NaN once it is gone (a server restarted meanwhile:
-    someone else's test on this machine), so the figure shows it."""
-    try:
-        return cpu_seconds(pid)
-    except FileNotFoundError:
-        return float("nan")
 
 
 def server_pids() -> dict[str, int]:

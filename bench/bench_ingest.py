@@ -188,7 +188,12 @@ def rss_mib(pid: int) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """CPU seconds of a process; NaN once it is gone (a server restarted
+    meanwhile: someone else's test on this machine), so the figure shows it."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return float("nan")
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -206,20 +211,23 @@ class CpuMeter:
     def per_reading(self, readings: float) -> str:
         parts = []
         for name, pid in self.pids.items():
-            try:
-                used = cpu_seconds(pid) - self.before[name]
-            except FileNotFoundError:  # restarted meanwhile (someone else's test)
-                used = float("nan")
+            used = cpu_seconds(pid) - self.before[name]
             parts.append(f"{name} {used / max(readings, 1) * 1e6:.1f} us")
         return ", ".join(parts)
 
 
-async def points_written(client: httpx.AsyncClient, service: str) -> float:
-    """The service's count of energy points InfluxDB accepted (its /metrics)."""
+async def points_written(client: httpx.AsyncClient, service: str) -> dict[str, float]:
+    """The energy service's count of points InfluxDB accepted, by measurement (its /metrics)."""
+    out = {}
     for line in (await client.get(f"{service}/metrics")).text.splitlines():
-        if line.startswith('energy_points_written_total{measurement="energy_data"}'):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
+        if line.startswith("energy_points_written_total{"):
+            measurement = line.split('measurement="', 1)[1].split('"', 1)[0]
+            out[measurement] = float(line.rsplit(" ", 1)[1])
+    return out
+
+
+async def energy_written(client: httpx.AsyncClient, service: str) -> float:
+    return (await points_written(client, service)).get("energy_data", 0.0)
 
 
 # ------------------------------------------------------------- the events
@@ -310,7 +318,7 @@ async def capacity(
         backlog.append(events.batch())
     producer = await new_producer()
     async with httpx.AsyncClient() as client:
-        written_before = await points_written(client, service)
+        written_before = await energy_written(client, service)
         cpu_before = cpu_seconds(pid)
         meter = CpuMeter(pid)
         started = time.perf_counter()
@@ -323,7 +331,7 @@ async def capacity(
         while written < events.next and time.monotonic() < deadline:
             await asyncio.sleep(0.25)
             peak_rss = max(peak_rss, rss_mib(pid))
-            written = await points_written(client, service) - written_before
+            written = await energy_written(client, service) - written_before
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(pid) - cpu_before
         per_reading = meter.per_reading(written)

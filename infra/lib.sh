@@ -4,7 +4,9 @@
 
 INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(cd "$INFRA/.." && pwd)"
-RUN="$REPO/.run"
+# realpath: a worktree whose .run links to another checkout's servers shares them
+# (their pid files name that checkout's paths).
+RUN="$(realpath -m "$REPO/.run")"
 CACHE="${CERC_CACHE:-$HOME/.cache/cercollettiva}"
 export CERC_CACHE="$CACHE"
 

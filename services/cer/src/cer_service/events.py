@@ -1,4 +1,5 @@
-"""What the CER service publishes (through the outbox) and how it reacts to user.v1."""
+"""What the CER service publishes (built here, recorded to the outbox with the
+change that causes it: service/changes.py) and how it reacts to user.v1."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from cerc_shared.events.cer import (
     SharesPeriod,
 )
 from cerc_shared.events.user import UserRegistered, UserUpdated
-from cerc_shared.outbox import record
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from cer_service.models import Community, Membership, Plant, outbox
+from cer_service.models import Community, Membership, Plant
 from cer_service.repository import SharesRepository, UserRepository
+from cer_service.schemas import PLANT_FIELDS
 
 PRODUCER = "cer"
 
@@ -37,12 +38,12 @@ MembershipEvent = (
 PlantEvent = type[PlantRegistered] | type[PlantUpdated] | type[PlantLeft]
 
 
-async def publish_community(
+async def community_event(
     session: AsyncSession,
     community: Community,
     event: CommunityEvent,
     changed: list[str] | None = None,
-) -> None:
+) -> CommunityCreated | CommunityUpdated | CommunityDeactivated:
     history = await SharesRepository(session).history(community.id)
     facts = {
         "community_id": community.id,
@@ -61,16 +62,13 @@ async def publish_community(
         ],
     }
     if event is CommunityUpdated:
-        await record(
-            session, outbox, CommunityUpdated(**facts, changed=changed or []), producer=PRODUCER
-        )
-    else:
-        await record(session, outbox, event(**facts), producer=PRODUCER)
+        return CommunityUpdated(**facts, changed=changed or [])
+    return event(**facts)
 
 
-async def publish_membership(
-    session: AsyncSession, m: Membership, event: MembershipEvent, changed: list[str] | None = None
-) -> None:
+def membership_event(
+    m: Membership, event: MembershipEvent, changed: list[str] | None = None
+) -> MembershipStarted | MembershipUpdated | MembershipEnded | MembershipErased:
     facts = {
         "membership_id": m.id,
         "community_id": m.community_id,
@@ -82,45 +80,31 @@ async def publish_membership(
         "valid_to": m.valid_to,
     }
     if event is MembershipUpdated:
-        await record(
-            session, outbox, MembershipUpdated(**facts, changed=changed or []), producer=PRODUCER
-        )
-    else:
-        await record(session, outbox, event(**facts), producer=PRODUCER)
+        return MembershipUpdated(**facts, changed=changed or [])
+    return event(**facts)
 
 
-async def publish_plant(
-    session: AsyncSession,
+# The plant's facts the plant.v1 events carry (the catalogue decides which);
+# the community is the period's, not the row's.
+PLANT_EVENT_FIELDS = tuple(
+    name for name in PLANT_FIELDS if name in PlantRegistered.model_fields and name != "community_id"
+)
+
+
+def plant_event(
     plant: Plant,
     community_id: int,
     period: tuple[date, date | None],
     event: PlantEvent,
     changed: list[str] | None = None,
-) -> None:
-    facts = {
-        "plant_id": plant.id,
-        "pod": plant.pod,
-        "name": plant.name,
-        "community_id": community_id,
-        "owner_user_id": plant.owner_user_id,
-        "plant_type": plant.plant_type,
-        "nominal_power_kw": plant.nominal_power_kw,
-        "technology": plant.technology,
-        "entry_into_service": plant.entry_into_service,
-        "region": plant.region,
-        "primary_substation": plant.primary_substation,
-        "market_zone": plant.market_zone,
-        "capital_grant_eur_per_kw": plant.capital_grant_eur_per_kw,
-        "connection_voltage": plant.connection_voltage,
-        "valid_from": period[0],
-        "valid_to": period[1],
-    }
+) -> PlantRegistered | PlantUpdated | PlantLeft:
+    facts = {name: getattr(plant, name) for name in PLANT_EVENT_FIELDS}
+    facts.update(
+        plant_id=plant.id, community_id=community_id, valid_from=period[0], valid_to=period[1]
+    )
     if event is PlantUpdated:
-        await record(
-            session, outbox, PlantUpdated(**facts, changed=changed or []), producer=PRODUCER
-        )
-    else:
-        await record(session, outbox, event(**facts), producer=PRODUCER)
+        return PlantUpdated(**facts, changed=changed or [])
+    return event(**facts)
 
 
 async def on_user_event(session: AsyncSession, envelope: EventEnvelope) -> None:

@@ -331,6 +331,14 @@ class PlantOut(BaseModel):
     updated_at: datetime
 
 
+# A plant's facts as the service keeps them, listed once (above): what the
+# audit trail snapshots, what a change may touch, and (those the plant.v1
+# events carry) what the events say.
+PLANT_FIELDS: tuple[str, ...] = tuple(
+    name for name in PlantOut.model_fields if name not in ("id", "created_at", "updated_at")
+)
+
+
 class PlantWarning(BaseModel):
     code: str
     message: str

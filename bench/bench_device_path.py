@@ -60,7 +60,7 @@ from cerc_shared.events import EventEnvelope
 from cerc_shared.events.cer import PlantRegistered
 from cerc_shared.events.iot import MeasurementsAccepted
 from cerc_shared.settings import namespaced
-from iot_service.mqtt_wire import PUBACK, connect_packet, publish_packet, split_packets
+from iot_service.mqtt.wire import PUBACK, connect_packet, publish_packet, split_packets
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

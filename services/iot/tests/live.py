@@ -23,7 +23,7 @@ from cerc_shared.testing import ports
 from fastapi import FastAPI
 from iot_service import service
 from iot_service.bridge import BridgeRunner
-from iot_service.mqtt_wire import MqttSubscriber
+from iot_service.mqtt.wire import MqttSubscriber
 from iot_service.schemas import DeviceCreate, MqttCredentials
 from iot_service.service import IotContext, apply_cer_event
 from iot_service.settings import IotSettings

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from iot_service import adapters
-from iot_service.topics import DeviceTopic, parse_topic
+from iot_service.mqtt.topics import DeviceTopic, parse_topic
 
 ROME = ZoneInfo("Europe/Rome")
 BASE = "energy/plant/123/device/DEVICE001"

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Callable
 
 import pytest
-from iot_service.mqtt_wire import (
+from iot_service.mqtt.wire import (
     PUBACK,
     PUBLISH,
     MqttError,

@@ -57,7 +57,7 @@ from uuid import UUID
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from iot_service.topics import DeviceTopic
+from iot_service.mqtt.topics import DeviceTopic
 
 _M = TypeVar("_M", bound=BaseModel)
 

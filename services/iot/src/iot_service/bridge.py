@@ -88,7 +88,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from iot_service import adapters, measurement_events
 from iot_service.counters import advance
 from iot_service.models import outbox
-from iot_service.mqtt_wire import MqttSubscriber, Received
+from iot_service.mqtt.topics import DeviceTopic, bridge_subscriptions, parse_topic
+from iot_service.mqtt.wire import MqttSubscriber, Received
 from iot_service.repository import (
     CommandRepository,
     DeviceRepository,
@@ -97,7 +98,6 @@ from iot_service.repository import (
 )
 from iot_service.service import status_event
 from iot_service.settings import IotSettings
-from iot_service.topics import DeviceTopic, bridge_subscriptions, parse_topic
 
 log = logging.getLogger("iot_service.bridge")
 

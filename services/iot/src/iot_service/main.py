@@ -20,9 +20,9 @@ from fastapi import FastAPI
 
 from iot_service.api import devices
 from iot_service.detector import OfflineDetector
-from iot_service.dynsec import DynSec, DynSecError
 from iot_service.models import outbox, processed_events
-from iot_service.mqtt import CommandPublisher
+from iot_service.mqtt.dynsec import DynSec, DynSecError
+from iot_service.mqtt.publisher import CommandPublisher
 from iot_service.service import IotContext, apply_cer_event
 from iot_service.settings import IotSettings
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from iot_service.topics import DEVICE_ID_PATTERN, RESERVED_PREFIX
+from iot_service.mqtt.topics import DEVICE_ID_PATTERN, RESERVED_PREFIX
 
 DeviceStatus = Literal["ONLINE", "OFFLINE", "ERROR"]
 CommandStatus = Literal["SENT", "ACKED", "FAILED", "EXPIRED"]

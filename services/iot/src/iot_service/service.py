@@ -33,8 +33,9 @@ from cerc_shared.outbox import record
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iot_service.dynsec import DynSec, DynSecError
 from iot_service.models import Command, CommandAck, Device, Plant, outbox
+from iot_service.mqtt.dynsec import DynSec, DynSecError
+from iot_service.mqtt.topics import commands_topic, device_root
 from iot_service.repository import (
     CommandRepository,
     DeviceRepository,
@@ -52,7 +53,6 @@ from iot_service.schemas import (
     ProvisionedDevice,
 )
 from iot_service.settings import IotSettings
-from iot_service.topics import commands_topic, device_root
 
 PRODUCER = "iot"
 

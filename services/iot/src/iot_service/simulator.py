@@ -36,9 +36,9 @@ from cerc_shared.auth import Principal
 from sqlalchemy import select
 
 from iot_service import service
-from iot_service.dynsec import DynSec
 from iot_service.models import Device, Plant
-from iot_service.mqtt import CommandPublisher
+from iot_service.mqtt.dynsec import DynSec
+from iot_service.mqtt.publisher import CommandPublisher
 from iot_service.schemas import DeviceCreate
 from iot_service.service import IotContext
 from iot_service.settings import IotSettings

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, status
 
 from iot_service import service
 from iot_service.api.deps import Iot
+from iot_service.mqtt.topics import DEVICE_ID_PATTERN
 from iot_service.schemas import (
     CommandCreate,
     CommandOut,
@@ -19,7 +20,6 @@ from iot_service.schemas import (
     DeviceStatus,
     ProvisionedDevice,
 )
-from iot_service.topics import DEVICE_ID_PATTERN
 
 router = APIRouter(prefix="/api/iot", tags=["devices"])
 

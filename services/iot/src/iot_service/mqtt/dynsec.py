@@ -17,7 +17,7 @@ from typing import Any
 
 import aiomqtt
 
-from iot_service.topics import device_acls
+from iot_service.mqtt.topics import device_acls
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
@@ -108,13 +108,6 @@ class DynSec:
         )
         _check(responses, tolerate=_ABSENT)
 
-    async def set_password(self, *, username: str, password: str) -> None:
-        _check(
-            await self.run(
-                [{"command": "setClientPassword", "username": username, "password": password}]
-            )
-        )
-
     async def ensure_bridge_account(self, *, username: str, password: str) -> None:
         """The bridge's client and role (read/write energy/#, shared subscriptions).
         infra/mosquitto.sh makes it locally; in compose and Kubernetes the IoT
@@ -137,13 +130,6 @@ class DynSec:
             ]
         )
         _check(responses, tolerate=("already exists",))
-
-    async def client_exists(self, username: str) -> bool:
-        (response,) = await self.run([{"command": "getClient", "username": username}])
-        if response.get("error"):
-            _check([response], tolerate=_ABSENT)
-            return False
-        return True
 
 
 def role_name(device_id: str) -> str:

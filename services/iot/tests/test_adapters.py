@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from iot_service import adapters
+from iot_service.adapters import spec
 from iot_service.mqtt.topics import DeviceTopic, parse_topic
 
 ROME = ZoneInfo("Europe/Rome")
@@ -169,8 +170,8 @@ def test_the_fast_path_reads_the_specification_as_pydantic_does(body: object) ->
         except adapters.Unusable as exc:
             return f"unusable: {exc}"
 
-    fast = outcome(adapters._fast_spec)
-    slow = outcome(adapters._pydantic_spec)
+    fast = outcome(spec._fast_spec)
+    slow = outcome(spec._pydantic_spec)
     if fast is not None:
         assert fast == slow
         if isinstance(fast, adapters.Sample):
@@ -187,7 +188,7 @@ def test_the_fast_path_reads_the_common_forms_itself() -> None:
         {**SPEC, "timestamp": "2025-09-04T12:00:00.5+02:00"},
         {**SPEC, "status": None},
     ):
-        assert adapters._fast_spec(where, json.dumps(body).encode()) is not None
+        assert spec._fast_spec(where, json.dumps(body).encode()) is not None
 
 
 def test_shelly_gen2_notify_status_pro_3em() -> None:

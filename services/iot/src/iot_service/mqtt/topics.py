@@ -4,7 +4,7 @@ Devices publish under their own subtree and read one topic::
 
     energy/plant/{p}/device/{d}/measurements            the specification's JSON
     energy/plant/{p}/device/{d}/measurements/{fmt}/...  a meter's native payload
-                                    (fmt: ``shelly`` or ``tasmota``; see adapters.py)
+                                    (fmt: ``shelly`` or ``tasmota``; see the adapters package)
     energy/plant/{p}/device/{d}/status                  battery, signal, ONLINE/ERROR
     energy/plant/{p}/device/{d}/acks                    {"command_id", "result", "detail"}
     energy/plant/{p}/device/{d}/commands                (the device subscribes) commands

@@ -15,10 +15,30 @@ def test_the_encoded_event_reads_back_as_the_catalogues_with_every_value() -> No
     at = datetime(2025, 9, 4, 10, 0, 0, 250_000, tzinfo=UTC)
     readings = [
         measurement_events.reading(
-            "meter-1", at, 900, 0.75, None, 2.0, 0.0, 230.5, 3.2, 50.0, 0.97
+            device_id="meter-1",
+            timestamp=at,
+            interval_s=900,
+            energy_produced_kwh=0.75,
+            energy_consumed_kwh=None,
+            power_produced_kw=2.0,
+            power_consumed_kw=0.0,
+            voltage=230.5,
+            current=3.2,
+            frequency=50.0,
+            power_factor=0.97,
         ),
         measurement_events.reading(
-            "meter-2", at, None, None, None, None, None, None, None, None, None
+            device_id="meter-2",
+            timestamp=at,
+            interval_s=None,
+            energy_produced_kwh=None,
+            energy_consumed_kwh=None,
+            power_produced_kw=None,
+            power_consumed_kw=None,
+            voltage=None,
+            current=None,
+            frequency=None,
+            power_factor=None,
         ),
     ]
     raw = measurement_events.encode(1234, readings, producer="iot-bridge", at=at)

@@ -5,7 +5,7 @@ register in counter_states (two for a meter with import and export): three
 tuple writes. With the registers in one jsonb column of the device's row,
 ``{"<format>:<register>": ["<last timestamp>", <last kWh>], ...}``, a reading
 is one write of one row, and the bridge can check that row for concurrent
-changes (its version) instead of locking it first (see bridge.py).
+changes (its version) instead of locking it first (see bridge/batch.py).
 
 Every reading now rewrites its device's row, and a batch holds devices
 whose rows sit side by side (a fleet's devices report in turn): at

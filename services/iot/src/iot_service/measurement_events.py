@@ -32,6 +32,7 @@ Reading = dict[str, Any]
 
 
 def reading(
+    *,
     device_id: str,
     timestamp: datetime,
     interval_s: int | None,
@@ -44,7 +45,10 @@ def reading(
     frequency: float | None,
     power_factor: float | None,
 ) -> Reading:
-    """One ``Reading`` of the catalogue (the bridge computed and checked its values)."""
+    """One ``Reading`` of the catalogue (the bridge computed and checked its
+    values). Keywords only: eleven values, most of them floats, are too easily
+    passed in the wrong order (a keyword costs ~60 ns a reading, against the
+    bridge's ~50 us)."""
     return {
         "device_id": device_id,
         "timestamp": timestamp,

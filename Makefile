@@ -35,12 +35,12 @@ dev: infra-up ## the whole platform with a demo community and simulated devices
 	if [ -f .run/simulator/simulator.pid ] && kill -0 "$$(cat .run/simulator/simulator.pid)" 2>/dev/null; then \
 	  echo "simulator: already running"; \
 	else \
-	  nohup $(UV) run python -m iot_service.simulator --count 4 --interval 60 \
+	  nohup $(UV) run python scripts/simulator.py --count 4 --interval 60 \
 	    >.run/simulator/simulator.log 2>&1 & echo $$! >.run/simulator/simulator.pid; \
 	fi
 
 simulate: ## simulated meters through Mosquitto (SIM_ARGS="--count 6 --speedup 60 --duration 120")
-	$(UV) run python -m iot_service.simulator $(SIM_ARGS)
+	$(UV) run python scripts/simulator.py $(SIM_ARGS)
 
 stop: ## stop the fleet started by `make dev` (the servers keep running; see infra-down)
 	-[ -f .run/simulator/simulator.pid ] && kill "$$(cat .run/simulator/simulator.pid)" && rm -f .run/simulator/simulator.pid
@@ -55,7 +55,7 @@ test-unit: install ## the tests that need no server (rules engine, gateway confi
 lint: install ## ruff, mypy strict, import-linter, compose schema (manifests are checked by make test)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs/shared/src libs/cacer/src $(wildcard services/*/src)
+	$(UV) run mypy libs/shared/src libs/cacer/src $(wildcard services/*/src) scripts/simulator.py
 	$(UV) run lint-imports
 	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 

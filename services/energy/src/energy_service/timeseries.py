@@ -37,6 +37,9 @@ STATUS_MEASUREMENT = "device_status"
 ENERGY_FIELDS: Mapping[str, str] = {
     "energy_produced_kwh": "energy_produced",
     "energy_consumed_kwh": "energy_consumed",
+    # Grid exchange at the POD (energia immessa / prelevata).
+    "energy_fed_in_kwh": "energy_fed_in",
+    "energy_withdrawn_kwh": "energy_withdrawn",
     "power_produced_kw": "power_produced",
     "power_consumed_kw": "power_consumed",
     "voltage": "voltage",
@@ -115,6 +118,14 @@ class EnergySum:
     start: datetime
     energy_produced_kwh: float
     energy_consumed_kwh: float
+    energy_fed_in_kwh: float = 0.0
+    energy_withdrawn_kwh: float = 0.0
+    # Stored field names with data in the interval: a quantity not measured
+    # is not the same as zero (an absent exchange is derived, quantities.py).
+    measured: frozenset[str] = frozenset()
+
+
+ENERGY_SUM_FIELDS = ("energy_produced", "energy_consumed", "energy_fed_in", "energy_withdrawn")
 
 
 class TimeSeriesStore(Protocol):
@@ -397,7 +408,7 @@ class InfluxTimeSeries:
         if query.plant_ids is not None and not query.plant_ids:
             return []
         flux = (
-            self._selection(query, ["energy_produced", "energy_consumed"])
+            self._selection(query, ENERGY_SUM_FIELDS)
             # Interval-ending readings: the one stamped 10:00 belongs to 09:00-10:00.
             + "\n  |> timeShift(duration: -1ns)"
             + '\n  |> group(columns: ["plant_id", "source", "_field"])'
@@ -421,6 +432,9 @@ class InfluxTimeSeries:
                 start=start,
                 energy_produced_kwh=values.get("energy_produced", 0.0),
                 energy_consumed_kwh=values.get("energy_consumed", 0.0),
+                energy_fed_in_kwh=values.get("energy_fed_in", 0.0),
+                energy_withdrawn_kwh=values.get("energy_withdrawn", 0.0),
+                measured=frozenset(values),
             )
             for (plant_id, source, start), values in sums.items()
         ]

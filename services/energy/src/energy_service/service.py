@@ -98,6 +98,19 @@ async def plant_scope(
     return await ReadModelRepository(session).visible_plant_ids(principal.user_id, _today())
 
 
+async def require_community_manager(
+    session: AsyncSession, principal: Principal, community_id: int
+) -> None:
+    """Pass if the principal manages the community (its ADMIN today) or the
+    platform; 404 otherwise, so a community's existence is not revealed."""
+    if principal.is_platform_admin:
+        return
+    if not await ReadModelRepository(session).is_community_admin(
+        principal.user_id, community_id, _today()
+    ):
+        raise NotFound("community")
+
+
 async def may_post_official(session: AsyncSession, principal: Principal, plant: PlantView) -> bool:
     if principal.is_platform_admin:
         return True

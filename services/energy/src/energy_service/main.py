@@ -14,7 +14,7 @@ from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
 from fastapi import FastAPI
 
-from energy_service.api import imports, measurements
+from energy_service.api import aggregations, imports, measurements
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
 from energy_service.models import outbox, processed_events
@@ -93,7 +93,12 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             "read raw or as energy per 15min/hour/day/month in Italian local time."
         ),
         lifespan=lifespan,
-        routers=[measurements.energy_router, measurements.plants_router, imports.router],
+        routers=[
+            measurements.energy_router,
+            measurements.plants_router,
+            imports.router,
+            aggregations.router,
+        ],
     )
 
 

@@ -14,7 +14,7 @@ from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
 from fastapi import FastAPI
 
-from energy_service.api import aggregations, imports, measurements
+from energy_service.api import aggregations, completeness, imports, measurements
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
 from energy_service.models import outbox, processed_events
@@ -98,6 +98,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             measurements.plants_router,
             imports.router,
             aggregations.router,
+            completeness.router,
         ],
     )
 

@@ -18,6 +18,7 @@ from energy_service.api import aggregations, completeness, imports, measurements
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
 from energy_service.models import outbox, processed_events
+from energy_service.retention import Retention, RetentionPlan
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import InfluxTimeSeries
 
@@ -39,6 +40,10 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
         )
         if settings.influx_ensure_bucket:
             await store.ensure_bucket()
+        if settings.retention_setup:
+            await Retention(settings.influx_url, settings.influx_token, settings.bucket).apply(
+                RetentionPlan(settings.influx_raw_retention, settings.influx_settlement_retention)
+            )
         app.state.sessionmaker = sessionmaker
         app.state.timeseries = store
         app.state.token_verifier = jwks_verifier(settings)

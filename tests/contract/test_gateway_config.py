@@ -543,6 +543,20 @@ def test_client_cannot_inject_identity(gateway: Gateway, keys: Keys) -> None:
         assert c.get(f"{gateway.base}/api/users/me/", headers=forged).status_code == 401
 
 
+def test_services_see_the_connections_address_not_the_clients_claim(gateway: Gateway) -> None:
+    # The user service's login throttle keys on this header: a client that
+    # could set it would pick a fresh address for every guess.
+    with client("127.0.0.9") as c:
+        seen = echoed(
+            c.post(
+                f"{gateway.base}/api/auth/login/",
+                headers={"x-cerc-client-address": "203.0.113.1"},
+                json={},
+            )
+        )
+    assert seen["headers"]["x-cerc-client-address"] == ["127.0.0.9"]
+
+
 def _raw_get(base: str, raw_path: str) -> int:
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as s:

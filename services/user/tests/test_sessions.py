@@ -66,21 +66,6 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: httpx.Async
     assert wrong.json()["errors"] == unknown.json()["errors"]
 
 
-async def test_repeated_failures_lock_the_account(client: httpx.AsyncClient) -> None:
-    await client.post("/api/auth/register/", json=registration("mario"))
-    for _ in range(3):  # max_failed_logins=3 in the test settings
-        failed = await client.post(
-            "/api/auth/login/", json={"username": "mario", "password": "Wrong-pass-1"}
-        )
-        assert failed.status_code == 401
-    locked = await client.post(
-        "/api/auth/login/", json={"username": "mario", "password": STRONG_PASSWORD}
-    )
-    assert locked.status_code == 423
-    assert locked.json()["errors"][0]["code"] == "account_locked"
-    assert int(locked.headers["retry-after"]) > 0
-
-
 async def test_login_by_email(client: httpx.AsyncClient) -> None:
     await client.post("/api/auth/register/", json=registration("mario"))
     response = await client.post(

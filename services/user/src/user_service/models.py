@@ -54,7 +54,6 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # TOTP secrets are sealed with the service's data key (cerc_shared.crypto).
     totp_secret: Mapped[str | None] = mapped_column(String(300))
     totp_pending_secret: Mapped[str | None] = mapped_column(String(300))
@@ -82,6 +81,25 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account (or one unknown name) from one address.
+
+    Keyed by account *and* address: an attacker's failures slow down only their
+    own address, never the owner's. ``subject`` is ``user:<id>`` for an account
+    and ``name:<sha256 of the lowered login>`` for a name that matches none, so
+    an unknown name is throttled exactly like a real one and the answers do not
+    tell which accounts exist.
+    """
+
+    __tablename__ = "login_throttles"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 outbox = define_outbox(Base.metadata)

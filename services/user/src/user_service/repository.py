@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from user_service.models import RefreshToken, User
+from user_service.models import LoginThrottle, RefreshToken, User
 
 
 class UserRepository:
@@ -102,4 +103,56 @@ class RefreshTokenRepository:
             update(RefreshToken)
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
+        )
+
+
+class LoginThrottleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, subject: str, address: str) -> LoginThrottle | None:
+        return await self.session.get(LoginThrottle, (address, subject))
+
+    async def record_failure(
+        self, subject: str, address: str, *, now: datetime, forget_before: datetime
+    ) -> int:
+        """Count one failure (a streak older than ``forget_before`` starts again); the count."""
+        new = insert(LoginThrottle).values(
+            address=address, subject=subject, failures=1, last_failure_at=now
+        )
+        statement = new.on_conflict_do_update(
+            index_elements=[LoginThrottle.address, LoginThrottle.subject],
+            set_={
+                # A quiet spell forgets the streak: the owner is not slowed forever.
+                "failures": case(
+                    (LoginThrottle.last_failure_at >= forget_before, LoginThrottle.failures + 1),
+                    else_=1,
+                ),
+                "last_failure_at": now,
+            },
+        ).returning(LoginThrottle.failures)
+        return int(await self.session.scalar(statement) or 0)
+
+    async def block(self, subject: str, address: str, until: datetime) -> None:
+        await self.session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.address == address, LoginThrottle.subject == subject)
+            .values(blocked_until=until)
+        )
+
+    async def clear(self, subject: str, address: str) -> None:
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.address == address, LoginThrottle.subject == subject
+            )
+        )
+
+    async def forget_stale(self, address: str, before: datetime) -> None:
+        """Streaks from this address that went quiet (the table stays small under name spraying)."""
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.address == address,
+                LoginThrottle.last_failure_at < before,
+                or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < before),
+            )
         )

@@ -3,6 +3,7 @@ session decides (see cerc_shared.db)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from user_service import passwords, tokens
 from user_service.models import RefreshToken, User, outbox
-from user_service.repository import RefreshTokenRepository, UserRepository
+from user_service.repository import (
+    LoginThrottleRepository,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from user_service.schemas import (
     AdminUserPatch,
     LoginRequest,
@@ -129,26 +134,54 @@ def _check_otp(ctx: AuthContext, user: User, otp: str) -> bool:
     return False
 
 
-async def login(session: AsyncSession, ctx: AuthContext, data: LoginRequest) -> TokenPair:
+def _throttle_subject(user: User | None, login: str) -> str:
+    if user is not None:
+        return f"user:{user.id}"
+    return "name:" + hashlib.sha256(login.lower().encode()).hexdigest()
+
+
+async def _count_failure(
+    throttles: LoginThrottleRepository, settings: UserSettings, subject: str, address: str
+) -> None:
+    now = datetime.now(UTC)
+    forget_before = now - timedelta(seconds=settings.throttle_forget_s)
+    await throttles.forget_stale(address, forget_before)
+    failures = await throttles.record_failure(
+        subject, address, now=now, forget_before=forget_before
+    )
+    beyond = failures - settings.max_failed_logins
+    if beyond >= 0:
+        # Growing, not fixed: 10^6 one-time codes would take years, yet the
+        # owner (from another address) is never locked out by someone else.
+        delay = min(settings.throttle_max_s, settings.throttle_base_s * 2 ** min(beyond, 30))
+        await throttles.block(subject, address, now + timedelta(seconds=delay))
+
+
+async def login(
+    session: AsyncSession, ctx: AuthContext, data: LoginRequest, *, address: str
+) -> TokenPair:
     settings = ctx.settings
     user = await UserRepository(session).by_login(data.username)
+    throttles = LoginThrottleRepository(session)
+    subject = _throttle_subject(user, data.username)
     now = datetime.now(UTC)
-    if user is None:
-        passwords.verify_password(passwords.DUMMY_HASH, data.password)
-        raise _invalid_credentials()
-    if user.locked_until is not None and user.locked_until > now:
-        retry = int((user.locked_until - now).total_seconds()) + 1
+    throttle = await throttles.get(subject, address)
+    if throttle is not None and throttle.blocked_until is not None and throttle.blocked_until > now:
+        # Answered before the password is looked at, and the same for a name
+        # that matches no account: neither a password oracle nor an account one.
+        retry = int((throttle.blocked_until - now).total_seconds()) + 1
         raise ApiError(
-            423,
-            "account_locked",
-            f"too many failed logins; try again in {retry} s",
+            429,
+            "too_many_attempts",
+            f"too many failed logins from this address; try again in {retry} s",
             headers={"Retry-After": str(retry)},
         )
-    if not passwords.verify_password(user.password_hash, data.password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.max_failed_logins:
-            user.locked_until = now + timedelta(seconds=settings.lockout_s)
-            user.failed_logins = 0
+    if user is None or not passwords.verify_password(user.password_hash, data.password):
+        if user is None:
+            passwords.verify_password(passwords.DUMMY_HASH, data.password)
+        else:
+            user.failed_logins += 1
+        await _count_failure(throttles, settings, subject, address)
         raise _invalid_credentials()
     if not user.is_active:
         raise ApiError(403, "account_inactive", "this account has been deactivated")
@@ -158,11 +191,14 @@ async def login(session: AsyncSession, ctx: AuthContext, data: LoginRequest) -> 
                 401, "otp_required", "enter the code from your authenticator", field="otp"
             )
         if not _check_otp(ctx, user, data.otp):
+            # A wrong code counts like a wrong password: knowing the password
+            # must not buy unlimited guesses at six digits.
             user.failed_logins += 1
+            await _count_failure(throttles, settings, subject, address)
             raise ApiError(401, "invalid_otp", "the code is wrong or already used", field="otp",
                            keep_changes=True)  # fmt: skip
     user.failed_logins = 0
-    user.locked_until = None
+    await throttles.clear(subject, address)
     return await _issue_pair(session, ctx, user, family_id=uuid.uuid4())
 
 

@@ -25,8 +25,17 @@ class UserSettings(ServiceSettings):
     data_keys: str = _DEV_DATA_KEY
     data_key_current: str = "dev-only"
 
+    # Login throttle per account and address: this many failures (password or
+    # one-time code) are free, then each further one blocks that address for
+    # that account for base * 2^(n - free) seconds, at most throttle_max_s. A
+    # streak quiet for throttle_forget_s starts again.
     max_failed_logins: int = 5
-    lockout_s: int = 900
+    throttle_base_s: int = 2
+    throttle_max_s: int = 900
+    throttle_forget_s: int = 24 * 3600
+    # Set by the gateway from the connection's address (a client's own copy is
+    # overwritten there); without it the peer address counts.
+    client_address_header: str = "x-cerc-client-address"
     totp_issuer: str = "CerCollettiva"
 
     secret_fields: tuple[str, ...] = ("database_url", "jwt_private_key", "data_keys")

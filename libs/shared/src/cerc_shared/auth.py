@@ -184,6 +184,11 @@ def bearer_token(request: Request) -> str:
 async def _current_principal(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(bearer_token(request))
+    # A deactivated account's tokens stay valid until they expire; the status
+    # from user.v1 (cerc_shared.user_status) refuses them sooner.
+    status = getattr(request.app.state, "user_status", None)
+    if status is not None and status.refuses(principal.user_id):
+        raise _unauthorized("this account has been deactivated")
     request.state.principal = principal
     return principal
 

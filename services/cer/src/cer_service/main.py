@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from cerc_shared import db
+from cerc_shared import user_status as cerc_user_status
 from cerc_shared.app import create_service_app
 from cerc_shared.auth import jwks_verifier
 from cerc_shared.consumer import IdempotentConsumer
@@ -62,11 +63,13 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
         app.state.readiness_checks["database"] = lambda: db.ping(engine)
         relay.start()
         watch.start()
+        user_status = cerc_user_status.install(app, settings)
         if settings.consume_users:
             users.start()
         try:
             yield
         finally:
+            await user_status.stop()
             await users.stop()
             await watch.stop()
             await relay.stop()

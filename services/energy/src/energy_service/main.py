@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from cerc_shared import db
+from cerc_shared import user_status as cerc_user_status
 from cerc_shared.app import create_service_app
 from cerc_shared.auth import jwks_verifier
 from cerc_shared.consumer import IdempotentConsumer
@@ -76,6 +77,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
         app.state.readiness_checks["database"] = lambda: db.ping(engine)
         app.state.readiness_checks["timeseries"] = store.ping
         relay.start()
+        user_status = cerc_user_status.install(app, settings)
         if settings.ingest:
             ingestor.start()
         if settings.consume_read_models:
@@ -83,6 +85,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await user_status.stop()
             await read_models.stop()
             await ingestor.stop()
             await relay.stop()

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from cerc_shared import db
+from cerc_shared import user_status as cerc_user_status
 from cerc_shared.app import create_service_app
 from cerc_shared.auth import jwks_verifier
 from cerc_shared.consumer import IdempotentConsumer
@@ -79,11 +80,13 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
             # Not fatal: the broker may come later; provisioning reports it then.
             log.warning("could not ensure the MQTT bridge account: %s", exc)
         relay.start()
+        user_status = cerc_user_status.install(app, settings)
         read_model.start()
         detector.start()
         try:
             yield
         finally:
+            await user_status.stop()
             await detector.stop()
             await read_model.stop()
             await relay.stop()

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from cerc_shared import db
+from cerc_shared import user_status as cerc_user_status
 from cerc_shared.app import create_service_app
 from cerc_shared.auth import StaticKeys, TokenVerifier
 from cerc_shared.crypto import FieldCipher
@@ -45,9 +46,11 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         app.state.outbox_relay = relay
         app.state.readiness_checks["database"] = lambda: db.ping(engine)
         relay.start()
+        user_status = cerc_user_status.install(app, settings)
         try:
             yield
         finally:
+            await user_status.stop()
             await relay.stop()
             await engine.dispose()
 

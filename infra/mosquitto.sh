@@ -84,6 +84,7 @@ max_queued_messages 3000000
 max_inflight_messages 5000
 listener $MQTT_PORT 127.0.0.1
 CONF
+  cat "$INFRA/mosquitto-limits.conf" >>"$M_CONF"
   if [[ ! -s "$M_DYNSEC" ]]; then
     mosquitto_ctrl dynsec init "$M_DYNSEC" "$DYNSEC_ADMIN" "$DYNSEC_ADMIN_PASSWORD" >/dev/null
   fi

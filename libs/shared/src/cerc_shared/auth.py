@@ -33,6 +33,9 @@ class Principal:
     username: str
     user_type: str
     token_id: str
+    # The login (refresh-token family) the token was issued to; "" for tokens
+    # that name none.
+    session_id: str = ""
 
     @property
     def is_platform_admin(self) -> bool:
@@ -157,6 +160,7 @@ class TokenVerifier:
             username=str(claims.get("username", "")),
             user_type=str(claims.get("user_type", "PRIVATE")),
             token_id=str(claims["jti"]),
+            session_id=str(claims.get("sid", "")),
         )
         if self._verified is not None:
             kid = str(header.get("kid", ""))

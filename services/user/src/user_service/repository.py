@@ -98,12 +98,14 @@ class RefreshTokenRepository:
             .values(revoked_at=datetime.now(UTC))
         )
 
-    async def revoke_all_of(self, user_id: int) -> None:
-        await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+    async def revoke_all_of(self, user_id: int, *, sparing: uuid.UUID | None = None) -> None:
+        """End every session of the user, but ``sparing`` (the caller's own) if given."""
+        query = update(RefreshToken).where(
+            RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
         )
+        if sparing is not None:
+            query = query.where(RefreshToken.family_id != sparing)
+        await self.session.execute(query.values(revoked_at=datetime.now(UTC)))
 
 
 class LoginThrottleRepository:

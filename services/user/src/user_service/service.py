@@ -97,22 +97,33 @@ async def register(session: AsyncSession, data: RegisterRequest) -> User:
 
 
 async def _issue_pair(
-    session: AsyncSession, ctx: AuthContext, user: User, family_id: uuid.UUID
+    session: AsyncSession,
+    ctx: AuthContext,
+    user: User,
+    family_id: uuid.UUID,
+    session_expires_at: datetime | None = None,
 ) -> TokenPair:
+    """Tokens for a login (a new family ending session_max_s from now) or a refresh."""
+    now = datetime.now(UTC)
+    if session_expires_at is None:
+        session_expires_at = now + timedelta(seconds=ctx.settings.session_max_s)
     access = tokens.issue_access_token(
         ctx.signing_key,
         ctx.settings,
         user_id=user.id,
         username=user.username,
         user_type=user.user_type,
+        session_id=family_id,
     )
     secret = tokens.new_refresh_secret()
+    sliding = now + timedelta(seconds=ctx.settings.refresh_token_ttl_s)
     await RefreshTokenRepository(session).add(
         RefreshToken(
             user_id=user.id,
             family_id=family_id,
             token_hash=tokens.refresh_hash(secret),
-            expires_at=datetime.now(UTC) + timedelta(seconds=ctx.settings.refresh_token_ttl_s),
+            expires_at=min(sliding, session_expires_at),
+            session_expires_at=session_expires_at,
         )
     )
     return TokenPair(access_token=access.token, refresh_token=secret, expires_in=access.expires_in)
@@ -218,14 +229,16 @@ async def refresh(session: AsyncSession, ctx: AuthContext, secret: str) -> Token
     if token.used_at is not None or token.revoked_at is not None:
         await repo.revoke_family(token.family_id)
         raise refused
-    if token.expires_at <= now:
+    if token.expires_at <= now or token.session_expires_at <= now:
         raise refused
     user = await UserRepository(session).get(token.user_id)
     if user is None or not user.is_active:
         await repo.revoke_family(token.family_id)
         raise refused
     token.used_at = now
-    return await _issue_pair(session, ctx, user, family_id=token.family_id)
+    return await _issue_pair(
+        session, ctx, user, family_id=token.family_id, session_expires_at=token.session_expires_at
+    )
 
 
 async def logout(session: AsyncSession, principal: Principal, secret: str) -> None:
@@ -278,8 +291,17 @@ async def admin_update(session: AsyncSession, user_id: int, patch: AdminUserPatc
     return user
 
 
-async def change_password(session: AsyncSession, user_id: int, data: PasswordChange) -> None:
-    user = await UserRepository(session).get_for_update(user_id)
+def _own_session(principal: Principal) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(principal.session_id)
+    except ValueError:
+        return None
+
+
+async def change_password(
+    session: AsyncSession, principal: Principal, data: PasswordChange
+) -> None:
+    user = await UserRepository(session).get_for_update(principal.user_id)
     if user is None:
         raise NotFound("user")
     if not passwords.verify_password(user.password_hash, data.current_password):
@@ -287,8 +309,8 @@ async def change_password(session: AsyncSession, user_id: int, data: PasswordCha
     if reason := passwords.weakness(data.new_password, username=user.username, email=user.email):
         raise ApiError(422, "weak_password", f"password {reason}", field="new_password")
     user.password_hash = passwords.hash_password(data.new_password)
-    # Every session started with the old password ends with it.
-    await RefreshTokenRepository(session).revoke_all_of(user.id)
+    # Every other session, started with the old password, ends with it.
+    await RefreshTokenRepository(session).revoke_all_of(user.id, sparing=_own_session(principal))
 
 
 async def start_two_factor(session: AsyncSession, ctx: AuthContext, user_id: int) -> TwoFactorSetup:
@@ -306,9 +328,9 @@ async def start_two_factor(session: AsyncSession, ctx: AuthContext, user_id: int
 
 
 async def confirm_two_factor(
-    session: AsyncSession, ctx: AuthContext, user_id: int, otp: str
+    session: AsyncSession, ctx: AuthContext, principal: Principal, otp: str
 ) -> User:
-    user = await UserRepository(session).get_for_update(user_id)
+    user = await UserRepository(session).get_for_update(principal.user_id)
     if user is None:
         raise NotFound("user")
     if user.totp_pending_secret is None:
@@ -317,6 +339,8 @@ async def confirm_two_factor(
     if not _check_otp(ctx, user, otp):
         raise ApiError(400, "invalid_otp", "the code is wrong", field="otp")
     user.totp_pending_secret = None
+    # Sessions opened with the password alone (perhaps a thief's) end now.
+    await RefreshTokenRepository(session).revoke_all_of(user.id, sparing=_own_session(principal))
     return user
 
 

@@ -19,7 +19,10 @@ class UserSettings(ServiceSettings):
     jwt_private_key: str = ""
     jwt_private_key_file: str = ".run/user/jwt-dev-only.pem"
     access_token_ttl_s: int = 900
-    refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Sliding: each refresh gives this much more, never beyond the login's
+    # absolute end (session_max_s after the password was typed).
+    refresh_token_ttl_s: int = 14 * 24 * 3600
+    session_max_s: int = 30 * 24 * 3600
 
     # Field encryption (TOTP secrets): "kid:base64,kid2:base64", current kid.
     data_keys: str = _DEV_DATA_KEY

@@ -77,7 +77,13 @@ class AccessToken:
 
 
 def issue_access_token(
-    key: SigningKey, settings: UserSettings, *, user_id: int, username: str, user_type: str
+    key: SigningKey,
+    settings: UserSettings,
+    *,
+    user_id: int,
+    username: str,
+    user_type: str,
+    session_id: uuid.UUID,
 ) -> AccessToken:
     now = datetime.now(UTC)
     claims = {
@@ -90,6 +96,8 @@ def issue_access_token(
         "iat": now,
         "exp": now + timedelta(seconds=settings.access_token_ttl_s),
         "jti": uuid.uuid4().hex,
+        # The login it belongs to: ending "every other session" spares this one.
+        "sid": str(session_id),
     }
     token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
     return AccessToken(token=token, expires_in=settings.access_token_ttl_s)

@@ -65,7 +65,7 @@ async def two_factor_setup(
 async def two_factor_confirm(
     body: OtpRequest, session: DbSession, auth: Auth, principal: CurrentPrincipal
 ) -> Envelope[UserOut]:
-    user = await service.confirm_two_factor(session, auth, principal.user_id, body.otp)
+    user = await service.confirm_two_factor(session, auth, principal, body.otp)
     return ok(UserOut.model_validate(user))
 
 

@@ -30,7 +30,7 @@ async def update_me(
 async def change_password(
     body: PasswordChange, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[None]:
-    await service.change_password(session, principal.user_id, body)
+    await service.change_password(session, principal, body)
     return ok(None)
 
 

@@ -96,3 +96,15 @@ async def test_deactivated_user_cannot_log_in_or_refresh(
     assert login.status_code == 403
     missing = await client.get("/api/users/999999/", headers=bearer(admin))
     assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "not_found"
+
+
+async def test_user_ids_beyond_a_bigint_are_refused_not_a_500(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    admin = await _admin_tokens(client, sessionmaker)
+    for path in (f"/api/users/{2**63}/", "/api/users/0/"):
+        answer = await client.get(path, headers=bearer(admin))
+        assert answer.status_code == 422, (path, answer.status_code)
+        assert answer.json()["errors"][0]["field"] == "user_id"
+        patched = await client.patch(path, json={"is_active": False}, headers=bearer(admin))
+        assert patched.status_code == 422

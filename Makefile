@@ -58,6 +58,9 @@ lint: install ## ruff, mypy strict, import-linter, compose schema (manifests are
 	$(UV) run mypy libs/shared/src libs/cacer/src $(wildcard services/*/src) scripts/simulator.py
 	$(UV) run lint-imports
 	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	@# Alerting rules: syntax, then their unit tests (series in, alerts out).
+	bash infra/promtool.sh check rules deploy/monitoring/rules/*.rules.yaml
+	bash infra/promtool.sh test rules deploy/monitoring/tests/*.test.yaml
 
 fmt: install ## format and fix what ruff can
 	$(UV) run ruff format .

@@ -71,3 +71,15 @@ bench: infra-up ## measure speed (figures printed, never asserted)
 
 settle-example: install ## settle the example scenario with the rules engine
 	$(UV) run cer settle --input libs/cacer/examples/scenario.json --format table
+
+# Backups (infra/backup.sh; README "Operations"). PostgreSQL: pgBackRest with
+# WAL archiving; InfluxDB: influxd backup -portable. Into .run/backup.
+.PHONY: backup restore
+backup: ## back up PostgreSQL (base backup; WAL is archived continuously) and InfluxDB into .run/backup
+	bash infra/backup.sh backup
+
+restore: ## restore PostgreSQL and InfluxDB from .run/backup (stop the fleet first: `make stop`)
+	bash infra/postgres.sh stop
+	bash infra/backup.sh restore-pg
+	bash infra/postgres.sh start
+	bash infra/backup.sh restore-influx

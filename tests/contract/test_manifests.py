@@ -146,7 +146,8 @@ def test_rendered_overlay_validates_strictly(overlay: str, tmp_path: Path) -> No
 
 
 def _deployments(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for d in docs if d["kind"] == "Deployment"]
+    """The workloads: Deployments, and the bridge's StatefulSet."""
+    return [d for d in docs if d["kind"] in {"Deployment", "StatefulSet"}]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -237,6 +238,102 @@ def test_overlays_differ_where_they_should(rendered: dict[str, list[dict[str, An
     assert all(n >= 2 for n in replicas(rendered["prod"]).values())
     assert all(":" in image for image in images(rendered["prod"])), "untagged image in prod"
     assert images(rendered["dev"]) != images(rendered["prod"])
+
+
+# --------------------------------------------------------------------------- scaling, disruption
+
+
+def _selects(selector: dict[str, Any], workload: dict[str, Any]) -> bool:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    return bool(selector["matchLabels"]) and selector["matchLabels"].items() <= labels.items()
+
+
+def test_stateless_services_and_the_gateway_scale_on_cpu(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    docs = rendered["prod"]
+    workloads = {d["metadata"]["name"]: d for d in _deployments(docs)}
+    hpas = {d["metadata"]["name"]: d for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    stateless = {
+        name
+        for name, d in workloads.items()
+        if d["kind"] == "Deployment"
+        and d["metadata"]["labels"].get("app.kubernetes.io/component") != "worker"
+    }
+    assert stateless >= {"gateway", *built_services()}
+    assert set(hpas) == stateless
+    for name, hpa in hpas.items():
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
+        assert spec["minReplicas"] >= 2 and spec["maxReplicas"] > spec["minReplicas"], name
+        # The HPA starts from the overlay's replicas, not below them.
+        assert spec["minReplicas"] <= workloads[name]["spec"]["replicas"], name
+        (metric,) = spec["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+        assert metric["resource"]["target"]["type"] == "Utilization"
+        # Utilisation is measured against the request: there must be one.
+        container = workloads[name]["spec"]["template"]["spec"]["containers"][0]
+        assert container["resources"]["requests"]["cpu"], name
+    # The bridge's pods are MQTT sessions: not autoscaled.
+    assert "iot-bridge" not in hpas
+
+
+def test_every_replicated_workload_has_a_disruption_budget_and_spreads(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    docs = rendered["prod"]
+    pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    for workload in _deployments(docs):
+        name = workload["metadata"]["name"]
+        replicas = workload["spec"]["replicas"]
+        budgets = [p for p in pdbs if _selects(p["spec"]["selector"], workload)]
+        assert len(budgets) == 1, f"{name}: {len(budgets)} PodDisruptionBudgets"
+        spec = budgets[0]["spec"]
+        # A budget that allows no eviction at all would block every node drain.
+        allowed = (
+            replicas - spec["minAvailable"] if "minAvailable" in spec else spec["maxUnavailable"]
+        )
+        assert 1 <= allowed < replicas, name
+        pod = workload["spec"]["template"]["spec"]
+        (term,) = pod["affinity"]["podAntiAffinity"][
+            "preferredDuringSchedulingIgnoredDuringExecution"
+        ]
+        assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname", name
+        assert _selects(term["podAffinityTerm"]["labelSelector"], workload), name
+        (zone,) = pod["topologySpreadConstraints"]
+        assert zone["topologyKey"] == "topology.kubernetes.io/zone", name
+        assert _selects(zone["labelSelector"], workload), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_bridge_is_a_statefulset_whose_pod_name_is_its_mqtt_client_id(
+    overlay: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    docs = rendered[overlay]
+    named = {d["kind"] for d in docs if d["metadata"]["name"] == "iot-bridge"}
+    assert "Deployment" not in named
+    (bridge,) = [d for d in _deployments(docs) if d["metadata"]["name"] == "iot-bridge"]
+    assert bridge["kind"] == "StatefulSet"
+    governing = next(
+        d
+        for d in docs
+        if d["kind"] == "Service" and d["metadata"]["name"] == bridge["spec"]["serviceName"]
+    )
+    assert governing["spec"]["clusterIP"] == "None"
+    assert (
+        governing["spec"]["selector"].items()
+        <= bridge["spec"]["template"]["metadata"]["labels"].items()
+    )
+    (container,) = bridge["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    # A replaced pod keeps its name (iot-bridge-0), hence its MQTT session.
+    source = env["CERC_IOT_BRIDGE_CLIENT_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert source == "metadata.name"
+    assert "volumeClaimTemplates" not in bridge["spec"]  # its state is in PostgreSQL and the broker
 
 
 # --------------------------------------------------------------------------- gateway <-> fleet

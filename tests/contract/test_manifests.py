@@ -446,3 +446,38 @@ def test_image_uv_steps_install_a_runnable_service(service: str, tmp_path: Path)
     assert dev_only.returncode != 0, "dev dependencies leaked into the image"
     assert (ROOT / "services" / service / "alembic.ini").exists()
     assert (ROOT / "services" / service / "alembic").is_dir()
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def test_backup_cronjobs_validate_and_are_locked_down(tmp_path: Path) -> None:
+    path = render_overlay("../backup", tmp_path)
+    result = run(tool("kubernetes-validate"), "--strict", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    docs = load_all(path)
+    jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CronJob"}
+    assert set(jobs) == {"pgbackrest-full", "pgbackrest-diff", "influxdb-backup"}
+    args = {
+        name: job["spec"]["jobTemplate"]["spec"]["template"]["spec"] for name, job in jobs.items()
+    }
+    assert "--type=full" in args["pgbackrest-full"]["containers"][0]["args"]
+    assert "--type=diff" in args["pgbackrest-diff"]["containers"][0]["args"]
+    for name, job in jobs.items():
+        assert job["spec"]["concurrencyPolicy"] == "Forbid", name
+        pod = args[name]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod.get("automountServiceAccountToken") is False, name
+        for c in pod["containers"]:
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True, name
+            assert c["securityContext"]["capabilities"]["drop"] == ["ALL"], name
+            assert not REGISTRY_HOST.match(c["image"]), name
+    # Archiving on the PostgreSQL side: a minute at most between a write and its archive.
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert "archive_timeout = 60" in config["postgresql-archiving.conf"]
+    assert "archive-push" in config["postgresql-archiving.conf"]
+    assert not [d for d in docs if d["kind"] == "Secret"], "secrets come from outside"
+    template = (K8S / "backup" / "secret.template.yaml").read_text()
+    assert "TEMPLATE ONLY" in template
+    for key, value in yaml.safe_load(template)["stringData"].items():
+        assert "PLACEHOLDER" in value, key

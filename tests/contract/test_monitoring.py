@@ -8,6 +8,7 @@ named exporters'); the monitors must point at ports the pods have.
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -185,3 +186,61 @@ def test_gateway_health_listener_serves_prometheus_stats_only() -> None:
     proxied = {r["match"]["path"]: r["route"]["cluster"] for r in routes}
     # Nothing else of the admin interface (it can stop the server) is reachable.
     assert proxied == {"/ready": "envoy_admin", "/stats/prometheus": "envoy_admin"}
+
+
+# --------------------------------------------------------------------------- dashboards
+
+DASHBOARDS = K8S / "monitoring" / "dashboards"
+
+
+def _panel_queries() -> list[tuple[str, str]]:
+    queries = []
+    for path in sorted(DASHBOARDS.glob("*.json")):
+        board = json.loads(path.read_text())
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                queries.append((f"{path.stem}: {panel['title']}", target["expr"]))
+    return queries
+
+
+def test_dashboards_are_current_and_cover_gateway_services_devices_money() -> None:
+    result = subprocess.run(
+        [sys.executable, str(MONITORING / "dashboards.py"), "--check"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    boards = {p.stem for p in DASHBOARDS.glob("*.json")}
+    assert boards == {"gateway", "services", "device-path", "money-path"}
+    kustomization = (K8S / "monitoring" / "kustomization.yaml").read_text()
+    for board in boards:
+        assert f"dashboards/{board}.json" in kustomization, board
+
+
+def test_every_dashboard_query_is_valid_promql_over_known_metrics(tmp_path: Path) -> None:
+    queries = _panel_queries()
+    assert len(queries) >= 20
+    # promtool parses a query when it is a recording rule's expression.
+    rules = {
+        "groups": [
+            {
+                "name": "dashboards",
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": expr}
+                    for i, (_, expr) in enumerate(queries)
+                ],
+            }
+        ]
+    }
+    path = tmp_path / "dashboards.rules.yaml"
+    path.write_text(yaml.safe_dump(rules))
+    result = promtool("check", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    code = _defined_in_code()
+    for where, expr in queries:
+        for name in _metric_names(expr):
+            if EXTERNAL.match(name):
+                continue
+            base = re.sub(r"_(bucket|count|sum)$", "", name)
+            assert f'"{base}"' in code, f"{where}: no metric {base!r} in libs/ or services/"

@@ -481,3 +481,40 @@ def test_backup_cronjobs_validate_and_are_locked_down(tmp_path: Path) -> None:
     assert "TEMPLATE ONLY" in template
     for key, value in yaml.safe_load(template)["stringData"].items():
         assert "PLACEHOLDER" in value, key
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def test_log_shipping_validates_and_follows_one_request_id(tmp_path: Path) -> None:
+    path = render_overlay("../logging", tmp_path)
+    result = run(tool("kubernetes-validate"), "--strict", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    docs = load_all(path)
+    (daemonset,) = [d for d in docs if d["kind"] == "DaemonSet"]
+    pod = daemonset["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/var/log"]["readOnly"] is True
+    config_map = next(
+        d for d in docs if d["kind"] == "ConfigMap" and "fluent-bit.yaml" in d.get("data", {})
+    )
+    config = yaml.safe_load(config_map["data"]["fluent-bit.yaml"])["pipeline"]
+    (tail,) = config["inputs"]
+    assert tail["path"] == "/var/log/containers/*_cercollettiva_*.log"  # our namespace only
+    modify = next(f for f in config["filters"] if f["name"] == "modify")
+    # The gateway's request_id and the services' correlation_id: one field to follow.
+    assert modify["copy"] == "request_id correlation_id"
+    (output,) = config["outputs"]
+    assert output["name"] == "loki" and output["host"] == "${LOKI_HOST}"
+    # The correlation id is never a label (unbounded values); it is read from the line.
+    assert "correlation_id" not in output["labels"]
+    env = next(d for d in docs if d["kind"] == "ConfigMap" and "LOKI_HOST" in d.get("data", {}))
+    assert {"LOKI_HOST", "LOKI_PORT", "LOKI_TENANT"} <= set(env["data"])
+    # What the services write and the gateway logs are what the config reads.
+    logging_py = (ROOT / "libs" / "shared" / "src" / "cerc_shared" / "logging.py").read_text()
+    assert "%(correlation_id)s" in logging_py
+    envoy = (ROOT / "gateway" / "envoy.yaml.tmpl").read_text()
+    assert 'request_id: "%REQ(X-REQUEST-ID)%"' in envoy

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import aiomqtt
-from iot_service.mqtt_wire import PUBACK, connect_packet, publish_packet, split_packets
+from iot_service.mqtt.wire import PUBACK, connect_packet, publish_packet, split_packets
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from machine import describe
@@ -132,7 +132,7 @@ class _Acks(asyncio.Protocol):
 
 async def publish_qos1(mqtt_port: int, count: int, window: int = 20_000) -> None:
     """``count`` QoS 1 readings on one raw connection, at most ``window`` unacknowledged
-    (the bridge's own wire format, iot_service.mqtt_wire: fast enough to fill millions)."""
+    (the bridge's own wire format, iot_service.mqtt.wire: fast enough to fill millions)."""
     loop = asyncio.get_running_loop()
     transport, acks = await loop.create_connection(_Acks, "127.0.0.1", mqtt_port)
     transport.write(connect_packet("bench-device", None, None, clean=True, keepalive=60))

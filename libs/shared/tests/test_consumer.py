@@ -305,12 +305,20 @@ async def test_outbox_backlog_and_consumer_lag_reach_the_metrics(engine: AsyncEn
         await observe_lag(consumer, group)
     finally:
         await consumer.stop()
-    lags = [
-        s.value
-        for metric in REGISTRY.collect()
-        if metric.name == "kafka_consumer_lag_records"
-        for s in metric.samples
-        if s.labels["group"] == group
-    ]
+
+    def lags() -> list[float]:
+        return [
+            s.value
+            for metric in REGISTRY.collect()
+            if metric.name == "kafka_consumer_lag_records"
+            for s in metric.samples
+            if s.labels["group"] == group
+        ]
+
     # One of the two read, the other still behind; the other partitions empty.
-    assert sorted(lags) == [0.0] * (len(lags) - 1) + [1.0]
+    reported = lags()
+    assert sorted(reported) == [0.0] * (len(reported) - 1) + [1.0]
+    # Its partitions gone (stopped, as after a rebalance): no stale figure left.
+    assert consumer.assignment() == set()
+    await observe_lag(consumer, group)
+    assert lags() == []

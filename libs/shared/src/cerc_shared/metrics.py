@@ -45,15 +45,26 @@ JOB_LAST_SUCCESS = Gauge(
 )
 
 
+# The partitions each group's lag was last reported for, by this process.
+_REPORTED: dict[str, set[tuple[str, str]]] = {}
+
+
 async def observe_lag(consumer: AIOKafkaConsumer, group: str) -> None:
     """Set the lag of every partition assigned to ``consumer`` (no broker round trip:
-    the high watermark comes with each fetch, the position is local)."""
+    the high watermark comes with each fetch, the position is local). A partition
+    a rebalance gave to another replica is no longer reported here: that replica
+    reports it, and a stale figure would count twice in the alert's sum."""
+    now: set[tuple[str, str]] = set()
     for tp in consumer.assignment():
         end = consumer.highwater(tp)
         if end is None:
             continue
         position = await consumer.position(tp)
+        now.add((tp.topic, str(tp.partition)))
         CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, end - position))
+    for topic, partition in _REPORTED.get(group, set()) - now:
+        CONSUMER_LAG.remove(group, topic, partition)
+    _REPORTED[group] = now
 
 
 @contextmanager

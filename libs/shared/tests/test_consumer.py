@@ -303,22 +303,25 @@ async def test_outbox_backlog_and_consumer_lag_reach_the_metrics(engine: AsyncEn
             taken = sum(len(r) for r in batches.values())
         assert taken == 1
         await observe_lag(consumer, group)
+        # One of the two read, the other still behind; the other partitions empty.
+        reported = _lags(group)
+        assert sorted(reported) == [0.0] * (len(reported) - 1) + [1.0]
+        # Its partitions taken away (as by a rebalance): no stale figure left.
+        consumer.unsubscribe()
+        assert consumer.assignment() == set()
+        await observe_lag(consumer, group)
     finally:
         await consumer.stop()
+    assert _lags(group) == []
 
-    def lags() -> list[float]:
-        return [
-            s.value
-            for metric in REGISTRY.collect()
-            if metric.name == "kafka_consumer_lag_records"
-            for s in metric.samples
-            if s.labels["group"] == group
-        ]
 
-    # One of the two read, the other still behind; the other partitions empty.
-    reported = lags()
-    assert sorted(reported) == [0.0] * (len(reported) - 1) + [1.0]
-    # Its partitions gone (stopped, as after a rebalance): no stale figure left.
-    assert consumer.assignment() == set()
-    await observe_lag(consumer, group)
-    assert lags() == []
+def _lags(group: str) -> list[float]:
+    from prometheus_client import REGISTRY
+
+    return [
+        s.value
+        for metric in REGISTRY.collect()
+        if metric.name == "kafka_consumer_lag_records"
+        for s in metric.samples
+        if s.labels["group"] == group
+    ]

@@ -13,7 +13,7 @@ from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
 from fastapi import FastAPI
 
-from user_service.api import auth, users
+from user_service.api import auth, clients, users
 from user_service.models import outbox
 from user_service.service import AuthContext
 from user_service.settings import UserSettings
@@ -55,9 +55,12 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         service=settings.service_name,
         title="CerCollettiva user service",
         version="1.0.0",
-        description="Accounts, login with optional TOTP, rotating refresh tokens, the JWKS.",
+        description=(
+            "Accounts, login with optional TOTP, rotating refresh tokens, the JWKS; "
+            "OAuth 2.0 client credentials for services and partners."
+        ),
         lifespan=lifespan,
-        routers=[auth.router, users.router],
+        routers=[auth.router, clients.router, users.router],
     )
 
 

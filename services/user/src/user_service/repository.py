@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from user_service.models import RefreshToken, User
+from user_service.models import ApiClient, AuditEntry, RefreshToken, User
 
 
 class UserRepository:
@@ -103,3 +103,50 @@ class RefreshTokenRepository:
             .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
             .values(revoked_at=datetime.now(UTC))
         )
+
+
+class ClientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, client: ApiClient) -> ApiClient:
+        self.session.add(client)
+        await self.session.flush()
+        return client
+
+    async def by_client_id(self, client_id: str) -> ApiClient | None:
+        return await self.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+
+    async def by_client_id_for_update(self, client_id: str) -> ApiClient | None:
+        return await self.session.scalar(
+            select(ApiClient).where(ApiClient.client_id == client_id).with_for_update()
+        )
+
+    async def page(
+        self, *, page: int, per_page: int, include_revoked: bool
+    ) -> tuple[list[ApiClient], int]:
+        query = select(ApiClient)
+        if not include_revoked:
+            query = query.where(ApiClient.revoked_at.is_(None))
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(
+            query.order_by(ApiClient.id).offset((page - 1) * per_page).limit(per_page)
+        )
+        return list(rows), int(total or 0)
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, entry: AuditEntry) -> None:
+        self.session.add(entry)
+        await self.session.flush()
+
+    async def for_entity(self, entity_type: str, entity_id: str) -> list[AuditEntry]:
+        rows = await self.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+            .order_by(AuditEntry.id)
+        )
+        return list(rows)

@@ -20,6 +20,9 @@ class UserSettings(ServiceSettings):
     jwt_private_key_file: str = ".run/user/jwt-dev-only.pem"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # Client-credentials tokens are not revocable once issued (services verify them offline):
+    # a revoked client's last token lives at most this long.
+    client_token_ttl_s: int = 900
 
     # Field encryption (TOTP secrets): "kid:base64,kid2:base64", current kid.
     data_keys: str = _DEV_DATA_KEY

@@ -50,12 +50,12 @@ test: infra-up ## every test: unit, service, contract, end to end (against real 
 	$(UV) run pytest libs services tests $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server (rules engine, gateway config, manifests)
-	$(UV) run pytest libs/cacer tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
+	$(UV) run pytest libs/cacer libs/sepa tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
 
 lint: install ## ruff, mypy strict, import-linter, compose schema (manifests are checked by make test)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs/shared/src libs/cacer/src $(wildcard services/*/src) scripts/simulator.py
+	$(UV) run mypy $(wildcard libs/*/src) $(wildcard services/*/src) scripts/simulator.py
 	$(UV) run lint-imports
 	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	@# Alerting rules: syntax, then their unit tests (series in, alerts out).

@@ -30,6 +30,8 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         sessionmaker = db.create_sessionmaker(engine)
         signing_key = load_signing_key(settings)
         app.state.sessionmaker = sessionmaker
+        # The profile read (GET /api/users/me/) goes without the ORM session.
+        app.state.read_pool = await db.create_read_pool(settings)
         app.state.auth_context = AuthContext(
             settings=settings,
             signing_key=signing_key,
@@ -49,6 +51,7 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             yield
         finally:
             await relay.stop()
+            await app.state.read_pool.close()
             await engine.dispose()
 
     return create_service_app(

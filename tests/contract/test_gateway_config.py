@@ -464,10 +464,25 @@ def test_every_prefix_routes_with_a_token(gateway: Gateway, keys: Keys, path: st
 
 def test_open_paths_need_no_token(gateway: Gateway, keys: Keys) -> None:
     with client() as c:
-        for path in ("/api/auth/register/", "/api/auth/login/", "/api/auth/refresh/"):
+        for path in (
+            "/api/auth/register/",
+            "/api/auth/login/",
+            "/api/auth/refresh/",
+            "/api/auth/token/",
+        ):
             seen = echoed(c.post(gateway.base + path, json={"username": "a", "password": "b"}))
             assert "x-cerc-user-id" not in seen["headers"]
         echoed(c.post(f"{gateway.base}/api/auth/login/", json={"username": "a", "otp": "123456"}))
+        # A client authenticating with HTTP Basic reaches the token endpoint with its header.
+        basic = {"Authorization": "Basic Y2VyYy1jbGllbnQ6c2VjcmV0"}
+        seen = echoed(
+            c.post(
+                f"{gateway.base}/api/auth/token/",
+                data={"grant_type": "client_credentials"},
+                headers=basic,
+            )
+        )
+        assert seen["headers"]["authorization"] == [basic["Authorization"]]
         jwks = c.get(f"{gateway.base}/api/auth/jwks/")
         assert jwks.status_code == 200 and jwks.json() == keys.jwks
 

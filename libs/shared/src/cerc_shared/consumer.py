@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cerc_shared.events import EventEnvelope
 from cerc_shared.kafka import CORRELATION_HEADER, new_producer
 from cerc_shared.logging import set_correlation_id
+from cerc_shared.metrics import DEAD_LETTERS, observe_lag
 from cerc_shared.settings import namespaced
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class IdempotentConsumer:
                             await self.handle_record(record, dlq)
                     if batches:
                         await consumer.commit()
+                    await observe_lag(consumer, self._group)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -144,6 +146,7 @@ class IdempotentConsumer:
         self, dlq: AIOKafkaProducer, record: ConsumerRecord[bytes, bytes], reason: str
     ) -> None:
         self.dead_lettered += 1
+        DEAD_LETTERS.labels(record.topic + DLQ_SUFFIX, self.name).inc()
         log.warning("dead-lettering %s@%s: %s", record.topic, record.offset, reason)
         await dlq.send_and_wait(
             record.topic + DLQ_SUFFIX,

@@ -39,6 +39,7 @@ from cerc_shared.consumer import DLQ_SUFFIX
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted
 from cerc_shared.kafka import new_producer
+from cerc_shared.metrics import DEAD_LETTERS, observe_lag
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -64,6 +65,10 @@ Record: TypeAlias = ConsumerRecord[bytes, bytes]
 # On /metrics: points the store has accepted (readable from then on), by measurement.
 POINTS_WRITTEN = Counter(
     "energy_points_written_total", "Points written to the time-series store", ["measurement"]
+)
+# Writes the store did not take (unreachable, 5xx, 401), each retried with backoff.
+STORE_WRITE_FAILURES = Counter(
+    "energy_store_write_failures_total", "Failed writes to the time-series store"
 )
 
 
@@ -329,6 +334,7 @@ class MeasurementIngestor:
                         timeout_ms=self._poll_timeout_ms, max_records=self._max_records
                     )
                     records = [r for rs in batches.values() for r in rs]
+                    await observe_lag(consumer, self.group_id)
                     if not records:
                         continue
                     await self.ingest(records, dlq)
@@ -399,6 +405,7 @@ class MeasurementIngestor:
                 return
             except TimeSeriesUnavailable as exc:
                 self.write_retries += 1
+                STORE_WRITE_FAILURES.inc()
                 log.warning("time-series store unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
@@ -421,6 +428,8 @@ class MeasurementIngestor:
             )
         await asyncio.gather(*futures)
         self.dead_lettered += len(dead)
+        for record, _ in dead:
+            DEAD_LETTERS.labels(record.topic + DLQ_SUFFIX, self.group_id).inc()
 
 
 def _chunks(items: list[_Item], max_points: int) -> list[list[_Item]]:

@@ -14,7 +14,7 @@ from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
 from fastapi import FastAPI
 
-from user_service.api import auth, users
+from user_service.api import auth, clients, users
 from user_service.models import outbox
 from user_service.service import AuthContext
 from user_service.settings import UserSettings
@@ -31,6 +31,8 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         sessionmaker = db.create_sessionmaker(engine)
         signing_key = load_signing_key(settings)
         app.state.sessionmaker = sessionmaker
+        # The profile read (GET /api/users/me/) goes without the ORM session.
+        app.state.read_pool = await db.create_read_pool(settings)
         app.state.auth_context = AuthContext(
             settings=settings,
             signing_key=signing_key,
@@ -52,15 +54,19 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         finally:
             await user_status.stop()
             await relay.stop()
+            await app.state.read_pool.close()
             await engine.dispose()
 
     return create_service_app(
         service=settings.service_name,
         title="CerCollettiva user service",
         version="1.0.0",
-        description="Accounts, login with optional TOTP, rotating refresh tokens, the JWKS.",
+        description=(
+            "Accounts, login with optional TOTP, rotating refresh tokens, the JWKS; "
+            "OAuth 2.0 client credentials for services and partners."
+        ),
         lifespan=lifespan,
-        routers=[auth.router, users.router],
+        routers=[auth.router, clients.router, users.router],
     )
 
 

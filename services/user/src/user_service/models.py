@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from cerc_shared.consumer import define_processed_events
 from cerc_shared.outbox import define_outbox
@@ -19,6 +20,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 USER_TYPES = ("PRIVATE", "BUSINESS", "ADMIN")
@@ -102,6 +104,52 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer)
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+CLIENT_KINDS = ("SERVICE", "PARTNER")
+
+
+class ApiClient(Base):
+    """A client of the OAuth 2.0 client-credentials grant: a platform service, or a partner
+    bound to one community. The secret is stored only as its argon2 hash, like a password."""
+
+    __tablename__ = "api_clients"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint(f"kind IN {CLIENT_KINDS!r}", name="kind"),
+        CheckConstraint(
+            "(kind = 'PARTNER') = (community_id IS NOT NULL)", name="partner_has_community"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(150))
+    kind: Mapped[str] = mapped_column(String(20))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    community_id: Mapped[int | None] = mapped_column(BigInteger)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only (a trigger refuses UPDATE and DELETE): who registered or revoked what."""
+
+    __tablename__ = "audit_log"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    actor_user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
 
 
 outbox = define_outbox(Base.metadata)

@@ -11,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 from cerc_shared.auth import Principal
 from cerc_shared.crypto import FieldCipher
-from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.db import ReadPool
+from cerc_shared.envelope import ApiError, NotFound, ok
 from cerc_shared.events.user import UserRegistered, UserUpdated
 from cerc_shared.outbox import record
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +22,7 @@ from user_service import passwords, tokens
 from user_service.models import RefreshToken, User, outbox
 from user_service.repository import (
     LoginThrottleRepository,
+    ProfileReads,
     RefreshTokenRepository,
     UserRepository,
 )
@@ -32,6 +34,7 @@ from user_service.schemas import (
     TokenPair,
     TwoFactorDisable,
     TwoFactorSetup,
+    UserOut,
     UserPatch,
 )
 from user_service.settings import UserSettings
@@ -254,6 +257,14 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     if user is None:
         raise NotFound("user")
     return user
+
+
+async def profile_json(pool: ReadPool, user_id: int) -> bytes:
+    """The caller's profile as a response body (``UserOut`` in the envelope)."""
+    row = await ProfileReads(pool).profile(user_id)
+    if row is None:
+        raise NotFound("user")
+    return ok(UserOut.model_validate(row)).model_dump_json().encode()
 
 
 async def update_me(session: AsyncSession, user_id: int, patch: UserPatch) -> User:

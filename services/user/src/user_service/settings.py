@@ -23,6 +23,9 @@ class UserSettings(ServiceSettings):
     # absolute end (session_max_s after the password was typed).
     refresh_token_ttl_s: int = 14 * 24 * 3600
     session_max_s: int = 30 * 24 * 3600
+    # Client-credentials tokens are not revocable once issued (services verify them offline):
+    # a revoked client's last token lives at most this long.
+    client_token_ttl_s: int = 900
 
     # Field encryption (TOTP secrets): "kid:base64,kid2:base64", current kid.
     data_keys: str = _DEV_DATA_KEY

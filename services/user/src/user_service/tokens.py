@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cerc_shared.auth import ALGORITHM
+from cerc_shared.auth import ALGORITHM, CLIENT_SUBJECT_PREFIX, CLIENT_TOKEN_USE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -101,6 +101,41 @@ def issue_access_token(
     }
     token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
     return AccessToken(token=token, expires_in=settings.access_token_ttl_s)
+
+
+def issue_client_token(
+    key: SigningKey,
+    settings: UserSettings,
+    *,
+    client_id: str,
+    scopes: list[str],
+    community_id: int | None,
+) -> AccessToken:
+    """RS256 like a user's access token, from the same key, but a subject no user route accepts
+    (`client:<id>`, `token_use: client`); a partner's token names its one community."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": f"{CLIENT_SUBJECT_PREFIX}{client_id}",
+        "token_use": CLIENT_TOKEN_USE,
+        "scope": " ".join(scopes),
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.client_token_ttl_s),
+        "jti": uuid.uuid4().hex,
+    }
+    if community_id is not None:
+        claims["community_id"] = community_id
+    token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+    return AccessToken(token=token, expires_in=settings.client_token_ttl_s)
+
+
+def new_client_id() -> str:
+    return f"cerc-{secrets.token_hex(10)}"
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def new_refresh_secret() -> str:

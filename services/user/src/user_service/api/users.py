@@ -3,9 +3,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from cerc_shared.auth import CurrentPrincipal, PlatformAdmin
-from cerc_shared.db import DbSession
+from cerc_shared.db import DbSession, ReadConnections
 from cerc_shared.envelope import Envelope, PageMeta, ok
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from user_service import service
 from user_service.schemas import AdminUserPatch, PasswordChange, UserOut, UserPatch
@@ -16,9 +16,11 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 UserId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 
-@router.get("/me/")
-async def me(session: DbSession, principal: CurrentPrincipal) -> Envelope[UserOut]:
-    return ok(UserOut.model_validate(await service.get_user(session, principal.user_id)))
+@router.get("/me/", response_model=Envelope[UserOut])
+async def me(principal: CurrentPrincipal, reads: ReadConnections) -> Response:
+    return Response(
+        await service.profile_json(reads, principal.user_id), media_type="application/json"
+    )
 
 
 @router.patch("/me/")

@@ -72,13 +72,17 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
         app.state.read_model_consumer = read_model
         app.state.offline_detector = detector
         app.state.readiness_checks["database"] = lambda: db.ping(engine)
+        dynsec = app.state.iot_context.dynsec
         try:
-            await app.state.iot_context.dynsec.ensure_bridge_account(
+            await dynsec.ensure_bridge_account(
                 username=settings.mqtt_bridge_username, password=settings.mqtt_bridge_password
+            )
+            await dynsec.ensure_commands_account(
+                username=settings.mqtt_commands_username, password=settings.mqtt_commands_password
             )
         except DynSecError as exc:
             # Not fatal: the broker may come later; provisioning reports it then.
-            log.warning("could not ensure the MQTT bridge account: %s", exc)
+            log.warning("could not ensure the MQTT bridge and command accounts: %s", exc)
         relay.start()
         user_status = cerc_user_status.install(app, settings)
         read_model.start()

@@ -40,7 +40,8 @@ def _port() -> int:
     raise RuntimeError("GSE_SIM_PORT is not in infra/ports.env")
 
 
-BASE = f"http://127.0.0.1:{_port()}"
+# GSE_SIM_URL: another simulator than the one infra/gse-sim.sh started (e.g. a private one).
+BASE = os.environ.get("GSE_SIM_URL", f"http://127.0.0.1:{_port()}")
 
 
 @pytest.fixture(scope="module")
@@ -299,7 +300,10 @@ def _cer_settle(readings: list[dict[str, Any]], tmp_path: Path) -> dict[str, Any
     path.write_text(json.dumps(scenario))
     cer = Path(sys.executable).parent / "cer"
     run = subprocess.run(
-        [str(cer), "settle", "--input", str(path)], capture_output=True, text=True, check=False
+        [str(cer), "settle", "--input", str(path), "--hours"],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert run.returncode == 0, run.stderr
     settled: dict[str, Any] = json.loads(run.stdout)
@@ -350,6 +354,21 @@ def test_result_from_posted_measurements_equals_cer_settle(
     # The existing wind plant (in service before 2021-12-16) earns the refund only.
     assert Decimal(by_pod["IT001E00000105"]["incentive_eur"]) == 0
     assert Decimal(by_pod["IT001E00000105"]["refund_eur"]) > 0
+
+    hours = gse.get(
+        f"/gse/api/v1/configurations/{configuration_id}/results/2024-03/hours",
+        params={"page_size": 1000},
+    ).json()
+    assert hours["total"] == 743 and hours["result_id"] == result["id"]
+    for mine, theirs in zip(hours["items"], expected["hours"], strict=True):
+        assert mine["hour"] == theirs["hour"]
+        for sub_mine, sub_theirs in zip(mine["substations"], theirs["substations"], strict=True):
+            assert sub_mine["code"] == sub_theirs["code"]
+            for field in ("fed_in_kwh", "withdrawn_kwh", "shared_energy_kwh"):
+                assert Decimal(sub_mine[field]) == _kwh(sub_theirs[field]), (mine["hour"], field)
+        assert {p["pod"]: Decimal(p["shared_energy_kwh"]) for p in mine["plants"]} == {
+            p["pod"]: _kwh(p["shared_energy_kwh"]) for p in theirs["plants"]
+        }, mine["hour"]
 
 
 # Faults: the configuration's own (a dropped POD, eligibility, TRASe, late publication) --------

@@ -505,20 +505,32 @@ def create_app(settings: GseSimSettings | None = None) -> FastAPI:
 
     @app.get("/gse/api/v1/configurations/{configuration_id}/results/{month}", tags=["results"])
     async def get_result(configuration_id: str, month: str, client: Caller) -> dict[str, Any]:
-        cfg = configuration(client, configuration_id)
+        return figures.public_result(_published(configuration(client, configuration_id), month))
+
+    @app.get(
+        "/gse/api/v1/configurations/{configuration_id}/results/{month}/hours", tags=["results"]
+    )
+    async def get_result_hours(
+        configuration_id: str, month: str, client: Caller, paging: Paging
+    ) -> dict[str, Any]:
+        """The month hour by hour (local hours with their offset), paged."""
+        result = _published(configuration(client, configuration_id), month)
+        return _page(result["_hours"], *paging, result_id=result["id"])
+
+    def _published(cfg: Configuration, month: str) -> dict[str, Any]:
         day = _month(month, "month")
         if day not in figures.data_months(cfg):
             raise ApiError(404, "not_found", f"no data for {month}")
         if not figures.is_published(state, cfg, day):
             due = figures.publication_date(day, settings.publication_day)
-            late = month in cfg.late_months
+            late = figures.month_key(day) in cfg.late_months
             raise ApiError(
                 404,
                 "results_not_published",
                 f"the figures of {month} are not published yet"
                 + (" (publication delayed)" if late else f" (due on {due.isoformat()})"),
             )
-        return figures.public_result(_result(cfg, day))
+        return _result(cfg, day)
 
     @app.get("/gse/api/v1/advances/", tags=["advances"])
     async def list_advances(

@@ -289,7 +289,35 @@ def _result_document(
         "points": points,
         "excluded_points": excluded,
         "_total_cents": s.total_cents,
+        "_hours": _hours(s),
     }
+
+
+def _hours(s: Settlement) -> list[dict[str, Any]]:
+    """Hour by hour, as the GSE details a month: per substation, and each plant's attribution."""
+    h = s.hourly
+    labels = h.grid.local_labels()
+    return [
+        {
+            "hour": labels[t],
+            "substations": [
+                {
+                    "code": x.code,
+                    "fed_in_kwh": kwh(int(h.substation_fed_in_wh[k, t])),
+                    "withdrawn_kwh": kwh(int(h.substation_withdrawn_wh[k, t])),
+                    "shared_energy_kwh": kwh(int(h.substation_shared_wh[k, t])),
+                    "incentivised_shared_energy_kwh": kwh(int(h.substation_incentivised_wh[k, t])),
+                }
+                for k, x in enumerate(s.substations)
+            ],
+            "plants": [
+                {"pod": p.pod, "shared_energy_kwh": kwh(int(h.plant_shared_wh[k, t]))}
+                for k, p in enumerate(s.plants)
+                if h.plant_shared_wh[k, t] > 0
+            ],
+        }
+        for t in range(h.grid.count)
+    ]
 
 
 def public_result(result: dict[str, Any]) -> dict[str, Any]:

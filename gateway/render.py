@@ -51,6 +51,7 @@ NUMERIC = {
     "max_heap_bytes": "overload manager: heap size at which Envoy sheds load",
     "max_connections": "overload manager: most open downstream connections",
     "hsts_max_age": "Strict-Transport-Security max-age, seconds",
+    "live_timeout": "longest live stream (Server-Sent Events), seconds",
 }
 TEXT = {
     "listen_address": "address the listeners bind",
@@ -80,6 +81,7 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
         "upload_max_body_bytes": str(10 * MIB),
         "xff_trusted_hops": "0",
         "route_timeout": "30",
+        "live_timeout": "3600",
         "access_log_path": "/dev/stdout",
         "max_dynamic_descriptors": "10000",
     }

@@ -54,6 +54,9 @@ ROUTES = {
     "/api/notifications/": "svc_notification",
     "/api/reports/": "svc_reporting",
 }
+# The live stream (Server-Sent Events): its own long timeout, before /api/energy/.
+LIVE_PATH = "/api/energy/live/"
+LIVE_EVENTS, LIVE_EVENT_GAP_S, ROUTE_TIMEOUT_S = 4, 1.0, 2
 # More specific routes, placed before the prefix they carve out of.
 REGEX_ROUTES = {"^/api/plants/[0-9]+/measurements/$": ("svc_energy", "/api/plants/")}
 IDENTITY_HEADERS = (
@@ -148,6 +151,10 @@ def test_rendered_config_follows_the_contract(tmp_path: Path) -> None:
     assert {k: v[0] for k, v in regexes.items()} == {k: v[0] for k, v in REGEX_ROUTES.items()}
     for regex, (_, carved_from) in REGEX_ROUTES.items():
         assert regexes[regex][1] < prefixes.index(carved_from)
+    [live] = [(i, r) for i, r in enumerate(routes) if r["match"].get("path") == LIVE_PATH]
+    assert live[1]["route"]["cluster"] == "svc_energy"
+    assert live[0] < prefixes.index("/api/energy/")
+    assert int(live[1]["route"]["timeout"].removesuffix("s")) >= 3600
     measurements = re.compile(next(iter(REGEX_ROUTES)))
     assert measurements.match("/api/plants/42/measurements/")
     assert not measurements.match("/api/plants/42/") and not measurements.match("/api/plants/")
@@ -222,6 +229,9 @@ class Stub:
             def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if self.command == "GET" and self.path.startswith("/api/energy/live/"):
+                    self._stream()
+                    return
                 if self.command == "GET" and self.path == "/api/auth/jwks/":
                     payload = jwks_body
                 else:
@@ -241,6 +251,20 @@ class Stub:
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _stream(self) -> None:
+                """Server-Sent Events as the energy service sends them: one event a
+                second for LIVE_EVENTS seconds, each flushed as it is made."""
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for index in range(LIVE_EVENTS):
+                    event = f"event: live\ndata: {index}\n\n".encode()
+                    self.wfile.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+                    self.wfile.flush()
+                    time.sleep(LIVE_EVENT_GAP_S)
+                self.wfile.write(b"0\r\n\r\n")
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _answer
 
@@ -402,7 +426,8 @@ def client(local_address: str = "127.0.0.1") -> httpx.Client:
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory, stub: Stub, keys: Keys) -> Iterator[Gateway]:
     tmp = tmp_path_factory.mktemp("gateway")
-    limits = {"user-limit": 100000, "address-limit": 100000}
+    # A short route timeout: the live stream must outlast it.
+    limits = {"user-limit": 100000, "address-limit": 100000, "route-timeout": ROUTE_TIMEOUT_S}
     for gw in start_gateway(tmp, stub, "functional", limits):
         wait_for_jwks(gw, keys)
         yield gw
@@ -526,6 +551,33 @@ def test_bad_tokens_are_401(gateway: Gateway, keys: Keys) -> None:
             # A bad token is refused on open paths too: it is never ignored.
             r = c.post(f"{gateway.base}/api/auth/login/", headers=bearer(value), json={})
             assert r.status_code == 401, (name, "open path", r.status_code)
+
+
+def test_the_live_stream_passes_unbuffered_and_outlasts_the_route_timeout(
+    gateway: Gateway, keys: Keys
+) -> None:
+    """Each event reaches the client about when the service sends it, and the
+    stream runs past the (here 2 s) timeout of every other route."""
+    arrivals = []
+    with (
+        client() as c,
+        c.stream(
+            "GET",
+            f"{gateway.base}{LIVE_PATH}?community_id=1",
+            headers=bearer(token(keys)),
+            timeout=30,
+        ) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["content-type"] == "text/event-stream"
+        started = time.monotonic()
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                arrivals.append((int(line.removeprefix("data: ")), time.monotonic() - started))
+    assert [index for index, _ in arrivals] == list(range(LIVE_EVENTS))
+    # Unbuffered: the first event came long before the stream's end.
+    assert arrivals[0][1] < (LIVE_EVENTS - 1) * LIVE_EVENT_GAP_S / 2
+    assert arrivals[-1][1] > ROUTE_TIMEOUT_S
 
 
 def test_client_cannot_inject_identity(gateway: Gateway, keys: Keys) -> None:

@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeAlias
@@ -275,8 +275,12 @@ class MeasurementIngestor:
         max_backoff_s: float = 5.0,
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
+        on_stored: Callable[[Sequence[Point]], None] | None = None,
     ) -> None:
         self._store = store
+        # Told of every batch the store accepted (the live tally); it must be
+        # quick and is never allowed to stop ingestion.
+        self._on_stored = on_stored
         self._bootstrap = bootstrap
         self.group_id = group_id
         self._topics = list(topics)
@@ -402,6 +406,11 @@ class MeasurementIngestor:
                 statuses = sum(isinstance(p, DeviceStatusPoint) for p in points)
                 POINTS_WRITTEN.labels(ENERGY_MEASUREMENT).inc(len(points) - statuses)
                 POINTS_WRITTEN.labels(STATUS_MEASUREMENT).inc(statuses)
+                if self._on_stored is not None:
+                    try:
+                        self._on_stored(points)
+                    except Exception:
+                        log.exception("the live tally failed on a stored batch; ingestion goes on")
                 return
             except TimeSeriesUnavailable as exc:
                 self.write_retries += 1

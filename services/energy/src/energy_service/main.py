@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from cerc_shared import db
 from cerc_shared import user_status as cerc_user_status
@@ -15,13 +16,20 @@ from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
 from fastapi import FastAPI
 
-from energy_service.api import aggregations, completeness, imports, measurements
+from energy_service.api import aggregations, completeness, imports, live, measurements
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
+from energy_service.live import DirectoryRefresher, LiveTally, PlantDirectory
 from energy_service.models import outbox, processed_events
 from energy_service.retention import Retention, RetentionPlan
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import InfluxTimeSeries
+
+
+@dataclass(frozen=True)
+class LiveSettings:
+    keepalive_s: float
+    min_interval_s: float
 
 
 def create_app(settings: EnergySettings | None = None) -> FastAPI:
@@ -50,6 +58,14 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
         app.state.token_verifier = jwks_verifier(settings)
         relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
         app.state.outbox_relay = relay
+        live_tally = LiveTally(PlantDirectory())
+        app.state.live_tally = live_tally
+        app.state.live_settings = LiveSettings(
+            settings.live_keepalive_s, settings.live_min_interval_s
+        )
+        directory = DirectoryRefresher(
+            sessionmaker, live_tally.directory, settings.live_directory_refresh_s
+        )
         ingestor = MeasurementIngestor(
             store=store,
             bootstrap=settings.kafka_bootstrap,
@@ -62,6 +78,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             chunk_points=settings.ingest_write_chunk_points,
             fetch_min_bytes=settings.ingest_fetch_min_bytes,
             fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
+            on_stored=live_tally.add,
         )
         app.state.ingestor = ingestor
         read_models = IdempotentConsumer(
@@ -79,6 +96,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
         relay.start()
         user_status = cerc_user_status.install(app, settings)
         if settings.ingest:
+            directory.start()
             ingestor.start()
         if settings.consume_read_models:
             read_models.start()
@@ -88,6 +106,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             await user_status.stop()
             await read_models.stop()
             await ingestor.stop()
+            await directory.stop()
             await relay.stop()
             await store.close()
             await engine.dispose()
@@ -107,6 +126,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             imports.router,
             aggregations.router,
             completeness.router,
+            live.router,
         ],
     )
 

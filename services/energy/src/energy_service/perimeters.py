@@ -35,3 +35,16 @@ class PerimeterRepository:
             statement = statement.where(PlantView.primary_substation == primary_substation)
         rows = await self.session.scalars(statement.order_by(PlantView.plant_id))
         return list(rows)
+
+    async def places(self) -> list[tuple[int, int, str, date, date | None]]:
+        """Every plant's (id, community, primary substation, period): the live tally's directory."""
+        rows = await self.session.execute(
+            select(
+                PlantView.plant_id,
+                PlantView.community_id,
+                PlantView.primary_substation,
+                PlantView.valid_from,
+                PlantView.valid_to,
+            )
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]

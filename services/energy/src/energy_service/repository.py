@@ -88,6 +88,19 @@ class ReadModelRepository:
         )
         return found is not None
 
+    async def is_community_member(self, user_id: int, community_id: int, on: date) -> bool:
+        """Whether the user is in the community on ``on``, in any role."""
+        found = await self.session.scalar(
+            select(MembershipView.membership_id)
+            .where(
+                MembershipView.user_id == user_id,
+                MembershipView.community_id == community_id,
+                _active_on(on),
+            )
+            .limit(1)
+        )
+        return found is not None
+
     async def visible_plant_ids(self, user_id: int, on: date) -> list[int]:
         """The plants a user owns and those of the communities they administer."""
         administered = select(MembershipView.community_id).where(

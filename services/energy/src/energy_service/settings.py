@@ -43,6 +43,13 @@ class EnergySettings(ServiceSettings):
     # Kafka; 100 ms is a tenth of the second a reading has to become readable.
     ingest_fetch_min_bytes: int = 256 * 1024
     ingest_fetch_max_wait_ms: int = 100
+    # Live shared energy (live.py): the tally's plants are refreshed from the
+    # read model this often; a stream sends a comment when idle this long (a
+    # proxy closes a silent stream), and at most one update per interval (a
+    # community whose meters report every second is not re-sent 100 times).
+    live_directory_refresh_s: float = 30.0
+    live_keepalive_s: float = 15.0
+    live_min_interval_s: float = 0.25
     # The read models of plants and memberships (plant.v1, membership.v1).
     consume_read_models: bool = True
     # Consumer groups name the database so two fleets on one broker (dev and

@@ -1,0 +1,93 @@
+"""``GET /api/energy/live/?community_id=``: the community's live shared energy
+as Server-Sent Events, one ``live`` event per change (at most one per
+``live_min_interval_s``) and a comment every ``live_keepalive_s`` so proxies
+keep an idle stream open. Members of the community only (any role)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from cerc_shared.auth import CurrentPrincipal
+from cerc_shared.db import DbSession
+from cerc_shared.envelope import NotFound
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
+
+from energy_service.live import LiveTally, places_of
+from energy_service.perimeters import PerimeterRepository
+from energy_service.repository import ReadModelRepository
+from energy_service.service import _today
+
+router = APIRouter(prefix="/api/energy", tags=["live"])
+
+
+@router.get(
+    "/live/",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events"}},
+)
+async def live_shared_energy(
+    request: Request,
+    session: DbSession,
+    principal: CurrentPrincipal,
+    community_id: Annotated[int, Query(ge=1)],
+) -> StreamingResponse:
+    today = _today()
+    repository = ReadModelRepository(session)
+    if not principal.is_platform_admin and not await repository.is_community_member(
+        principal.user_id, community_id, today
+    ):
+        raise NotFound("community")
+    tally: LiveTally = request.app.state.live_tally
+    # The community's plants are known to the tally from now on, whatever the
+    # periodic refresh has seen so far.
+    tally.directory.merge(
+        places_of(
+            (p.plant_id, p.community_id, p.primary_substation, p.valid_from, p.valid_to)
+            for p in await PerimeterRepository(session).plants(
+                community_id=community_id, first_day=today, last_day=today
+            )
+        )
+    )
+    settings = request.app.state.live_settings
+    return StreamingResponse(
+        _events(request, tally, community_id, settings.keepalive_s, settings.min_interval_s),
+        media_type="text/event-stream",
+        # No cache, and no buffering by a proxy that honours the header.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    request: Request,
+    tally: LiveTally,
+    community_id: int,
+    keepalive_s: float,
+    min_interval_s: float,
+) -> AsyncIterator[bytes]:
+    changed = tally.watch(community_id)
+    try:
+        while not await request.is_disconnected():
+            try:
+                await asyncio.wait_for(changed.wait(), keepalive_s)
+            except TimeoutError:
+                yield b": keepalive\n\n"
+                continue
+            changed.clear()
+            snapshot = tally.snapshot(community_id)
+            yield (
+                b"event: live\nid: "
+                + str(snapshot["version"]).encode()
+                + b"\ndata: "
+                + orjson.dumps(snapshot)
+                + b"\n\n"
+            )
+            if min_interval_s > 0:
+                await asyncio.sleep(min_interval_s)
+    finally:
+        with contextlib.suppress(Exception):
+            tally.unwatch(community_id, changed)

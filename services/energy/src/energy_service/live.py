@@ -1,0 +1,374 @@
+"""Live shared energy: per community and primary substation, the current
+hour's and today's produced, consumed, fed-in, withdrawn, self-consumption and
+shared energy, kept up to date as readings are stored.
+
+The ingester hands every batch it has stored to :meth:`LiveTally.add`; the
+tally updates running sums in place (a few dictionary operations a reading),
+so a client's view is never recomputed from raw data. Quantities follow
+``quantities``: exchange measured, else derived per quarter hour;
+self-consumption per plant and hour. Shared energy per hour and substation is
+the rules engine's (``cacer``): hourly sums in whole Wh, then the min.
+
+What the tally counts, and why:
+
+* IoT readings only. Live figures are the meters' estimates as they arrive;
+  official and manual figures, which supersede them, come days or months
+  later and are read through the aggregations.
+* Today (Italian calendar) only; the tally starts afresh at local midnight.
+* A reading is counted once: per plant and device only readings newer than
+  the last one counted are taken, so a redelivered Kafka batch (at least
+  once delivery) does not double. A device's late, out-of-order reading is
+  therefore left out of the live figure (the stored data keeps it).
+* The tally lives in the process that ingests. With one ingesting replica it
+  sees every reading; with several, each sees the partitions it owns, and
+  the figures are partial (see the service's notes). A restart begins again
+  from the readings that arrive next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from cacer.shared_energy import shared_energy
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from energy_service.perimeters import PerimeterRepository
+from energy_service.timeseries import EnergyPoint, Point
+
+log = logging.getLogger(__name__)
+
+ROME = ZoneInfo("Europe/Rome")
+QUARTER_S = 900
+HOUR_S = 3600
+WH_PER_KWH = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class PlantPlace:
+    """Where a plant's energy counts: its community and primary substation, over its period."""
+
+    community_id: int
+    primary_substation: str
+    valid_from: date
+    valid_to: date | None
+
+    def active_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
+
+
+class PlantDirectory:
+    """Plant id -> place, from the plant read model (merged, never emptied)."""
+
+    def __init__(self) -> None:
+        self._places: dict[int, PlantPlace] = {}
+
+    def merge(self, places: Iterable[tuple[int, PlantPlace]]) -> None:
+        self._places.update(places)
+
+    def get(self, plant_id: int) -> PlantPlace | None:
+        return self._places.get(plant_id)
+
+    def __len__(self) -> int:
+        return len(self._places)
+
+
+# A plant-hour's contribution: produced, consumed, fed-in, withdrawn,
+# self-consumption (kWh), and fed-in and withdrawn in whole Wh: the rules engine
+# rounds each point's hour to the Wh before it sums a substation's
+# (cacer.hours.sum_to_intervals), and so does the tally.
+Contribution = tuple[float, float, float, float, float, float, float]
+_ZERO: Contribution = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+_PLANES = len(_ZERO)
+
+
+@dataclass(slots=True)
+class _Quarter:
+    produced: float = 0.0
+    consumed: float = 0.0
+    fed_in: float = 0.0
+    withdrawn: float = 0.0
+    # Whether any reading of the quarter measured the exchange (else it is derived).
+    measured: bool = False
+
+    def exchange(self) -> tuple[float, float]:
+        if self.measured:
+            return self.fed_in, self.withdrawn
+        return max(0.0, self.produced - self.consumed), max(0.0, self.consumed - self.produced)
+
+
+@dataclass(slots=True)
+class _PlantHour:
+    place: PlantPlace
+    quarters: dict[int, _Quarter] = field(default_factory=dict)
+    contribution: Contribution = _ZERO
+
+    def settle(self) -> Contribution:
+        produced = consumed = fed_in = withdrawn = 0.0
+        for quarter in self.quarters.values():
+            produced += quarter.produced
+            consumed += quarter.consumed
+            quarter_fed_in, quarter_withdrawn = quarter.exchange()
+            fed_in += quarter_fed_in
+            withdrawn += quarter_withdrawn
+        # round() is half-to-even, as numpy's rint in the engine.
+        return (
+            produced,
+            consumed,
+            fed_in,
+            withdrawn,
+            max(0.0, produced - fed_in),
+            float(round(fed_in * WH_PER_KWH)),
+            float(round(withdrawn * WH_PER_KWH)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveQuantities:
+    produced_kwh: float
+    consumed_kwh: float
+    fed_in_kwh: float
+    withdrawn_kwh: float
+    self_consumption_kwh: float
+    # Σ over hours and substations of min(Σ fed-in, Σ withdrawn), whole Wh.
+    shared_kwh: float
+
+    def as_json(self) -> dict[str, float]:
+        return {
+            "produced_kwh": round(self.produced_kwh, 6),
+            "consumed_kwh": round(self.consumed_kwh, 6),
+            "fed_in_kwh": round(self.fed_in_kwh, 6),
+            "withdrawn_kwh": round(self.withdrawn_kwh, 6),
+            "self_consumption_kwh": round(self.self_consumption_kwh, 6),
+            "shared_kwh": self.shared_kwh,
+        }
+
+
+def _day_bounds(day: date) -> tuple[int, int]:
+    start = datetime(day.year, day.month, day.day, tzinfo=ROME)
+    following = day + timedelta(days=1)
+    end = datetime(following.year, following.month, following.day, tzinfo=ROME)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+class LiveTally:
+    def __init__(self, directory: PlantDirectory, clock: Callable[[], float] = time.time) -> None:
+        self.directory = directory
+        self._clock = clock
+        self._day = datetime.fromtimestamp(clock(), ROME).date()
+        self._day_start, self._day_end = _day_bounds(self._day)
+        self._plant_hours: dict[tuple[int, int], _PlantHour] = {}
+        # (community, substation) -> hour start -> the sums of its plants' contributions.
+        self._hours: dict[tuple[int, str], dict[int, list[float]]] = {}
+        self._last_reading: dict[tuple[int, str], float] = {}
+        self._versions: dict[int, int] = {}
+        self._watchers: dict[int, set[asyncio.Event]] = {}
+        self.readings_counted = 0
+
+    # ------------------------------------------------------------- updates
+
+    def _roll_day(self, now: float) -> None:
+        if now < self._day_end:
+            return
+        self._day = datetime.fromtimestamp(now, ROME).date()
+        self._day_start, self._day_end = _day_bounds(self._day)
+        self._plant_hours.clear()
+        self._hours.clear()
+        self._last_reading.clear()
+        for community in list(self._watchers):
+            self._changed(community)
+
+    def add(self, points: Sequence[Point]) -> None:
+        """Count stored points; wake the clients of every community they touched."""
+        self._roll_day(self._clock())
+        day_start, day_end, day = self._day_start, self._day_end, self._day
+        touched: set[int] = set()
+        touched_hours: set[tuple[int, int]] = set()
+        last = self._last_reading
+        for point in points:
+            if type(point) is not EnergyPoint or point.source != "iot":
+                continue
+            place = self.directory.get(point.plant_id)
+            if place is None or not place.active_on(day):
+                continue
+            at = point.timestamp.timestamp()
+            # Interval-ending timestamps: the reading belongs to (at - interval, at].
+            if not day_start < at <= day_end:
+                continue
+            key = (point.plant_id, point.device_id)
+            if at <= last.get(key, -math.inf):
+                continue
+            last[key] = at
+            quarter_start = math.ceil(at / QUARTER_S) * QUARTER_S - QUARTER_S
+            hour_start = quarter_start // HOUR_S * HOUR_S
+            plant_hour_key = (point.plant_id, hour_start)
+            plant_hour = self._plant_hours.get(plant_hour_key)
+            if plant_hour is None:
+                plant_hour = self._plant_hours[plant_hour_key] = _PlantHour(place)
+            quarter = plant_hour.quarters.get(quarter_start)
+            if quarter is None:
+                quarter = plant_hour.quarters[quarter_start] = _Quarter()
+            values = point.values
+            quarter.produced += values.get("energy_produced_kwh") or 0.0
+            quarter.consumed += values.get("energy_consumed_kwh") or 0.0
+            fed_in = values.get("energy_fed_in_kwh")
+            withdrawn = values.get("energy_withdrawn_kwh")
+            if fed_in is not None or withdrawn is not None:
+                quarter.measured = True
+                quarter.fed_in += fed_in or 0.0
+                quarter.withdrawn += withdrawn or 0.0
+            touched_hours.add(plant_hour_key)
+            self.readings_counted += 1
+        # Each plant-hour touched is settled again once and its change added to
+        # its substation's hour: the work is per plant-hour, not per reading.
+        for plant_hour_key in touched_hours:
+            plant_hour = self._plant_hours[plant_hour_key]
+            new = plant_hour.settle()
+            old = plant_hour.contribution
+            plant_hour.contribution = new
+            place = plant_hour.place
+            hours = self._hours.setdefault((place.community_id, place.primary_substation), {})
+            totals = hours.get(plant_hour_key[1])
+            if totals is None:
+                totals = hours[plant_hour_key[1]] = [0.0] * _PLANES
+            for index in range(_PLANES):
+                totals[index] += new[index] - old[index]
+            touched.add(place.community_id)
+        for community in touched:
+            self._changed(community)
+
+    def _changed(self, community_id: int) -> None:
+        self._versions[community_id] = self._versions.get(community_id, 0) + 1
+        for event in self._watchers.get(community_id, ()):
+            event.set()
+
+    # --------------------------------------------------------------- reads
+
+    def watch(self, community_id: int) -> asyncio.Event:
+        """An event set whenever the community's figures change (set at once, for a first view)."""
+        event = asyncio.Event()
+        event.set()
+        self._watchers.setdefault(community_id, set()).add(event)
+        return event
+
+    def unwatch(self, community_id: int, event: asyncio.Event) -> None:
+        watchers = self._watchers.get(community_id)
+        if watchers is not None:
+            watchers.discard(event)
+            if not watchers:
+                del self._watchers[community_id]
+
+    def snapshot(self, community_id: int) -> dict[str, Any]:
+        """The community's current hour and today, in total and per primary substation."""
+        now = self._clock()
+        self._roll_day(now)
+        hour_start = int(now) // HOUR_S * HOUR_S
+        hours = list(range(self._day_start, self._day_end, HOUR_S))
+        substations = sorted(s for c, s in self._hours if c == community_id)
+        # rows: substations; columns: today's hours; planes: the five quantities.
+        kwh = np.zeros((_PLANES, len(substations), len(hours)), dtype=np.float64)
+        column = {h: i for i, h in enumerate(hours)}
+        for row, substation in enumerate(substations):
+            for start, totals in self._hours[(community_id, substation)].items():
+                index = column.get(start)
+                if index is not None:
+                    kwh[:, row, index] = totals
+        # The rules engine's shared energy: per substation and hour, the min of
+        # the sums of its points' whole Wh (exact: sums of integers below 2**53).
+        fed_in_wh = np.rint(kwh[5]).astype(np.int64)
+        withdrawn_wh = np.rint(kwh[6]).astype(np.int64)
+        shared_wh = shared_energy(fed_in_wh, withdrawn_wh)
+        current = column.get(hour_start)
+
+        def quantities(rows: slice | int, columns: slice | int) -> LiveQuantities:
+            sums = kwh[:5, rows, columns].reshape(5, -1).sum(axis=1)
+            shared = int(shared_wh[rows, columns].sum())
+            produced, consumed, fed_in, withdrawn, self_consumption = (float(v) for v in sums)
+            return LiveQuantities(
+                produced, consumed, fed_in, withdrawn, self_consumption, shared / WH_PER_KWH
+            )
+
+        def period(columns: slice | int | None) -> dict[str, Any]:
+            if columns is None:
+                empty = LiveQuantities(0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+                return {
+                    **empty.as_json(),
+                    "substations": [
+                        {"primary_substation": s, **empty.as_json()} for s in substations
+                    ],
+                }
+            return {
+                **quantities(slice(None), columns).as_json(),
+                "substations": [
+                    {"primary_substation": s, **quantities(row, columns).as_json()}
+                    for row, s in enumerate(substations)
+                ],
+            }
+
+        return {
+            "community_id": community_id,
+            "version": self._versions.get(community_id, 0),
+            "at": datetime.fromtimestamp(now, UTC).astimezone(ROME).isoformat(),
+            "day": self._day.isoformat(),
+            "hour": {
+                "start": datetime.fromtimestamp(hour_start, ROME).isoformat(),
+                "end": datetime.fromtimestamp(hour_start + HOUR_S, ROME).isoformat(),
+                **period(current),
+            },
+            "today": period(slice(None)),
+        }
+
+
+def places_of(
+    rows: Iterable[tuple[int, int, str, date, date | None]],
+) -> list[tuple[int, PlantPlace]]:
+    return [
+        (plant_id, PlantPlace(community_id, substation, valid_from, valid_to))
+        for plant_id, community_id, substation, valid_from, valid_to in rows
+    ]
+
+
+class DirectoryRefresher:
+    """Merges every plant of the read model into the directory every ``period_s``:
+    a plant registered or moved is counted from the next refresh on."""
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        directory: PlantDirectory,
+        period_s: float,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._directory = directory
+        self._period_s = period_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def refresh(self) -> None:
+        async with self._sessionmaker() as session:
+            self._directory.merge(places_of(await PerimeterRepository(session).places()))
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="live-directory")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("cannot refresh the live tally's plants; trying again")
+            await asyncio.sleep(self._period_s)

@@ -8,11 +8,15 @@ service's package: no deployment ships it.
 
 Each device is provisioned through the IoT service layer (platform admin, on
 plants the service knows from ``plant.v1``), its credentials kept in
-``.run/simulator/devices.json`` so a rerun reuses them. Half the devices are
-PV producers (a bell between 06:00 and 20:00, peaking at noon, with a cloud
-factor drifting between 0.3 and 1), half households (a base load with a
-morning peak near 07:30 and an evening peak near 19:30). They publish the
-specification's message with cumulative registers, a status every tenth
+``.run/simulator/devices.json`` so a rerun reuses them. The devices are, in
+turn, PV generators (a bell between 06:00 and 20:00, peaking at noon, with a cloud
+factor drifting between 0.3 and 1; measuring point ``generator``), household
+loads (a base load with a morning peak near 07:30 and an evening peak near
+19:30; ``load``) and prosumers' grid-connection meters (a PV bell and a
+household load behind one meter whose registers are export and import;
+``grid_connection``: the energy service stores them as fed-in and withdrawn
+energy, so the demo community has shared energy within minutes). They publish
+the specification's message with cumulative registers, a status every tenth
 reading, and acknowledge any command they receive.
 
 ``--speedup N`` runs simulated time N times faster. Readings must not lie in
@@ -36,6 +40,7 @@ from pathlib import Path
 import aiomqtt
 from cerc_shared import db
 from cerc_shared.auth import Principal
+from cerc_shared.events.iot import MeasuringPoint
 from iot_service import service
 from iot_service.models import Device, Plant
 from iot_service.mqtt.dynsec import DynSec
@@ -46,6 +51,12 @@ from iot_service.settings import IotSettings
 from sqlalchemy import select
 
 STATE_FILE = Path(".run/simulator/devices.json")
+KINDS = ("pv", "home", "grid")
+MEASURING_POINTS: dict[str, MeasuringPoint] = {
+    "pv": "generator",
+    "home": "load",
+    "grid": "grid_connection",
+}
 SIMULATOR = Principal(user_id=0, username="simulator", user_type="ADMIN", token_id="simulator")  # noqa: S106 - not a secret
 
 
@@ -57,7 +68,7 @@ class SimDevice:
     username: str
     plant_id: int
     password: str
-    kind: str  # "pv" or "home"
+    kind: str  # "pv", "home" or "grid" (a prosumer's grid connection)
     peak_kw: float
     produced_kwh: float = 0.0
     consumed_kwh: float = 0.0
@@ -69,16 +80,22 @@ class SimDevice:
         hour = at.hour + at.minute / 60
         self.cloud = min(1.0, max(0.3, self.cloud + self.rng.gauss(0, 0.05)))
         pv = 0.0
-        if self.kind == "pv" and 6 <= hour <= 20:
+        if self.kind in ("pv", "grid") and 6 <= hour <= 20:
             pv = self.peak_kw * math.sin(math.pi * (hour - 6) / 14) ** 2 * self.cloud
         load = 0.0
-        if self.kind == "home":
+        if self.kind in ("home", "grid"):
             load = (
                 0.25
                 + 0.8 * math.exp(-(((hour - 7.5) / 1.0) ** 2))
                 + 1.5 * math.exp(-(((hour - 19.5) / 1.5) ** 2))
             ) * (1 + self.rng.gauss(0, 0.08))
             load = max(0.05, load)
+        if self.kind == "grid":
+            # One meter at the connection: the registers count export and import.
+            exported, imported = max(0.0, pv - load), max(0.0, load - pv)
+            self.produced_kwh += exported * seconds / 3600
+            self.consumed_kwh += imported * seconds / 3600
+            return exported, imported
         self.produced_kwh += pv * seconds / 3600
         self.consumed_kwh += load * seconds / 3600
         return pv, load
@@ -171,9 +188,10 @@ async def provision(
                             model="CerCollettiva simulator",
                             firmware="sim-1",
                             interval_s=interval_s,
+                            measuring_point=MEASURING_POINTS[KINDS[i % len(KINDS)]],
                         ),
                     )
-            kind = "pv" if i % 2 == 0 else "home"
+            kind = KINDS[i % len(KINDS)]
             devices.append(
                 SimDevice(
                     device_id,

@@ -94,15 +94,23 @@ class Devices:
         self.maker = maker
         self.created: list[str] = []
 
-    async def add(self, plant_id: int, interval_s: int = 60) -> LiveDevice:
+    async def add(
+        self, plant_id: int, interval_s: int = 60, measuring_point: str | None = None
+    ) -> LiveDevice:
         device_id = f"dev-{uuid.uuid4().hex[:10]}"
         async with self.maker() as session, session.begin():
             provisioned = await service.register_device(
                 session,
                 self.ctx,
                 PLATFORM_ADMIN,
-                DeviceCreate(
-                    device_id=device_id, plant_id=plant_id, model="sim", interval_s=interval_s
+                DeviceCreate.model_validate(
+                    {
+                        "device_id": device_id,
+                        "plant_id": plant_id,
+                        "model": "sim",
+                        "interval_s": interval_s,
+                        "measuring_point": measuring_point,
+                    }
                 ),
             )
         self.created.append(device_id)

@@ -120,7 +120,9 @@ async def test_malformed_and_misplaced_messages_go_to_the_dead_letter_topic(
 async def test_native_shelly_and_tasmota_payloads(
     bridge: BridgeRunner, devices: Devices, live_plant: LivePlant
 ) -> None:
-    shelly = await devices.add(live_plant.plant_id)
+    # The Shelly sits at the grid connection: its readings say so, for the
+    # energy service to store export/import as fed-in/withdrawn energy.
+    shelly = await devices.add(live_plant.plant_id, measuring_point="grid_connection")
     tasmota = await devices.add(live_plant.plant_id)
     ts = T0.timestamp()
     async with KafkaTail("measurement.v1") as tail:
@@ -157,8 +159,10 @@ async def test_native_shelly_and_tasmota_payloads(
         (0.25, 0.5),
     ]
     assert s[1]["interval_s"] == 60 and s[1]["power_consumed_kw"] == 0.3
+    assert {r["measuring_point"] for r in s} == {"grid_connection"}
     t = by_device[tasmota.device_id]
     assert [r["energy_consumed_kwh"] for r in t] == [None, 0.1, 0.05]
+    assert {r["measuring_point"] for r in t} == {None}
     assert t[0]["timestamp"] == "2025-09-04T10:00:00Z"  # 12:00 in Rome
     assert t[1]["power_produced_kw"] == 0.2
 

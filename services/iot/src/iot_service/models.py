@@ -83,6 +83,9 @@ class Device(Base):
     # Room on each page for the bridge's updates to stay there (migrations 0002, 0003).
     __table_args__ = (
         CheckConstraint(f"status IN {DEVICE_STATUSES!r}", name="status"),
+        CheckConstraint(
+            "measuring_point IN ('grid_connection', 'generator', 'load')", name="measuring_point"
+        ),
         {"postgresql_with": {"fillfactor": 50}},
     )
 
@@ -91,6 +94,10 @@ class Device(Base):
     model: Mapped[str] = mapped_column(String(100))
     firmware: Mapped[str | None] = mapped_column(String(100))
     interval_s: Mapped[int] = mapped_column(Integer)
+    # Where the meter measures: at the grid connection (its export/import are
+    # the POD's fed-in/withdrawn energy), the generator or a load; None: not
+    # declared (the specification's message, production and consumption).
+    measuring_point: Mapped[str | None] = mapped_column(String(20))
     # The MQTT username of its dynsec client (its password is never stored here).
     mqtt_username: Mapped[str] = mapped_column(String(100), unique=True)
     status: Mapped[str] = mapped_column(String(10), default="OFFLINE")

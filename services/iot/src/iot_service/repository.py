@@ -126,7 +126,19 @@ class DeviceRepository:
             return {}
         return {
             c[0]: SeenDevice(
-                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8], registers(c[9]), c[10], c[11]
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                c[4],
+                c[5],
+                c[6],
+                c[7],
+                c[8],
+                registers(c[9]),
+                c[10],
+                c[11],
+                measuring_point=c[12],
             )
             for c in zip(*row, strict=True)
         }
@@ -221,6 +233,8 @@ class SeenDevice:
     # any change to the row since, by anyone, gives it another of either.
     row: tuple[int, int]
     version: int
+    # Where it measures (grid_connection, generator, load), passed on with its readings.
+    measuring_point: str | None = None
 
 
 def last_seen_due(stored: datetime | None, seen: datetime | None, interval_s: int) -> bool:
@@ -262,22 +276,22 @@ def _counters_json(states: dict[str, RegisterState]) -> str:
 _READ_FOR_BRIDGE = text(
     "WITH found AS (SELECT id, plant_id, revoked_at IS NOT NULL AS revoked, status,"
     " status_detail, last_seen, battery_level, signal_strength, interval_s,"
-    " counters::text AS counters, ctid, xmin FROM devices"
+    " counters::text AS counters, ctid, xmin, measuring_point FROM devices"
     " WHERE id = ANY(CAST(:ids AS varchar[])))"
     " SELECT array_agg(id), array_agg(plant_id), array_agg(revoked), array_agg(status),"
     " array_agg(status_detail), array_agg(last_seen), array_agg(battery_level),"
     " array_agg(signal_strength), array_agg(interval_s), array_agg(counters),"
-    " array_agg(ctid), array_agg(xmin) FROM found"
+    " array_agg(ctid), array_agg(xmin), array_agg(measuring_point) FROM found"
 )
 _LOCK_FOR_BRIDGE = text(
     "WITH found AS (SELECT id, plant_id, revoked_at IS NOT NULL AS revoked, status,"
     " status_detail, last_seen, battery_level, signal_strength, interval_s,"
-    " counters::text AS counters, ctid, xmin FROM devices"
+    " counters::text AS counters, ctid, xmin, measuring_point FROM devices"
     " WHERE id = ANY(CAST(:ids AS varchar[])) ORDER BY id FOR UPDATE)"
     " SELECT array_agg(id), array_agg(plant_id), array_agg(revoked), array_agg(status),"
     " array_agg(status_detail), array_agg(last_seen), array_agg(battery_level),"
     " array_agg(signal_strength), array_agg(interval_s), array_agg(counters),"
-    " array_agg(ctid), array_agg(xmin) FROM found"
+    " array_agg(ctid), array_agg(xmin), array_agg(measuring_point) FROM found"
 )
 # Each row found by where it was read (a TID scan: no index to descend) and
 # written only if it is still that version of that device: a row another

@@ -5,6 +5,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
+from cerc_shared.events.iot import MeasuringPoint
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from iot_service.mqtt.topics import DEVICE_ID_PATTERN, RESERVED_PREFIX
@@ -23,6 +24,10 @@ class DeviceCreate(BaseModel):
     model: str = Field(min_length=1, max_length=100)
     firmware: str | None = Field(default=None, max_length=100)
     interval_s: int = Field(default=900, ge=10, le=86_400)
+    measuring_point: MeasuringPoint | None = Field(
+        default=None,
+        description="grid_connection (export/import are fed-in/withdrawn), generator or load",
+    )
 
     @field_validator("device_id")
     @classmethod
@@ -48,6 +53,7 @@ class DeviceOut(BaseModel):
     model: str
     firmware: str | None
     interval_s: int
+    measuring_point: MeasuringPoint | None
     mqtt_username: str
     status: DeviceStatus
     status_detail: str | None

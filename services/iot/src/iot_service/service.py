@@ -159,6 +159,7 @@ async def register_device(
         model=body.model,
         firmware=body.firmware,
         interval_s=body.interval_s,
+        measuring_point=body.measuring_point,
         mqtt_username=device_username(body.device_id),
         status="OFFLINE",
         created_by=principal.user_id,

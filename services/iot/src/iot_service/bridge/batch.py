@@ -265,6 +265,7 @@ class Bridge:
             current=sample.current,
             frequency=sample.frequency,
             power_factor=sample.power_factor,
+            measuring_point=device.measuring_point,
         )
 
     async def _send(self, work: _Work) -> int:

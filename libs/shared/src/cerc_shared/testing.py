@@ -11,9 +11,12 @@ import os
 import subprocess
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, tzinfo
 from pathlib import Path
+from types import ModuleType
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -125,3 +128,20 @@ class _SameConnection:
         bind = self._maker.kw["bind"]
         raw = await bind.get_raw_connection()
         yield raw.driver_connection
+
+
+def freeze_utc(monkeypatch: pytest.MonkeyPatch, moment: datetime, *modules: ModuleType) -> None:
+    """Make ``datetime.now()`` in ``modules`` answer ``moment`` (an aware UTC
+    instant) for one test: the clock of :mod:`cerc_shared.clock`, and of any
+    module that reads the time itself, stands still."""
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            at = moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
+            return (
+                cls.fromtimestamp(at.timestamp(), tz) if tz else cls.fromisoformat(at.isoformat())
+            )
+
+    for module in modules:
+        monkeypatch.setattr(module, "datetime", Frozen)

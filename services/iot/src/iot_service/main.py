@@ -13,22 +13,19 @@ from cerc_shared import db
 from cerc_shared.app import create_service_app
 from cerc_shared.auth import jwks_verifier
 from cerc_shared.consumer import IdempotentConsumer
-from cerc_shared.events.cer import MembershipStarted, PlantRegistered
 from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
 from fastapi import FastAPI
 
 from iot_service.api import devices
 from iot_service.detector import OfflineDetector
-from iot_service.models import outbox, processed_events
+from iot_service.models import outbox, processed_events, registry
 from iot_service.mqtt.dynsec import DynSec, DynSecError
 from iot_service.mqtt.publisher import CommandPublisher
 from iot_service.service import IotContext, apply_cer_event
 from iot_service.settings import IotSettings
 
 log = logging.getLogger(__name__)
-
-READ_MODEL_TOPICS = (PlantRegistered.topic, MembershipStarted.topic)
 
 
 def create_app(settings: IotSettings | None = None) -> FastAPI:
@@ -55,7 +52,7 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
         relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
         read_model = IdempotentConsumer(
             name="iot-read-model",
-            topics=READ_MODEL_TOPICS,
+            topics=registry.topics,
             bootstrap=settings.kafka_bootstrap,
             sessionmaker=sessionmaker,
             processed=processed_events,

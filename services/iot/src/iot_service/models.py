@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from cerc_shared.consumer import define_processed_events
 from cerc_shared.db import service_metadata
+from cerc_shared.events.iot import DeviceStatus
 from cerc_shared.outbox import define_outbox
 from cerc_shared.readmodels import RegistryReadModel
 from sqlalchemy import (
@@ -26,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-DEVICE_STATUSES = ("ONLINE", "OFFLINE", "ERROR")
+DEVICE_STATUSES: tuple[str, ...] = get_args(DeviceStatus)
 ACK_RESULTS = ("OK", "ERROR")
 
 

@@ -6,12 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from cerc_shared import db
 from cerc_shared.app import create_service_app
-from cerc_shared.auth import jwks_verifier
-from cerc_shared.consumer import IdempotentConsumer
-from cerc_shared.logging import configure_logging
-from cerc_shared.outbox import OutboxRelay
+from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
 from energy_service.api import measurements
@@ -27,62 +23,42 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.service_name, settings.log_level)
-        engine = db.create_engine(settings)
-        sessionmaker = db.create_sessionmaker(engine)
-        store = InfluxTimeSeries(
-            settings.influx_url,
-            settings.influx_token,
-            settings.influx_org,
-            settings.bucket,
-            timeout_s=settings.influx_timeout_s,
-        )
-        if settings.influx_ensure_bucket:
-            await store.ensure_bucket()
-        app.state.sessionmaker = sessionmaker
-        app.state.timeseries = store
-        app.state.token_verifier = jwks_verifier(settings)
-        relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
-        app.state.outbox_relay = relay
-        ingestor = MeasurementIngestor(
-            store=store,
-            bootstrap=settings.kafka_bootstrap,
-            group_id=settings.topic(settings.consumer_group("ingest")),
-            topics=[
-                settings.topic(t.strip()) for t in settings.ingest_topics.split(",") if t.strip()
-            ],
-            max_records=settings.ingest_max_records,
-            poll_timeout_ms=settings.ingest_poll_timeout_ms,
-            chunk_points=settings.ingest_write_chunk_points,
-            fetch_min_bytes=settings.ingest_fetch_min_bytes,
-            fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
-        )
-        app.state.ingestor = ingestor
-        read_models = IdempotentConsumer(
-            name=settings.consumer_group("read-models"),
-            topics=READ_MODEL_TOPICS,
-            bootstrap=settings.kafka_bootstrap,
-            sessionmaker=sessionmaker,
-            processed=processed_events,
-            handler=handle_read_model_event,
-            namespace=settings.kafka_namespace,
-        )
-        app.state.read_model_consumer = read_models
-        app.state.readiness_checks["database"] = lambda: db.ping(engine)
-        app.state.readiness_checks["timeseries"] = store.ping
-        relay.start()
-        if settings.ingest:
-            ingestor.start()
-        if settings.consume_read_models:
-            read_models.start()
-        try:
+        async with service_runtime(app, settings, outbox=outbox) as runtime:
+            store = app.state.timeseries = InfluxTimeSeries(
+                settings.influx_url,
+                settings.influx_token,
+                settings.influx_org,
+                settings.bucket,
+                timeout_s=settings.influx_timeout_s,
+            )
+            runtime.on_close(store.close)
+            if settings.influx_ensure_bucket:
+                await store.ensure_bucket()
+            app.state.readiness_checks["timeseries"] = store.ping
+            ingestor = MeasurementIngestor(
+                store=store,
+                bootstrap=settings.kafka_bootstrap,
+                group_id=settings.topic(settings.consumer_group("ingest")),
+                topics=[
+                    settings.topic(t.strip())
+                    for t in settings.ingest_topics.split(",")
+                    if t.strip()
+                ],
+                max_records=settings.ingest_max_records,
+                poll_timeout_ms=settings.ingest_poll_timeout_ms,
+                chunk_points=settings.ingest_write_chunk_points,
+                fetch_min_bytes=settings.ingest_fetch_min_bytes,
+                fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
+            )
+            runtime.add(ingestor, name="ingestor", start=settings.ingest)
+            runtime.consumer(
+                settings.consumer_group("read-models"),
+                READ_MODEL_TOPICS,
+                handle_read_model_event,
+                processed_events,
+                start=settings.consume_read_models,
+            )
             yield
-        finally:
-            await read_models.stop()
-            await ingestor.stop()
-            await relay.stop()
-            await store.close()
-            await engine.dispose()
 
     return create_service_app(
         service=settings.service_name,

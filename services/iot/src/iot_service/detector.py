@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from cerc_shared.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from iot_service.service import mark_silent_devices_offline
@@ -13,7 +13,7 @@ from iot_service.service import mark_silent_devices_offline
 log = logging.getLogger(__name__)
 
 
-class OfflineDetector:
+class OfflineDetector(Worker):
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
@@ -21,20 +21,13 @@ class OfflineDetector:
         after_intervals: int,
         every_s: float,
     ) -> None:
+        super().__init__("iot-offline-detector")
         self._sessionmaker = sessionmaker
         self._after = after_intervals
         self._every_s = every_s
-        self._task: asyncio.Task[None] | None = None
+        # A failed check is tried again at the next one.
+        self.restart_delay_s = every_s
         self.marked_offline = 0
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="iot-offline-detector")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def check(self) -> int:
         async with self._sessionmaker() as session, session.begin():
@@ -42,12 +35,7 @@ class OfflineDetector:
         self.marked_offline += len(silent)
         return len(silent)
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("offline detector failed; retrying")
+            await self.check()
             await asyncio.sleep(self._every_s)

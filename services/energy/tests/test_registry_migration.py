@@ -3,13 +3,11 @@ becomes the kernel's registry read model, every row carried over and back."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import date
 
 import asyncpg
 import pytest
-from cerc_shared.testing import bootstrap_database, service_dsn
+from cerc_shared.testing import alembic, bootstrap_database, service_dsn
 
 from .conftest import SERVICE_DIR
 
@@ -17,14 +15,7 @@ pytestmark = pytest.mark.servers
 
 
 def _alembic(dsn: str, *args: str) -> None:
-    run = subprocess.run(
-        ["alembic", "-c", str(SERVICE_DIR / "alembic.ini"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "CERC_ENERGY_DATABASE_URL": dsn},
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    alembic("energy", SERVICE_DIR, dsn, *args)
 
 
 async def test_migration_0002_carries_plants_and_memberships_over_and_back() -> None:

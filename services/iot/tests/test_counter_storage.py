@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
-from cerc_shared.testing import bootstrap_database, service_dsn
+from cerc_shared.testing import alembic, bootstrap_database, service_dsn
 from iot_service.counters import RegisterState
 from iot_service.repository import _counters_json, registers
 
@@ -33,14 +31,7 @@ def test_register_states_read_back_exactly_as_written() -> None:
 
 
 def _alembic(dsn: str, *args: str) -> None:
-    run = subprocess.run(
-        ["alembic", "-c", str(SERVICE_DIR / "alembic.ini"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "CERC_IOT_DATABASE_URL": dsn},
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    alembic("iot", SERVICE_DIR, dsn, *args)
 
 
 async def test_migration_0003_carries_counter_states_over_and_back() -> None:

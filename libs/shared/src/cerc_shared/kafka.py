@@ -97,10 +97,13 @@ class KafkaPollLoop(Worker):
                 await self.handle_batch(records)
                 await consumer.commit()
         finally:
-            with contextlib.suppress(Exception):
-                await consumer.stop()
-            with contextlib.suppress(Exception):
-                await dlq.stop()
+            # The producer is stopped even if stopping the consumer is cancelled.
+            try:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+            finally:
+                with contextlib.suppress(Exception):
+                    await dlq.stop()
 
     async def dead_letter(self, dead: Sequence[tuple[Record, str]]) -> None:
         """Send each record to its topic's dead-letter topic; return once all are written."""

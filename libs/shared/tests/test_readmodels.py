@@ -25,7 +25,7 @@ from cerc_shared.events.cer import (
     SharesPeriod,
 )
 from cerc_shared.events.user import UserRegistered
-from cerc_shared.readmodels import PlantPeriod, RegistryReadModel
+from cerc_shared.readmodels import PlantPeriod, PlantStay, RegistryReadModel
 from cerc_shared.testing import bootstrap_database, rolled_back_sessionmaker, service_dsn
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
@@ -56,23 +56,23 @@ async def maker(database: str) -> AsyncIterator[async_sessionmaker[AsyncSession]
 
 
 def _plant(kind: type[Event], community: int, owner: int, **period: Any) -> Event:
-    return kind(
-        plant_id=7,
-        pod="IT001E00000007",
-        name="Tetto",
-        community_id=community,
-        owner_user_id=owner,
-        plant_type="PRODUCER",
-        nominal_power_kw=Decimal("20.000"),
-        technology="PV",
-        entry_into_service=date(2023, 5, 1),
-        region="Lazio",
-        primary_substation="AC001",
-        market_zone="CSUD",
-        capital_grant_eur_per_kw=Decimal("0"),
-        connection_voltage=None,
-        **period,
-    )
+    facts: dict[str, Any] = {
+        "plant_id": 7,
+        "pod": "IT001E00000007",
+        "name": "Tetto",
+        "community_id": community,
+        "owner_user_id": owner,
+        "plant_type": "PRODUCER",
+        "nominal_power_kw": Decimal("20.000"),
+        "technology": "PV",
+        "entry_into_service": date(2023, 5, 1),
+        "region": "Lazio",
+        "primary_substation": "AC001",
+        "market_zone": "CSUD",
+        "capital_grant_eur_per_kw": Decimal("0"),
+        "connection_voltage": None,
+    }
+    return kind(**{**facts, **period})
 
 
 def _membership(kind: type[Event], mid: int, community: int, user: int, **period: Any) -> Event:
@@ -152,6 +152,69 @@ async def test_a_moved_plant_answers_by_date(maker: async_sessionmaker[AsyncSess
         assert len(await reader.plants_of_community(2, between=(before, after))) == 0
         assert len(await reader.plants_of_community(1, between=(before, after))) == 1
         assert len(await reader.plants_of_community(2, between=(before, date(2025, 3, 2)))) == 1
+
+
+async def test_plant_stays_of_a_community_with_the_plants_facts(
+    maker: async_sessionmaker[AsyncSession],
+) -> None:
+    # Plant 7 in community 1 until 2025-03-01, then in 2, then back in 1 from
+    # 2025-06-01 with another owner; plant 8 (another POD and substation) in 1.
+    await _apply(
+        maker,
+        _plant(PlantLeft, 1, OWNER, valid_from=date(2024, 1, 1), valid_to=date(2025, 3, 1)),
+        _plant(PlantLeft, 2, OWNER, valid_from=date(2025, 3, 1), valid_to=date(2025, 6, 1)),
+        _plant(PlantRegistered, 1, NEW_OWNER, valid_from=date(2025, 6, 1), valid_to=None),
+        _plant(
+            PlantRegistered,
+            1,
+            OWNER,
+            plant_id=8,
+            pod="IT001E00000008",
+            primary_substation="AC002",
+            nominal_power_kw=Decimal("6.500"),
+            valid_from=date(2024, 6, 1),
+            valid_to=None,
+        ),
+    )
+    facts = {
+        "pod": "IT001E00000007",
+        "primary_substation": "AC001",
+        "market_zone": "CSUD",
+        "nominal_power_kw": Decimal("20.000"),
+        "technology": "PV",
+        "entry_into_service": date(2023, 5, 1),
+        "region": "Lazio",
+        "capital_grant_eur_per_kw": Decimal("0.00"),
+    }
+    first = PlantStay(7, 1, OWNER, date(2024, 1, 1), date(2025, 3, 1), **facts)
+    back = PlantStay(7, 1, NEW_OWNER, date(2025, 6, 1), None, **facts)
+    other = {"pod": "IT001E00000008", "primary_substation": "AC002"}
+    eight = PlantStay(
+        8,
+        1,
+        OWNER,
+        date(2024, 6, 1),
+        None,
+        **{**facts, **other, "nominal_power_kw": Decimal("6.5")},
+    )
+    async with maker() as session:
+        reader = registry.reader(session)
+        assert await reader.plant_stays(1, between=None) == [first, back, eight]
+        # Half-open: a stay ending on the span's first day does not meet it.
+        year = (date(2025, 1, 1), date(2026, 1, 1))
+        assert await reader.plant_stays(1, between=year) == [first, back, eight]
+        assert await reader.plant_stays(1, between=(date(2025, 3, 1), date(2025, 6, 1))) == [eight]
+        assert await reader.plant_stays(1, between=(date(2023, 1, 1), date(2024, 1, 1))) == []
+        assert [s.community_id for s in await reader.plant_stays(2, between=year)] == [2]
+        assert await reader.plant_stays(1, between=year, owner_user_id=OWNER) == [first, eight]
+        assert await reader.plant_stays(1, between=year, primary_substation="AC002") == [eight]
+        assert await reader.plant_stays(1, between=year, pods=["IT001E00000007"]) == [
+            first,
+            back,
+        ]
+        assert await reader.plant_stays(1, between=year, pods=[]) == []
+        assert await reader.plant_stays(3, between=None) == []
+        assert first.active_on(date(2025, 2, 28)) and not first.active_on(date(2025, 3, 1))
 
 
 async def test_memberships_and_communities_by_date(

@@ -110,6 +110,13 @@ _CHANGES: list[tuple[tuple[Any, ...], Any]] = [
     ((*R0, "voltage"), True),
     ((*R0, "power_factor"), -5),
     ((*R0, "extra"), "ignored"),
+    ((*R0, "energy_fed_in_kwh"), 0.3),
+    ((*R0, "energy_fed_in_kwh"), -0.3),
+    ((*R0, "energy_withdrawn_kwh"), "0.1"),
+    ((*R0, "measuring_point"), "grid_connection"),
+    ((*R0, "measuring_point"), "generator"),
+    ((*R0, "measuring_point"), "roof"),
+    ((*R0, "measuring_point"), 3),
     ((*R0,), "not a reading"),
 ]
 
@@ -167,3 +174,19 @@ def test_the_timestamp_cache_keeps_only_valid_timestamps_and_stays_bounded() -> 
         points = fast_points(json.dumps(body).encode())
         assert points is not None and points == _slow(json.dumps(body).encode())
         assert len(ingest._TIMESTAMPS) <= ingest._TIMESTAMPS_MAX
+
+
+def test_a_grid_connection_meter_s_export_and_import_are_fed_in_and_withdrawn() -> None:
+    # The bridge's adapters give a meter at the POD its export as produced and
+    # its import as consumed; at the grid connection they are the exchange.
+    body = _changed((*R0, "measuring_point"), "grid_connection")
+    points = fast_points(json.dumps(body).encode())
+    assert points is not None and points == _slow(json.dumps(body).encode())
+    values = points[0].values  # type: ignore[union-attr]
+    assert values["energy_fed_in_kwh"] == 0.25
+    assert values["energy_withdrawn_kwh"] == 0.5
+    assert values["energy_produced_kwh"] is None and values["energy_consumed_kwh"] is None
+    # A measured exchange beside them is kept as it is.
+    body["data"]["readings"][0]["energy_fed_in_kwh"] = 0.2
+    points = fast_points(json.dumps(body).encode())
+    assert points is not None and points[0].values["energy_fed_in_kwh"] == 0.2  # type: ignore[union-attr]

@@ -250,6 +250,8 @@ async def test_raw_readings_with_filters_and_pages(
         "source": "official",
         "energy_produced_kwh": 0.5,
         "energy_consumed_kwh": 0.9,
+        "energy_fed_in_kwh": None,
+        "energy_withdrawn_kwh": None,
         "power_produced_kw": None,
         "power_consumed_kw": None,
         "voltage": None,

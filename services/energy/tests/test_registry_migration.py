@@ -1,4 +1,4 @@
-"""Migration 0002: the energy service's read model of plants and memberships
+"""Migration 0003: the energy service's read model of plants and memberships
 becomes the kernel's registry read model, every row carried over and back."""
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ def _alembic(dsn: str, *args: str) -> None:
     alembic("energy", SERVICE_DIR, dsn, *args)
 
 
-async def test_migration_0002_carries_plants_and_memberships_over_and_back() -> None:
+async def test_migration_0003_carries_plants_and_memberships_over_and_back() -> None:
     database = "cerc_test_energy_migration"
     bootstrap_database(database)
     dsn = service_dsn("energy", database)
-    _alembic(dsn, "upgrade", "0001")
+    _alembic(dsn, "upgrade", "0002")
     plain = dsn.replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(plain, server_settings={"search_path": "energy"})
     try:
@@ -66,7 +66,7 @@ async def test_migration_0002_carries_plants_and_memberships_over_and_back() -> 
         None,
     )
 
-    _alembic(dsn, "downgrade", "0001")
+    _alembic(dsn, "downgrade", "0002")
     conn = await asyncpg.connect(plain, server_settings={"search_path": "energy"})
     try:
         plant = await conn.fetchrow("SELECT * FROM plants")

@@ -21,7 +21,7 @@ was in, which memberships overlapped a month.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -110,6 +110,29 @@ class PlantPeriod:
 
 
 @dataclass(frozen=True)
+class PlantStay:
+    """A plant's stay in one community (:class:`PlantPeriod`) with the plant's
+    facts a settlement or an aggregate needs (its latest, see :class:`PlantFacts`)."""
+
+    plant_id: int
+    community_id: int
+    owner_user_id: int
+    valid_from: date
+    valid_to: date | None
+    pod: str
+    primary_substation: str | None
+    market_zone: str | None
+    nominal_power_kw: Decimal | None
+    technology: str | None
+    entry_into_service: date | None
+    region: str | None
+    capital_grant_eur_per_kw: Decimal | None
+
+    def active_on(self, day: date) -> bool:
+        return _covers(self.valid_from, self.valid_to, day)
+
+
+@dataclass(frozen=True)
 class MembershipPeriod:
     membership_id: int
     community_id: int
@@ -186,6 +209,18 @@ _PLANT_FACTS = (
     "connection_voltage",
     "valid_from",
     "valid_to",
+)
+
+# The plant's facts a stay carries (PlantStay), from ``plants``.
+_STAY_FACTS = (
+    "pod",
+    "primary_substation",
+    "market_zone",
+    "nominal_power_kw",
+    "technology",
+    "entry_into_service",
+    "region",
+    "capital_grant_eur_per_kw",
 )
 
 
@@ -402,6 +437,42 @@ class RegistryReader:
         query = select(periods).where(periods.c.community_id == community_id)
         query = query.where(*_when(periods, on, between))
         return await self._periods(query.order_by(periods.c.plant_id, periods.c.valid_from))
+
+    async def plant_stays(
+        self,
+        community_id: int,
+        *,
+        between: tuple[date, date] | None,
+        owner_user_id: int | None = None,
+        primary_substation: str | None = None,
+        pods: Sequence[str] | None = None,
+    ) -> list[PlantStay]:
+        """One row per stay of a plant in the community that meets the half-open
+        span ``between`` (every stay if None), with the plant's POD, substation,
+        zone and the facts a settlement needs; optionally only the stays owned
+        by ``owner_user_id``, of plants on ``primary_substation`` or with one
+        of ``pods``. By plant, then date."""
+        periods, plants = self.model.plant_periods, self.model.plants
+        query = (
+            select(
+                periods.c.plant_id,
+                periods.c.community_id,
+                periods.c.owner_user_id,
+                periods.c.valid_from,
+                periods.c.valid_to,
+                *(plants.c[name] for name in _STAY_FACTS),
+            )
+            .join(plants, plants.c.plant_id == periods.c.plant_id)
+            .where(periods.c.community_id == community_id, *_when(periods, None, between))
+        )
+        if owner_user_id is not None:
+            query = query.where(periods.c.owner_user_id == owner_user_id)
+        if primary_substation is not None:
+            query = query.where(plants.c.primary_substation == primary_substation)
+        if pods is not None:
+            query = query.where(plants.c.pod.in_(list(pods)))
+        rows = await self.session.execute(query.order_by(periods.c.plant_id, periods.c.valid_from))
+        return [PlantStay(**row._mapping) for row in rows]
 
     def visible_plants(self, user_id: int, on: date) -> ColumnElement[bool]:
         """On ``plants``: the user owns the plant or administers its community on ``on``."""

@@ -39,6 +39,7 @@ from cerc_shared.kafka import KafkaPollLoop, Record
 from prometheus_client import Counter
 from pydantic import ValidationError
 
+from energy_service.quantities import MEASURING_POINTS, stored_energy
 from energy_service.timeseries import (
     ENERGY_MEASUREMENT,
     STATUS_MEASUREMENT,
@@ -83,6 +84,8 @@ _SOURCES = frozenset(("iot", "official", "manual"))
 _READING_FLOATS = (
     ("energy_produced_kwh", True),
     ("energy_consumed_kwh", True),
+    ("energy_fed_in_kwh", True),
+    ("energy_withdrawn_kwh", True),
     ("power_produced_kw", False),
     ("power_consumed_kw", False),
     ("voltage", False),
@@ -184,6 +187,11 @@ def fast_points(value: bytes) -> list[Point] | None:
             number = values[name]
             if number is not None and number < 0:
                 return None
+        measuring_point = get("measuring_point")
+        if measuring_point is not None:
+            if measuring_point not in MEASURING_POINTS:
+                return None
+            values = stored_energy(values, measuring_point)
         points.append(EnergyPoint(plant_id, reading["device_id"], source, timestamp, values))
     return points
 
@@ -203,6 +211,8 @@ def points_of(envelope: EventEnvelope) -> list[Point]:
             values = {
                 "energy_produced_kwh": reading.energy_produced_kwh,
                 "energy_consumed_kwh": reading.energy_consumed_kwh,
+                "energy_fed_in_kwh": reading.energy_fed_in_kwh,
+                "energy_withdrawn_kwh": reading.energy_withdrawn_kwh,
                 "power_produced_kw": reading.power_produced_kw,
                 "power_consumed_kw": reading.power_consumed_kw,
                 "voltage": reading.voltage,
@@ -210,6 +220,7 @@ def points_of(envelope: EventEnvelope) -> list[Point]:
                 "frequency": reading.frequency,
                 "power_factor": reading.power_factor,
             }
+            values = stored_energy(values, reading.measuring_point)
             # A reading with nothing measured (the bridge's baseline of a
             # cumulative register) has nothing to store; it is not an error.
             if any(v is not None for v in values.values()):

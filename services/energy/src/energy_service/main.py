@@ -10,10 +10,11 @@ from cerc_shared.app import create_service_app
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from energy_service.api import measurements
+from energy_service.api import aggregations, completeness, imports, measurements
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
 from energy_service.models import outbox, processed_events
+from energy_service.retention import Retention, RetentionPlan
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import InfluxTimeSeries
 
@@ -34,6 +35,12 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             runtime.on_close(store.close)
             if settings.influx_ensure_bucket:
                 await store.ensure_bucket()
+            if settings.retention_setup:
+                await Retention(settings.influx_url, settings.influx_token, settings.bucket).apply(
+                    RetentionPlan(
+                        settings.influx_raw_retention, settings.influx_settlement_retention
+                    )
+                )
             app.state.readiness_checks["timeseries"] = store.ping
             ingestor = MeasurementIngestor(
                 store=store,
@@ -69,7 +76,13 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             "read raw or as energy per 15min/hour/day/month in Italian local time."
         ),
         lifespan=lifespan,
-        routers=[measurements.energy_router, measurements.plants_router],
+        routers=[
+            measurements.energy_router,
+            measurements.plants_router,
+            imports.router,
+            aggregations.router,
+            completeness.router,
+        ],
     )
 
 

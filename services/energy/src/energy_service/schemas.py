@@ -13,6 +13,9 @@ Resolution = Literal["raw", "15min", "hour", "day", "month"]
 SourceName = ReadingSource
 # What an aggregated figure came from: one source, or several across its intervals.
 BucketSource = Literal["iot", "official", "manual", "mixed"]
+# How a bucket's grid exchange was obtained: measured at the POD, derived per
+# quarter hour from production and consumption, both, or nothing to go on.
+ExchangeKind = Literal["measured", "derived", "mixed", "none"]
 
 MAX_READINGS_PER_REQUEST = 1000
 # A clock a little ahead of ours is not "the future".
@@ -39,6 +42,9 @@ class ReadingIn(_Strict):
     interval_s: int | None = Field(default=None, ge=1, le=31 * 86_400)
     energy_produced_kwh: float | None = Energy
     energy_consumed_kwh: float | None = Energy
+    # Grid exchange at the POD: energia immessa / prelevata.
+    energy_fed_in_kwh: float | None = Energy
+    energy_withdrawn_kwh: float | None = Energy
     power_produced_kw: float | None = Quantity
     power_consumed_kw: float | None = Quantity
     voltage: float | None = Field(default=None, ge=0, le=1_000_000, allow_inf_nan=False)
@@ -87,6 +93,8 @@ class RawReadingOut(BaseModel):
     source: SourceName
     energy_produced_kwh: float | None
     energy_consumed_kwh: float | None
+    energy_fed_in_kwh: float | None
+    energy_withdrawn_kwh: float | None
     power_produced_kw: float | None
     power_consumed_kw: float | None
     voltage: float | None
@@ -108,5 +116,8 @@ class EnergyBucketOut(BaseModel):
     end: datetime
     energy_produced_kwh: float
     energy_consumed_kwh: float
+    energy_fed_in_kwh: float
+    energy_withdrawn_kwh: float
+    exchange: ExchangeKind
     source: BucketSource
     intervals_by_source: dict[str, int]

@@ -33,18 +33,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_service.events import PRODUCER
 from energy_service.models import outbox, registry
+from energy_service.quantities import QUARTER_HOUR_S, IntervalQuantities, quarters_of, settle
 from energy_service.schemas import (
     BucketSource,
     EnergyBucketOut,
+    ExchangeKind,
     RawReadingOut,
     ReadingsAccepted,
     ReadingsIn,
     Resolution,
 )
-from energy_service.timeseries import EnergySum, SeriesQuery, TimeSeriesStore
-
-# Most authoritative first.
-PRECEDENCE = ("official", "manual", "iot")
+from energy_service.timeseries import SeriesQuery, TimeSeriesStore
 
 DEFAULT_SPAN = {
     "raw": timedelta(days=1),
@@ -87,6 +86,19 @@ async def plant_scope(
     if principal.is_platform_admin:
         return None
     return await registry.reader(session).visible_plant_ids(principal.user_id, italian_today())
+
+
+async def require_community_manager(
+    session: AsyncSession, principal: Principal, community_id: int
+) -> None:
+    """Pass if the principal manages the community (its ADMIN today) or the
+    platform; 404 otherwise, so a community's existence is not revealed."""
+    if principal.is_platform_admin:
+        return
+    if not await registry.reader(session).is_community_admin(
+        principal.user_id, community_id, italian_today()
+    ):
+        raise NotFound("community")
 
 
 async def may_post_official(session: AsyncSession, principal: Principal, plant: PlantFacts) -> bool:
@@ -158,8 +170,10 @@ async def read_measurements(
             for r in readings
         ]
         return raw, total
-    interval = timedelta(minutes=15) if filters.resolution == "15min" else timedelta(hours=1)
-    buckets = aggregate(await store.energy_sums(query, interval), filters.resolution)
+    # Quarter hours always: the exchange is derived per quarter hour.
+    sums = await store.energy_sums(query, timedelta(seconds=QUARTER_HOUR_S))
+    settlement_s = QUARTER_HOUR_S if filters.resolution == "15min" else 3600
+    buckets = aggregate(settle(quarters_of(sums), settlement_s), filters.resolution)
     return buckets[offset : offset + per_page], len(buckets)
 
 
@@ -182,25 +196,32 @@ def _bucket_bounds(interval_start: datetime, resolution: Resolution) -> tuple[da
     return datetime(year, month, 1, tzinfo=ITALY), datetime(next_year, next_month, 1, tzinfo=ITALY)
 
 
-def aggregate(sums: Sequence[EnergySum], resolution: Resolution) -> list[EnergyBucketOut]:
-    """Local-time buckets from per-interval sums, one source per plant and interval."""
-    by_interval: dict[tuple[int, datetime], dict[str, EnergySum]] = {}
-    for item in sums:
-        by_interval.setdefault((item.plant_id, item.start), {})[item.source] = item
-    totals: dict[tuple[int, datetime], tuple[datetime, list[float], Counter[str]]] = {}
-    for (plant_id, interval_start), by_source in by_interval.items():
-        chosen = next(s for s in (*PRECEDENCE, *sorted(by_source)) if s in by_source)
-        winner = by_source[chosen]
-        start, end = _bucket_bounds(interval_start, resolution)
-        _, energy, sources = totals.setdefault(
-            (plant_id, start.astimezone(UTC)), (end, [0.0, 0.0], Counter())
+def aggregate(
+    settled: Sequence[IntervalQuantities], resolution: Resolution
+) -> list[EnergyBucketOut]:
+    """Local-time buckets from settled intervals (one source per plant and interval)."""
+    totals: dict[tuple[int, datetime], tuple[datetime, list[float], Counter[str], set[str]]] = {}
+    for item in settled:
+        start, end = _bucket_bounds(item.start, resolution)
+        _, energy, sources, exchanges = totals.setdefault(
+            (item.plant_id, start.astimezone(UTC)), (end, [0.0, 0.0, 0.0, 0.0], Counter(), set())
         )
-        energy[0] += winner.energy_produced_kwh
-        energy[1] += winner.energy_consumed_kwh
-        sources[chosen] += 1
+        energy[0] += item.produced_kwh
+        energy[1] += item.consumed_kwh
+        energy[2] += item.fed_in_kwh
+        energy[3] += item.withdrawn_kwh
+        sources[item.source] += 1
+        exchanges.add(item.exchange)
     buckets = []
-    for (plant_id, start_utc), (end, energy, sources) in sorted(totals.items(), key=_order):
+    for (plant_id, start_utc), (end, energy, sources, exchanges) in sorted(
+        totals.items(), key=_order
+    ):
         only = cast(BucketSource, next(iter(sources))) if len(sources) == 1 else "mixed"
+        exchanges.discard("none")
+        exchange = cast(
+            ExchangeKind,
+            exchanges.pop() if len(exchanges) == 1 else ("mixed" if exchanges else "none"),
+        )
         buckets.append(
             EnergyBucketOut(
                 plant_id=plant_id,
@@ -208,6 +229,9 @@ def aggregate(sums: Sequence[EnergySum], resolution: Resolution) -> list[EnergyB
                 end=end,
                 energy_produced_kwh=round(energy[0], 6),
                 energy_consumed_kwh=round(energy[1], 6),
+                energy_fed_in_kwh=round(energy[2], 6),
+                energy_withdrawn_kwh=round(energy[3], 6),
+                exchange=exchange,
                 source=only,
                 intervals_by_source=dict(sorted(sources.items())),
             )
@@ -216,7 +240,7 @@ def aggregate(sums: Sequence[EnergySum], resolution: Resolution) -> list[EnergyB
 
 
 def _order(
-    item: tuple[tuple[int, datetime], tuple[datetime, list[float], Counter[str]]],
+    item: tuple[tuple[int, datetime], tuple[datetime, list[float], Counter[str], set[str]]],
 ) -> tuple[datetime, int]:
     (plant_id, start), _ = item
     return start, plant_id

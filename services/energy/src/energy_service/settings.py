@@ -24,6 +24,11 @@ class EnergySettings(ServiceSettings):
     # production the database and its retention are provisioned by operations.
     influx_ensure_bucket: bool = False
     influx_timeout_s: float = 30.0
+    # Retention (retention.py): raw readings 13 months, quarter-hour settlement
+    # quantities ten years. Set up at start in production unless told (None).
+    influx_retention_setup: bool | None = None
+    influx_raw_retention: str = "396d"
+    influx_settlement_retention: str = "3660d"
 
     # Ingestion: readings arrive on measurement.v1, device status on device.v1.
     ingest: bool = True
@@ -49,6 +54,12 @@ class EnergySettings(ServiceSettings):
     @property
     def database_name(self) -> str:
         return self.database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+
+    @property
+    def retention_setup(self) -> bool:
+        if self.influx_retention_setup is None:
+            return self.environment == "production"
+        return self.influx_retention_setup
 
     @property
     def bucket(self) -> str:

@@ -44,6 +44,9 @@ def reading(
     current: float | None,
     frequency: float | None,
     power_factor: float | None,
+    energy_fed_in_kwh: float | None = None,
+    energy_withdrawn_kwh: float | None = None,
+    measuring_point: str | None = None,
 ) -> Reading:
     """One ``Reading`` of the catalogue (the bridge computed and checked its
     values). Keywords only: eleven values, most of them floats, are too easily
@@ -55,6 +58,9 @@ def reading(
         "interval_s": interval_s,
         "energy_produced_kwh": energy_produced_kwh,
         "energy_consumed_kwh": energy_consumed_kwh,
+        "energy_fed_in_kwh": energy_fed_in_kwh,
+        "energy_withdrawn_kwh": energy_withdrawn_kwh,
+        "measuring_point": measuring_point,
         "power_produced_kw": power_produced_kw,
         "power_consumed_kw": power_consumed_kw,
         "voltage": voltage,

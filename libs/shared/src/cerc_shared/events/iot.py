@@ -18,6 +18,13 @@ from cerc_shared.events.base import Event
 
 DeviceStatus = Literal["ONLINE", "OFFLINE", "ERROR"]
 ReadingSource = Literal["iot", "official", "manual"]
+# Where a meter measures (the iot service's device registry knows it):
+# ``grid_connection`` is the bidirectional meter at the POD, so its exported
+# energy is fed into the grid (energia immessa) and its imported energy is
+# withdrawn (energia prelevata); ``generator`` measures production only;
+# ``load`` consumption only. Absent: the specification's message, read as
+# production and consumption.
+MeasuringPoint = Literal["grid_connection", "generator", "load"]
 
 
 class _DeviceEvent(Event):
@@ -56,6 +63,9 @@ class DeviceStatusChanged(_DeviceEvent):
 READING_FIELDS: tuple[str, ...] = (
     "energy_produced_kwh",
     "energy_consumed_kwh",
+    # Grid exchange at the POD (energia immessa / prelevata).
+    "energy_fed_in_kwh",
+    "energy_withdrawn_kwh",
     "power_produced_kw",
     "power_consumed_kw",
     "voltage",
@@ -75,6 +85,13 @@ class Reading(BaseModel):
     interval_s: int | None = Field(default=None, ge=1)
     energy_produced_kwh: float | None = Field(default=None, ge=0)
     energy_consumed_kwh: float | None = Field(default=None, ge=0)
+    # Grid exchange at the POD in the interval; optional (added in a
+    # backward-compatible way: readers that do not know them ignore them).
+    energy_fed_in_kwh: float | None = Field(default=None, ge=0)
+    energy_withdrawn_kwh: float | None = Field(default=None, ge=0)
+    # A grid-connection meter may also give its export/import as produced/
+    # consumed (what the bridge's adapters do): see ``MeasuringPoint``.
+    measuring_point: MeasuringPoint | None = None
     power_produced_kw: float | None = None
     power_consumed_kw: float | None = None
     voltage: float | None = None

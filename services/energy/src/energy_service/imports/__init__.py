@@ -1,0 +1,1 @@
+"""Distributor meter files: parsed, validated whole, then written (see ``service``)."""

@@ -50,14 +50,17 @@ test: infra-up ## every test: unit, service, contract, end to end (against real 
 	$(UV) run pytest libs services tests $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server (rules engine, gateway config, manifests)
-	$(UV) run pytest libs/cacer tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
+	$(UV) run pytest libs/cacer libs/sepa tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
 
 lint: install ## ruff, mypy strict, import-linter, compose schema (manifests are checked by make test)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy libs/shared/src libs/cacer/src $(wildcard services/*/src) scripts/simulator.py
+	$(UV) run mypy $(wildcard libs/*/src) $(wildcard services/*/src) scripts/simulator.py
 	$(UV) run lint-imports
 	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	@# Alerting rules: syntax, then their unit tests (series in, alerts out).
+	bash infra/promtool.sh check rules deploy/monitoring/rules/*.rules.yaml
+	bash infra/promtool.sh test rules deploy/monitoring/tests/*.test.yaml
 
 fmt: install ## format and fix what ruff can
 	$(UV) run ruff format .
@@ -68,3 +71,15 @@ bench: infra-up ## measure speed (figures printed, never asserted)
 
 settle-example: install ## settle the example scenario with the rules engine
 	$(UV) run cer settle --input libs/cacer/examples/scenario.json --format table
+
+# Backups (infra/backup.sh; README "Operations"). PostgreSQL: pgBackRest with
+# WAL archiving; InfluxDB: influxd backup -portable. Into .run/backup.
+.PHONY: backup restore
+backup: ## back up PostgreSQL (base backup; WAL is archived continuously) and InfluxDB into .run/backup
+	bash infra/backup.sh backup
+
+restore: ## restore PostgreSQL and InfluxDB from .run/backup (stop the fleet first: `make stop`)
+	bash infra/postgres.sh stop
+	bash infra/backup.sh restore-pg
+	bash infra/postgres.sh start
+	bash infra/backup.sh restore-influx

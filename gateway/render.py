@@ -45,6 +45,12 @@ NUMERIC = {
     "upload_max_body_bytes": "largest request body under /api/cer/",
     "xff_trusted_hops": "trusted X-Forwarded-For hops in front of the gateway",
     "route_timeout": "upstream timeout, seconds",
+    "auth_limit": "login and registration requests per client address per auth window",
+    "auth_window": "login/registration window, whole seconds",
+    "request_timeout": "whole-request timeout (headers and body), seconds",
+    "max_heap_bytes": "overload manager: heap size at which Envoy sheds load",
+    "max_connections": "overload manager: most open downstream connections",
+    "hsts_max_age": "Strict-Transport-Security max-age, seconds",
 }
 TEXT = {
     "listen_address": "address the listeners bind",
@@ -115,8 +121,34 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
     raise SystemExit(f"unknown target {target!r}")
 
 
+def hardening_defaults(target: str) -> dict[str, str]:
+    """Security limits, kept apart from the performance knobs above.
+
+    Login and registration get their own per-address bucket: 10 a minute in
+    Kubernetes. Locally the e2e tests and `make dev` register and log in many
+    users from 127.0.0.1, so the local bucket is generous (the contract tests
+    render a tight one to prove it works).
+    """
+    common = {
+        "request_timeout": "120",
+        "max_connections": "20000",
+        "hsts_max_age": "63072000",
+    }
+    if target == "local":
+        return {
+            **common,
+            "auth_limit": "5000",
+            "auth_window": "60",
+            "max_heap_bytes": str(1024 * MIB),
+        }
+    return {**common, "auth_limit": "10", "auth_window": "60", "max_heap_bytes": str(512 * MIB)}
+
+
 def resolve(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]:
-    params = target_defaults(args.target, Path(args.ports_env))
+    params = {
+        **hardening_defaults(args.target),
+        **target_defaults(args.target, Path(args.ports_env)),
+    }
     for name in (*NUMERIC, *TEXT):
         env_value = environ.get(f"CERC_GATEWAY_{name.upper()}")
         opt_value = getattr(args, name)
@@ -132,7 +164,11 @@ def resolve(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]
     for name in NUMERIC:
         if not params[name].isdigit():
             raise SystemExit(f"{name} must be a non-negative integer, got {params[name]!r}")
-    for name in ("user_limit", "user_window", "address_limit", "address_window"):
+    at_least_one = (
+        *("user_limit", "user_window", "address_limit", "address_window"),
+        *("auth_limit", "auth_window", "request_timeout", "max_heap_bytes", "max_connections"),
+    )
+    for name in at_least_one:
         if int(params[name]) < 1:
             raise SystemExit(f"{name} must be at least 1")
     params["jwks_authority"] = f"{params['user_host']}:{params['user_port']}"

@@ -67,6 +67,7 @@ IDENTITY_HEADERS = (
 # Tiny limits for the rate-limit gateway; the functional gateway gets big ones.
 USER_LIMIT, USER_WINDOW = 3, 2
 ADDRESS_LIMIT, ADDRESS_WINDOW = 6, 2
+AUTH_LIMIT = 3  # login/registration per address, per minute
 MAX_BODY, UPLOAD_MAX_BODY = 1024, 4096
 
 
@@ -417,6 +418,7 @@ def tight_gateway(
         "user-window": USER_WINDOW,
         "address-limit": ADDRESS_LIMIT,
         "address-window": ADDRESS_WINDOW,
+        "auth-limit": AUTH_LIMIT,
     }
     for gw in start_gateway(tmp, stub, "tight", limits):
         wait_for_jwks(gw, keys)
@@ -462,10 +464,25 @@ def test_every_prefix_routes_with_a_token(gateway: Gateway, keys: Keys, path: st
 
 def test_open_paths_need_no_token(gateway: Gateway, keys: Keys) -> None:
     with client() as c:
-        for path in ("/api/auth/register/", "/api/auth/login/", "/api/auth/refresh/"):
+        for path in (
+            "/api/auth/register/",
+            "/api/auth/login/",
+            "/api/auth/refresh/",
+            "/api/auth/token/",
+        ):
             seen = echoed(c.post(gateway.base + path, json={"username": "a", "password": "b"}))
             assert "x-cerc-user-id" not in seen["headers"]
         echoed(c.post(f"{gateway.base}/api/auth/login/", json={"username": "a", "otp": "123456"}))
+        # A client authenticating with HTTP Basic reaches the token endpoint with its header.
+        basic = {"Authorization": "Basic Y2VyYy1jbGllbnQ6c2VjcmV0"}
+        seen = echoed(
+            c.post(
+                f"{gateway.base}/api/auth/token/",
+                data={"grant_type": "client_credentials"},
+                headers=basic,
+            )
+        )
+        assert seen["headers"]["authorization"] == [basic["Authorization"]]
         jwks = c.get(f"{gateway.base}/api/auth/jwks/")
         assert jwks.status_code == 200 and jwks.json() == keys.jwks
 
@@ -543,6 +560,61 @@ def test_client_cannot_inject_identity(gateway: Gateway, keys: Keys) -> None:
         assert c.get(f"{gateway.base}/api/users/me/", headers=forged).status_code == 401
 
 
+def test_services_see_the_connections_address_not_the_clients_claim(gateway: Gateway) -> None:
+    # The user service's login throttle keys on this header: a client that
+    # could set it would pick a fresh address for every guess.
+    with client("127.0.0.9") as c:
+        seen = echoed(
+            c.post(
+                f"{gateway.base}/api/auth/login/",
+                headers={"x-cerc-client-address": "203.0.113.1"},
+                json={},
+            )
+        )
+    assert seen["headers"]["x-cerc-client-address"] == ["127.0.0.9"]
+
+
+def test_api_answers_carry_the_security_headers(gateway: Gateway, keys: Keys) -> None:
+    with client() as c:
+        answers = [
+            c.get(f"{gateway.base}/api/users/me/", headers=bearer(token(keys))),
+            c.post(f"{gateway.base}/api/auth/login/", json={}),
+            c.get(f"{gateway.base}/api/cer/1/documents/statute/", headers=bearer(token(keys))),
+        ]
+    for answer in answers:
+        assert answer.status_code == 200
+        headers = answer.headers
+        assert headers["content-security-policy"].startswith("default-src 'none'")
+        assert "frame-ancestors 'none'" in headers["content-security-policy"]
+        assert headers["strict-transport-security"].startswith("max-age=63072000")
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["cache-control"] == "no-store"
+
+
+def test_rendered_config_sheds_load_and_times_requests_out(tmp_path: Path) -> None:
+    config = yaml.safe_load(render(tmp_path, "k8s", "--target", "k8s").read_text())
+    overload = config["overload_manager"]
+    monitors = {m["name"] for m in overload["resource_monitors"]}
+    assert monitors == {
+        "envoy.resource_monitors.fixed_heap",
+        "envoy.resource_monitors.global_downstream_max_connections",
+    }
+    actions = {a["name"] for a in overload["actions"]}
+    assert "envoy.overload_actions.stop_accepting_requests" in actions
+    listener = next(x for x in config["static_resources"]["listeners"] if x["name"] == "api")
+    hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    assert hcm["request_timeout"] == "120s" and hcm["request_headers_timeout"] == "10s"
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    assert all("timeout" in r["route"] for r in routes)
+    # Login and registration: 10 a minute per address in Kubernetes.
+    for path in ("/api/auth/login/", "/api/auth/register/"):
+        route = next(r for r in routes if r["match"].get("path") == path)
+        bucket = route["typed_per_filter_config"]["cerc.ratelimit.auth"]["descriptors"][0]
+        assert bucket["token_bucket"]["max_tokens"] == 10
+        assert bucket["token_bucket"]["fill_interval"] == "60s"
+
+
 def _raw_get(base: str, raw_path: str) -> int:
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as s:
@@ -569,31 +641,32 @@ def test_health_endpoints_are_not_exposed(gateway: Gateway, keys: Keys) -> None:
 # --------------------------------------------------------------------------- request id, log, body
 
 
-def test_request_id_is_generated_and_passed_through(gateway: Gateway, keys: Keys) -> None:
+def test_request_id_is_always_the_gateways_own(gateway: Gateway, keys: Keys) -> None:
     with client() as c:
         r = c.get(f"{gateway.base}/api/users/me/", headers=bearer(token(keys)))
         generated = echoed(r)["headers"]["x-request-id"]
         assert len(generated) == 1 and uuid.UUID(generated[0])
         assert r.headers["x-request-id"] == generated[0]
 
+        # The audit trail's correlation id: a client's own is replaced.
         r = c.get(
             f"{gateway.base}/api/users/me/",
             headers={**bearer(token(keys)), "x-request-id": "corr-abc-123"},
         )
-        assert echoed(r)["headers"]["x-request-id"] == ["corr-abc-123"]
-        assert r.headers["x-request-id"] == "corr-abc-123"
+        seen = echoed(r)["headers"]["x-request-id"]
+        assert len(seen) == 1 and seen != ["corr-abc-123"] and uuid.UUID(seen[0])
+        assert r.headers["x-request-id"] == seen[0]
 
 
 def test_access_log_is_json_with_request_and_user(gateway: Gateway, keys: Keys) -> None:
-    request_id = f"log-{uuid.uuid4()}"
     with client() as c:
-        echoed(
-            c.post(
-                f"{gateway.base}/api/cer/communities/",
-                json={"n": 1},
-                headers={**bearer(token(keys, sub="555")), "x-request-id": request_id},
-            )
+        answer = c.post(
+            f"{gateway.base}/api/cer/communities/",
+            json={"n": 1},
+            headers=bearer(token(keys, sub="555")),
         )
+        echoed(answer)
+        request_id = answer.headers["x-request-id"]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for line in gateway.access_log.read_text().splitlines():
@@ -682,3 +755,16 @@ def test_per_address_limit(tight_gateway: Gateway, keys: Keys) -> None:
         assert c.post(f"{tight_gateway.base}/api/auth/login/", json={}).status_code == 429
     with client("127.0.0.4") as other:
         assert other.get(url, headers=bearer(token(keys, sub="fresh"))).status_code == 200
+
+
+def test_login_and_registration_have_their_own_tighter_limit(tight_gateway: Gateway) -> None:
+    login = f"{tight_gateway.base}/api/auth/login/"
+    with client("127.0.0.5") as c:
+        for _ in range(AUTH_LIMIT):
+            assert c.post(login, json={}).status_code == 200
+        r = c.post(login, json={})
+        assert r.status_code == 429 and r.headers["x-cerc-ratelimit"] == "auth"
+        # The rest of the API from that address is not held to the login bucket.
+        assert c.post(f"{tight_gateway.base}/api/auth/refresh/", json={}).status_code == 200
+    with client("127.0.0.6") as other:
+        assert other.post(login, json={}).status_code == 200

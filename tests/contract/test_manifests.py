@@ -146,7 +146,8 @@ def test_rendered_overlay_validates_strictly(overlay: str, tmp_path: Path) -> No
 
 
 def _deployments(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [d for d in docs if d["kind"] == "Deployment"]
+    """The workloads: Deployments, and the bridge's StatefulSet."""
+    return [d for d in docs if d["kind"] in {"Deployment", "StatefulSet"}]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -237,6 +238,102 @@ def test_overlays_differ_where_they_should(rendered: dict[str, list[dict[str, An
     assert all(n >= 2 for n in replicas(rendered["prod"]).values())
     assert all(":" in image for image in images(rendered["prod"])), "untagged image in prod"
     assert images(rendered["dev"]) != images(rendered["prod"])
+
+
+# --------------------------------------------------------------------------- scaling, disruption
+
+
+def _selects(selector: dict[str, Any], workload: dict[str, Any]) -> bool:
+    labels = workload["spec"]["template"]["metadata"]["labels"]
+    return bool(selector["matchLabels"]) and selector["matchLabels"].items() <= labels.items()
+
+
+def test_stateless_services_and_the_gateway_scale_on_cpu(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    docs = rendered["prod"]
+    workloads = {d["metadata"]["name"]: d for d in _deployments(docs)}
+    hpas = {d["metadata"]["name"]: d for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    stateless = {
+        name
+        for name, d in workloads.items()
+        if d["kind"] == "Deployment"
+        and d["metadata"]["labels"].get("app.kubernetes.io/component") != "worker"
+    }
+    assert stateless >= {"gateway", *built_services()}
+    assert set(hpas) == stateless
+    for name, hpa in hpas.items():
+        spec = hpa["spec"]
+        assert spec["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+        }
+        assert spec["minReplicas"] >= 2 and spec["maxReplicas"] > spec["minReplicas"], name
+        # The HPA starts from the overlay's replicas, not below them.
+        assert spec["minReplicas"] <= workloads[name]["spec"]["replicas"], name
+        (metric,) = spec["metrics"]
+        assert metric["resource"]["name"] == "cpu"
+        assert metric["resource"]["target"]["type"] == "Utilization"
+        # Utilisation is measured against the request: there must be one.
+        container = workloads[name]["spec"]["template"]["spec"]["containers"][0]
+        assert container["resources"]["requests"]["cpu"], name
+    # The bridge's pods are MQTT sessions: not autoscaled.
+    assert "iot-bridge" not in hpas
+
+
+def test_every_replicated_workload_has_a_disruption_budget_and_spreads(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    docs = rendered["prod"]
+    pdbs = [d for d in docs if d["kind"] == "PodDisruptionBudget"]
+    for workload in _deployments(docs):
+        name = workload["metadata"]["name"]
+        replicas = workload["spec"]["replicas"]
+        budgets = [p for p in pdbs if _selects(p["spec"]["selector"], workload)]
+        assert len(budgets) == 1, f"{name}: {len(budgets)} PodDisruptionBudgets"
+        spec = budgets[0]["spec"]
+        # A budget that allows no eviction at all would block every node drain.
+        allowed = (
+            replicas - spec["minAvailable"] if "minAvailable" in spec else spec["maxUnavailable"]
+        )
+        assert 1 <= allowed < replicas, name
+        pod = workload["spec"]["template"]["spec"]
+        (term,) = pod["affinity"]["podAntiAffinity"][
+            "preferredDuringSchedulingIgnoredDuringExecution"
+        ]
+        assert term["podAffinityTerm"]["topologyKey"] == "kubernetes.io/hostname", name
+        assert _selects(term["podAffinityTerm"]["labelSelector"], workload), name
+        (zone,) = pod["topologySpreadConstraints"]
+        assert zone["topologyKey"] == "topology.kubernetes.io/zone", name
+        assert _selects(zone["labelSelector"], workload), name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_bridge_is_a_statefulset_whose_pod_name_is_its_mqtt_client_id(
+    overlay: str, rendered: dict[str, list[dict[str, Any]]]
+) -> None:
+    docs = rendered[overlay]
+    named = {d["kind"] for d in docs if d["metadata"]["name"] == "iot-bridge"}
+    assert "Deployment" not in named
+    (bridge,) = [d for d in _deployments(docs) if d["metadata"]["name"] == "iot-bridge"]
+    assert bridge["kind"] == "StatefulSet"
+    governing = next(
+        d
+        for d in docs
+        if d["kind"] == "Service" and d["metadata"]["name"] == bridge["spec"]["serviceName"]
+    )
+    assert governing["spec"]["clusterIP"] == "None"
+    assert (
+        governing["spec"]["selector"].items()
+        <= bridge["spec"]["template"]["metadata"]["labels"].items()
+    )
+    (container,) = bridge["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e for e in container["env"]}
+    # A replaced pod keeps its name (iot-bridge-0), hence its MQTT session.
+    source = env["CERC_IOT_BRIDGE_CLIENT_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
+    assert source == "metadata.name"
+    assert "volumeClaimTemplates" not in bridge["spec"]  # its state is in PostgreSQL and the broker
 
 
 # --------------------------------------------------------------------------- gateway <-> fleet
@@ -349,3 +446,75 @@ def test_image_uv_steps_install_a_runnable_service(service: str, tmp_path: Path)
     assert dev_only.returncode != 0, "dev dependencies leaked into the image"
     assert (ROOT / "services" / service / "alembic.ini").exists()
     assert (ROOT / "services" / service / "alembic").is_dir()
+
+
+# --------------------------------------------------------------------------- backups
+
+
+def test_backup_cronjobs_validate_and_are_locked_down(tmp_path: Path) -> None:
+    path = render_overlay("../backup", tmp_path)
+    result = run(tool("kubernetes-validate"), "--strict", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    docs = load_all(path)
+    jobs = {d["metadata"]["name"]: d for d in docs if d["kind"] == "CronJob"}
+    assert set(jobs) == {"pgbackrest-full", "pgbackrest-diff", "influxdb-backup"}
+    args = {
+        name: job["spec"]["jobTemplate"]["spec"]["template"]["spec"] for name, job in jobs.items()
+    }
+    assert "--type=full" in args["pgbackrest-full"]["containers"][0]["args"]
+    assert "--type=diff" in args["pgbackrest-diff"]["containers"][0]["args"]
+    for name, job in jobs.items():
+        assert job["spec"]["concurrencyPolicy"] == "Forbid", name
+        pod = args[name]
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod.get("automountServiceAccountToken") is False, name
+        for c in pod["containers"]:
+            assert c["securityContext"]["readOnlyRootFilesystem"] is True, name
+            assert c["securityContext"]["capabilities"]["drop"] == ["ALL"], name
+            assert not REGISTRY_HOST.match(c["image"]), name
+    # Archiving on the PostgreSQL side: a minute at most between a write and its archive.
+    config = next(d for d in docs if d["kind"] == "ConfigMap")["data"]
+    assert "archive_timeout = 60" in config["postgresql-archiving.conf"]
+    assert "archive-push" in config["postgresql-archiving.conf"]
+    assert not [d for d in docs if d["kind"] == "Secret"], "secrets come from outside"
+    template = (K8S / "backup" / "secret.template.yaml").read_text()
+    assert "TEMPLATE ONLY" in template
+    for key, value in yaml.safe_load(template)["stringData"].items():
+        assert "PLACEHOLDER" in value, key
+
+
+# --------------------------------------------------------------------------- logs
+
+
+def test_log_shipping_validates_and_follows_one_request_id(tmp_path: Path) -> None:
+    path = render_overlay("../logging", tmp_path)
+    result = run(tool("kubernetes-validate"), "--strict", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    docs = load_all(path)
+    (daemonset,) = [d for d in docs if d["kind"] == "DaemonSet"]
+    pod = daemonset["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert mounts["/var/log"]["readOnly"] is True
+    config_map = next(
+        d for d in docs if d["kind"] == "ConfigMap" and "fluent-bit.yaml" in d.get("data", {})
+    )
+    config = yaml.safe_load(config_map["data"]["fluent-bit.yaml"])["pipeline"]
+    (tail,) = config["inputs"]
+    assert tail["path"] == "/var/log/containers/*_cercollettiva_*.log"  # our namespace only
+    modify = next(f for f in config["filters"] if f["name"] == "modify")
+    # The gateway's request_id and the services' correlation_id: one field to follow.
+    assert modify["copy"] == "request_id correlation_id"
+    (output,) = config["outputs"]
+    assert output["name"] == "loki" and output["host"] == "${LOKI_HOST}"
+    # The correlation id is never a label (unbounded values); it is read from the line.
+    assert "correlation_id" not in output["labels"]
+    env = next(d for d in docs if d["kind"] == "ConfigMap" and "LOKI_HOST" in d.get("data", {}))
+    assert {"LOKI_HOST", "LOKI_PORT", "LOKI_TENANT"} <= set(env["data"])
+    # What the services write and the gateway logs are what the config reads.
+    logging_py = (ROOT / "libs" / "shared" / "src" / "cerc_shared" / "logging.py").read_text()
+    assert "%(correlation_id)s" in logging_py
+    envoy = (ROOT / "gateway" / "envoy.yaml.tmpl").read_text()
+    assert 'request_id: "%REQ(X-REQUEST-ID)%"' in envoy

@@ -56,8 +56,3 @@ def test_trase_from_the_table_and_a_missing_year_is_an_error() -> None:
     s = settle_document(one_day)
     # 2024's 10.57 €/MWh × 100 kWh = 1.057 € -> 1.06; TIP at Pz 250: 80 + 0 + 10 = 90 -> 9.00 €
     assert (s.refund_cents, s.incentive_cents) == (106, 900)
-
-
-def test_an_empty_community_settles_to_zero() -> None:
-    s = settle_document(document(members=[], points=[], readings=[], prices=[]))
-    assert (s.total_cents, s.community_cents, s.members, s.plants) == (0, 0, (), ())

@@ -237,3 +237,91 @@ async def test_a_commit_wakes_the_relay_without_waiting_for_a_poll(
         await _wait(published, within_s=20)
     finally:
         await relay.stop()
+
+
+async def test_outbox_backlog_and_consumer_lag_reach_the_metrics(engine: AsyncEngine) -> None:
+    """What the alerts read: the oldest pending event's time while the broker
+    refuses, 0 once published; a consumer's lag from its position."""
+    from cerc_shared.metrics import observe_lag
+    from cerc_shared.outbox import OutboxRelay, define_outbox, record
+    from prometheus_client import REGISTRY
+
+    outbox_metadata = MetaData()
+    outbox = define_outbox(outbox_metadata)
+    async with engine.begin() as conn:
+        await conn.run_sync(outbox_metadata.create_all)
+    maker = async_sessionmaker(engine, expire_on_commit=False)
+    run = uuid.uuid4().hex[:8]
+    namespace = f"metrics-{run}"
+    good = OutboxRelay(maker, outbox, _bootstrap(), client_id="metrics-outbox", namespace=namespace)
+    # Nothing of another test left pending.
+    while await good.publish_pending():
+        pass
+
+    def sample(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"service": "metrics"})
+
+    async with maker() as session, session.begin():
+        # One key twice: one partition, so the lag below is exactly one record.
+        for user_id in (201, 201):
+            event = UserRegistered(
+                user_id=user_id, username=f"u{user_id}", email=f"u{user_id}@ex.it",
+                first_name="U", last_name="N", user_type="PRIVATE", is_active=True,
+            )  # fmt: skip
+            await record(session, outbox, event, producer="test")
+    written = time.time()
+    # A broker nobody listens on: the round fails after the backlog is seen.
+    down = OutboxRelay(maker, outbox, "127.0.0.1:9", client_id="metrics-outbox")
+    with pytest.raises(Exception):  # noqa: B017 - aiokafka's connection error
+        await down.publish_pending()
+    await down.stop()
+    oldest = sample("outbox_oldest_pending_timestamp_seconds")
+    assert oldest is not None and written - 30 < oldest <= written + 1
+    published_before = sample("outbox_published_total") or 0.0
+    try:
+        assert await good.publish_pending() == 2
+        assert await good.publish_pending() == 0
+    finally:
+        await good.stop()
+    assert sample("outbox_oldest_pending_timestamp_seconds") == 0
+    assert sample("outbox_published_total") == published_before + 2
+
+    group = f"lag-{run}"
+    consumer = AIOKafkaConsumer(
+        f"{namespace}.user.v1",
+        bootstrap_servers=_bootstrap(),
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        taken = 0
+        deadline = time.monotonic() + 30
+        while not taken and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=1)
+            taken = sum(len(r) for r in batches.values())
+        assert taken == 1
+        await observe_lag(consumer, group)
+        # One of the two read, the other still behind; the other partitions empty.
+        reported = _lags(group)
+        assert sorted(reported) == [0.0] * (len(reported) - 1) + [1.0]
+        # Its partitions taken away (as by a rebalance): no stale figure left.
+        consumer.unsubscribe()
+        assert consumer.assignment() == set()
+        await observe_lag(consumer, group)
+    finally:
+        await consumer.stop()
+    assert _lags(group) == []
+
+
+def _lags(group: str) -> list[float]:
+    from prometheus_client import REGISTRY
+
+    return [
+        s.value
+        for metric in REGISTRY.collect()
+        if metric.name == "kafka_consumer_lag_records"
+        for s in metric.samples
+        if s.labels["group"] == group
+    ]

@@ -193,6 +193,8 @@ async def test_statute_upload_checks_type_and_size(
     fetched = await client.get(url, headers=auth(10))
     assert fetched.status_code == 200 and fetched.content == PDF
     assert fetched.headers["content-type"] == "application/pdf"
+    assert fetched.headers["content-disposition"] == 'attachment; filename="statute.pdf"'
+    assert fetched.headers["x-content-type-options"] == "nosniff"
 
     before = await _counts(sessionmaker)
     not_pdf = await client.put(

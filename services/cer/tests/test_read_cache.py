@@ -186,3 +186,53 @@ async def test_a_cached_answer_still_checks_who_is_asking(
         refused = await client.get(path, headers=auth(stranger))
         assert refused.status_code == 404
         assert refused.json()["errors"][0]["code"] == "not_found"
+
+
+async def test_a_plant_list_across_communities_is_kept_per_view(
+    app: FastAPI, client: httpx.AsyncClient, users: Users, cer: int
+) -> None:
+    """Without ``cer_id`` a page depends on the caller's communities, their
+    versions and the caller's roles (a view): kept while none of them moves,
+    each MEMBER's page their own."""
+    path = "/api/plants/?sort=pod"
+
+    async def pods(user_id: int) -> list[str]:
+        body = (await client.get(path, headers=auth(user_id))).json()
+        assert body["meta"]["total"] == len(body["data"])
+        return [p["pod"] for p in body["data"]]
+
+    assert await pods(ADMIN) == ["IT001E00000101", "IT001E00000102"]
+    hits = reads(app).hits
+    first = await client.get(path, headers=auth(ADMIN))
+    again = await client.get(path, headers=auth(ADMIN))
+    assert reads(app).hits == hits + 2  # answered from the cache
+    assert again.content == first.content
+    assert await pods(ANNA) == ["IT001E00000101"]
+    assert await pods(MARCO) == ["IT001E00000102"]
+
+    # A new plant moves the community's version: the manager's next page has it.
+    added = await client.post(
+        "/api/plants/", json=plant_body(cer, ANNA, pod="IT001E00000103"), headers=auth(ADMIN)
+    )
+    assert added.status_code == 201, added.text
+    assert await pods(ADMIN) == ["IT001E00000101", "IT001E00000102", "IT001E00000103"]
+    assert await pods(ANNA) == ["IT001E00000101", "IT001E00000103"]
+
+    # A community the caller joins since: their plants there join their page.
+    other: int = (await new_community(client, MARCO, "CER-CACHE-2"))["id"]
+    await add_member(client, other, MARCO, "anna")
+    created = await client.post(
+        "/api/plants/", json=plant_body(other, ANNA, pod="IT001E00000201"), headers=auth(MARCO)
+    )
+    assert created.status_code == 201, created.text
+    assert await pods(ANNA) == ["IT001E00000101", "IT001E00000103", "IT001E00000201"]
+    assert await pods(MARCO) == ["IT001E00000102", "IT001E00000201"]
+    assert await pods(ADMIN) == ["IT001E00000101", "IT001E00000102", "IT001E00000103"]
+
+    # And one the caller leaves: its plants go, the cached page is not served.
+    removed = await client.delete(f"/api/cer/{cer}/members/{MARCO}/", headers=auth(ADMIN))
+    assert removed.status_code == 200, removed.text
+    assert await pods(MARCO) == ["IT001E00000201"]
+    stranger = 44
+    await users.register(stranger, "nessuno")
+    assert await pods(stranger) == []

@@ -20,7 +20,15 @@ from cer_service.registry_watch import RegistryWatch
 from cer_service.settings import CerSettings
 from fastapi import FastAPI
 
-from .conftest import Users, add_member, auth, new_community, running_app, settings_for
+from .conftest import (
+    Users,
+    add_member,
+    auth,
+    new_community,
+    plant_body,
+    running_app,
+    settings_for,
+)
 
 ADMIN, ANNA = 60, 61
 
@@ -113,6 +121,38 @@ async def test_a_change_made_by_hand_is_seen_once_announced(
     await end_membership_by_hand(by_hand, community, ANNA)
     await until(lambda: not watch.knows(community), "the change announced")
     assert await summary(http, community, ANNA) == 404
+
+
+async def test_a_plant_list_across_communities_follows_a_change_made_by_hand(
+    watched_app: FastAPI,
+    http: httpx.AsyncClient,
+    by_hand: asyncpg.Connection,
+    community: int,
+) -> None:
+    """The view (the caller's communities, versions and roles) of a list
+    without ``cer_id`` is remembered, and forgotten on any notification."""
+    watch = watch_of(watched_app)
+    created = await http.post(
+        "/api/plants/",
+        json=plant_body(community, ANNA, pod=f"IT001E{community:08d}"),
+        headers=auth(ADMIN),
+    )
+    assert created.status_code == 201, created.text
+
+    async def total() -> int:
+        page = await http.get("/api/plants/", headers=auth(ANNA))
+        assert page.status_code == 200, page.text
+        return int(page.json()["meta"]["total"])
+
+    assert await total() == 1
+    hits = watch.hits
+    assert await total() == 1
+    assert watch.hits > hits, "the second read's view came from memory"
+
+    epoch = watch.epoch
+    await end_membership_by_hand(by_hand, community, ANNA)
+    await until(lambda: watch.epoch != epoch, "the change announced")
+    assert await total() == 0
 
 
 async def test_a_write_answered_here_is_seen_by_the_next_read_without_the_notice(

@@ -23,6 +23,7 @@ from energy_service.timeseries import (
     TimeSeriesUnavailable,
 )
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 
 from .conftest import (
     BOOTSTRAP,
@@ -190,6 +191,7 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_next_is_stored(
     key = str(plant).encode()
     starts = await _dlq_ends()
     dead_before = ingestor.dead_lettered
+    dead_metric_before = _dead_letter_metric(ingestor.group_id)
 
     unreadable = b'{"id": "not-an-event", "readings": []}'
     await producer.send_and_wait(MEASUREMENT_TOPIC, unreadable, key=key)
@@ -208,6 +210,18 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_next_is_stored(
     assert refused["reason"].startswith(b"refused by the time-series store")
     assert b"out of range" in refused["reason"]
     assert ingestor.dead_lettered >= dead_before + 2
+    # What the DeadLettersReceived alert reads.
+    assert _dead_letter_metric(ingestor.group_id) >= dead_metric_before + 2
+
+
+def _dead_letter_metric(group_id: str) -> float:
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "dead_letters"
+        for sample in metric.samples
+        if sample.name == "dead_letters_total" and sample.labels["consumer"] == group_id
+    )
 
 
 async def test_kafka_restart_loses_nothing_and_doubles_nothing(
@@ -252,6 +266,7 @@ async def test_influxdb_outage_pauses_ingestion_without_losing_data(
     ingestor: MeasurementIngestor = app.state.ingestor
     plant = new_plant_id()
     retries_before = ingestor.write_retries
+    failures_before = REGISTRY.get_sample_value("energy_store_write_failures_total") or 0.0
     infra("influxdb.sh", "stop")
     try:
         for i in range(50):
@@ -264,6 +279,9 @@ async def test_influxdb_outage_pauses_ingestion_without_losing_data(
             return ingestor.write_retries > retries_before
 
         await eventually(retrying, "the ingestion noticed the outage and retried")
+        # What the InfluxDBWriteErrors alert reads.
+        failures = REGISTRY.get_sample_value("energy_store_write_failures_total") or 0.0
+        assert failures > failures_before
     finally:
         infra("influxdb.sh", "start")
     await wait_stored(store, plant, 200, timeout_s=120)

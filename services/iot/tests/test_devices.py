@@ -289,3 +289,40 @@ async def test_silent_device_goes_offline_with_an_event(
             session, after_intervals=3, now=now + timedelta(hours=1)
         )
     assert device_id not in [d.id for d in again]
+
+
+async def test_the_detector_counts_devices_by_community_and_status(
+    client: httpx.AsyncClient,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    provisioned: list[str],
+) -> None:
+    """The gauge the offline-share alert divides: live devices per community and status."""
+    from iot_service.detector import OfflineDetector
+    from prometheus_client import REGISTRY
+
+    detector = OfflineDetector(sessionmaker, after_intervals=3, every_s=60)
+
+    async def counted() -> dict[str, float]:
+        await detector.count_devices()
+        return {
+            status: REGISTRY.get_sample_value(
+                "iot_devices", {"community_id": "100", "status": status}
+            )
+            or 0.0
+            for status in ("ONLINE", "OFFLINE")
+        }
+
+    before = await counted()
+    online = str((await _register(client, provisioned))["device"]["device_id"])  # type: ignore[index]
+    await _register(client, provisioned)
+    revoked = str((await _register(client, provisioned))["device"]["device_id"])  # type: ignore[index]
+    async with sessionmaker() as session:
+        row = await session.get(Device, online)
+        gone = await session.get(Device, revoked)
+        assert row is not None and gone is not None
+        row.status, row.last_seen = "ONLINE", datetime.now(UTC)
+        gone.revoked_at = datetime.now(UTC)
+        await session.commit()
+    after = await counted()
+    # A revoked device is no longer the community's: not counted.
+    assert after == {"ONLINE": before["ONLINE"] + 1, "OFFLINE": before["OFFLINE"] + 1}

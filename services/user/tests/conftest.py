@@ -20,7 +20,8 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> UserSettings:
         database_url=dsn,
         environment="test",
         max_failed_logins=3,
-        lockout_s=60,
+        throttle_base_s=30,
+        throttle_max_s=100,
         jwt_private_key_file=str(tmp_path_factory.mktemp("keys") / "jwt.pem"),
     )
 

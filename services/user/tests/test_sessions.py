@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import httpx
+import pyotp
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from user_service.models import RefreshToken
 
 from .conftest import STRONG_PASSWORD, bearer, register_and_login, registration
 
@@ -66,21 +72,6 @@ async def test_wrong_password_and_unknown_user_look_the_same(client: httpx.Async
     assert wrong.json()["errors"] == unknown.json()["errors"]
 
 
-async def test_repeated_failures_lock_the_account(client: httpx.AsyncClient) -> None:
-    await client.post("/api/auth/register/", json=registration("mario"))
-    for _ in range(3):  # max_failed_logins=3 in the test settings
-        failed = await client.post(
-            "/api/auth/login/", json={"username": "mario", "password": "Wrong-pass-1"}
-        )
-        assert failed.status_code == 401
-    locked = await client.post(
-        "/api/auth/login/", json={"username": "mario", "password": STRONG_PASSWORD}
-    )
-    assert locked.status_code == 423
-    assert locked.json()["errors"][0]["code"] == "account_locked"
-    assert int(locked.headers["retry-after"]) > 0
-
-
 async def test_login_by_email(client: httpx.AsyncClient) -> None:
     await client.post("/api/auth/register/", json=registration("mario"))
     response = await client.post(
@@ -89,8 +80,9 @@ async def test_login_by_email(client: httpx.AsyncClient) -> None:
     assert response.status_code == 200
 
 
-async def test_password_change_ends_old_sessions(client: httpx.AsyncClient) -> None:
+async def test_password_change_ends_every_other_session(client: httpx.AsyncClient) -> None:
     tokens = await register_and_login(client)
+    elsewhere = await _login(client, "mario", STRONG_PASSWORD)
     weak = await client.post(
         "/api/users/me/password/",
         json={"current_password": STRONG_PASSWORD, "new_password": "weak"},
@@ -109,10 +101,12 @@ async def test_password_change_ends_old_sessions(client: httpx.AsyncClient) -> N
         headers=bearer(tokens),
     )
     assert changed.status_code == 200
-    refresh = await client.post(
-        "/api/auth/refresh/", json={"refresh_token": tokens["refresh_token"]}
+    other = await client.post(
+        "/api/auth/refresh/", json={"refresh_token": elsewhere["refresh_token"]}
     )
-    assert refresh.status_code == 401
+    assert other.status_code == 401
+    own = await client.post("/api/auth/refresh/", json={"refresh_token": tokens["refresh_token"]})
+    assert own.status_code == 200, own.text
     old = await client.post(
         "/api/auth/login/", json={"username": "mario", "password": STRONG_PASSWORD}
     )
@@ -121,3 +115,60 @@ async def test_password_change_ends_old_sessions(client: httpx.AsyncClient) -> N
         "/api/auth/login/", json={"username": "mario", "password": "Brand-New-Pass-7"}
     )
     assert new.status_code == 200
+
+
+async def test_enabling_two_factor_ends_every_other_session(client: httpx.AsyncClient) -> None:
+    tokens = await register_and_login(client)
+    elsewhere = await _login(client, "mario", STRONG_PASSWORD)
+    secret = (await client.post("/api/auth/2fa/setup/", headers=bearer(tokens))).json()["data"][
+        "secret"
+    ]
+    confirmed = await client.post(
+        "/api/auth/2fa/confirm/", json={"otp": pyotp.TOTP(secret).now()}, headers=bearer(tokens)
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    other = await client.post(
+        "/api/auth/refresh/", json={"refresh_token": elsewhere["refresh_token"]}
+    )
+    assert other.status_code == 401
+    own = await client.post("/api/auth/refresh/", json={"refresh_token": tokens["refresh_token"]})
+    assert own.status_code == 200, own.text
+
+
+async def test_refreshing_never_extends_a_login_past_its_absolute_end(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    tokens = await register_and_login(client)
+    async with sessionmaker() as session:
+        started = await session.scalar(select(RefreshToken.session_expires_at))
+    assert started is not None
+    # 30 days from the login (test settings keep the default), whatever the sliding TTL.
+    assert abs((started - datetime.now(UTC)) - timedelta(days=30)) < timedelta(minutes=1)
+    rotated = await client.post(
+        "/api/auth/refresh/", json={"refresh_token": tokens["refresh_token"]}
+    )
+    assert rotated.status_code == 200
+    async with sessionmaker() as session:
+        ends = set(await session.scalars(select(RefreshToken.session_expires_at)))
+        expiries = list(await session.scalars(select(RefreshToken.expires_at)))
+        assert ends == {started} and all(e <= started for e in expiries)
+        # As if the 30 days had passed while the sliding window kept it alive.
+        await session.execute(
+            update(RefreshToken).values(
+                session_expires_at=datetime.now(UTC) - timedelta(seconds=1),
+                expires_at=datetime.now(UTC) + timedelta(days=1),
+            )
+        )
+        await session.commit()
+    fresh = rotated.json()["data"]
+    expired = await client.post(
+        "/api/auth/refresh/", json={"refresh_token": fresh["refresh_token"]}
+    )
+    assert expired.status_code == 401
+
+
+async def _login(client: httpx.AsyncClient, name: str, password: str) -> dict[str, str]:
+    response = await client.post("/api/auth/login/", json={"username": name, "password": password})
+    assert response.status_code == 200, response.text
+    tokens: dict[str, str] = response.json()["data"]
+    return tokens

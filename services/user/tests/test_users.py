@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from user_service import service
 from user_service.models import outbox
@@ -96,3 +96,47 @@ async def test_deactivated_user_cannot_log_in_or_refresh(
     assert login.status_code == 403
     missing = await client.get("/api/users/999999/", headers=bearer(admin))
     assert missing.status_code == 404 and missing.json()["errors"][0]["code"] == "not_found"
+
+
+async def test_user_ids_beyond_a_bigint_are_refused_not_a_500(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    admin = await _admin_tokens(client, sessionmaker)
+    for path in (f"/api/users/{2**63}/", "/api/users/0/"):
+        answer = await client.get(path, headers=bearer(admin))
+        assert answer.status_code == 422, (path, answer.status_code)
+        assert answer.json()["errors"][0]["field"] == "user_id"
+        patched = await client.patch(path, json={"is_active": False}, headers=bearer(admin))
+        assert patched.status_code == 422
+
+
+async def test_the_profile_is_read_as_stored_and_a_user_gone_is_not_found(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """GET /me/ reads the row in one statement (no ORM): every field of the
+    profile, two-factor from the stored secret, 404 once the row is gone."""
+    tokens = await register_and_login(client)
+    me = await client.get("/api/users/me/", headers=bearer(tokens))
+    assert me.status_code == 200 and me.headers["content-type"] == "application/json"
+    data = me.json()["data"]
+    assert set(data) == {
+        "id", "username", "email", "first_name", "last_name", "user_type", "is_active",
+        "two_factor_enabled", "created_at", "updated_at",
+    }  # fmt: skip
+    assert (data["username"], data["email"], data["two_factor_enabled"]) == (
+        "mario",
+        "mario@example.it",
+        False,
+    )
+    async with sessionmaker() as session:
+        await session.execute(
+            text("UPDATE users SET totp_secret = 'sealed' WHERE id = :id"), {"id": data["id"]}
+        )
+        await session.commit()
+    again = (await client.get("/api/users/me/", headers=bearer(tokens))).json()["data"]
+    assert again["two_factor_enabled"] is True
+    async with sessionmaker() as session:
+        await session.execute(text("DELETE FROM users WHERE id = :id"), {"id": data["id"]})
+        await session.commit()
+    gone = await client.get("/api/users/me/", headers=bearer(tokens))
+    assert gone.status_code == 404 and gone.json()["errors"][0]["code"] == "not_found"

@@ -262,6 +262,10 @@ def _indexed(
 def _check_readings(s: Scenario) -> list[Problem]:
     r = s.readings
     n = len(r)
+    if n == 0:
+        # A month with no data is not a month that earned nothing: settling it to zero would
+        # hide a missing import.
+        return [Problem("readings", "no readings in the period: there is nothing to settle")]
     lengths = {len(a) for a in (r.start_utc, r.minutes, r.fed_in_kwh, r.withdrawn_kwh)}
     if lengths != {n}:
         return [Problem("readings", "reading arrays have different lengths")]
@@ -390,6 +394,16 @@ class _Collector:
             self.add(f"{path}.{k}", "unknown field")
         return value
 
+    def each(self, path: str, where: Iterable[int], message: str | Callable[[int], str]) -> None:
+        """One problem per index in `where` (`path` has a `{}` for it), summarised beyond
+        `MAX_PROBLEMS_PER_CHECK` as the checks on a typed scenario do."""
+        where = list(where)
+        for i in where[:MAX_PROBLEMS_PER_CHECK]:
+            self.add(path.format(i), message if isinstance(message, str) else message(i))
+        if len(where) > MAX_PROBLEMS_PER_CHECK:
+            more = len(where) - MAX_PROBLEMS_PER_CHECK
+            self.add(path.format("*"), f"{more} more with the same problem")
+
     def array(self, value: Any, path: str) -> list[Any] | None:
         if not isinstance(value, list):
             self.add(path, "must be an array")
@@ -472,8 +486,9 @@ def parse_scenario(document: Any) -> Scenario:
     if members is not None and points is not None:
         # Identifier and reference problems first: they explain most reading problems after.
         c.problems += _check_members_and_points(members, points)
-    pod_index = {p.pod: i for i, p in enumerate(points or [])}
-    readings = _parse_readings(c, c.required(doc, "readings", "$"), pod_index)
+    readings = _parse_readings(
+        c, c.required(doc, "readings", "$"), _pods_named_by_points(doc.get("points"))
+    )
     prices = _parse_prices(c, c.required(doc, "prices", "$"))
     if (
         c.problems
@@ -512,6 +527,20 @@ def _parse_list(
         return None
     items = [parse_item(c, item, f"{key}[{i}]") for i, item in enumerate(raw)]
     return [x for x in items if x is not None] if len(items) == len(raw) else None
+
+
+def _pods_named_by_points(raw: Any) -> dict[str, int] | None:
+    """Each POD the document's points name, with the point's position, including points with a
+    bad field elsewhere: their readings are not "unknown", so one bad field stays one problem.
+    None when there are no points to look at: the readings' PODs cannot be checked then."""
+    if not isinstance(raw, list):
+        return None
+    pods: dict[str, int] = {}
+    for i, item in enumerate(raw):
+        pod = item.get("pod") if isinstance(item, dict) else None
+        if isinstance(pod, str) and pod.strip():
+            pods.setdefault(pod.strip().upper(), i)
+    return pods
 
 
 def _parse_period(c: _Collector, value: Any) -> Period | None:
@@ -586,48 +615,70 @@ def _types(column: Iterable[Any]) -> set[type]:
 def _number_column(c: _Collector, column: list[Any], path: str) -> NDArray[np.float64] | None:
     if _types(column) <= {int, float}:
         return np.array(column, dtype=np.float64)
-    for i, x in enumerate(column):
-        if isinstance(x, bool) or not isinstance(x, int | float):
-            c.add(path.format(i), "must be a number")
+    c.each(
+        path,
+        (i for i, x in enumerate(column) if isinstance(x, bool) or not isinstance(x, int | float)),
+        "must be a number",
+    )
     return None
 
 
-def _parse_readings(c: _Collector, value: Any, pod_index: Mapping[str, int]) -> Readings | None:
+def _parse_readings(
+    c: _Collector, value: Any, pod_index: Mapping[str, int] | None
+) -> Readings | None:
     raw = c.array(value, "readings")
     if raw is None:
         return None
     # Column-wise, with map() and set() doing the per-reading work in C: a document may hold
     # millions of readings. Only when something is wrong does a per-reading loop find where.
-    if _types(raw) != {dict} and raw:
-        for i, r in enumerate(raw):
-            c.obj(r, f"readings[{i}]", _READING_KEYS)
-        return None
-    if not set(chain.from_iterable(raw)) <= _READING_KEYS:
-        for i, r in enumerate(raw):
-            c.obj(r, f"readings[{i}]", _READING_KEYS)
+    if (_types(raw) != {dict} and raw) or not set(
+        chain.from_iterable(r for r in raw if isinstance(r, dict))
+    ) <= _READING_KEYS:
+        c.each(
+            "readings[{}]",
+            (i for i, r in enumerate(raw) if not isinstance(r, dict)),
+            "must be an object",
+        )
+        for key in sorted(set(chain.from_iterable(r for r in raw if isinstance(r, dict)))):
+            if key not in _READING_KEYS:
+                c.each(
+                    f"readings[{{}}].{key}",
+                    (i for i, r in enumerate(raw) if isinstance(r, dict) and key in r),
+                    "unknown field",
+                )
         return None
     problems_before = len(c.problems)
     columns: dict[str, list[Any]] = {}
     for key in ("pod", "start", "minutes"):
         columns[key] = list(map(methodcaller("get", key), raw))
         if None in columns[key]:
-            for i in [i for i, x in enumerate(columns[key]) if x is None]:
-                c.add(f"readings[{i}].{key}", "is required")
+            c.each(
+                f"readings[{{}}].{key}",
+                (i for i, x in enumerate(columns[key]) if x is None),
+                "is required",
+            )
     if len(c.problems) > problems_before:
         return None
 
     pods = columns["pod"]
-    point: list[int | None] = (
-        list(map(pod_index.get, pods)) if _types(pods) == {str} else [None] * len(pods)
-    )
+    if pod_index is None:
+        # No usable points (already a problem): every POD would be "unknown", which says nothing.
+        pod_index = {}
+        point: list[int | None] = [0] * len(pods)
+    elif _types(pods) == {str}:
+        point = list(map(pod_index.get, pods))
+    else:
+        point = [None] * len(pods)
     if None in point:
+        unknown = []
         for i in [i for i, x in enumerate(point) if x is None]:
             p = pods[i]
             up = p.strip().upper() if isinstance(p, str) else None
             if up is not None and up in pod_index:
                 point[i] = pod_index[up]
             else:
-                c.add(f"readings[{i}].pod", f"unknown POD {p!r}")
+                unknown.append(i)
+        c.each("readings[{}].pod", unknown, lambda i: f"unknown POD {pods[i]!r}")
 
     starts = columns["start"]
     if _types(starts) == {str}:
@@ -636,17 +687,19 @@ def _parse_readings(c: _Collector, value: Any, pod_index: Mapping[str, int]) -> 
     else:
         start_utc = [parse_instant(x) if isinstance(x, str) else None for x in starts]
     if None in start_utc:
-        for i in [i for i, x in enumerate(start_utc) if x is None]:
-            c.add(
-                f"readings[{i}].start",
-                "must be an ISO-8601 instant with its UTC offset, whole minutes",
-            )
+        c.each(
+            "readings[{}].start",
+            (i for i, x in enumerate(start_utc) if x is None),
+            "must be an ISO-8601 instant with its UTC offset, whole minutes",
+        )
 
     minutes = columns["minutes"]
     if _types(minutes) != {int}:
-        for i, m in enumerate(minutes):
-            if type(m) is not int:
-                c.add(f"readings[{i}].minutes", "must be an integer")
+        c.each(
+            "readings[{}].minutes",
+            (i for i, m in enumerate(minutes) if type(m) is not int),
+            "must be an integer",
+        )
     fed = _number_column(
         c, list(map(methodcaller("get", "fed_in_kwh", 0), raw)), "readings[{}].fed_in_kwh"
     )

@@ -25,7 +25,7 @@ from cacer.excess import Excess, PlantSet, excess
 from cacer.hours import HourGrid, sum_to_intervals
 from cacer.money import cents_half_up
 from cacer.parameters import MarketZone
-from cacer.refund import refund_eur, trase_by_year
+from cacer.refund import refund_eur, split_refund_cents, trase_by_year
 from cacer.scenario import (
     MAX_PROBLEMS_PER_CHECK,
     ZONES,
@@ -243,10 +243,12 @@ def settle(scenario: Scenario) -> Settlement:
         int(y): attributed[:, bounds[k] : bounds[k + 1]].sum(axis=1)
         for k, y in enumerate(year_values.tolist())
     }
-    refund_cents = [
-        cents_half_up(refund_eur({y: int(v[i]) for y, v in by_year.items()}, trase))
-        for i in range(len(plants))
-    ]
+    refund = split_refund_cents(
+        [refund_eur({y: int(v[i]) for y, v in by_year.items()}, trase) for i in range(len(plants))],
+        substation_of_plant.tolist(),
+        n_substations,
+    )
+    refund_cents = refund.plant_cents
 
     fed_in_total = fed_in.sum(axis=1)
     shared_total = attributed.sum(axis=1)
@@ -275,7 +277,7 @@ def settle(scenario: Scenario) -> Settlement:
             shared_energy_wh=int(sub_shared[s].sum()),
             incentivised_shared_energy_wh=int(sub_incentivised[s].sum()),
             incentive_cents=sum(p.incentive_cents for p in plant_results if p.substation == code),
-            refund_cents=sum(p.refund_cents for p in plant_results if p.substation == code),
+            refund_cents=refund.substation_cents[s],
         )
         for s, code in enumerate(substation_codes)
     )
@@ -320,7 +322,7 @@ def settle(scenario: Scenario) -> Settlement:
         member_produced[member_position[plant.member]] += plant.shared_energy_wh
 
     incentive_total = sum(p.incentive_cents for p in plant_results)
-    refund_total = sum(p.refund_cents for p in plant_results)
+    refund_total = refund.total_cents
     shares = distribute(
         incentive_total + refund_total,
         sum(e.excess_cents for e in excesses),

@@ -3,9 +3,11 @@ metrics and health routes wired the same way everywhere."""
 
 from __future__ import annotations
 
+import gc
+import inspect
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import AbstractAsyncContextManager
-from typing import Any
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI
 
@@ -31,7 +33,7 @@ def create_service_app(
         title=title,
         version=version,
         description=description,
-        lifespan=lifespan,  # type: ignore[arg-type]
+        lifespan=_frozen_after_startup(lifespan),
     )
     app.state.readiness_checks = {}
     install_error_handlers(app)
@@ -42,3 +44,30 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _frozen_after_startup(
+    lifespan: Lifespan | Callable[[FastAPI], AsyncIterator[None]],
+) -> Lifespan:
+    """The service's lifespan, then ``gc.freeze()`` once it has started.
+
+    What start-up builds (the app, its routes and schemas, the pools) lives as
+    long as the process. Left in the collector's sight, each full collection
+    walks it all: under load every few hundred milliseconds, as requests in
+    flight survive into the oldest generation, stopping the event loop ~50 ms
+    each time (measured on /api/users/me/ at 50 clients: 23 full collections
+    in 14 s, up to 80 ms each). Frozen, a full collection walks only what came
+    after start-up (a few ms)."""
+    started = cast(
+        Lifespan,
+        asynccontextmanager(lifespan) if inspect.isasyncgenfunction(lifespan) else lifespan,
+    )
+
+    @asynccontextmanager
+    async def frozen(app: FastAPI) -> AsyncIterator[None]:
+        async with started(app):
+            gc.collect()
+            gc.freeze()
+            yield
+
+    return frozen

@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Annotated, Any, Protocol
 
 import httpx
@@ -33,10 +34,48 @@ class Principal:
     username: str
     user_type: str
     token_id: str
+    # The login (refresh-token family) the token was issued to; "" for tokens
+    # that name none.
+    session_id: str = ""
 
     @property
     def is_platform_admin(self) -> bool:
         return self.user_type == "ADMIN"
+
+
+#: Client-credentials tokens (OAuth 2.0, RFC 6749 §4.4) carry `token_use: "client"` and a
+#: subject `client:<client_id>`: a user route, which needs `token_use: "access"` and a numeric
+#: subject, refuses them, and a client route refuses user tokens.
+CLIENT_TOKEN_USE = "client"  # noqa: S105 - a claim value, not a secret
+CLIENT_SUBJECT_PREFIX = "client:"
+
+
+class Scope(StrEnum):
+    """What a registered client may read, route by route. All read-only."""
+
+    ENERGY_READ = "energy:read"  # hourly fed-in and withdrawn per POD
+    REGISTRY_READ = "registry:read"  # communities, members, plants, shares
+    REGISTRY_READ_IBAN = "registry:read-iban"  # members' IBANs: payouts only, never partners
+    ECONOMIC_READ = "economic:read"  # settlements, benefits
+
+
+#: What a partner (a third party, bound to one community) may be granted.
+PARTNER_SCOPES = frozenset({Scope.ENERGY_READ, Scope.REGISTRY_READ, Scope.ECONOMIC_READ})
+
+
+@dataclass(frozen=True)
+class ClientPrincipal:
+    """A registered client: a platform service (every community) or a partner (one)."""
+
+    client_id: str
+    scopes: frozenset[str]
+    community_id: int | None  # the partner's community; None for a platform service
+    token_id: str
+
+    def check_community(self, community_id: int) -> None:
+        """A partner asking about another community gets the 404 a stranger would."""
+        if self.community_id is not None and self.community_id != community_id:
+            raise ApiError(404, "not_found", "community not found")
 
 
 class KeySource(Protocol):
@@ -121,6 +160,47 @@ class TokenVerifier:
         return await self._verify(token)
 
     async def _verify(self, token: str) -> Principal:
+        claims, kid, key = await self._decode(token)
+        if claims.get("token_use", "access") != "access":
+            raise _unauthorized("not an access token")
+        try:
+            user_id = int(claims["sub"])
+        except (TypeError, ValueError) as exc:
+            raise _unauthorized("token subject is not a user") from exc
+        principal = Principal(
+            user_id=user_id,
+            username=str(claims.get("username", "")),
+            user_type=str(claims.get("user_type", "PRIVATE")),
+            token_id=str(claims["jti"]),
+            session_id=str(claims.get("sid", "")),
+        )
+        if self._verified is not None:
+            self._verified[token] = _Verified(principal, float(claims["exp"]), kid, key)
+        return principal
+
+    async def verify_client(self, token: str) -> ClientPrincipal:
+        """A client-credentials token (see `ClientPrincipal`); a user's token is refused."""
+        claims, _, _ = await self._decode(token)
+        if claims.get("token_use") != CLIENT_TOKEN_USE:
+            raise ApiError(
+                403, "client_token_required", "this route is for registered clients only"
+            )
+        community = claims.get("community_id")
+        if (
+            not str(claims["sub"]).startswith(CLIENT_SUBJECT_PREFIX)
+            or not isinstance(claims.get("scope"), str)
+            or not (community is None or type(community) is int)
+        ):
+            raise _unauthorized("malformed client token")
+        return ClientPrincipal(
+            client_id=str(claims["sub"]).removeprefix(CLIENT_SUBJECT_PREFIX),
+            scopes=frozenset(claims["scope"].split()),
+            community_id=community,
+            token_id=str(claims["jti"]),
+        )
+
+    async def _decode(self, token: str) -> tuple[dict[str, Any], str, Any]:
+        """The verified claims, and the kid and key that verified them."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as exc:
@@ -134,7 +214,7 @@ class TokenVerifier:
         if key is None:
             raise _unauthorized("token signed with an unknown key")
         try:
-            claims = jwt.decode(
+            claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
@@ -146,22 +226,7 @@ class TokenVerifier:
             raise _unauthorized("token expired") from exc
         except jwt.PyJWTError as exc:
             raise _unauthorized("token rejected") from exc
-        if claims.get("token_use", "access") != "access":
-            raise _unauthorized("not an access token")
-        try:
-            user_id = int(claims["sub"])
-        except (TypeError, ValueError) as exc:
-            raise _unauthorized("token subject is not a user") from exc
-        principal = Principal(
-            user_id=user_id,
-            username=str(claims.get("username", "")),
-            user_type=str(claims.get("user_type", "PRIVATE")),
-            token_id=str(claims["jti"]),
-        )
-        if self._verified is not None:
-            kid = str(header.get("kid", ""))
-            self._verified[token] = _Verified(principal, float(claims["exp"]), kid, key)
-        return principal
+        return claims, str(header.get("kid", "")), key
 
 
 def jwks_verifier(settings: ServiceSettings) -> TokenVerifier:
@@ -184,6 +249,11 @@ def bearer_token(request: Request) -> str:
 async def _current_principal(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(bearer_token(request))
+    # A deactivated account's tokens stay valid until they expire; the status
+    # from user.v1 (cerc_shared.user_status) refuses them sooner.
+    status = getattr(request.app.state, "user_status", None)
+    if status is not None and status.refuses(principal.user_id):
+        raise _unauthorized("this account has been deactivated")
     request.state.principal = principal
     return principal
 
@@ -198,3 +268,29 @@ async def _platform_admin(
 
 CurrentPrincipal = Annotated[Principal, Depends(_current_principal)]
 PlatformAdmin = Annotated[Principal, Depends(_platform_admin)]
+
+
+def require_client_scope(scope: Scope) -> Any:
+    """A dependency for internal routes: a client token that carries `scope`, or 401/403.
+
+    `client: Annotated[ClientPrincipal, require_client_scope(Scope.ENERGY_READ)]`; the route
+    still calls `client.check_community(...)` for what it returns.
+    """
+
+    async def client_with_scope(request: Request) -> ClientPrincipal:
+        verifier: TokenVerifier = request.app.state.token_verifier
+        client = await verifier.verify_client(bearer_token(request))
+        if scope not in client.scopes:
+            raise ApiError(
+                403,
+                "insufficient_scope",
+                f"this route needs the scope {scope.value}",
+                expected=scope.value,
+                headers={
+                    "WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope.value}"'
+                },
+            )
+        request.state.client = client
+        return client
+
+    return Depends(client_with_scope)

@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from cerc_shared.metrics import DEAD_LETTERS, observe_lag
 from cerc_shared.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -92,6 +93,9 @@ class KafkaPollLoop(Worker):
                     timeout_ms=self._poll_timeout_ms, max_records=self._max_records
                 )
                 records = [record for partition in batches.values() for record in partition]
+                # Every poll, empty or not: a consumer that fell behind and stopped
+                # receiving still reports its lag (kafka_consumer_lag_records).
+                await observe_lag(consumer, self._group_id)
                 if not records:
                     continue
                 await self.handle_batch(records)
@@ -126,3 +130,5 @@ class KafkaPollLoop(Worker):
             )
         await asyncio.gather(*futures)
         self.dead_lettered += len(dead)
+        for record, _ in dead:
+            DEAD_LETTERS.labels(record.topic + DLQ_SUFFIX, self._label).inc()

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from cerc_shared.events import Event, EventEnvelope
 from cerc_shared.kafka import CORRELATION_HEADER, EVENT_TYPE_HEADER, new_producer
 from cerc_shared.logging import get_correlation_id
+from cerc_shared.metrics import OUTBOX_FAILURES, OUTBOX_OLDEST_PENDING, OUTBOX_PUBLISHED
 from cerc_shared.settings import ServiceSettings, namespaced
 from cerc_shared.worker import Worker
 
@@ -154,6 +155,8 @@ class OutboxRelay(Worker):
         self._producer: AIOKafkaProducer | None = None
         self._wake = asyncio.Event()
         self.published_total = 0
+        # The service, as the alerting rules see it (client ids are "<service>-outbox").
+        self._metric_label = client_id.removesuffix("-outbox")
 
     @classmethod
     def from_settings(
@@ -256,10 +259,12 @@ class OutboxRelay(Worker):
             except asyncio.CancelledError:
                 raise
             except (KafkaError, OSError, TimeoutError) as exc:
+                OUTBOX_FAILURES.labels(self._metric_label).inc()
                 log.warning("outbox relay cannot publish yet: %s", exc)
                 await self._close_producer()
                 backoff = wait = min(backoff * 2, 5.0)
             except Exception:
+                OUTBOX_FAILURES.labels(self._metric_label).inc()
                 log.exception("outbox relay failed; retrying")
                 backoff = wait = min(backoff * 2, 5.0)
             with contextlib.suppress(TimeoutError):
@@ -270,6 +275,8 @@ class OutboxRelay(Worker):
         async with self._sessionmaker() as session, session.begin():
             locked = await session.scalar(select(func.pg_try_advisory_xact_lock(_RELAY_LOCK_KEY)))
             if not locked:
+                # Another replica publishes, and its gauge carries the backlog.
+                OUTBOX_OLDEST_PENDING.labels(self._metric_label).set(0)
                 return 0
             rows = (
                 await session.execute(
@@ -279,12 +286,17 @@ class OutboxRelay(Worker):
                         self._outbox.c.key,
                         self._outbox.c.type,
                         self._outbox.c.envelope,
+                        self._outbox.c.created_at,
                     )
                     .where(self._outbox.c.published_at.is_(None))
                     .order_by(self._outbox.c.id)
                     .limit(self._batch_size)
                 )
             ).all()
+            # Set before publishing, so a broker that refuses leaves the age growing.
+            OUTBOX_OLDEST_PENDING.labels(self._metric_label).set(
+                rows[0].created_at.timestamp() if rows else 0
+            )
             if not rows:
                 return 0
             producer = await self._ensure_producer()
@@ -309,4 +321,5 @@ class OutboxRelay(Worker):
                 .values(published_at=datetime.now(UTC))
             )
         self.published_total += len(rows)
+        OUTBOX_PUBLISHED.labels(self._metric_label).inc(len(rows))
         return len(rows)

@@ -2,7 +2,8 @@
 
 :func:`service_runtime` opens the service's engine and sessions, registers
 the database's readiness check, sets the token verifier, starts the outbox
-relay, and yields a :class:`Runtime` on which the service wires the rest
+relay and the user-status cache (deactivated users' tokens refused, see
+:mod:`cerc_shared.user_status`), and yields a :class:`Runtime` on which the service wires the rest
 (its consumers and background workers, its own context on ``app.state``).
 Leaving it stops every worker in reverse order of start, runs the service's
 closers, and disposes of the engine. A service's ``main.py``::
@@ -38,6 +39,7 @@ from cerc_shared.consumer import Handler, IdempotentConsumer
 from cerc_shared.logging import configure_logging
 from cerc_shared.outbox import OutboxRelay
 from cerc_shared.settings import ServiceSettings
+from cerc_shared.user_status import UserStatusCache
 from cerc_shared.worker import Worker
 
 W = TypeVar("W", bound=Worker)
@@ -53,6 +55,7 @@ class Runtime:
     sessionmaker: async_sessionmaker[AsyncSession]
     relay: OutboxRelay | None = None
     read_pool: asyncpg.Pool | None = None
+    user_status: UserStatusCache | None = None
     workers: list[Worker] = field(default_factory=list)
     _closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -126,6 +129,12 @@ async def service_runtime(
                 OutboxRelay.from_settings(settings, runtime.sessionmaker, outbox),
                 name="outbox_relay",
             )
+        # Every service refuses a deactivated user's still-valid token; it is
+        # ready once it has read user.v1 to the end seen at start.
+        runtime.user_status = runtime.add(
+            UserStatusCache.from_settings(settings), name="user_status"
+        )
+        app.state.readiness_checks["user_status"] = runtime.user_status.ready
         yield runtime
     finally:
         for worker in reversed(runtime.workers):

@@ -25,6 +25,12 @@ What it guarantees:
   notification arrives: PostgreSQL sends it at commit, on loopback within a
   millisecond, to a replica across a network within the round trip.
 
+A plant list across communities (no ``cer_id``) begins with a *view* instead:
+the caller's role and the registry version of every community they belong to
+(``RegistryStamps.view``). Views are remembered the same way, and forgotten
+all together on any notification: a change in any community may add the
+caller to it.
+
 Bounded: past ``max_stamps`` everything is forgotten and the memory refills
 from the requests that follow. ``max_stamps=0`` turns the watch off.
 """
@@ -41,7 +47,7 @@ from cerc_shared.db import ReadPool
 from cerc_shared.worker import Worker
 from prometheus_client import Counter, Gauge
 
-from cer_service.repository import RegistryStamps, Stamp
+from cer_service.repository import RegistryStamps, Stamp, View
 
 log = logging.getLogger("cer_service.registry_watch")
 
@@ -72,6 +78,7 @@ class RegistryWatch(Worker):
         self.restart_delay_s = retry_s
         self._known: dict[int, dict[tuple[int, date], Stamp]] = {}
         self._size = 0
+        self._views: dict[tuple[int, date], View] = {}
         # Moves whenever what is remembered may have gone stale: a read that
         # sees it move while in flight does not keep its answer.
         self._epoch = 0
@@ -116,8 +123,25 @@ class RegistryWatch(Worker):
             self._remember(community_id, (user_id, day), found)
         return found
 
+    async def view(self, user_id: int, day: date) -> View:
+        found = self._views.get((user_id, day))
+        if found is not None:
+            self.hits += 1
+            _FROM_MEMORY.inc()
+            return found
+        self.misses += 1
+        _FROM_DATABASE.inc()
+        epoch, listening = self._epoch, self.listening
+        found = await RegistryStamps(self.pool).view(user_id, day)
+        if listening and epoch == self._epoch:
+            if len(self._views) >= self._max_stamps:
+                self._views.clear()
+            self._views[(user_id, day)] = found
+        return found
+
     def forget(self, community_id: int) -> None:
         self._epoch += 1
+        self._views.clear()
         dropped = self._known.pop(community_id, None)
         if dropped:
             self._size -= len(dropped)
@@ -125,6 +149,7 @@ class RegistryWatch(Worker):
     def forget_all(self) -> None:
         self._epoch += 1
         self._known.clear()
+        self._views.clear()
         self._size = 0
 
     def _remember(self, community_id: int, key: tuple[int, date], stamp: Stamp) -> None:

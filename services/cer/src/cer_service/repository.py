@@ -61,6 +61,20 @@ class Stamp:
     day: date  # the role is the caller's on this day
 
 
+@dataclass(frozen=True)
+class View:
+    """The caller's current role in each community they belong to on ``day``,
+    with that community's registry version: what a plant list across
+    communities (no ``cer_id``) depends on. ``roles``: (community, version,
+    role), by community."""
+
+    roles: tuple[tuple[int, int, str], ...]
+    day: date
+
+    def role_by_community(self) -> dict[int, str]:
+        return {community_id: role for community_id, _, role in self.roles}
+
+
 class RegistryStamps:
     """The question every cached read asks first, in one round trip without the ORM."""
 
@@ -80,6 +94,19 @@ class RegistryStamps:
         async with self.pool.acquire() as connection:
             row = await connection.fetchrow(self._SQL, community_id, user_id, day)
         return None if row is None else Stamp(int(row[0]), row[1], day)
+
+    # The latest period of each community, as _SQL takes it for one.
+    _VIEW_SQL = """
+        SELECT DISTINCT ON (m.community_id) m.community_id, c.registry_version, m.role
+        FROM memberships m JOIN communities c ON c.id = m.community_id
+        WHERE m.user_id = $1 AND (m.valid_to IS NULL OR m.valid_to > $2)
+        ORDER BY m.community_id, m.valid_from DESC
+    """
+
+    async def view(self, user_id: int, day: date) -> View:
+        async with self.pool.acquire() as connection:
+            rows = await connection.fetch(self._VIEW_SQL, user_id, day)
+        return View(tuple((int(r[0]), int(r[1]), str(r[2])) for r in rows), day)
 
 
 class CommunityRepository:

@@ -61,6 +61,10 @@ DEVICE_TOPIC = DeviceStatusChanged.topic
 POINTS_WRITTEN = Counter(
     "energy_points_written_total", "Points written to the time-series store", ["measurement"]
 )
+# Writes the store did not take (unreachable, 5xx, 401), each retried with backoff.
+STORE_WRITE_FAILURES = Counter(
+    "energy_store_write_failures_total", "Failed writes to the time-series store"
+)
 
 
 # ---------------------------------------------------------------- fast path
@@ -360,6 +364,7 @@ class MeasurementIngestor(KafkaPollLoop):
                 return
             except TimeSeriesUnavailable as exc:
                 self.write_retries += 1
+                STORE_WRITE_FAILURES.inc()
                 log.warning("time-series store unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)

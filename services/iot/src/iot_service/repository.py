@@ -119,6 +119,17 @@ class DeviceRepository:
             written += len(result.all())
         return written == len(devices)
 
+    async def count_by_community_and_status(self) -> list[tuple[int, str, int]]:
+        """Live devices per community and status (for the offline-share alert)."""
+        plants = registry.plants
+        rows = await self.session.execute(
+            select(plants.c.community_id, Device.status, func.count())
+            .join(plants, plants.c.plant_id == Device.plant_id)
+            .where(Device.revoked_at.is_(None))
+            .group_by(plants.c.community_id, Device.status)
+        )
+        return [(int(c), str(s), int(n)) for c, s, n in rows.all()]
+
     async def lock_silent(self, now: datetime, after_intervals: int, limit: int) -> list[Device]:
         """Live devices silent for ``after_intervals`` of their intervals; replicas skip
         each other's rows."""

@@ -11,7 +11,7 @@ from cerc_shared.crypto import FieldCipher
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from user_service.api import auth, users
+from user_service.api import auth, clients, users
 from user_service.models import outbox
 from user_service.service import AuthContext
 from user_service.settings import UserSettings
@@ -30,7 +30,9 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )
-        async with service_runtime(app, settings, outbox=outbox, token_verifier=verifier):
+        async with service_runtime(
+            app, settings, outbox=outbox, read_pool=True, token_verifier=verifier
+        ):
             app.state.auth_context = AuthContext(
                 settings=settings,
                 signing_key=signing_key,
@@ -42,9 +44,12 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         service=settings.service_name,
         title="CerCollettiva user service",
         version="1.0.0",
-        description="Accounts, login with optional TOTP, rotating refresh tokens, the JWKS.",
+        description=(
+            "Accounts, login with optional TOTP, rotating refresh tokens, the JWKS; "
+            "OAuth 2.0 client credentials for services and partners."
+        ),
         lifespan=lifespan,
-        routers=[auth.router, users.router],
+        routers=[auth.router, clients.router, users.router],
     )
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import get_args
+from typing import Any, get_args
 
 from cerc_shared.consumer import define_processed_events
 from cerc_shared.db import service_metadata
@@ -21,6 +21,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 USER_TYPES: tuple[str, ...] = get_args(UserType)
@@ -48,7 +49,6 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # TOTP secrets are sealed with the service's data key (cerc_shared.crypto).
     totp_secret: Mapped[str | None] = mapped_column(String(300))
     totp_pending_secret: Mapped[str | None] = mapped_column(String(300))
@@ -74,8 +74,75 @@ class RefreshToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The family's absolute end, copied on rotation: refreshing never extends it.
+    session_expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class LoginThrottle(Base):
+    """Failed logins of one account (or one unknown name) from one address.
+
+    Keyed by account *and* address: an attacker's failures slow down only their
+    own address, never the owner's. ``subject`` is ``user:<id>`` for an account
+    and ``name:<sha256 of the lowered login>`` for a name that matches none, so
+    an unknown name is throttled exactly like a real one and the answers do not
+    tell which accounts exist.
+    """
+
+    __tablename__ = "login_throttles"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+CLIENT_KINDS = ("SERVICE", "PARTNER")
+
+
+class ApiClient(Base):
+    """A client of the OAuth 2.0 client-credentials grant: a platform service, or a partner
+    bound to one community. The secret is stored only as its argon2 hash, like a password."""
+
+    __tablename__ = "api_clients"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint(f"kind IN {CLIENT_KINDS!r}", name="kind"),
+        CheckConstraint(
+            "(kind = 'PARTNER') = (community_id IS NOT NULL)", name="partner_has_community"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(150))
+    kind: Mapped[str] = mapped_column(String(20))
+    scopes: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    community_id: Mapped[int | None] = mapped_column(BigInteger)
+    secret_hash: Mapped[str] = mapped_column(String(255))
+    created_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Append-only (a trigger refuses UPDATE and DELETE): who registered or revoked what."""
+
+    __tablename__ = "audit_log"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    actor_user_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    correlation_id: Mapped[str | None] = mapped_column(String(128))
 
 
 outbox = define_outbox(Base.metadata)

@@ -4,11 +4,34 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from cerc_shared.db import ReadPool
+from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from user_service.models import RefreshToken, User
+from user_service.models import ApiClient, AuditEntry, LoginThrottle, RefreshToken, User
+
+
+class ProfileReads:
+    """A user's profile in one statement on a bare connection: ``GET
+    /api/users/me/`` is the hottest read, and an ORM session would add a
+    checkout ping, BEGIN and COMMIT (five round trips more) around it."""
+
+    _SQL = """
+        SELECT id, username, email, first_name, last_name, user_type, is_active,
+               totp_secret IS NOT NULL AS two_factor_enabled, created_at, updated_at
+        FROM users WHERE id = $1
+    """
+
+    def __init__(self, pool: ReadPool) -> None:
+        self.pool = pool
+
+    async def profile(self, user_id: int) -> dict[str, Any] | None:
+        async with self.pool.acquire() as connection:
+            row = await connection.fetchrow(self._SQL, user_id)
+        return None if row is None else dict(row)
 
 
 class UserRepository:
@@ -97,9 +120,110 @@ class RefreshTokenRepository:
             .values(revoked_at=datetime.now(UTC))
         )
 
-    async def revoke_all_of(self, user_id: int) -> None:
-        await self.session.execute(
-            update(RefreshToken)
-            .where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
+    async def revoke_all_of(self, user_id: int, *, sparing: uuid.UUID | None = None) -> None:
+        """End every session of the user, but ``sparing`` (the caller's own) if given."""
+        query = update(RefreshToken).where(
+            RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)
         )
+        if sparing is not None:
+            query = query.where(RefreshToken.family_id != sparing)
+        await self.session.execute(query.values(revoked_at=datetime.now(UTC)))
+
+
+class LoginThrottleRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, subject: str, address: str) -> LoginThrottle | None:
+        return await self.session.get(LoginThrottle, (address, subject))
+
+    async def record_failure(
+        self, subject: str, address: str, *, now: datetime, forget_before: datetime
+    ) -> int:
+        """Count one failure (a streak older than ``forget_before`` starts again); the count."""
+        new = insert(LoginThrottle).values(
+            address=address, subject=subject, failures=1, last_failure_at=now
+        )
+        statement = new.on_conflict_do_update(
+            index_elements=[LoginThrottle.address, LoginThrottle.subject],
+            set_={
+                # A quiet spell forgets the streak: the owner is not slowed forever.
+                "failures": case(
+                    (LoginThrottle.last_failure_at >= forget_before, LoginThrottle.failures + 1),
+                    else_=1,
+                ),
+                "last_failure_at": now,
+            },
+        ).returning(LoginThrottle.failures)
+        return int(await self.session.scalar(statement) or 0)
+
+    async def block(self, subject: str, address: str, until: datetime) -> None:
+        await self.session.execute(
+            update(LoginThrottle)
+            .where(LoginThrottle.address == address, LoginThrottle.subject == subject)
+            .values(blocked_until=until)
+        )
+
+    async def clear(self, subject: str, address: str) -> None:
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.address == address, LoginThrottle.subject == subject
+            )
+        )
+
+    async def forget_stale(self, address: str, before: datetime) -> None:
+        """Streaks from this address that went quiet (the table stays small under name spraying)."""
+        await self.session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.address == address,
+                LoginThrottle.last_failure_at < before,
+                or_(LoginThrottle.blocked_until.is_(None), LoginThrottle.blocked_until < before),
+            )
+        )
+
+
+class ClientRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, client: ApiClient) -> ApiClient:
+        self.session.add(client)
+        await self.session.flush()
+        return client
+
+    async def by_client_id(self, client_id: str) -> ApiClient | None:
+        return await self.session.scalar(select(ApiClient).where(ApiClient.client_id == client_id))
+
+    async def by_client_id_for_update(self, client_id: str) -> ApiClient | None:
+        return await self.session.scalar(
+            select(ApiClient).where(ApiClient.client_id == client_id).with_for_update()
+        )
+
+    async def page(
+        self, *, page: int, per_page: int, include_revoked: bool
+    ) -> tuple[list[ApiClient], int]:
+        query = select(ApiClient)
+        if not include_revoked:
+            query = query.where(ApiClient.revoked_at.is_(None))
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(
+            query.order_by(ApiClient.id).offset((page - 1) * per_page).limit(per_page)
+        )
+        return list(rows), int(total or 0)
+
+
+class AuditRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, entry: AuditEntry) -> None:
+        self.session.add(entry)
+        await self.session.flush()
+
+    async def for_entity(self, entity_type: str, entity_id: str) -> list[AuditEntry]:
+        rows = await self.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
+            .order_by(AuditEntry.id)
+        )
+        return list(rows)

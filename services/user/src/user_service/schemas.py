@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from cerc_shared.auth import Scope
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 Username = Field(min_length=3, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
@@ -89,3 +90,40 @@ class TwoFactorDisable(_Strict):
 
 class Jwks(BaseModel):
     keys: list[dict[str, Any]]
+
+
+# ---------------------------------------------------------------- OAuth 2.0 clients
+
+
+class ClientIn(_Strict):
+    name: str = Field(min_length=1, max_length=150)
+    kind: Literal["SERVICE", "PARTNER"]
+    scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
+    community_id: int | None = Field(default=None, ge=1)
+
+
+class ClientOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: str
+    name: str
+    kind: str
+    scopes: list[str]
+    community_id: int | None
+    created_by: int
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ClientCreated(ClientOut):
+    # Shown once, in the answer to the registration; only its argon2 hash is kept.
+    client_secret: str
+
+
+class ClientToken(BaseModel):
+    """RFC 6749 §5.1, not enveloped: OAuth client libraries read these members at the top."""
+
+    access_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int
+    scope: str

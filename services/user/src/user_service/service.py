@@ -3,6 +3,7 @@ session decides (see cerc_shared.db)."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 from cerc_shared.auth import Principal
 from cerc_shared.crypto import FieldCipher
-from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.db import ReadPool
+from cerc_shared.envelope import ApiError, NotFound, ok
 from cerc_shared.events.user import UserRegistered, UserUpdated
 from cerc_shared.outbox import record
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from user_service import passwords, tokens
 from user_service.models import RefreshToken, User, outbox
-from user_service.repository import RefreshTokenRepository, UserRepository
+from user_service.repository import (
+    LoginThrottleRepository,
+    ProfileReads,
+    RefreshTokenRepository,
+    UserRepository,
+)
 from user_service.schemas import (
     AdminUserPatch,
     LoginRequest,
@@ -27,6 +34,7 @@ from user_service.schemas import (
     TokenPair,
     TwoFactorDisable,
     TwoFactorSetup,
+    UserOut,
     UserPatch,
 )
 from user_service.settings import UserSettings
@@ -92,22 +100,33 @@ async def register(session: AsyncSession, data: RegisterRequest) -> User:
 
 
 async def _issue_pair(
-    session: AsyncSession, ctx: AuthContext, user: User, family_id: uuid.UUID
+    session: AsyncSession,
+    ctx: AuthContext,
+    user: User,
+    family_id: uuid.UUID,
+    session_expires_at: datetime | None = None,
 ) -> TokenPair:
+    """Tokens for a login (a new family ending session_max_s from now) or a refresh."""
+    now = datetime.now(UTC)
+    if session_expires_at is None:
+        session_expires_at = now + timedelta(seconds=ctx.settings.session_max_s)
     access = tokens.issue_access_token(
         ctx.signing_key,
         ctx.settings,
         user_id=user.id,
         username=user.username,
         user_type=user.user_type,
+        session_id=family_id,
     )
     secret = tokens.new_refresh_secret()
+    sliding = now + timedelta(seconds=ctx.settings.refresh_token_ttl_s)
     await RefreshTokenRepository(session).add(
         RefreshToken(
             user_id=user.id,
             family_id=family_id,
             token_hash=tokens.refresh_hash(secret),
-            expires_at=datetime.now(UTC) + timedelta(seconds=ctx.settings.refresh_token_ttl_s),
+            expires_at=min(sliding, session_expires_at),
+            session_expires_at=session_expires_at,
         )
     )
     return TokenPair(access_token=access.token, refresh_token=secret, expires_in=access.expires_in)
@@ -129,26 +148,54 @@ def _check_otp(ctx: AuthContext, user: User, otp: str) -> bool:
     return False
 
 
-async def login(session: AsyncSession, ctx: AuthContext, data: LoginRequest) -> TokenPair:
+def _throttle_subject(user: User | None, login: str) -> str:
+    if user is not None:
+        return f"user:{user.id}"
+    return "name:" + hashlib.sha256(login.lower().encode()).hexdigest()
+
+
+async def _count_failure(
+    throttles: LoginThrottleRepository, settings: UserSettings, subject: str, address: str
+) -> None:
+    now = datetime.now(UTC)
+    forget_before = now - timedelta(seconds=settings.throttle_forget_s)
+    await throttles.forget_stale(address, forget_before)
+    failures = await throttles.record_failure(
+        subject, address, now=now, forget_before=forget_before
+    )
+    beyond = failures - settings.max_failed_logins
+    if beyond >= 0:
+        # Growing, not fixed: 10^6 one-time codes would take years, yet the
+        # owner (from another address) is never locked out by someone else.
+        delay = min(settings.throttle_max_s, settings.throttle_base_s * 2 ** min(beyond, 30))
+        await throttles.block(subject, address, now + timedelta(seconds=delay))
+
+
+async def login(
+    session: AsyncSession, ctx: AuthContext, data: LoginRequest, *, address: str
+) -> TokenPair:
     settings = ctx.settings
     user = await UserRepository(session).by_login(data.username)
+    throttles = LoginThrottleRepository(session)
+    subject = _throttle_subject(user, data.username)
     now = datetime.now(UTC)
-    if user is None:
-        passwords.verify_password(passwords.DUMMY_HASH, data.password)
-        raise _invalid_credentials()
-    if user.locked_until is not None and user.locked_until > now:
-        retry = int((user.locked_until - now).total_seconds()) + 1
+    throttle = await throttles.get(subject, address)
+    if throttle is not None and throttle.blocked_until is not None and throttle.blocked_until > now:
+        # Answered before the password is looked at, and the same for a name
+        # that matches no account: neither a password oracle nor an account one.
+        retry = int((throttle.blocked_until - now).total_seconds()) + 1
         raise ApiError(
-            423,
-            "account_locked",
-            f"too many failed logins; try again in {retry} s",
+            429,
+            "too_many_attempts",
+            f"too many failed logins from this address; try again in {retry} s",
             headers={"Retry-After": str(retry)},
         )
-    if not passwords.verify_password(user.password_hash, data.password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.max_failed_logins:
-            user.locked_until = now + timedelta(seconds=settings.lockout_s)
-            user.failed_logins = 0
+    if user is None or not passwords.verify_password(user.password_hash, data.password):
+        if user is None:
+            passwords.verify_password(passwords.DUMMY_HASH, data.password)
+        else:
+            user.failed_logins += 1
+        await _count_failure(throttles, settings, subject, address)
         raise _invalid_credentials()
     if not user.is_active:
         raise ApiError(403, "account_inactive", "this account has been deactivated")
@@ -158,11 +205,14 @@ async def login(session: AsyncSession, ctx: AuthContext, data: LoginRequest) -> 
                 401, "otp_required", "enter the code from your authenticator", field="otp"
             )
         if not _check_otp(ctx, user, data.otp):
+            # A wrong code counts like a wrong password: knowing the password
+            # must not buy unlimited guesses at six digits.
             user.failed_logins += 1
+            await _count_failure(throttles, settings, subject, address)
             raise ApiError(401, "invalid_otp", "the code is wrong or already used", field="otp",
                            keep_changes=True)  # fmt: skip
     user.failed_logins = 0
-    user.locked_until = None
+    await throttles.clear(subject, address)
     return await _issue_pair(session, ctx, user, family_id=uuid.uuid4())
 
 
@@ -182,14 +232,16 @@ async def refresh(session: AsyncSession, ctx: AuthContext, secret: str) -> Token
     if token.used_at is not None or token.revoked_at is not None:
         await repo.revoke_family(token.family_id)
         raise refused
-    if token.expires_at <= now:
+    if token.expires_at <= now or token.session_expires_at <= now:
         raise refused
     user = await UserRepository(session).get(token.user_id)
     if user is None or not user.is_active:
         await repo.revoke_family(token.family_id)
         raise refused
     token.used_at = now
-    return await _issue_pair(session, ctx, user, family_id=token.family_id)
+    return await _issue_pair(
+        session, ctx, user, family_id=token.family_id, session_expires_at=token.session_expires_at
+    )
 
 
 async def logout(session: AsyncSession, principal: Principal, secret: str) -> None:
@@ -205,6 +257,14 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     if user is None:
         raise NotFound("user")
     return user
+
+
+async def profile_json(pool: ReadPool, user_id: int) -> bytes:
+    """The caller's profile as a response body (``UserOut`` in the envelope)."""
+    row = await ProfileReads(pool).profile(user_id)
+    if row is None:
+        raise NotFound("user")
+    return ok(UserOut.model_validate(row)).model_dump_json().encode()
 
 
 async def update_me(session: AsyncSession, user_id: int, patch: UserPatch) -> User:
@@ -242,8 +302,17 @@ async def admin_update(session: AsyncSession, user_id: int, patch: AdminUserPatc
     return user
 
 
-async def change_password(session: AsyncSession, user_id: int, data: PasswordChange) -> None:
-    user = await UserRepository(session).get_for_update(user_id)
+def _own_session(principal: Principal) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(principal.session_id)
+    except ValueError:
+        return None
+
+
+async def change_password(
+    session: AsyncSession, principal: Principal, data: PasswordChange
+) -> None:
+    user = await UserRepository(session).get_for_update(principal.user_id)
     if user is None:
         raise NotFound("user")
     if not passwords.verify_password(user.password_hash, data.current_password):
@@ -251,8 +320,8 @@ async def change_password(session: AsyncSession, user_id: int, data: PasswordCha
     if reason := passwords.weakness(data.new_password, username=user.username, email=user.email):
         raise ApiError(422, "weak_password", f"password {reason}", field="new_password")
     user.password_hash = passwords.hash_password(data.new_password)
-    # Every session started with the old password ends with it.
-    await RefreshTokenRepository(session).revoke_all_of(user.id)
+    # Every other session, started with the old password, ends with it.
+    await RefreshTokenRepository(session).revoke_all_of(user.id, sparing=_own_session(principal))
 
 
 async def start_two_factor(session: AsyncSession, ctx: AuthContext, user_id: int) -> TwoFactorSetup:
@@ -270,9 +339,9 @@ async def start_two_factor(session: AsyncSession, ctx: AuthContext, user_id: int
 
 
 async def confirm_two_factor(
-    session: AsyncSession, ctx: AuthContext, user_id: int, otp: str
+    session: AsyncSession, ctx: AuthContext, principal: Principal, otp: str
 ) -> User:
-    user = await UserRepository(session).get_for_update(user_id)
+    user = await UserRepository(session).get_for_update(principal.user_id)
     if user is None:
         raise NotFound("user")
     if user.totp_pending_secret is None:
@@ -281,6 +350,8 @@ async def confirm_two_factor(
     if not _check_otp(ctx, user, otp):
         raise ApiError(400, "invalid_otp", "the code is wrong", field="otp")
     user.totp_pending_secret = None
+    # Sessions opened with the password alone (perhaps a thief's) end now.
+    await RefreshTokenRepository(session).revoke_all_of(user.id, sparing=_own_session(principal))
     return user
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jwt
-from cerc_shared.auth import ALGORITHM
+from cerc_shared.auth import ALGORITHM, CLIENT_SUBJECT_PREFIX, CLIENT_TOKEN_USE
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
@@ -77,7 +77,13 @@ class AccessToken:
 
 
 def issue_access_token(
-    key: SigningKey, settings: UserSettings, *, user_id: int, username: str, user_type: str
+    key: SigningKey,
+    settings: UserSettings,
+    *,
+    user_id: int,
+    username: str,
+    user_type: str,
+    session_id: uuid.UUID,
 ) -> AccessToken:
     now = datetime.now(UTC)
     claims = {
@@ -90,9 +96,46 @@ def issue_access_token(
         "iat": now,
         "exp": now + timedelta(seconds=settings.access_token_ttl_s),
         "jti": uuid.uuid4().hex,
+        # The login it belongs to: ending "every other session" spares this one.
+        "sid": str(session_id),
     }
     token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
     return AccessToken(token=token, expires_in=settings.access_token_ttl_s)
+
+
+def issue_client_token(
+    key: SigningKey,
+    settings: UserSettings,
+    *,
+    client_id: str,
+    scopes: list[str],
+    community_id: int | None,
+) -> AccessToken:
+    """RS256 like a user's access token, from the same key, but a subject no user route accepts
+    (`client:<id>`, `token_use: client`); a partner's token names its one community."""
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": f"{CLIENT_SUBJECT_PREFIX}{client_id}",
+        "token_use": CLIENT_TOKEN_USE,
+        "scope": " ".join(scopes),
+        "iat": now,
+        "exp": now + timedelta(seconds=settings.client_token_ttl_s),
+        "jti": uuid.uuid4().hex,
+    }
+    if community_id is not None:
+        claims["community_id"] = community_id
+    token = jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid})
+    return AccessToken(token=token, expires_in=settings.client_token_ttl_s)
+
+
+def new_client_id() -> str:
+    return f"cerc-{secrets.token_hex(10)}"
+
+
+def new_client_secret() -> str:
+    return secrets.token_urlsafe(32)
 
 
 def new_refresh_secret() -> str:

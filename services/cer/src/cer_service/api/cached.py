@@ -2,13 +2,16 @@
 
 A GET of a community's summary (``/api/cer/{id}/``) or of a page of its plants
 (``/api/plants/?cer_id=...``) that the endpoint has already answered for this
-registry version is served from the read cache here, without FastAPI's
-parameter and dependency machinery, which costs more than the answer itself.
-The checks are the endpoint's own, in the same functions: the token
-(``TokenVerifier``), the caller's standing in the community and the registry
-version (``service.readable_stamp``), and the key (``service.summary_key`` /
-``plants_key``). Anything else (a miss, a refusal, another path) goes on to
-the endpoint, which answers it, refusals included, and stores what it computed.
+registry version, or of a page of plants across the caller's communities
+(``/api/plants/`` without ``cer_id``, anyone but a platform admin) answered for
+these communities' versions and the caller's roles in them (a view), is served
+from the read cache here, without FastAPI's parameter and dependency machinery,
+which costs more than the answer itself. The checks are the endpoint's own, in
+the same functions: the token (``TokenVerifier``), the caller's standing and
+the registry versions (``service.readable_stamp`` / ``readable_view``), and the
+key (``service.summary_key`` / ``plants_key`` / ``plants_view_key``). Anything
+else (a miss, a refusal, another path) goes on to the endpoint, which answers
+it, refusals included, and stores what it computed.
 Take this middleware away and every answer is the same, only slower.
 
 It also keeps the registry watch (registry_watch.py) true to this process's
@@ -84,9 +87,15 @@ class CachedReads:
                 found = _plants_key(scope)
                 if found is None:
                     return None
-                community_id, asked = found
-                stamp = await service.readable_stamp(reads, principal, community_id)
-                key = service.plants_key(community_id, stamp, principal, asked)
+                asked_for, asked = found
+                if asked_for is not None:
+                    stamp = await service.readable_stamp(reads, principal, asked_for)
+                    key = service.plants_key(asked_for, stamp, principal, asked)
+                elif principal.is_platform_admin:
+                    return None  # every plant: no version covers that page
+                else:
+                    view = await service.readable_view(reads, principal)
+                    key = service.plants_view_key(view, principal, asked)
                 route = PLANTS_ROUTE
         except ApiError:
             return None  # the endpoint gives the refusal its proper answer
@@ -115,9 +124,12 @@ def _bearer(scope: Scope) -> str | None:
     return None
 
 
-def _plants_key(scope: Scope) -> tuple[int, service.QueryItems] | None:
+def _plants_key(scope: Scope) -> tuple[int | None, service.QueryItems] | None:
+    """The community asked for (None: every one the caller may read) and the query."""
     pairs = parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
     cer_ids = [value for name, value in pairs if name == "cer_id"]
+    if not cer_ids:
+        return None, service.query_items(pairs)
     if len(cer_ids) != 1 or not cer_ids[0].isdigit() or len(cer_ids[0]) > 18:
         return None
     community_id = int(cer_ids[0])

@@ -147,7 +147,17 @@ async def download_document(
     cer_id: Id, kind: DocumentKind, session: DbSession, cer: Cer, principal: CurrentPrincipal
 ) -> Response:
     data, media_type = await service.download_document(session, cer, principal, cer_id, kind)
-    return Response(data, media_type=media_type)
+    extension = media_type.rsplit("/", 1)[-1]
+    # An upload is saved, never rendered in the API's origin: a PDF or image
+    # with script in it runs nowhere, and the browser keeps the stored type.
+    return Response(
+        data,
+        media_type=media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{kind}.{extension}"',
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
 
 
 @router.get("/{cer_id}/members/")

@@ -16,8 +16,10 @@ from cer_service.service.cached import (
     community_summary_json,
     plants_key,
     plants_page_json,
+    plants_view_key,
     query_items,
     readable_stamp,
+    readable_view,
     summary_key,
 )
 from cer_service.service.communities import (
@@ -72,8 +74,10 @@ __all__ = [
     "list_plants",
     "plants_key",
     "plants_page_json",
+    "plants_view_key",
     "query_items",
     "readable_stamp",
+    "readable_view",
     "remove_member",
     "remove_plant",
     "shares_history",

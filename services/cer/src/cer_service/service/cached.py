@@ -4,7 +4,7 @@ registry_watch.py; api/cached.py serves them before routing)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from cer_service.read_cache import ReadCache
 from cer_service.registry_watch import RegistryWatch
-from cer_service.repository import CommunityRepository, RegistryStamps, Stamp
+from cer_service.repository import CommunityRepository, RegistryStamps, Stamp, View
 from cer_service.service.access import Access, CerContext, today
 from cer_service.service.communities import summary
 from cer_service.service.plants import PlantQuery, list_plants
@@ -43,6 +43,11 @@ class Reads:
         if self.watch is not None:
             return await self.watch.stamp(community_id, user_id, day)
         return await RegistryStamps(self.pool).stamp(community_id, user_id, day)
+
+    async def view(self, user_id: int, day: date) -> View:
+        if self.watch is not None:
+            return await self.watch.view(user_id, day)
+        return await RegistryStamps(self.pool).view(user_id, day)
 
     async def through(self, key: Hashable, compute: Callable[[], Awaitable[bytes]]) -> bytes:
         """The answer kept under ``key``, or ``compute``'s, then kept."""
@@ -87,6 +92,20 @@ def plants_key(
     return ("plants", community_id, stamp.registry_version, scope, query)
 
 
+async def readable_view(reads: Reads, principal: Principal) -> View:
+    """What a plant list without ``cer_id`` shows a caller who is no platform
+    admin (``list_plants``): their communities' versions and their roles."""
+    return await reads.view(principal.user_id, today())
+
+
+def plants_view_key(view: View, principal: Principal, query: QueryItems) -> Hashable:
+    """As ``plants_key``, across the caller's communities: the page depends
+    only on the view unless the caller is a MEMBER somewhere (own plants)."""
+    reads_all = all(role in ("ADMIN", "VIEWER") for _, _, role in view.roles)
+    scope = "all" if reads_all else principal.user_id
+    return ("plants", view.roles, scope, query)
+
+
 async def community_summary_json(
     session: AsyncSession, principal: Principal, community_id: int, reads: Reads
 ) -> bytes:
@@ -113,14 +132,23 @@ async def plants_page_json(
     asked: QueryItems,
 ) -> bytes:
     """A page of plants as a response body; one community's pages come from the
-    cache while its registry has not moved."""
+    cache while its registry has not moved, and so do a caller's pages across
+    their communities while none of those registries has moved."""
 
-    async def compute(role: str | None = None) -> bytes:
-        plants, total = await list_plants(session, principal, cer_id=cer_id, query=query, role=role)
+    async def compute(role: str | None = None, roles: Mapping[int, str] | None = None) -> bytes:
+        plants, total = await list_plants(
+            session, principal, cer_id=cer_id, query=query, role=role, roles=roles
+        )
         return _json(ok(plants, PageMeta(page=query.page, per_page=query.per_page, total=total)))
 
     if cer_id is None:
-        return await compute()
+        if principal.is_platform_admin:
+            return await compute()
+        view = await readable_view(reads, principal)
+        return await reads.through(
+            plants_view_key(view, principal, asked),
+            lambda: compute(roles=view.role_by_community()),
+        )
     stamp = await readable_stamp(reads, principal, cer_id)
     return await reads.through(
         plants_key(cer_id, stamp, principal, asked), lambda: compute(stamp.role)

@@ -3,6 +3,7 @@ leaving, and who sees which plants."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -282,9 +283,12 @@ async def list_plants(
     cer_id: int | None,
     query: PlantQuery,
     role: str | None = None,
+    roles: Mapping[int, str] | None = None,
 ) -> tuple[list[PlantOut], int]:
     """``role``: the caller's role in ``cer_id`` when the caller already checked
-    it (a stamp); otherwise it is looked up here, with a 404 for no standing."""
+    it (a stamp); otherwise it is looked up here, with a 404 for no standing.
+    ``roles``: without ``cer_id``, the caller's role by community when already
+    read (a view); otherwise they are looked up here."""
     readable: list[int] | None = None
     own_in: list[int] = []
     if cer_id is not None:
@@ -294,7 +298,8 @@ async def list_plants(
             reads_all = role in ("ADMIN", "VIEWER")
             readable, own_in = ([cer_id], []) if reads_all else ([], [cer_id])
     elif not principal.is_platform_admin:
-        roles = await MembershipRepository(session).roles_of(principal.user_id, today())
+        if roles is None:
+            roles = await MembershipRepository(session).roles_of(principal.user_id, today())
         readable = [c for c, r in roles.items() if r in ("ADMIN", "VIEWER")]
         own_in = [c for c, r in roles.items() if r == "MEMBER"]
     plants, total = await PlantRepository(session).page(

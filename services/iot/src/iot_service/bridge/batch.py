@@ -13,7 +13,9 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from aiokafka import AIOKafkaProducer
+from cerc_shared.metrics import DEAD_LETTERS
 from cerc_shared.outbox import record_many
+from prometheus_client import Counter
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,6 +35,9 @@ from iot_service.settings import IotSettings
 log = logging.getLogger("iot_service.bridge")
 
 PRODUCER = "iot-bridge"
+
+# On the health port's /metrics (runner.health_server).
+READINGS = Counter("iot_bridge_readings_total", "Readings sent to Kafka by the bridge")
 MAX_READINGS_PER_EVENT = 500
 
 
@@ -299,6 +304,10 @@ class Bridge:
         return events
 
     def _add_totals(self, result: BatchResult) -> None:
+        READINGS.inc(result.readings)
+        if result.dead_lettered:
+            dlq = self.settings.topic(self.settings.bridge_dlq_topic)
+            DEAD_LETTERS.labels(dlq, PRODUCER).inc(result.dead_lettered)
         t = self.totals
         t.readings += result.readings
         t.events += result.events

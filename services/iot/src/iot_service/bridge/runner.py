@@ -16,6 +16,7 @@ from typing import Any
 
 from cerc_shared import db
 from cerc_shared.kafka import new_producer
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from iot_service.bridge.batch import BatchResult, Bridge, Inbound
@@ -24,6 +25,20 @@ from iot_service.mqtt.wire import MqttSubscriber, Received
 from iot_service.settings import IotSettings
 
 log = logging.getLogger("iot_service.bridge")
+
+# On the health port's /metrics. Messages taken from the broker and not yet
+# acknowledged stay in the broker's queue for this session: at the cap
+# (bridge_in_flight * bridge_batch_max) for long, the bridge is not keeping up.
+CONNECTED = Gauge("iot_bridge_connected", "1 while the bridge's MQTT session is subscribed")
+UNACKNOWLEDGED = Gauge(
+    "iot_bridge_unacknowledged_messages", "MQTT messages received and not yet acknowledged"
+)
+UNACKNOWLEDGED_CAP = Gauge(
+    "iot_bridge_unacknowledged_cap", "Most MQTT messages the bridge holds unacknowledged"
+)
+LAST_PROGRESS = Gauge(
+    "iot_bridge_last_progress_timestamp_seconds", "When the bridge last acknowledged a batch"
+)
 
 
 def _device_of(topic: str) -> str:
@@ -151,6 +166,7 @@ class BridgeRunner:
                     if not running:
                         self.last_progress = time.monotonic()
                     continue
+                UNACKNOWLEDGED.inc(len(batch))
                 now = datetime.now(UTC)
                 free: list[Inbound] = []
                 held: list[Inbound] = []
@@ -173,6 +189,8 @@ class BridgeRunner:
                 for part in parts:
                     await part
                 subscriber.ack(batch)
+                UNACKNOWLEDGED.dec(len(batch))
+                LAST_PROGRESS.set(time.time())
                 slots.release()
                 pipeline.task_done()
                 self.last_progress = time.monotonic()
@@ -189,6 +207,8 @@ class BridgeRunner:
                 # Named, so the log says which step of reconnecting failed.
                 raise ConnectionError(f"no SUBACK within {s.mqtt_timeout_s} s") from None
             self.connected = True
+            CONNECTED.set(1)
+            UNACKNOWLEDGED_CAP.set(max(1, s.bridge_in_flight) * s.bridge_batch_max)
             log.info("bridge %s subscribed (group %s)", client_id(s), s.bridge_share_group)
             watched: list[asyncio.Future[Any]] = [receiver, acker, stopper, subscriber.closed]
             done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
@@ -210,6 +230,8 @@ class BridgeRunner:
             raise ConnectionError("the bridge's MQTT session ended")
         finally:
             self.connected = False
+            CONNECTED.set(0)
+            UNACKNOWLEDGED.set(0)
             # Nothing more is acknowledged on this session; what was not is redelivered.
             for task in [*helpers, *running]:
                 task.cancel()
@@ -218,18 +240,27 @@ class BridgeRunner:
 
 
 async def health_server(runner: BridgeRunner, port: int) -> asyncio.Server:
-    """GET anything: 200 while connected and making progress, else 503."""
+    """GET /metrics: the Prometheus metrics; GET anything else: 200 while
+    connected and making progress, else 503."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request = b""
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(reader.readline(), timeout=2)
-        healthy = runner.connected and time.monotonic() - runner.last_progress < 60
-        body = json.dumps({"connected": runner.connected}).encode()
-        status = b"200 OK" if healthy else b"503 Service Unavailable"
+            request = await asyncio.wait_for(reader.readline(), timeout=2)
+        content_type = b"application/json"
+        if request.split(b" ")[1:2] == [b"/metrics"]:
+            status, body = b"200 OK", generate_latest()
+            content_type = CONTENT_TYPE_LATEST.encode()
+        else:
+            healthy = runner.connected and time.monotonic() - runner.last_progress < 60
+            body = json.dumps({"connected": runner.connected}).encode()
+            status = b"200 OK" if healthy else b"503 Service Unavailable"
         writer.write(
             b"HTTP/1.1 "
             + status
-            + b"\r\nContent-Type: application/json\r\nContent-Length: "
+            + b"\r\nContent-Type: "
+            + content_type
+            + b"\r\nContent-Length: "
             + str(len(body)).encode()
             + b"\r\nConnection: close\r\n\r\n"
             + body

@@ -6,7 +6,7 @@ from cerc_shared.envelope import Envelope, ok
 from fastapi import APIRouter, status
 
 from user_service import service
-from user_service.api.deps import Auth
+from user_service.api.deps import Auth, ClientAddress
 from user_service.schemas import (
     Jwks,
     LoginRequest,
@@ -29,8 +29,10 @@ async def register(body: RegisterRequest, session: DbSession) -> Envelope[UserOu
 
 
 @router.post("/login/")
-async def login(body: LoginRequest, session: DbSession, auth: Auth) -> Envelope[TokenPair]:
-    return ok(await service.login(session, auth, body))
+async def login(
+    body: LoginRequest, session: DbSession, auth: Auth, address: ClientAddress
+) -> Envelope[TokenPair]:
+    return ok(await service.login(session, auth, body, address=address))
 
 
 @router.post("/refresh/")
@@ -63,7 +65,7 @@ async def two_factor_setup(
 async def two_factor_confirm(
     body: OtpRequest, session: DbSession, auth: Auth, principal: CurrentPrincipal
 ) -> Envelope[UserOut]:
-    user = await service.confirm_two_factor(session, auth, principal.user_id, body.otp)
+    user = await service.confirm_two_factor(session, auth, principal, body.otp)
     return ok(UserOut.model_validate(user))
 
 

@@ -17,7 +17,7 @@ install: ## install uv and the workspace (one lock file)
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --locked
 
-infra-up: install ## start PostgreSQL, Kafka, Mosquitto, InfluxDB (installed on first use)
+infra-up: install ## start PostgreSQL, Kafka, Mosquitto, InfluxDB, the SMTP sink and the GSE simulator
 	bash infra/up.sh
 
 infra-down: ## stop the local servers
@@ -47,7 +47,7 @@ stop: ## stop the fleet started by `make dev` (the servers keep running; see inf
 	-$(UV) run python scripts/fleet.py down
 
 test: infra-up ## every test: unit, service, contract, end to end (against real servers)
-	$(UV) run pytest libs services tests $(PYTEST_ARGS)
+	$(UV) run pytest libs services tests tools $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server (rules engine, gateway config, manifests)
 	$(UV) run pytest libs/cacer libs/sepa tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
@@ -55,7 +55,7 @@ test-unit: install ## the tests that need no server (rules engine, gateway confi
 lint: install ## ruff, mypy strict, import-linter, compose schema (manifests are checked by make test)
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
-	$(UV) run mypy $(wildcard libs/*/src) $(wildcard services/*/src) scripts/simulator.py
+	$(UV) run mypy $(wildcard libs/*/src) $(wildcard services/*/src) $(wildcard tools/*/src) scripts/simulator.py
 	$(UV) run lint-imports
 	$(UV) run check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	@# Alerting rules: syntax, then their unit tests (series in, alerts out).

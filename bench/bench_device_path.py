@@ -60,6 +60,7 @@ from cerc_shared.events import EventEnvelope
 from cerc_shared.events.cer import PlantRegistered
 from cerc_shared.events.iot import MeasurementsAccepted
 from cerc_shared.settings import namespaced
+from iot_service.mqtt.topics import device_username
 from iot_service.mqtt.wire import PUBACK, connect_packet, publish_packet, split_packets
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -240,7 +241,15 @@ async def register_devices(ports: dict[str, int], devices: int, per_plant: int) 
         await conn.copy_records_to_table(
             "devices",
             records=[
-                (d, plant_of(n, per_plant), "bench-meter", INTERVAL_S, d, "OFFLINE", 1)
+                (
+                    d,
+                    plant_of(n, per_plant),
+                    "bench-meter",
+                    INTERVAL_S,
+                    device_username(d),
+                    "OFFLINE",
+                    1,
+                )
                 for n in range(devices)
                 if (d := device_id(n))
             ],

@@ -16,7 +16,7 @@ set -a
 set +a
 
 # The servers up.sh knows, in start order.
-ALL_SERVERS=(postgres kafka mosquitto influxdb envoy)
+ALL_SERVERS=(postgres kafka mosquitto influxdb envoy smtp-sink gse-sim)
 
 _component="${COMPONENT:-infra}"
 

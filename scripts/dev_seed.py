@@ -43,6 +43,8 @@ CerCollettiva is running.
   user service docs    http://127.0.0.1:{ports["USER_PORT"]}/docs
   gateway admin        http://127.0.0.1:{ports["GATEWAY_ADMIN_PORT"]}/
   platform admin       {DEMO_ADMIN[0]} / {DEMO_ADMIN[2]}   (development credentials)
+  mail (SMTP sink)     smtp://127.0.0.1:{ports["SMTP_PORT"]}, read: uv run python -m smtp_sink list
+  GSE simulator        http://127.0.0.1:{ports["GSE_SIM_PORT"]}/docs (tools/gse_sim/README.md)
   logs                 .run/fleet/*.log, .run/<server>/
 Try:
   curl -s -X POST {gateway}/api/auth/login/ -H 'content-type: application/json' \\

@@ -52,6 +52,9 @@ SIMULATOR = Principal(user_id=0, username="simulator", user_type="ADMIN", token_
 @dataclass
 class SimDevice:
     device_id: str
+    # The MQTT user name: `dev-` + the id (devices provisioned before the
+    # prefix keep their id as user name until their credentials are rotated).
+    username: str
     plant_id: int
     password: str
     kind: str  # "pv" or "home"
@@ -131,7 +134,7 @@ async def provision(
                 await asyncio.sleep(0.5)
         async with maker() as session:
             live = {
-                d.id
+                d.id: d.mqtt_username
                 for d in await session.scalars(select(Device).where(Device.revoked_at.is_(None)))
             }
         if not plant_ids:
@@ -147,6 +150,7 @@ async def provision(
                 devices.append(
                     SimDevice(
                         device_id,
+                        live[device_id],
                         plant_id,
                         str(saved["password"]),
                         str(saved["kind"]),
@@ -176,6 +180,7 @@ async def provision(
             devices.append(
                 SimDevice(
                     device_id,
+                    created.credentials.username,
                     plant_id,
                     created.credentials.password,
                     kind,
@@ -204,7 +209,7 @@ async def run_device(
     async with aiomqtt.Client(
         settings.mqtt_host,
         settings.mqtt_port,
-        username=device.device_id,
+        username=device.username,
         password=device.password,
         identifier=f"{device.device_id}-{uuid.uuid4().hex[:6]}",
     ) as client:

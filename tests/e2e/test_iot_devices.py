@@ -86,7 +86,7 @@ def test_a_device_provisioned_through_the_gateway_reports_and_obeys(fleet: Fleet
     provisioned = _register_device(fleet, founder, plant_id)
     device, creds = provisioned["device"], provisioned["credentials"]
     device_id = device["device_id"]
-    assert creds["username"] == device_id and creds["password"]
+    assert creds["username"] == f"dev-{device_id}" and creds["password"]
     # Nobody else is told the device exists.
     stranger = register_and_login(fleet, f"iot-stranger-{run}")
     path = f"{fleet.gateway}/api/iot/devices/{device_id}/"
@@ -107,7 +107,7 @@ def test_a_device_provisioned_through_the_gateway_reports_and_obeys(fleet: Fleet
 async def _connect_refused(device_id: str, creds: dict[str, Any]) -> bool:
     try:
         async with aiomqtt.Client(
-            "127.0.0.1", creds["port"], username=device_id, password=creds["password"]
+            "127.0.0.1", creds["port"], username=creds["username"], password=creds["password"]
         ):
             return False
     except aiomqtt.MqttCodeError as refused:
@@ -123,7 +123,7 @@ async def _report_and_obey(
     readings: list[dict[str, Any]] = []
     try:
         async with aiomqtt.Client(
-            "127.0.0.1", creds["port"], username=device_id, password=creds["password"]
+            "127.0.0.1", creds["port"], username=creds["username"], password=creds["password"]
         ) as mqtt:
             await mqtt.subscribe(creds["topics"]["commands"], qos=1)
             for i, kwh in enumerate((10.0, 10.4, 11.0)):

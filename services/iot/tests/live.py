@@ -12,7 +12,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -23,13 +23,24 @@ from cerc_shared.testing import ports
 from fastapi import FastAPI
 from iot_service import service
 from iot_service.bridge import BridgeRunner
+from iot_service.mqtt.topics import device_username
 from iot_service.mqtt.wire import MqttSubscriber
-from iot_service.schemas import DeviceCreate, MqttCredentials
+from iot_service.schemas import DeviceCreate, MqttTopics
 from iot_service.service import IotContext, apply_cer_event
 from iot_service.settings import IotSettings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from .conftest import envelope, membership_event, plant_event
+
+
+class LiveDevice(NamedTuple):
+    """A provisioned device: its id, and the credentials it was given."""
+
+    device_id: str
+    username: str
+    password: str
+    topics: MqttTopics
+
 
 PLATFORM_ADMIN = Principal(user_id=1, username="root", user_type="ADMIN", token_id="t")
 
@@ -83,7 +94,7 @@ class Devices:
         self.maker = maker
         self.created: list[str] = []
 
-    async def add(self, plant_id: int, interval_s: int = 60) -> MqttCredentials:
+    async def add(self, plant_id: int, interval_s: int = 60) -> LiveDevice:
         device_id = f"dev-{uuid.uuid4().hex[:10]}"
         async with self.maker() as session, session.begin():
             provisioned = await service.register_device(
@@ -95,11 +106,14 @@ class Devices:
                 ),
             )
         self.created.append(device_id)
-        return provisioned.credentials
+        creds = provisioned.credentials
+        return LiveDevice(device_id, creds.username, creds.password, creds.topics)
 
     async def cleanup(self) -> None:
         for device_id in self.created:
-            await self.ctx.dynsec.remove_device(username=device_id, device_id=device_id)
+            await self.ctx.dynsec.remove_device(
+                username=device_username(device_id), device_id=device_id
+            )
 
 
 @pytest.fixture

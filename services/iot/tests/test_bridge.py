@@ -52,7 +52,7 @@ async def test_a_device_reading_reaches_kafka_as_interval_energy(
     live_maker: async_sessionmaker[AsyncSession],
 ) -> None:
     creds = await devices.add(live_plant.plant_id)
-    dev, plant = creds.username, live_plant.plant_id
+    dev, plant = creds.device_id, live_plant.plant_id
     async with KafkaTail("measurement.v1") as tail:
         async with connect(creds.username, creds.password) as client:
             for minute, produced, consumed in (
@@ -94,7 +94,7 @@ async def test_malformed_and_misplaced_messages_go_to_the_dead_letter_topic(
     bridge: BridgeRunner, devices: Devices, live_plant: LivePlant
 ) -> None:
     creds = await devices.add(live_plant.plant_id)
-    dev, plant = creds.username, live_plant.plant_id
+    dev, plant = creds.device_id, live_plant.plant_id
     async with KafkaTail("iot.mqtt.dlq") as dlq, KafkaTail("measurement.v1") as accepted:
         async with connect(creds.username, creds.password) as client:
             await client.publish(creds.topics.measurements, b'{"timestamp": "yesterday"', qos=1)
@@ -146,18 +146,18 @@ async def test_native_shelly_and_tasmota_payloads(
                     "ENERGY": {"Total": total, "Power": -200, "Voltage": 231},
                 }
                 await client.publish(f"{base}/SENSOR", json.dumps(sensor), qos=1)
-        ids = {shelly.username, tasmota.username}
+        ids = {shelly.device_id, tasmota.device_id}
         records = await tail.until(lambda r: len(readings_of(r, ids)) >= 5)
     by_device: dict[str, list[dict[str, Any]]] = {}
     for _, _, reading in readings_of(records, ids):
         by_device.setdefault(reading["device_id"], []).append(reading)
-    s = by_device[shelly.username]
+    s = by_device[shelly.device_id]
     assert [(r["energy_consumed_kwh"], r["energy_produced_kwh"]) for r in s] == [
         (None, None),
         (0.25, 0.5),
     ]
     assert s[1]["interval_s"] == 60 and s[1]["power_consumed_kw"] == 0.3
-    t = by_device[tasmota.username]
+    t = by_device[tasmota.device_id]
     assert [r["energy_consumed_kwh"] for r in t] == [None, 0.1, 0.05]
     assert t[0]["timestamp"] == "2025-09-04T10:00:00Z"  # 12:00 in Rome
     assert t[1]["power_produced_kw"] == 0.2
@@ -179,7 +179,7 @@ async def test_a_command_reaches_the_device_and_its_ack_is_recorded(
     ):
         await device.subscribe(creds.topics.commands, qos=1)
         sent = await api.post(
-            f"/api/iot/devices/{creds.username}/commands/",
+            f"/api/iot/devices/{creds.device_id}/commands/",
             json={"command": "set_interval", "params": {"interval_s": 30}},
             headers=headers,
         )
@@ -195,7 +195,7 @@ async def test_a_command_reaches_the_device_and_its_ack_is_recorded(
             json.dumps({"command_id": body["command_id"], "result": "OK", "detail": "done"}),
             qos=1,
         )
-        path = f"/api/iot/devices/{creds.username}/commands/{command['command_id']}/"
+        path = f"/api/iot/devices/{creds.device_id}/commands/{command['command_id']}/"
         shown = await _until_not_sent(api, path, headers)
         assert shown["status"] == "ACKED" and shown["result_detail"] == "done"
         # The plant's owner reads the command; a stranger is told nothing exists.
@@ -203,7 +203,7 @@ async def test_a_command_reaches_the_device_and_its_ack_is_recorded(
         assert (await api.get(path, headers=bearer(424242))).status_code == 404
     async with live_maker() as session:
         ack = await session.get(CommandAck, uuid.UUID(command["command_id"]))
-    assert ack is not None and ack.device_id == creds.username
+    assert ack is not None and ack.device_id == creds.device_id
 
 
 async def _until_not_sent(
@@ -231,7 +231,7 @@ async def test_device_status_messages_update_the_registry(
     async with asyncio.timeout(10):
         while True:
             async with live_maker() as session:
-                device = await session.get(Device, creds.username)
+                device = await session.get(Device, creds.device_id)
             assert device is not None
             if device.status == "ERROR":
                 break
@@ -282,13 +282,13 @@ async def test_batches_in_flight_together_keep_each_devices_counter_in_order(
                     task.result()
                 await asyncio.sleep(0.05)
         creds = [await devices.add(live_plant.plant_id) for _ in range(2)]
-        ids = {c.username for c in creds}
+        ids = {c.device_id for c in creds}
         async with KafkaTail("measurement.v1") as tail:
             for c in creds:
                 async with connect(c.username, c.password) as client:
                     for minute in range(40):
                         kwh = 100.0 + 0.5 * minute + (0.25 if minute % 7 == 0 else 0.0)
-                        body = spec(c.username, live_plant.plant_id, minute, kwh, kwh / 2)
+                        body = spec(c.device_id, live_plant.plant_id, minute, kwh, kwh / 2)
                         await client.publish(c.topics.measurements, body, qos=1)
             records = await tail.until(lambda r: len(readings_of(r, ids)) >= 80, seconds=30)
     finally:
@@ -296,7 +296,7 @@ async def test_batches_in_flight_together_keep_each_devices_counter_in_order(
         await asyncio.wait_for(task, 15)
         await discard_session(runner.settings)
     for c in creds:
-        got = [r for _, _, r in readings_of(records, {c.username})]
+        got = [r for _, _, r in readings_of(records, {c.device_id})]
         assert [r["timestamp"] for r in got] == [
             (T0 + timedelta(minutes=m)).isoformat().replace("+00:00", "Z") for m in range(40)
         ]
@@ -318,7 +318,7 @@ async def test_last_seen_is_written_now_and_then_and_silence_still_means_offline
     once when anything else about it changes; the OFFLINE detector allows for
     the lag, and a device that comes back is ONLINE again."""
     creds = await devices.add(live_plant.plant_id, interval_s=3600)
-    dev, plant = creds.username, live_plant.plant_id
+    dev, plant = creds.device_id, live_plant.plant_id
     ids = {dev}
 
     async def publish(minute: int, kwh: float, battery: int = 80) -> None:

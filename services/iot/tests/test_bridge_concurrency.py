@@ -79,7 +79,7 @@ async def test_a_register_another_replica_moved_meanwhile_is_not_counted_twice(
 ) -> None:
     first, second = replicas
     creds = await devices.add(live_plant.plant_id)
-    topic, dev = creds.topics.measurements, creds.username
+    topic, dev = creds.topics.measurements, creds.device_id
     async with KafkaTail("measurement.v1") as tail:
         await first.process([reading(topic, 0, 100.0)])
 
@@ -113,7 +113,7 @@ async def test_a_device_the_detector_marks_offline_meanwhile_comes_back_online_w
 ) -> None:
     bridge, _ = replicas
     creds = await devices.add(live_plant.plant_id, interval_s=60)
-    topic, dev = creds.topics.measurements, creds.username
+    topic, dev = creds.topics.measurements, creds.device_id
     await bridge.process([reading(topic, 0, 100.0)])
 
     async def detector() -> None:
@@ -169,22 +169,22 @@ async def test_a_deadlock_with_another_transaction_redoes_the_batch_locked(
         rows = dict(
             await other.fetch(
                 "SELECT id, ctid FROM devices WHERE id = ANY($1::varchar[])",
-                [c.username for c in made],
+                [c.device_id for c in made],
             )
         )
         # The write takes the first of the batch first (in the table's order too).
-        first, second = sorted(made, key=lambda c: rows[c.username])
+        first, second = sorted(made, key=lambda c: rows[c.device_id])
         holding = other.transaction()
         late: list[asyncio.Task[None]] = []
 
         async def take_the_first_after_the_write_has_it() -> None:
             await asyncio.sleep(0.3)
-            await other.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", first.username)
+            await other.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", first.device_id)
             await holding.commit()
 
         async def hold_the_second() -> None:
             await holding.start()
-            await other.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", second.username)
+            await other.execute("SELECT 1 FROM devices WHERE id = $1 FOR UPDATE", second.device_id)
             late.append(asyncio.create_task(take_the_first_after_the_write_has_it()))
 
         meanwhile(monkeypatch, hold_the_second)
@@ -193,12 +193,12 @@ async def test_a_deadlock_with_another_transaction_redoes_the_batch_locked(
                 [reading(first.topics.measurements, 15, 101.0),
                  reading(second.topics.measurements, 15, 102.0)]
             )  # fmt: skip
-            ids = {first.username, second.username}
+            ids = {first.device_id, second.device_id}
             records = await tail.until(lambda r: len(readings_of(r, ids)) >= 2)
         await late[0]
     finally:
         await other.close()
     got = {r["device_id"]: r["energy_consumed_kwh"] for _, _, r in readings_of(records, ids)}
-    assert got == {first.username: 1.0, second.username: 2.0}
+    assert got == {first.device_id: 1.0, second.device_id: 2.0}
     assert result.readings == 2
     assert bridge.conflicts == 1

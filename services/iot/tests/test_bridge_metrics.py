@@ -36,7 +36,7 @@ async def test_the_bridge_reports_readings_dead_letters_and_its_session(
     dead_before = _value("dead_letters_total", {"topic": dlq, "consumer": "iot-bridge"})
     readings_before = _value("iot_bridge_readings_total")
     creds = await devices.add(live_plant.plant_id)
-    dev, plant = creds.username, live_plant.plant_id
+    dev, plant = creds.device_id, live_plant.plant_id
     async with KafkaTail("measurement.v1") as accepted, KafkaTail("iot.mqtt.dlq") as dead:
         async with connect(creds.username, creds.password) as client:
             await client.publish(creds.topics.measurements, b"not json", qos=1)

@@ -108,7 +108,7 @@ async def test_every_reading_arrives_once_per_device_and_timestamp(
                             "measurements": {"energy_consumed": kwh},
                         }
                         await client.publish(c.topics.measurements, json.dumps(body), qos=1)
-                        sent[c.username].append((ts, kwh))
+                        sent[c.device_id].append((ts, kwh))
                         i += 1
                         await asyncio.sleep(0.05)
 
@@ -125,7 +125,7 @@ async def test_every_reading_arrives_once_per_device_and_timestamp(
             await asyncio.sleep(0.3)
             done_killing.set()
             await publishers
-            ids = {c.username for c in creds}
+            ids = {c.device_id for c in creds}
             expected = sum(len(v) for v in sent.values())
 
             def complete(records: list[object]) -> bool:

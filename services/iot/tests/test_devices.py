@@ -9,6 +9,7 @@ import pytest
 from fastapi import FastAPI
 from iot_service import service
 from iot_service.models import Device, outbox
+from iot_service.mqtt.topics import device_username
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -33,7 +34,9 @@ async def provisioned(app: FastAPI) -> AsyncIterator[list[str]]:
     created: list[str] = []
     yield created
     for device_id in created:
-        await app.state.iot_context.dynsec.remove_device(username=device_id, device_id=device_id)
+        await app.state.iot_context.dynsec.remove_device(
+            username=device_username(device_id), device_id=device_id
+        )
 
 
 async def _register(
@@ -65,7 +68,7 @@ async def test_provisioned_device_publishes_only_under_its_own_topics(
     assert isinstance(device, dict) and isinstance(creds, dict)
     device_id = device["device_id"]
     assert device["status"] == "OFFLINE" and device["interval_s"] == 60
-    assert creds["username"] == device_id and len(str(creds["password"])) >= 24
+    assert creds["username"] == f"dev-{device_id}" and len(str(creds["password"])) >= 24
     assert creds["topics"]["measurements"] == f"energy/plant/1000/device/{device_id}/measurements"
     # Shown once: reading the device again never returns a password.
     again = await client.get(f"/api/iot/devices/{device_id}/", headers=bearer(OWNER))
@@ -102,15 +105,15 @@ async def test_revoked_credentials_are_refused_at_connect(
     data = await _register(client, provisioned)
     creds = data["credentials"]
     assert isinstance(creds, dict)
-    device_id = str(creds["username"])
-    async with connect(device_id, str(creds["password"])):
+    device_id, username = str(data["device"]["device_id"]), str(creds["username"])  # type: ignore[index]
+    async with connect(username, str(creds["password"])):
         pass
     owner_tries = await client.delete(f"/api/iot/devices/{device_id}/", headers=bearer(OWNER))
     assert owner_tries.status_code == 403
     revoked = await client.delete(f"/api/iot/devices/{device_id}/", headers=bearer(CER_ADMIN))
     assert revoked.status_code == 200 and revoked.json()["data"]["revoked"] is True
     with pytest.raises(aiomqtt.MqttCodeError) as refused:
-        async with connect(device_id, str(creds["password"])):
+        async with connect(username, str(creds["password"])):
             pass
     assert refused.value.rc in (5, 135)  # not authorised (3.1.1 / 5)
     # Revoking twice is harmless; sending it a command is not possible.
@@ -133,7 +136,7 @@ async def test_rotating_credentials_retires_the_old_password(
     data = await _register(client, provisioned)
     old = data["credentials"]
     assert isinstance(old, dict)
-    device_id = str(old["username"])
+    device_id, username = str(data["device"]["device_id"]), str(old["username"])  # type: ignore[index]
     rotated = await client.post(
         f"/api/iot/devices/{device_id}/credentials/", headers=bearer(CER_ADMIN)
     )
@@ -141,9 +144,9 @@ async def test_rotating_credentials_retires_the_old_password(
     new_password = rotated.json()["data"]["credentials"]["password"]
     assert new_password != old["password"]
     with pytest.raises(aiomqtt.MqttCodeError):
-        async with connect(device_id, str(old["password"])):
+        async with connect(username, str(old["password"])):
             pass
-    async with connect(device_id, new_password):
+    async with connect(username, new_password):
         pass
 
 

@@ -45,9 +45,13 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
                 await context.dynsec.ensure_bridge_account(
                     username=settings.mqtt_bridge_username, password=settings.mqtt_bridge_password
                 )
+                await context.dynsec.ensure_commands_account(
+                    username=settings.mqtt_commands_username,
+                    password=settings.mqtt_commands_password,
+                )
             except DynSecError as exc:
                 # Not fatal: the broker may come later; provisioning reports it then.
-                log.warning("could not ensure the MQTT bridge account: %s", exc)
+                log.warning("could not ensure the MQTT bridge and command accounts: %s", exc)
             runtime.consumer("iot-read-model", registry.topics, apply_cer_event, processed_events)
             detector = OfflineDetector(
                 runtime.sessionmaker,

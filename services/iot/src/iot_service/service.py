@@ -26,8 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iot_service.models import Command, CommandAck, Device, outbox, registry
-from iot_service.mqtt.dynsec import DynSec, DynSecError
-from iot_service.mqtt.topics import commands_topic, device_root
+from iot_service.mqtt.dynsec import DynSec, DynSecError, NotOurClient
+from iot_service.mqtt.topics import commands_topic, device_root, device_username
 from iot_service.repository import CommandRepository, DeviceRepository
 from iot_service.schemas import (
     CommandCreate,
@@ -105,6 +105,15 @@ def _mqtt_unavailable(exc: DynSecError) -> ApiError:
     return ApiError(503, "mqtt_unavailable", f"the MQTT broker did not take the change: {exc}")
 
 
+def _not_our_client(exc: NotOurClient) -> ApiError:
+    return ApiError(
+        409,
+        "mqtt_username_taken",
+        f"{exc}: the iot service did not create it, so it neither replaces nor deletes it",
+        field="device_id",
+    )
+
+
 async def register_device(
     session: AsyncSession, ctx: IotContext, principal: Principal, body: DeviceCreate
 ) -> ProvisionedDevice:
@@ -127,7 +136,7 @@ async def register_device(
         model=body.model,
         firmware=body.firmware,
         interval_s=body.interval_s,
-        mqtt_username=body.device_id,
+        mqtt_username=device_username(body.device_id),
         status="OFFLINE",
         created_by=principal.user_id,
     )
@@ -161,6 +170,8 @@ async def register_device(
             plant_id=plant.plant_id,
             device_id=device.id,
         )
+    except NotOurClient as exc:
+        raise _not_our_client(exc) from exc
     except DynSecError as exc:
         raise _mqtt_unavailable(exc) from exc
     return ProvisionedDevice(
@@ -175,17 +186,25 @@ async def rotate_credentials(
     if device.revoked:
         raise ApiError(409, "device_revoked", "the device is revoked")
     password = secrets.token_urlsafe(24)
+    # A device provisioned before the `dev-` prefix moves to it now: its old
+    # client (made by this service, or it is refused) goes with the rotation.
+    username = device_username(device.id)
     try:
         # Recreated rather than re-passworded: the ACLs are restored too, and
         # the old connection is dropped.
         await ctx.dynsec.provision_device(
-            username=device.mqtt_username,
+            username=username,
             password=password,
             plant_id=device.plant_id,
             device_id=device.id,
+            replaces=device.mqtt_username,
         )
+    except NotOurClient as exc:
+        raise _not_our_client(exc) from exc
     except DynSecError as exc:
         raise _mqtt_unavailable(exc) from exc
+    device.mqtt_username = username
+    await session.flush()
     return ProvisionedDevice(
         device=DeviceOut.model_validate(device), credentials=_credentials(ctx, device, password)
     )
@@ -200,6 +219,8 @@ async def revoke_device(
     # The broker first: once it answers, the device can no longer connect.
     try:
         await ctx.dynsec.remove_device(username=device.mqtt_username, device_id=device.id)
+    except NotOurClient as exc:
+        raise _not_our_client(exc) from exc
     except DynSecError as exc:
         raise _mqtt_unavailable(exc) from exc
     device.revoked_at = datetime.now(UTC)

@@ -20,9 +20,12 @@ class IotSettings(ServiceSettings):
     # The dynamic security administrator: creates and deletes device clients.
     mqtt_admin_username: str = "cerc_dynsec_admin"
     mqtt_admin_password: str = "cerc_dynsec_dev"  # noqa: S105 - development key
-    # The bridge account: reads devices' topics, publishes their commands.
+    # The bridge account: reads devices' topics.
     mqtt_bridge_username: str = "cerc_bridge"
     mqtt_bridge_password: str = "cerc_bridge_dev"  # noqa: S105 - development key
+    # The IoT API's command account: may publish to devices' commands topics only.
+    mqtt_commands_username: str = "cerc_iot_commands"
+    mqtt_commands_password: str = "cerc_iot_commands_dev"  # noqa: S105 - development key
     mqtt_timeout_s: float = 5.0
 
     # The bridge. Replicas share the subscription group; each keeps its own
@@ -54,4 +57,5 @@ class IotSettings(ServiceSettings):
         "database_url",
         "mqtt_admin_password",
         "mqtt_bridge_password",
+        "mqtt_commands_password",
     )

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import aiomqtt
 
-from iot_service.mqtt.topics import device_acls
+from iot_service.mqtt.topics import COMMANDS_PATTERN, device_acls
 
 CONTROL_TOPIC = "$CONTROL/dynamic-security/v1"
 RESPONSE_TOPIC = f"{CONTROL_TOPIC}/response"
@@ -28,6 +29,25 @@ _ABSENT = ("not found",)
 
 class DynSecError(Exception):
     """The broker refused a command, or could not be reached."""
+
+
+class NotOurClient(Exception):
+    """A broker client of that user name exists and the iot service did not
+    make it: it is left alone, never replaced or deleted."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(f"the MQTT user name {username!r} belongs to another account")
+        self.username = username
+
+
+# The text name marks the clients the iot service made (with the device's role
+# and nothing else); before the `dev-` prefix they read "device X of plant P".
+def owner_mark(device_id: str) -> str:
+    return f"cerc-iot device {device_id}"
+
+
+def _legacy_mark(device_id: str) -> re.Pattern[str]:
+    return re.compile(rf"device {re.escape(device_id)} of plant [0-9]+")
 
 
 @dataclass(frozen=True)
@@ -70,43 +90,78 @@ class DynSec:
             raise DynSecError(f"dynamic security unavailable: {exc}") from exc
         raise DynSecError("no answer from the dynamic security plugin")
 
+    async def client(self, username: str) -> dict[str, Any] | None:
+        """The broker's client of that user name, or None."""
+        (response,) = await self.run([{"command": "getClient", "username": username}])
+        _check([response], tolerate=_ABSENT)
+        data = response.get("data")
+        found = data.get("client") if isinstance(data, dict) else None
+        return found if isinstance(found, dict) and not response.get("error") else None
+
+    async def _owned(self, username: str, device_id: str) -> bool:
+        """Whether a client of that name exists; raise NotOurClient if it is
+        not the iot service's own client of this device."""
+        found = await self.client(username)
+        if found is None:
+            return False
+        roles = {str(r.get("rolename")) for r in found.get("roles") or [] if isinstance(r, dict)}
+        text = str(found.get("textname") or "")
+        ours = text == owner_mark(device_id) or _legacy_mark(device_id).fullmatch(text)
+        if not ours or roles - {role_name(device_id)} or found.get("groups"):
+            raise NotOurClient(username)
+        return True
+
     async def provision_device(
-        self, *, username: str, password: str, plant_id: int, device_id: str
+        self,
+        *,
+        username: str,
+        password: str,
+        plant_id: int,
+        device_id: str,
+        replaces: str | None = None,
     ) -> None:
-        """(Re)create the device's role and client. Whatever existed under the
-        same names goes first (and its connection with it), so a retry after a
-        half-finished attempt ends in the same place."""
+        """(Re)create the device's role and client, so a retry after a
+        half-finished attempt ends in the same place. A client already under
+        ``username`` (or ``replaces``, the device's previous user name) is
+        deleted (and its connection with it) only if the iot service made it
+        for this device; any other raises NotOurClient and nothing changes."""
+        stale = [
+            name
+            for name in dict.fromkeys([username, replaces or username])
+            if await self._owned(name, device_id)
+        ]
         role = role_name(device_id)
         responses = await self.run(
             [
-                {"command": "deleteClient", "username": username},
+                *({"command": "deleteClient", "username": name} for name in stale),
                 {"command": "deleteRole", "rolename": role},
                 {
                     "command": "createRole",
                     "rolename": role,
+                    "textname": owner_mark(device_id),
                     "acls": device_acls(plant_id, device_id),
                 },
                 {
                     "command": "createClient",
                     "username": username,
                     "password": password,
-                    "textname": f"device {device_id} of plant {plant_id}",
+                    "textname": owner_mark(device_id),
                     "roles": [{"rolename": role}],
                 },
             ]
         )
-        _check(responses[2:])
-        _check(responses[:2], tolerate=_ABSENT)
+        _check(responses[-2:])
+        _check(responses[:-2], tolerate=_ABSENT)
 
     async def remove_device(self, *, username: str, device_id: str) -> None:
-        """Delete the device's client (the broker drops its connection) and role."""
-        responses = await self.run(
-            [
-                {"command": "deleteClient", "username": username},
-                {"command": "deleteRole", "rolename": role_name(device_id)},
-            ]
-        )
-        _check(responses, tolerate=_ABSENT)
+        """Delete the device's client (the broker drops its connection) and role;
+        a client of that name the iot service did not make raises NotOurClient."""
+        commands: list[dict[str, Any]] = [
+            {"command": "deleteRole", "rolename": role_name(device_id)}
+        ]
+        if await self._owned(username, device_id):
+            commands.insert(0, {"command": "deleteClient", "username": username})
+        _check(await self.run(commands), tolerate=_ABSENT)
 
     async def ensure_bridge_account(self, *, username: str, password: str) -> None:
         """The bridge's client and role (read/write energy/#, shared subscriptions).
@@ -118,6 +173,26 @@ class DynSec:
             {"acltype": "subscribePattern", "topic": "energy/#", "allow": True},
             {"acltype": "subscribePattern", "topic": "$share/+/energy/#", "allow": True},
         ]
+        responses = await self.run(
+            [
+                {"command": "createRole", "rolename": role, "acls": acls},
+                {
+                    "command": "createClient",
+                    "username": username,
+                    "password": password,
+                    "roles": [{"rolename": role}],
+                },
+            ]
+        )
+        _check(responses, tolerate=("already exists",))
+
+    async def ensure_commands_account(self, *, username: str, password: str) -> None:
+        """The IoT API's own client for commands: its role may publish to
+        devices' ``commands`` topics and nothing else (not the bridge's
+        account, which reads and writes all of energy/#). Existing ones are
+        left as they are."""
+        role = "cerc-iot-commands"
+        acls = [{"acltype": "publishClientSend", "topic": COMMANDS_PATTERN, "allow": True}]
         responses = await self.run(
             [
                 {"command": "createRole", "rolename": role, "acls": acls},

@@ -1,7 +1,8 @@
 """Publishing to devices from the API process (commands).
 
-One short connection per publish, as the bridge account with a fresh client
-id: commands are rare, and nothing is left to go stale between them.
+One short connection per publish, as the API's command account (whose role
+may publish to devices' ``commands`` topics only) with a fresh client id:
+commands are rare, and nothing is left to go stale between them.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ class CommandPublisher:
             async with aiomqtt.Client(
                 s.mqtt_host,
                 s.mqtt_port,
-                username=s.mqtt_bridge_username,
-                password=s.mqtt_bridge_password,
+                username=s.mqtt_commands_username,
+                password=s.mqtt_commands_password,
                 identifier=f"iot-api-{uuid.uuid4().hex[:12]}",
                 timeout=s.mqtt_timeout_s,
             ) as client:

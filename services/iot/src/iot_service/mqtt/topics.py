@@ -23,11 +23,18 @@ Channel = Literal["measurements", "status", "acks"]
 DEVICE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,63}$"
 # Usernames starting like this belong to platform accounts, never to a device.
 RESERVED_PREFIX = "cerc"
+# Every device's MQTT user name starts with this, so no device id can name
+# (and so have provisioning replace) an account the iot service did not make.
+DEVICE_USERNAME_PREFIX = "dev-"
 
 _TOPIC = re.compile(
     r"^energy/plant/(?P<plant>[0-9]{1,18})/device/(?P<device>[A-Za-z0-9][A-Za-z0-9_.-]{2,63})"
     r"/(?P<channel>measurements|status|acks)(?:/(?P<rest>.+))?$"
 )
+
+
+def device_username(device_id: str) -> str:
+    return f"{DEVICE_USERNAME_PREFIX}{device_id}"
 
 
 def device_root(plant_id: int, device_id: str) -> str:
@@ -36,6 +43,10 @@ def device_root(plant_id: int, device_id: str) -> str:
 
 def commands_topic(plant_id: int, device_id: str) -> str:
     return f"{device_root(plant_id, device_id)}/commands"
+
+
+# What the IoT API's command account may publish to, and nothing else.
+COMMANDS_PATTERN = "energy/plant/+/device/+/commands"
 
 
 def bridge_subscriptions(share_group: str) -> list[str]:

@@ -42,7 +42,7 @@ from cerc_shared import db
 from cerc_shared.auth import Principal
 from cerc_shared.events.iot import MeasuringPoint
 from iot_service import service
-from iot_service.models import Device, Plant
+from iot_service.models import Device, registry
 from iot_service.mqtt.dynsec import DynSec
 from iot_service.mqtt.publisher import CommandPublisher
 from iot_service.schemas import DeviceCreate
@@ -143,7 +143,10 @@ async def provision(
             if plant_ids:
                 break
             async with maker() as session:
-                plant_ids = list(await session.scalars(select(Plant.id).order_by(Plant.id)))
+                plants = registry.plants.c
+                plant_ids = list(
+                    await session.scalars(select(plants.plant_id).order_by(plants.plant_id))
+                )
             if not plant_ids:
                 await asyncio.sleep(0.5)
         async with maker() as session:

@@ -112,3 +112,15 @@ def test_logging_leaves_requests_to_the_gateway_and_keeps_the_rest() -> None:
         assert logging.getLogger("cer_service.anything").hasHandlers()
     finally:
         logging.getLogger().handlers[:] = root_handlers
+
+
+def test_italian_today_is_tomorrow_at_23_30_utc_in_summer_and_at_23_30_in_winter() -> None:
+    from datetime import UTC, date, datetime
+
+    from cerc_shared.clock import italian_now, italian_today
+
+    # CEST is UTC+2: 23:30 UTC is 01:30 of the next day; CET (UTC+1): 00:30.
+    assert italian_today(datetime(2025, 7, 14, 23, 30, tzinfo=UTC)) == date(2025, 7, 15)
+    assert italian_today(datetime(2025, 1, 14, 23, 30, tzinfo=UTC)) == date(2025, 1, 15)
+    assert italian_today(datetime(2025, 1, 14, 22, 59, tzinfo=UTC)) == date(2025, 1, 14)
+    assert italian_now(datetime(2025, 7, 14, 23, 30, tzinfo=UTC)).hour == 1

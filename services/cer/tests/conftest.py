@@ -1,31 +1,28 @@
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from cer_service.events import on_user_event
 from cer_service.main import create_app
 from cer_service.models import processed_events
 from cer_service.settings import CerSettings
-from cerc_shared.auth import StaticKeys, TokenVerifier
+from cerc_shared import testing as kit
 from cerc_shared.consumer import IdempotentConsumer
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.user import UserRegistered
-from cerc_shared.testing import prepare_database, rolled_back_app_sessions
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cerc_shared.testing import prepare_database
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
-SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KID = "cer-tests"
+# Tokens in these tests are signed by a key the test holds; the
+# verification code is the one the service runs against the JWKS.
+TOKENS = kit.TestTokens("cer-tests")
+KID, SIGNING_KEY = TOKENS.kid, TOKENS.key
 MAX_DOCUMENT_BYTES = 64 * 1024
 
 # Valid identifiers (check digits computed, not invented).
@@ -50,62 +47,20 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> CerSettings:
     return settings_for("cerc_test_cer", tmp_path_factory.mktemp("documents"))
 
 
-@asynccontextmanager
-async def running_app(settings: CerSettings) -> AsyncIterator[FastAPI]:
+def running_app(settings: CerSettings) -> AbstractAsyncContextManager[FastAPI]:
     """The service with its lifespan running (relay, registry watch, pools)."""
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        # Tokens in these tests are signed by a key the test holds; the
-        # verification code is the one the service runs against the JWKS.
-        application.state.token_verifier = TokenVerifier(
-            StaticKeys({KID: SIGNING_KEY.public_key()}),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-        yield application
+    return kit.running_app(create_app(settings), settings, TOKENS)
 
 
-@pytest.fixture(scope="session")
-async def app(settings: CerSettings) -> AsyncIterator[FastAPI]:
-    async with running_app(settings) as application:
-        yield application
-
-
-@pytest.fixture
-async def sessionmaker(
-    app: FastAPI, settings: CerSettings
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with rolled_back_app_sessions(app, settings) as maker:
-        yield maker
-
-
-@pytest.fixture
-async def client(
-    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://cer") as http:
-        yield http
+app, sessionmaker, client = kit.service_fixtures(create_app, base_url="http://cer", tokens=TOKENS)
 
 
 def token(user_id: int, username: str = "", user_type: str = "PRIVATE") -> str:
-    now = int(time.time())
-    claims = {
-        "sub": str(user_id),
-        "username": username or f"user{user_id}",
-        "user_type": user_type,
-        "iss": "cercollettiva-user",
-        "aud": "cercollettiva",
-        "iat": now,
-        "exp": now + 600,
-        "jti": uuid.uuid4().hex,
-        "token_use": "access",
-    }
-    return jwt.encode(claims, SIGNING_KEY, algorithm="RS256", headers={"kid": KID})
+    return TOKENS.token(user_id, user_type, username=username)
 
 
 def auth(user_id: int, user_type: str = "PRIVATE") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(user_id, user_type=user_type)}"}
+    return TOKENS.headers(user_id, user_type)
 
 
 PLATFORM_ADMIN = auth(1, "ADMIN")

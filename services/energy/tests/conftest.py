@@ -20,20 +20,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 from aiokafka.structs import OffsetAndMetadata
-from cerc_shared.auth import StaticKeys, TokenVerifier
+from cerc_shared import testing as kit
 from cerc_shared.consumer import IdempotentConsumer
 from cerc_shared.events import Event, EventEnvelope
 from cerc_shared.events.cer import MembershipEnded, MembershipStarted, PlantRegistered
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
 from cerc_shared.kafka import new_producer
-from cerc_shared.testing import ports, prepare_database, rolled_back_app_sessions
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cerc_shared.testing import ports, prepare_database
 from energy_service.events import handle_read_model_event
 from energy_service.ingest import DEVICE_TOPIC, MEASUREMENT_TOPIC
 from energy_service.main import create_app
@@ -44,8 +42,9 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
-SIGNING_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-KID = "energy-tests"
+# Tokens in these tests are signed by a key the test holds; the
+# verification code is the one the service runs against the JWKS.
+TOKENS = kit.TestTokens("energy-tests")
 INFLUX_DATABASE = "cerc_test_energy"
 INFLUX_USER, INFLUX_PASSWORD = "cerc", "cerc_influx_dev"  # development key (infra/influxdb.sh)
 BOOTSTRAP = f"127.0.0.1:{ports()['KAFKA_PORT']}"
@@ -125,15 +124,7 @@ def settings() -> EnergySettings:
 @pytest.fixture(scope="session")
 async def app(settings: EnergySettings) -> AsyncIterator[FastAPI]:
     await start_group_at_end(settings.consumer_group("ingest"), [MEASUREMENT_TOPIC, DEVICE_TOPIC])
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        # Tokens in these tests are signed by a key the test holds; the
-        # verification code is the one the service runs against the JWKS.
-        application.state.token_verifier = TokenVerifier(
-            StaticKeys({KID: SIGNING_KEY.public_key()}),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
+    async with kit.running_app(create_app(settings), settings, TOKENS) as application:
         yield application
 
 
@@ -153,41 +144,19 @@ async def producer() -> AsyncIterator[AIOKafkaProducer]:
         await kafka.stop()
 
 
-@pytest.fixture
-async def sessionmaker(
-    app: FastAPI, settings: EnergySettings
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with rolled_back_app_sessions(app, settings) as maker:
-        yield maker
-
-
-@pytest.fixture
-async def client(
-    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://energy") as http:
-        yield http
+# The app fixture is this conftest's own (above): its ingestion starts at the topics' end.
+_kit_app, sessionmaker, client = kit.service_fixtures(
+    create_app, base_url="http://energy", tokens=TOKENS
+)
+del _kit_app
 
 
 def token(user_id: int, user_type: str = "PRIVATE") -> str:
-    now = int(time.time())
-    claims = {
-        "sub": str(user_id),
-        "username": f"user{user_id}",
-        "user_type": user_type,
-        "iss": "cercollettiva-user",
-        "aud": "cercollettiva",
-        "iat": now,
-        "exp": now + 600,
-        "jti": uuid.uuid4().hex,
-        "token_use": "access",
-    }
-    return jwt.encode(claims, SIGNING_KEY, algorithm="RS256", headers={"kid": KID})
+    return TOKENS.token(user_id, user_type)
 
 
 def auth(user_id: int, user_type: str = "PRIVATE") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(user_id, user_type)}"}
+    return TOKENS.headers(user_id, user_type)
 
 
 class ReadModels:

@@ -10,9 +10,9 @@ import zipfile
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
-ROME = ZoneInfo("Europe/Rome")
+from cerc_shared.clock import ITALY
+
 QUARTER = timedelta(minutes=15)
 Value = Callable[[datetime], Decimal]
 
@@ -34,9 +34,9 @@ def days_of(year: int, month: int) -> list[date]:
 
 def local_quarters(day: date) -> list[datetime]:
     """The UTC starts of a local day's quarter hours (92, 96 or 100)."""
-    start = datetime(day.year, day.month, day.day, tzinfo=ROME).astimezone(UTC)
+    start = datetime(day.year, day.month, day.day, tzinfo=ITALY).astimezone(UTC)
     following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=ROME).astimezone(UTC)
+    end = datetime(following.year, following.month, following.day, tzinfo=ITALY).astimezone(UTC)
     out = []
     while start < end:
         out.append(start)
@@ -78,7 +78,7 @@ def csv_month(
     for row, day in enumerate(days, start=1):
         by_label: dict[tuple[int, int, int], Decimal] = {}
         for start in local_quarters(day):
-            local = start.astimezone(ROME)
+            local = start.astimezone(ITALY)
             by_label[(local.hour, local.minute, local.fold)] = value(start + QUARTER)
         cells = [f"{day:%d/%m/%Y}"]
         for column, key in enumerate(columns, start=1):

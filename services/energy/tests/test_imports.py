@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
+from cerc_shared.clock import ITALY
 from cerc_shared.events.cer import PlantRegistered
 from energy_service.timeseries import InfluxTimeSeries, SeriesQuery
 
@@ -21,7 +21,6 @@ from .meter_files import by_instant, csv_month, xml_month, zip_of
 MANAGER, MEMBER, OTHER_MANAGER = 701, 702, 703
 COMMUNITY, OTHER_COMMUNITY = 91, 92
 PATH = "/api/energy/imports/"
-ROME_TZ = ZoneInfo("Europe/Rome")
 
 
 def pod_of(plant: int) -> str:
@@ -114,7 +113,7 @@ async def test_a_corrected_file_supersedes_and_the_history_keeps_both(
 
     def corrected(end: datetime) -> Decimal:
         # The distributor corrects 26 October, the 25-hour day.
-        local_day = (end - timedelta(minutes=15)).astimezone(ROME_TZ).date()
+        local_day = (end - timedelta(minutes=15)).astimezone(ITALY).date()
         return by_instant(end) + (Decimal("1") if local_day == date(2025, 10, 26) else 0)
 
     second = await upload(client, MANAGER, name, csv_month(2025, 10, corrected))
@@ -149,9 +148,9 @@ async def test_a_corrected_file_supersedes_and_the_history_keeps_both(
 
 
 def _ends(day: date) -> list[datetime]:
-    start = datetime(day.year, day.month, day.day, tzinfo=ROME_TZ).astimezone(UTC)
+    start = datetime(day.year, day.month, day.day, tzinfo=ITALY).astimezone(UTC)
     nxt = day + timedelta(days=1)
-    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=ROME_TZ).astimezone(UTC)
+    end = datetime(nxt.year, nxt.month, nxt.day, tzinfo=ITALY).astimezone(UTC)
     out = []
     while start < end:
         start += timedelta(minutes=15)

@@ -4,13 +4,12 @@ energy is the aggregations' (the rules engine's) for the same readings."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
+from cerc_shared.readmodels import PlantStay
 from energy_service.aggregation import aggregate
-from energy_service.live import LiveTally, PlantDirectory, PlantPlace
-from energy_service.models import PlantView
+from energy_service.live import LiveTally, PlantDirectory, PlantPlace, places_of
 from energy_service.quantities import SourceSums, settle
 from energy_service.timeseries import EnergyPoint
 
@@ -27,6 +26,27 @@ def tally(places: dict[int, str], now: datetime = NOW) -> LiveTally:
         for plant_id, substation in places.items()
     )
     return LiveTally(directory, clock=lambda: now.timestamp())
+
+
+def stay(
+    plant_id: int, community: int, substation: str | None, since: date, until: date | None
+) -> PlantStay:
+    """A plant's stay as the registry read model gives it (RegistryReader.plant_stays)."""
+    return PlantStay(
+        plant_id=plant_id,
+        community_id=community,
+        owner_user_id=1,
+        valid_from=since,
+        valid_to=until,
+        pod=f"IT001E{plant_id:08d}",
+        primary_substation=substation,
+        market_zone="NORD",
+        nominal_power_kw=None,
+        technology="PV",
+        entry_into_service=None,
+        region=None,
+        capital_grant_eur_per_kw=None,
+    )
 
 
 def point(
@@ -111,6 +131,37 @@ def test_a_plant_outside_its_period_is_not_counted() -> None:
     assert live.snapshot(COMMUNITY)["today"]["fed_in_kwh"] == 0.0
 
 
+def test_a_plant_that_moved_counts_in_the_community_of_todays_stay() -> None:
+    """The registry's stays of one plant: in COMMUNITY until yesterday, in the
+    next one from today; today's readings are the new community's only."""
+    directory = PlantDirectory()
+    directory.merge(
+        places_of(
+            [
+                stay(1, COMMUNITY, "AC001", date(2025, 1, 1), DAY),
+                stay(1, COMMUNITY + 1, None, DAY, None),
+            ]
+        )
+    )
+    live = LiveTally(directory, clock=lambda: NOW.timestamp())
+    live.add([point(1, q(12, 0), fed_in=1.0)])
+    assert live.snapshot(COMMUNITY)["today"]["fed_in_kwh"] == 0.0
+    moved = live.snapshot(COMMUNITY + 1)["today"]
+    assert moved["fed_in_kwh"] == 1.0
+    # A plant without a known substation is counted under "", as the aggregations do.
+    assert [s["primary_substation"] for s in moved["substations"]] == [""]
+
+
+def test_a_stay_that_ends_is_updated_in_place_not_doubled() -> None:
+    directory = PlantDirectory()
+    directory.merge(places_of([stay(1, COMMUNITY, "AC001", date(2025, 1, 1), None)]))
+    # The plant left the community on the day: the read model closes the same stay.
+    directory.reload(places_of([stay(1, COMMUNITY, "AC001", date(2025, 1, 1), DAY)]))
+    live = LiveTally(directory, clock=lambda: NOW.timestamp())
+    live.add([point(1, q(12, 0), fed_in=1.0)])
+    assert live.snapshot(COMMUNITY)["today"]["fed_in_kwh"] == 0.0
+
+
 def test_the_day_rolls_over_at_local_midnight() -> None:
     now = [NOW]
     directory = PlantDirectory()
@@ -180,15 +231,7 @@ def test_the_day_agrees_with_the_aggregations_over_the_same_readings() -> None:
                 ),
             )
         )
-    plants = [
-        cast(
-            PlantView,
-            SimpleNamespace(
-                plant_id=p, primary_substation=s, valid_from=date(2025, 1, 1), valid_to=None
-            ),
-        )
-        for p, s in substations.items()
-    ]
+    plants = [stay(p, COMMUNITY, s, date(2025, 1, 1), None) for p, s in substations.items()]
     start = datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
     buckets = aggregate(
         plants, _merged(quarters), start, start + timedelta(hours=23), "day", with_shared=True

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 from cerc_shared.events.cer import PlantUpdated
-from energy_service.models import PlantView
+from energy_service.models import registry
 from energy_service.timeseries import EnergyPoint, InfluxTimeSeries
 
 from .conftest import ReadModels, auth, new_plant_id
@@ -359,7 +359,7 @@ async def test_read_models_follow_plant_and_membership_events_once(
 
 async def _plant_facts(read_models: ReadModels, plant: int) -> dict[str, Any]:
     async with read_models.maker() as session:
-        row = await session.get(PlantView, plant)
+        row = await registry.reader(session).plant(plant)
         assert row is not None
     return {
         "plant_id": plant,

@@ -1,28 +1,23 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
-from datetime import UTC, date, datetime, timedelta
+from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
-import jwt
 import pytest
-from cerc_shared.auth import StaticKeys, TokenVerifier
+from cerc_shared import testing as kit
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.cer import MembershipStarted, PlantRegistered
-from cerc_shared.testing import ports, prepare_database, rolled_back_app_sessions
-from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import FastAPI
+from cerc_shared.testing import ports, prepare_database
 from iot_service.main import create_app
 from iot_service.service import apply_cer_event
 from iot_service.settings import IotSettings
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
-KID = "iot-test"
-_KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+TOKENS = kit.TestTokens("iot-test")
 
 
 @pytest.fixture(scope="session")
@@ -40,53 +35,15 @@ def settings() -> IotSettings:
     )
 
 
-@pytest.fixture(scope="session")
-async def app(settings: IotSettings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        application.state.token_verifier = TokenVerifier(
-            StaticKeys({KID: _KEY.public_key()}),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-        yield application
-
-
-@pytest.fixture
-async def sessionmaker(
-    app: FastAPI, settings: IotSettings
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with rolled_back_app_sessions(app, settings) as maker:
-        yield maker
-
-
-@pytest.fixture
-async def client(
-    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://iot") as http:
-        yield http
+app, sessionmaker, client = kit.service_fixtures(create_app, base_url="http://iot", tokens=TOKENS)
 
 
 def token(user_id: int, user_type: str = "PRIVATE", settings: IotSettings | None = None) -> str:
-    s = settings or IotSettings()
-    now = datetime.now(UTC)
-    claims = {
-        "sub": str(user_id),
-        "username": f"user{user_id}",
-        "user_type": user_type,
-        "jti": uuid.uuid4().hex,
-        "iat": now,
-        "exp": now + timedelta(minutes=10),
-        "iss": s.jwt_issuer,
-        "aud": s.jwt_audience,
-    }
-    return jwt.encode(claims, _KEY, algorithm="RS256", headers={"kid": KID})
+    return TOKENS.token(user_id, user_type)
 
 
 def bearer(user_id: int, user_type: str = "PRIVATE") -> dict[str, str]:
-    return {"Authorization": f"Bearer {token(user_id, user_type)}"}
+    return TOKENS.headers(user_id, user_type)
 
 
 ADMIN_HEADERS = bearer(1, "ADMIN")

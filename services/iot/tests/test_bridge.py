@@ -16,7 +16,7 @@ from cerc_shared.testing import ports
 from fastapi import FastAPI
 from iot_service import service
 from iot_service.bridge import BridgeRunner
-from iot_service.models import CommandAck, Device, Plant, outbox
+from iot_service.models import CommandAck, Device, outbox, registry
 from iot_service.settings import IotSettings
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -261,7 +261,7 @@ async def test_the_plant_read_model_follows_plant_events_on_kafka(
     async with asyncio.timeout(30):
         while True:
             async with live_maker() as session:
-                plant = await session.get(Plant, plant_id)
+                plant = await registry.reader(session).plant(plant_id)
             if plant is not None and plant.owner_user_id == 99:
                 break
             await asyncio.sleep(0.2)

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
-from cerc_shared.testing import bootstrap_database, service_dsn
+from cerc_shared.testing import alembic, bootstrap_database, service_dsn
 from iot_service.counters import RegisterState
 from iot_service.repository import _counters_json, registers
 
@@ -33,14 +31,7 @@ def test_register_states_read_back_exactly_as_written() -> None:
 
 
 def _alembic(dsn: str, *args: str) -> None:
-    run = subprocess.run(
-        ["alembic", "-c", str(SERVICE_DIR / "alembic.ini"), *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "CERC_IOT_DATABASE_URL": dsn},
-        check=False,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr
+    alembic("iot", SERVICE_DIR, dsn, *args)
 
 
 async def test_migration_0003_carries_counter_states_over_and_back() -> None:
@@ -95,3 +86,59 @@ async def test_migration_0003_carries_counter_states_over_and_back() -> None:
     finally:
         await conn.close()
     assert sorted(tuple(r) for r in back) == sorted(before)
+
+
+async def test_migration_0004_carries_plants_and_memberships_over_and_back() -> None:
+    database = "cerc_test_iot_migration"
+    bootstrap_database(database)
+    dsn = service_dsn("iot", database)
+    _alembic(dsn, "upgrade", "0003")
+    plain = dsn.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(plain, server_settings={"search_path": "iot"})
+    try:
+        await conn.execute(
+            "INSERT INTO plants (id, pod, name, community_id, owner_user_id, valid_from)"
+            " VALUES (1, 'IT001E00000001', 'p', 5, 7, '2024-01-01')"
+        )
+        await conn.execute(
+            "INSERT INTO devices (id, plant_id, model, interval_s, mqtt_username, status,"
+            " created_by) VALUES ('dev-a', 1, 'm', 900, 'dev-a', 'ONLINE', 1)"
+        )
+        await conn.execute(
+            "INSERT INTO memberships (id, community_id, user_id, role, valid_from)"
+            " VALUES (3, 5, 8, 'ADMIN', '2024-02-01')"
+        )
+    finally:
+        await conn.close()
+
+    _alembic(dsn, "upgrade", "head")
+    conn = await asyncpg.connect(plain, server_settings={"search_path": "iot"})
+    try:
+        period = await conn.fetchrow("SELECT * FROM plant_periods")
+        plant = await conn.fetchrow("SELECT * FROM plants")
+        membership = await conn.fetchrow("SELECT * FROM memberships")
+        device_plant = await conn.fetchval("SELECT plant_id FROM devices")
+    finally:
+        await conn.close()
+    assert period is not None and plant is not None and membership is not None
+    assert (period["plant_id"], period["community_id"], period["owner_user_id"]) == (1, 5, 7)
+    assert (period["valid_from"], period["valid_to"]) == (datetime(2024, 1, 1).date(), None)
+    assert (plant["plant_id"], plant["name"], plant["market_zone"]) == (1, "p", None)
+    assert (membership["membership_id"], membership["user_id"], membership["role"]) == (
+        3,
+        8,
+        "ADMIN",
+    )
+    assert device_plant == 1
+
+    _alembic(dsn, "downgrade", "0003")
+    conn = await asyncpg.connect(plain, server_settings={"search_path": "iot"})
+    try:
+        plant = await conn.fetchrow("SELECT * FROM plants")
+        membership = await conn.fetchrow("SELECT * FROM memberships")
+        periods = await conn.fetchval("SELECT to_regclass('plant_periods')")
+    finally:
+        await conn.close()
+    assert plant is not None and membership is not None and periods is None
+    assert (plant["id"], plant["name"]) == (1, "p")
+    assert (membership["id"], membership["role"]) == (3, "ADMIN")

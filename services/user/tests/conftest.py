@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cerc_shared.testing import prepare_database, rolled_back_app_sessions
-from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from cerc_shared import testing as kit
+from cerc_shared.testing import prepare_database
 from user_service.main import create_app
 from user_service.settings import UserSettings
 
@@ -28,28 +26,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> UserSettings:
     )
 
 
-@pytest.fixture(scope="session")
-async def app(settings: UserSettings) -> AsyncIterator[FastAPI]:
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
-
-
-@pytest.fixture
-async def sessionmaker(
-    app: FastAPI, settings: UserSettings
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    async with rolled_back_app_sessions(app, settings) as maker:
-        yield maker
-
-
-@pytest.fixture
-async def client(
-    app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
-) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://user") as http:
-        yield http
+app, sessionmaker, client = kit.service_fixtures(create_app, base_url="http://user")
 
 
 def registration(name: str = "mario", **overrides: object) -> dict[str, object]:

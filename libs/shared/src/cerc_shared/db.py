@@ -14,7 +14,7 @@ from typing import Annotated, Any, Protocol
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -24,6 +24,26 @@ from sqlalchemy.ext.asyncio import (
 
 from cerc_shared.envelope import ApiError
 from cerc_shared.settings import ServiceSettings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def service_metadata() -> MetaData:
+    """A service's own metadata, its constraints named alike in every service.
+
+    Each service declares its base on it (a registry of its own, as two
+    services may both have a ``plants`` table when their tests share a process)::
+
+        class Base(DeclarativeBase):
+            metadata = service_metadata()
+    """
+    return MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def create_engine(

@@ -46,6 +46,7 @@ from cerc_shared.kafka import CORRELATION_HEADER, EVENT_TYPE_HEADER, new_produce
 from cerc_shared.logging import get_correlation_id
 from cerc_shared.metrics import OUTBOX_FAILURES, OUTBOX_OLDEST_PENDING, OUTBOX_PUBLISHED
 from cerc_shared.settings import ServiceSettings, namespaced
+from cerc_shared.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ async def record_many(
     return envelopes
 
 
-class OutboxRelay:
+class OutboxRelay(Worker):
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
@@ -139,6 +140,7 @@ class OutboxRelay:
         """With ``listen_dsn`` (a plain ``postgresql://`` DSN) the relay listens
         for its ``schema``'s commits and polls every ``idle_poll_s``; without
         it, or while that connection is down, every ``poll_interval_s``."""
+        super().__init__(f"outbox-relay-{client_id}")
         self._namespace = namespace
         self._listen_dsn = listen_dsn
         self._schema = schema
@@ -151,7 +153,6 @@ class OutboxRelay:
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
         self._producer: AIOKafkaProducer | None = None
-        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.published_total = 0
         # The service, as the alerting rules see it (client ids are "<service>-outbox").
@@ -176,18 +177,11 @@ class OutboxRelay:
             schema=settings.database_schema,
         )
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"outbox-relay-{self._client_id}")
-
     def poke(self) -> None:
         """Wake the relay now rather than at the next poll."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def closed(self) -> None:
         await self._close_producer()
         await self._close_listener()
 
@@ -249,7 +243,7 @@ class OutboxRelay:
             self._producer = producer
         return self._producer
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         backoff = self._poll_interval_s
         while True:
             await self._ensure_listener()

@@ -1,5 +1,7 @@
 """Test support for the services: a real database built by the service's real
-migrations, and a session whose work is rolled back after each test.
+migrations, a session whose work is rolled back after each test, the tests'
+own tokens, and the app, sessionmaker and client fixtures every service's
+conftest would otherwise write again (:func:`service_fixtures`).
 
 Needs the local servers (`make infra-up`); when PostgreSQL is not there the
 tests fail with the reason, they never skip.
@@ -9,14 +11,24 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import AsyncIterator
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, tzinfo
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import asyncpg
+import httpx
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from cerc_shared.auth import StaticKeys, TokenVerifier
 from cerc_shared.db import create_engine
 from cerc_shared.settings import ServiceSettings
 
@@ -59,20 +71,24 @@ def bootstrap_database(database: str) -> None:
         )
 
 
+def alembic(service: str, service_dir: Path, dsn: str, *args: str) -> None:
+    """Run ``alembic *args`` on ``service``'s migrations against ``dsn``; raise with its output."""
+    run = subprocess.run(
+        ["alembic", "-c", str(service_dir / "alembic.ini"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, f"CERC_{service.upper()}_DATABASE_URL": dsn},
+        check=False,
+    )
+    if run.returncode != 0:
+        raise RuntimeError(f"alembic {' '.join(args)} failed:\n" + run.stdout + run.stderr)
+
+
 def prepare_database(service: str, database: str, service_dir: Path) -> str:
     """Recreate ``database`` with every service schema and migrate ``service``'s to head."""
     bootstrap_database(database)
     dsn = service_dsn(service, database)
-    env = {**os.environ, f"CERC_{service.upper()}_DATABASE_URL": dsn}
-    migrate = subprocess.run(
-        ["alembic", "-c", str(service_dir / "alembic.ini"), "upgrade", "head"],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if migrate.returncode != 0:
-        raise RuntimeError("migrations failed:\n" + migrate.stdout + migrate.stderr)
+    alembic(service, service_dir, dsn, "upgrade", "head")
     return dsn
 
 
@@ -125,3 +141,115 @@ class _SameConnection:
         bind = self._maker.kw["bind"]
         raw = await bind.get_raw_connection()
         yield raw.driver_connection
+
+
+def freeze_utc(monkeypatch: pytest.MonkeyPatch, moment: datetime, *modules: ModuleType) -> None:
+    """Make ``datetime.now()`` in ``modules`` answer ``moment`` (an aware UTC
+    instant) for one test: the clock of :mod:`cerc_shared.clock`, and of any
+    module that reads the time itself, stands still."""
+
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> Frozen:
+            at = moment.astimezone(tz) if tz else moment.replace(tzinfo=None)
+            return (
+                cls.fromtimestamp(at.timestamp(), tz) if tz else cls.fromisoformat(at.isoformat())
+            )
+
+    for module in modules:
+        monkeypatch.setattr(module, "datetime", Frozen)
+
+
+# ------------------------------------------------------------- the test kit
+
+
+class TestTokens:
+    """Access tokens signed by a key the tests hold, checked by the service's own
+    verification code (a :class:`TokenVerifier` on that key instead of the JWKS)."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(self, kid: str, *, issuer: str = "cercollettiva-user") -> None:
+        self.kid = kid
+        self.issuer = issuer
+        self.audience = "cercollettiva"
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def verifier(self, settings: ServiceSettings) -> TokenVerifier:
+        return TokenVerifier(
+            StaticKeys({self.kid: self.key.public_key()}),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+
+    def token(self, user_id: int, user_type: str = "PRIVATE", *, username: str = "") -> str:
+        now = int(time.time())
+        claims = {
+            "sub": str(user_id),
+            "username": username or f"user{user_id}",
+            "user_type": user_type,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": now,
+            "exp": now + 600,
+            "jti": uuid.uuid4().hex,
+            "token_use": "access",
+        }
+        return jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+    def headers(self, user_id: int, user_type: str = "PRIVATE") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(user_id, user_type)}"}
+
+
+@asynccontextmanager
+async def running_app(
+    app: FastAPI, settings: ServiceSettings, tokens: TestTokens | None = None
+) -> AsyncIterator[FastAPI]:
+    """``app`` with its lifespan running; with ``tokens``, checking the tests' tokens."""
+    async with app.router.lifespan_context(app):
+        if tokens is not None:
+            app.state.token_verifier = tokens.verifier(settings)
+        yield app
+
+
+@asynccontextmanager
+async def asgi_client(app: FastAPI, base_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client calling ``app`` in process (no socket)."""
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
+        yield http
+
+
+def service_fixtures(
+    create_app: Callable[[Any], FastAPI],
+    *,
+    base_url: str,
+    tokens: TestTokens | None = None,
+) -> tuple[Any, Any, Any]:
+    """The ``app`` (per session, lifespan running), ``sessionmaker`` (each test's
+    writes rolled back, the app's requests inside them) and ``client`` fixtures
+    of a service's conftest, which needs only a ``settings`` fixture::
+
+        app, sessionmaker, client = service_fixtures(create_app, base_url="http://x", tokens=TOKENS)
+    """
+
+    @pytest.fixture(scope="session", name="app")
+    async def app_fixture(settings: ServiceSettings) -> AsyncIterator[FastAPI]:
+        async with running_app(create_app(settings), settings, tokens) as application:
+            yield application
+
+    @pytest.fixture(name="sessionmaker")
+    async def sessionmaker_fixture(
+        app: FastAPI, settings: ServiceSettings
+    ) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+        async with rolled_back_app_sessions(app, settings) as maker:
+            yield maker
+
+    @pytest.fixture(name="client")
+    async def client_fixture(
+        app: FastAPI, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        async with asgi_client(app, base_url) as http:
+            yield http
+
+    return app_fixture, sessionmaker_fixture, client_fixture

@@ -7,9 +7,12 @@ process keeps the set of deactivated user ids, read from the start of
 ``cerc_shared.auth`` refuses a principal in it: a deactivated user is shut
 out within the outbox-to-Kafka delay, not at the token's expiry.
 
-Kept a small module of its own on purpose: the shared kernel's read models
-are being rewritten, and this cache is meant to move there as one more read
-model fed by ``user.v1`` when that lands.
+The cache is a kernel :class:`~cerc_shared.worker.Worker` that
+:func:`cerc_shared.runtime.service_runtime` starts for every service (on
+``app.state.user_status``, with its readiness check). It is not a
+:class:`~cerc_shared.kafka.KafkaPollLoop`: it reads without a consumer group
+and commits nothing, and a record it cannot read is skipped, not dead-lettered
+(the user service's own consumers dead-letter it).
 """
 
 from __future__ import annotations
@@ -19,12 +22,12 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from fastapi import FastAPI
 from pydantic import ValidationError
 
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.user import UserRegistered, UserUpdated
 from cerc_shared.settings import ServiceSettings
+from cerc_shared.worker import Worker
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +36,14 @@ class NotCaughtUp(RuntimeError):
     """The cache has not yet read ``user.v1`` to its end."""
 
 
-class UserStatusCache:
+class UserStatusCache(Worker):
     def __init__(self, *, bootstrap: str, topic: str, client_id: str) -> None:
+        super().__init__("user-status")
         self._bootstrap = bootstrap
         self._topic = topic
         self._client_id = client_id
         self._inactive: set[int] = set()
         self._caught_up = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> UserStatusCache:
@@ -69,15 +72,6 @@ class UserStatusCache:
     async def wait_caught_up(self, timeout_s: float) -> None:
         await asyncio.wait_for(self._caught_up.wait(), timeout_s)
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="user-status")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
     async def _catch_up(
         self, consumer: AIOKafkaConsumer, backlog: dict[TopicPartition, int] | None
     ) -> dict[TopicPartition, int] | None:
@@ -94,42 +88,35 @@ class UserStatusCache:
             self._caught_up.set()
         return backlog
 
-    async def _run(self) -> None:
-        while True:
-            consumer = AIOKafkaConsumer(
-                self._topic,
-                bootstrap_servers=self._bootstrap,
-                client_id=self._client_id,
-                group_id=None,
-                auto_offset_reset="earliest",
-                enable_auto_commit=False,
-            )
-            try:
-                await consumer.start()
-                backlog: dict[TopicPartition, int] | None = None
-                while True:
-                    batches = await consumer.getmany(timeout_ms=500, max_records=1000)
-                    for records in batches.values():
-                        for record in records:
-                            try:
-                                self.apply(EventEnvelope.model_validate_json(record.value or b""))
-                            except ValidationError:
-                                continue  # the user service's consumers dead-letter it
-                    if not self._caught_up.is_set():
-                        backlog = await self._catch_up(consumer, backlog)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("user status cache lost Kafka; restarting")
-                await asyncio.sleep(1)
-            finally:
+    def failed(self, exc: Exception) -> None:
+        log.error(
+            "user status cache lost Kafka; restarting",
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
+
+    async def run(self) -> None:
+        # One consumer per run: the worker starts a new one after a failure.
+        consumer = AIOKafkaConsumer(
+            self._topic,
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        try:
+            await consumer.start()
+            backlog: dict[TopicPartition, int] | None = None
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+                for records in batches.values():
+                    for record in records:
+                        try:
+                            self.apply(EventEnvelope.model_validate_json(record.value or b""))
+                        except ValidationError:
+                            continue  # the user service's consumers dead-letter it
+                if not self._caught_up.is_set():
+                    backlog = await self._catch_up(consumer, backlog)
+        finally:
+            with contextlib.suppress(Exception):
                 await consumer.stop()
-
-
-def install(app: FastAPI, settings: ServiceSettings) -> UserStatusCache:
-    """Start the cache for a service app (its lifespan stops it); ready once caught up."""
-    cache = UserStatusCache.from_settings(settings)
-    app.state.user_status = cache
-    app.state.readiness_checks["user_status"] = cache.ready
-    cache.start()
-    return cache

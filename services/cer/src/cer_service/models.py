@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 from cerc_shared.consumer import define_processed_events
+from cerc_shared.db import service_metadata
+from cerc_shared.events import cer as catalogue
 from cerc_shared.outbox import define_outbox
 from sqlalchemy import (
     BigInteger,
@@ -18,7 +20,6 @@ from sqlalchemy import (
     FetchedValue,
     ForeignKey,
     Index,
-    MetaData,
     Numeric,
     String,
     Text,
@@ -29,45 +30,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("ADMIN", "MEMBER", "VIEWER")
-MEMBER_TYPES = ("PRIVATE", "ENTERPRISE")
-# Bodies whose withdrawals earn the TIP without the capital-grant reduction
-# (cer-rules.md §2); NONE for everyone else.
-BODY_TYPES = (
-    "NONE",
-    "LOCAL_AUTHORITY",
-    "PUBLIC_BODY",
-    "RELIGIOUS",
-    "THIRD_SECTOR",
-    "ENVIRONMENTAL",
-)
-PLANT_TYPES = ("CONSUMER", "PRODUCER", "PROSUMER")
-MARKET_ZONES = ("NORD", "CNOR", "CSUD", "SUD", "CALA", "SICI", "SARD")
-TECHNOLOGIES = ("PV", "WIND", "HYDRO", "BIOGAS", "BIOMASS", "OTHER")
-# Tensione di connessione: bassa, media, alta (low, medium, high voltage).
-VOLTAGES = ("BT", "MT", "AT")
-REGIONS = (
-    "Abruzzo",
-    "Basilicata",
-    "Calabria",
-    "Campania",
-    "Emilia-Romagna",
-    "Friuli-Venezia Giulia",
-    "Lazio",
-    "Liguria",
-    "Lombardia",
-    "Marche",
-    "Molise",
-    "Piemonte",
-    "Puglia",
-    "Sardegna",
-    "Sicilia",
-    "Toscana",
-    "Trentino-Alto Adige",
-    "Umbria",
-    "Valle d'Aosta",
-    "Veneto",
-)
+# The catalogue's vocabulary (cerc_shared.events.cer), as the tables' checks.
+ROLES: tuple[str, ...] = get_args(catalogue.Role)
+MEMBER_TYPES: tuple[str, ...] = get_args(catalogue.MemberType)
+BODY_TYPES: tuple[str, ...] = get_args(catalogue.BodyType)
+PLANT_TYPES: tuple[str, ...] = get_args(catalogue.PlantType)
+MARKET_ZONES: tuple[str, ...] = get_args(catalogue.MarketZone)
+TECHNOLOGIES: tuple[str, ...] = get_args(catalogue.Technology)
+VOLTAGES: tuple[str, ...] = get_args(catalogue.Voltage)
+REGIONS: tuple[str, ...] = get_args(catalogue.Region)
 
 
 def _in(values: tuple[str, ...]) -> str:
@@ -75,15 +46,7 @@ def _in(values: tuple[str, ...]) -> str:
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = service_metadata()
 
 
 class Community(Base):

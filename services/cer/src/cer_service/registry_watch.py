@@ -44,6 +44,7 @@ from datetime import date
 
 import asyncpg
 from cerc_shared.db import ReadPool
+from cerc_shared.worker import Worker
 from prometheus_client import Counter, Gauge
 
 from cer_service.repository import RegistryStamps, Stamp, View
@@ -59,7 +60,7 @@ _FROM_MEMORY, _FROM_DATABASE = _STAMPS.labels("memory"), _STAMPS.labels("databas
 _LISTENING = Gauge("cer_registry_watch_listening", "1 while the registry watch listens")
 
 
-class RegistryWatch:
+class RegistryWatch(Worker):
     def __init__(
         self,
         dsn: str,
@@ -69,11 +70,12 @@ class RegistryWatch:
         ping_s: float = 5.0,
         retry_s: float = 1.0,
     ) -> None:
+        super().__init__("cer-registry-watch")
         self.pool = pool
         self._dsn = dsn
         self._max_stamps = max_stamps
         self._ping_s = ping_s
-        self._retry_s = retry_s
+        self.restart_delay_s = retry_s
         self._known: dict[int, dict[tuple[int, date], Stamp]] = {}
         self._size = 0
         self._views: dict[tuple[int, date], View] = {}
@@ -81,7 +83,6 @@ class RegistryWatch:
         # sees it move while in flight does not keep its answer.
         self._epoch = 0
         self._connection: asyncpg.Connection | None = None
-        self._task: asyncio.Task[None] | None = None
         self.hits = 0
         self.misses = 0
 
@@ -162,14 +163,9 @@ class RegistryWatch:
 
     def start(self) -> None:
         if self._max_stamps > 0:
-            self._task = asyncio.create_task(self._run(), name="cer-registry-watch")
+            super().start()
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+    async def closed(self) -> None:
         await self._drop()
 
     def _on_change(self, _: object, __: int, ___: str, payload: str) -> None:
@@ -199,18 +195,23 @@ class RegistryWatch:
             with contextlib.suppress(Exception):
                 await connection.close(timeout=2)
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
+        # A lost connection ends a listen; a failing one raises (see failed()).
         while True:
             try:
                 await self._listen()
-            except asyncio.CancelledError:
-                raise
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-                log.warning("registry watch not listening (every read asks the database): %s", exc)
-            except Exception:
-                log.exception("registry watch failed (every read asks the database)")
-            await self._drop()
-            await asyncio.sleep(self._retry_s)
+            finally:
+                await self._drop()
+            await asyncio.sleep(self.restart_delay_s)
+
+    def failed(self, exc: Exception) -> None:
+        if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | TimeoutError):
+            log.warning("registry watch not listening (every read asks the database): %s", exc)
+        else:
+            log.error(
+                "registry watch failed (every read asks the database)",
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
 
     async def _listen(self) -> None:
         connection = await asyncpg.connect(self._dsn, timeout=5)

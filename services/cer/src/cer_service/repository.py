@@ -424,18 +424,6 @@ class PlantRepository:
         )
         return list(rows)
 
-    async def periods_of(self, plant_ids: Sequence[int]) -> dict[int, list[PlantPeriod]]:
-        found: dict[int, list[PlantPeriod]] = {pid: [] for pid in plant_ids}
-        if plant_ids:
-            rows = await self.session.scalars(
-                select(PlantPeriod)
-                .where(PlantPeriod.plant_id.in_(plant_ids))
-                .order_by(PlantPeriod.plant_id, PlantPeriod.valid_from)
-            )
-            for period in rows:
-                found[period.plant_id].append(period)
-        return found
-
     async def open_period(self, plant_id: int) -> PlantPeriod | None:
         return await self.session.scalar(
             select(PlantPeriod).where(
@@ -477,12 +465,6 @@ class PlantRepository:
             .limit(1)
         )
         return found is not None
-
-    async def count_active(self, community_id: int) -> int:
-        count = await self.session.scalar(
-            select(func.count()).where(Plant.community_id == community_id, Plant.is_active)
-        )
-        return int(count or 0)
 
     async def of_owner(self, user_id: int) -> list[Plant]:
         rows = await self.session.scalars(

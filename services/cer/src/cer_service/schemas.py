@@ -9,44 +9,22 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
+from cerc_shared.events.cer import (
+    BodyType,
+    MarketZone,
+    MemberType,
+    PlantType,
+    Region,
+    Role,
+    Technology,
+    Voltage,
+)
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from cer_service import identifiers
-
-MarketZone = Literal["NORD", "CNOR", "CSUD", "SUD", "CALA", "SICI", "SARD"]
-PlantType = Literal["CONSUMER", "PRODUCER", "PROSUMER"]
-Role = Literal["ADMIN", "MEMBER", "VIEWER"]
-MemberType = Literal["PRIVATE", "ENTERPRISE"]
-BodyType = Literal[
-    "NONE", "LOCAL_AUTHORITY", "PUBLIC_BODY", "RELIGIOUS", "THIRD_SECTOR", "ENVIRONMENTAL"
-]
-Technology = Literal["PV", "WIND", "HYDRO", "BIOGAS", "BIOMASS", "OTHER"]
-Voltage = Literal["BT", "MT", "AT"]
-Region = Literal[
-    "Abruzzo",
-    "Basilicata",
-    "Calabria",
-    "Campania",
-    "Emilia-Romagna",
-    "Friuli-Venezia Giulia",
-    "Lazio",
-    "Liguria",
-    "Lombardia",
-    "Marche",
-    "Molise",
-    "Piemonte",
-    "Puglia",
-    "Sardegna",
-    "Sicilia",
-    "Toscana",
-    "Trentino-Alto Adige",
-    "Umbria",
-    "Valle d'Aosta",
-    "Veneto",
-]
 
 
 def _checked(kind: str, normalise: Any, expected: str) -> AfterValidator:

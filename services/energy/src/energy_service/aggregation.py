@@ -20,19 +20,31 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import Literal, Protocol
 
 import numpy as np
 from cacer.hours import HourGrid, sum_to_intervals
 from cacer.shared_energy import shared_energy, sum_by_group
+from cerc_shared.clock import ITALY
 
-from energy_service.models import PlantView
 from energy_service.quantities import IntervalQuantities
 
-ROME = ZoneInfo("Europe/Rome")
 AggregateResolution = Literal["15min", "hour", "day", "month", "year"]
 HOUR_S = 3600
+
+
+class Point(Protocol):
+    """A plant's stay in the perimeter (``PlantStay``; a plant's latest
+    ``PlantFacts`` when one plant is asked for). A plant may have several
+    stays: it counts in the hours of each."""
+
+    @property
+    def plant_id(self) -> int: ...
+    @property
+    def pod(self) -> str: ...
+    @property
+    def primary_substation(self) -> str | None: ...
+    def active_on(self, day: date) -> bool: ...
 
 
 @dataclass
@@ -58,7 +70,7 @@ def bucket_bounds(at: datetime, resolution: AggregateResolution) -> tuple[dateti
         return at, at + timedelta(minutes=15)
     if resolution == "hour":
         return at, at + timedelta(hours=1)
-    local = at.astimezone(ROME)
+    local = at.astimezone(ITALY)
     if resolution == "day":
         first = local.date()
         following = first + timedelta(days=1)
@@ -72,16 +84,25 @@ def bucket_bounds(at: datetime, resolution: AggregateResolution) -> tuple[dateti
 
 
 def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=ROME).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=ITALY).astimezone(UTC)
 
 
-def active(plant: PlantView, interval_start: datetime) -> bool:
-    day = interval_start.astimezone(ROME).date()
-    return plant.valid_from <= day and (plant.valid_to is None or day < plant.valid_to)
+def active(stays: Sequence[Point], interval_start: datetime) -> bool:
+    """Whether one of a plant's stays covers the interval's Italian day."""
+    day = interval_start.astimezone(ITALY).date()
+    return any(stay.active_on(day) for stay in stays)
+
+
+def by_plant(points: Sequence[Point]) -> dict[int, list[Point]]:
+    """The stays of each plant, plants in the order first seen."""
+    stays: dict[int, list[Point]] = {}
+    for point in points:
+        stays.setdefault(point.plant_id, []).append(point)
+    return stays
 
 
 def aggregate(
-    plants: Sequence[PlantView],
+    plants: Sequence[Point],
     settled: Sequence[IntervalQuantities],
     start: datetime,
     end: datetime,
@@ -91,7 +112,7 @@ def aggregate(
 ) -> list[Bucket]:
     """Buckets covering ``[start, end)`` (hour-aligned UTC instants)."""
     step = 900 if resolution == "15min" else HOUR_S
-    by_id = {p.plant_id: p for p in plants}
+    by_id = by_plant(plants)
     buckets: dict[datetime, Bucket] = {}
 
     def bucket_of(at: datetime) -> Bucket:
@@ -106,11 +127,11 @@ def aggregate(
     instants = [datetime.fromtimestamp(t, UTC) for t in range(first, int(end.timestamp()), step)]
     for at in instants:
         bucket = bucket_of(at)
-        bucket.coverage["missing"] += sum(1 for p in plants if active(p, at))
+        bucket.coverage["missing"] += sum(1 for stays in by_id.values() if active(stays, at))
     kept: list[IntervalQuantities] = []
     for item in settled:
-        plant = by_id.get(item.plant_id)
-        if plant is None or not active(plant, item.start) or not start <= item.start < end:
+        stays = by_id.get(item.plant_id)
+        if stays is None or not active(stays, item.start) or not start <= item.start < end:
             continue
         kept.append(item)
         bucket = bucket_of(item.start)
@@ -123,23 +144,26 @@ def aggregate(
         bucket.coverage["missing"] -= 1
         bucket.exchange.add(item.exchange)
     if with_shared and resolution != "15min":
-        _add_shared(plants, kept, start, len(instants), bucket_of)
+        _add_shared([stays[0] for stays in by_id.values()], kept, start, len(instants), bucket_of)
     return [buckets[k] for k in sorted(buckets)]
 
 
 def _add_shared(
-    plants: Sequence[PlantView],
+    plants: Sequence[Point],
     settled: Sequence[IntervalQuantities],
     start: datetime,
     hours: int,
     bucket_of: Callable[[datetime], Bucket],
 ) -> None:
-    """Shared energy per hour by the rules engine, added to each hour's bucket."""
+    """Shared energy per hour by the rules engine, added to each hour's bucket
+    (``plants``: one point per plant; the substation is the plant's)."""
     grid = HourGrid(start_utc=int(start.timestamp()) // HOUR_S * HOUR_S, count=hours)
     row_of = {p.plant_id: i for i, p in enumerate(plants)}
-    substations = sorted({p.primary_substation for p in plants})
+    # A plant whose substation is not known yet (a row carried over from the
+    # earlier read model) is grouped alone under "".
+    substations = sorted({p.primary_substation or "" for p in plants})
     substation_of_row = np.array(
-        [substations.index(p.primary_substation) for p in plants], dtype=np.int64
+        [substations.index(p.primary_substation or "") for p in plants], dtype=np.int64
     )
     rows = np.array([row_of[s.plant_id] for s in settled], dtype=np.int64)
     starts = np.array([int(s.start.timestamp()) for s in settled], dtype=np.int64)

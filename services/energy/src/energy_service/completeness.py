@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from energy_service.aggregation import ROME, active
-from energy_service.models import PlantView
+from cerc_shared.clock import ITALY
+
+from energy_service.aggregation import Point, active, by_plant
 from energy_service.quantities import IntervalQuantities
 
 HOUR = timedelta(hours=1)
@@ -38,13 +39,13 @@ class PodCompleteness:
 def month_bounds(month: date) -> tuple[datetime, datetime]:
     following = (month + timedelta(days=32)).replace(day=1)
     return (
-        datetime(month.year, month.month, 1, tzinfo=ROME).astimezone(UTC),
-        datetime(following.year, following.month, 1, tzinfo=ROME).astimezone(UTC),
+        datetime(month.year, month.month, 1, tzinfo=ITALY).astimezone(UTC),
+        datetime(following.year, following.month, 1, tzinfo=ITALY).astimezone(UTC),
     )
 
 
 def completeness(
-    plants: Sequence[PlantView],
+    plants: Sequence[Point],
     settled: Iterable[IntervalQuantities],
     month: date,
     estimated_days: dict[int, set[date]],
@@ -52,15 +53,15 @@ def completeness(
     start, end = month_bounds(month)
     source_of = {(s.plant_id, s.start): s.source for s in settled}
     out = []
-    for plant in plants:
-        report = PodCompleteness(plant.plant_id, plant.pod)
-        estimated = estimated_days.get(plant.plant_id, set())
+    for plant_id, stays in by_plant(plants).items():
+        report = PodCompleteness(plant_id, stays[0].pod)
+        estimated = estimated_days.get(plant_id, set())
         at = start
         while at < end:
-            if active(plant, at):
+            if active(stays, at):
                 report.hours += 1
-                day = at.astimezone(ROME).date()
-                source = source_of.get((plant.plant_id, at), "missing")
+                day = at.astimezone(ITALY).date()
+                source = source_of.get((plant_id, at), "missing")
                 report.by_source[source] = report.by_source.get(source, 0) + 1
                 if source == "official" and day in estimated:
                     report.estimated_hours += 1

@@ -25,21 +25,17 @@ new is fetched until it succeeds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeAlias
+from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
-from cerc_shared.consumer import DLQ_SUFFIX
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted
-from cerc_shared.kafka import new_producer
-from cerc_shared.metrics import DEAD_LETTERS, observe_lag
+from cerc_shared.kafka import KafkaPollLoop, Record
 from prometheus_client import Counter
 from pydantic import ValidationError
 
@@ -60,7 +56,6 @@ log = logging.getLogger(__name__)
 MEASUREMENT_TOPIC = MeasurementsAccepted.topic
 DEVICE_TOPIC = DeviceStatusChanged.topic
 
-Record: TypeAlias = ConsumerRecord[bytes, bytes]
 
 # On /metrics: points the store has accepted (readable from then on), by measurement.
 POINTS_WRITTEN = Counter(
@@ -261,7 +256,7 @@ def points_of(envelope: EventEnvelope) -> list[Point]:
     return []
 
 
-class MeasurementIngestor:
+class MeasurementIngestor(KafkaPollLoop):
     def __init__(
         self,
         *,
@@ -277,87 +272,51 @@ class MeasurementIngestor:
         fetch_max_wait_ms: int = 500,
         on_stored: Callable[[Sequence[Point]], None] | None = None,
     ) -> None:
+        super().__init__(
+            f"ingest-{group_id}",
+            topics=topics,
+            bootstrap=bootstrap,
+            group_id=group_id,
+            label=group_id,
+            max_records=max_records,
+            poll_timeout_ms=poll_timeout_ms,
+            consumer_options={
+                # Large fetches: throughput comes from batches.
+                "max_partition_fetch_bytes": 8 * 1024 * 1024,
+                "fetch_max_bytes": 32 * 1024 * 1024,
+                # The broker answers a fetch when it has this much, or after
+                # the wait: fewer, larger batches (each poll, write and commit
+                # has a cost of its own, on both sides) for a bounded delay.
+                "fetch_min_bytes": fetch_min_bytes,
+                "fetch_max_wait_ms": fetch_max_wait_ms,
+                # A store outage holds the poll loop; stay in the group meanwhile.
+                "max_poll_interval_ms": 900_000,
+            },
+        )
         self._store = store
         # Told of every batch the store accepted (the live tally); it must be
         # quick and is never allowed to stop ingestion.
         self._on_stored = on_stored
-        self._bootstrap = bootstrap
         self.group_id = group_id
-        self._topics = list(topics)
-        self._max_records = max_records
-        self._poll_timeout_ms = poll_timeout_ms
         self._chunk_points = chunk_points
         self._max_backoff_s = max_backoff_s
-        self._fetch_min_bytes = fetch_min_bytes
-        self._fetch_max_wait_ms = fetch_max_wait_ms
-        self._task: asyncio.Task[None] | None = None
         self.points_written = 0
         self.records_seen = 0
-        self.dead_lettered = 0
         self.write_retries = 0
-        self.restarts = 0
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"ingest-{self.group_id}")
+    def failed(self, exc: Exception) -> None:
+        # Uncommitted records come again from the last commit: the points
+        # they make are the same points, so nothing doubles.
+        log.error(
+            "ingestion %s lost Kafka; restarting",
+            self.group_id,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+    async def handle_batch(self, records: list[Record]) -> None:
+        await self.ingest(records)
 
-    @property
-    def running(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def _run(self) -> None:
-        while True:
-            consumer = AIOKafkaConsumer(
-                *self._topics,
-                bootstrap_servers=self._bootstrap,
-                group_id=self.group_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                # Large fetches: throughput comes from batches.
-                max_partition_fetch_bytes=8 * 1024 * 1024,
-                fetch_max_bytes=32 * 1024 * 1024,
-                # The broker answers a fetch when it has this much, or after
-                # the wait: fewer, larger batches (each poll, write and commit
-                # has a cost of its own, on both sides) for a bounded delay.
-                fetch_min_bytes=self._fetch_min_bytes,
-                fetch_max_wait_ms=self._fetch_max_wait_ms,
-                # A store outage holds the poll loop; stay in the group meanwhile.
-                max_poll_interval_ms=900_000,
-            )
-            dlq = new_producer(self._bootstrap, f"{self.group_id}-dlq")
-            try:
-                await consumer.start()
-                await dlq.start()
-                while True:
-                    batches = await consumer.getmany(
-                        timeout_ms=self._poll_timeout_ms, max_records=self._max_records
-                    )
-                    records = [r for rs in batches.values() for r in rs]
-                    await observe_lag(consumer, self.group_id)
-                    if not records:
-                        continue
-                    await self.ingest(records, dlq)
-                    await consumer.commit()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # Uncommitted records come again from the last commit: the
-                # points they make are the same points, so nothing doubles.
-                self.restarts += 1
-                log.exception("ingestion %s lost Kafka; restarting", self.group_id)
-                await asyncio.sleep(1)
-            finally:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-                with contextlib.suppress(Exception):
-                    await dlq.stop()
-
-    async def ingest(self, records: Sequence[Record], dlq: AIOKafkaProducer) -> None:
+    async def ingest(self, records: Sequence[Record]) -> None:
         """Store (or dead-letter) every record; return only when all are settled."""
         self.records_seen += len(records)
         items: list[_Item] = []
@@ -378,7 +337,7 @@ class MeasurementIngestor:
         for chunk in _chunks(items, self._chunk_points):
             dead.extend(await self._write_chunk(chunk))
         if dead:
-            await self._dead_letter(dlq, dead)
+            await self.dead_letter(dead)
 
     async def _write_chunk(self, chunk: list[_Item]) -> list[tuple[Record, str]]:
         try:
@@ -418,27 +377,6 @@ class MeasurementIngestor:
                 log.warning("time-series store unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
-
-    async def _dead_letter(self, dlq: AIOKafkaProducer, dead: list[tuple[Record, str]]) -> None:
-        futures = []
-        for record, reason in dead:
-            log.warning("dead-lettering %s@%s: %s", record.topic, record.offset, reason)
-            futures.append(
-                await dlq.send(
-                    record.topic + DLQ_SUFFIX,
-                    value=record.value,
-                    key=record.key,
-                    headers=[
-                        ("reason", reason.encode()[:1000]),
-                        ("source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
-                        ("consumer", self.group_id.encode()),
-                    ],
-                )
-            )
-        await asyncio.gather(*futures)
-        self.dead_lettered += len(dead)
-        for record, _ in dead:
-            DEAD_LETTERS.labels(record.topic + DLQ_SUFFIX, self.group_id).inc()
 
 
 def _chunks(items: list[_Item], max_points: int) -> list[list[_Item]]:

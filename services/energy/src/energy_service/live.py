@@ -28,7 +28,6 @@ What the tally counts, and why:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import time
@@ -36,26 +35,37 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from cacer.shared_energy import shared_energy
+from cerc_shared.clock import ITALY
+from cerc_shared.readmodels import PlantStay
+from cerc_shared.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from energy_service.perimeters import PerimeterRepository
+from energy_service.models import registry
 from energy_service.timeseries import EnergyPoint, Point
 
 log = logging.getLogger(__name__)
 
-ROME = ZoneInfo("Europe/Rome")
 QUARTER_S = 900
 HOUR_S = 3600
 WH_PER_KWH = 1000
 
 
+@dataclass(frozen=True)
+class LiveSettings:
+    """How the stream paces itself (the service's live_* settings)."""
+
+    keepalive_s: float
+    min_interval_s: float
+
+
 @dataclass(frozen=True, slots=True)
 class PlantPlace:
-    """Where a plant's energy counts: its community and primary substation, over its period."""
+    """Where a plant's energy counts during one stay in a community: the
+    community and the plant's primary substation ("" when not known, as in the
+    aggregations), over ``[valid_from, valid_to)``."""
 
     community_id: int
     primary_substation: str
@@ -67,19 +77,37 @@ class PlantPlace:
 
 
 class PlantDirectory:
-    """Plant id -> place, from the plant read model (merged, never emptied)."""
+    """Plant id -> its stays in communities, from the registry read model
+    (merged, never emptied). A plant that moves counts in the community of
+    the stay that covers the day."""
 
     def __init__(self) -> None:
-        self._places: dict[int, PlantPlace] = {}
+        # Per plant, its stays by first day: a stay that ends is the same key, updated.
+        self._stays: dict[int, dict[date, PlantPlace]] = {}
 
     def merge(self, places: Iterable[tuple[int, PlantPlace]]) -> None:
-        self._places.update(places)
+        """Add or update these stays; the plants' other stays are kept."""
+        for plant_id, place in places:
+            self._stays.setdefault(plant_id, {})[place.valid_from] = place
 
-    def get(self, plant_id: int) -> PlantPlace | None:
-        return self._places.get(plant_id)
+    def reload(self, places: Iterable[tuple[int, PlantPlace]]) -> None:
+        """Every stay of the plants given (a full read): their stays become these."""
+        fresh: dict[int, dict[date, PlantPlace]] = {}
+        for plant_id, place in places:
+            fresh.setdefault(plant_id, {})[place.valid_from] = place
+        self._stays.update(fresh)
+
+    def on(self, plant_id: int, day: date) -> PlantPlace | None:
+        """The plant's stay that covers ``day``; None if none does (or the plant is unknown)."""
+        stays = self._stays.get(plant_id)
+        if stays is not None:
+            for place in stays.values():
+                if place.active_on(day):
+                    return place
+        return None
 
     def __len__(self) -> int:
-        return len(self._places)
+        return len(self._stays)
 
 
 # A plant-hour's contribution: produced, consumed, fed-in, withdrawn,
@@ -154,9 +182,9 @@ class LiveQuantities:
 
 
 def _day_bounds(day: date) -> tuple[int, int]:
-    start = datetime(day.year, day.month, day.day, tzinfo=ROME)
+    start = datetime(day.year, day.month, day.day, tzinfo=ITALY)
     following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=ROME)
+    end = datetime(following.year, following.month, following.day, tzinfo=ITALY)
     return int(start.timestamp()), int(end.timestamp())
 
 
@@ -164,7 +192,7 @@ class LiveTally:
     def __init__(self, directory: PlantDirectory, clock: Callable[[], float] = time.time) -> None:
         self.directory = directory
         self._clock = clock
-        self._day = datetime.fromtimestamp(clock(), ROME).date()
+        self._day = datetime.fromtimestamp(clock(), ITALY).date()
         self._day_start, self._day_end = _day_bounds(self._day)
         self._plant_hours: dict[tuple[int, int], _PlantHour] = {}
         # (community, substation) -> hour start -> the sums of its plants' contributions.
@@ -179,7 +207,7 @@ class LiveTally:
     def _roll_day(self, now: float) -> None:
         if now < self._day_end:
             return
-        self._day = datetime.fromtimestamp(now, ROME).date()
+        self._day = datetime.fromtimestamp(now, ITALY).date()
         self._day_start, self._day_end = _day_bounds(self._day)
         self._plant_hours.clear()
         self._hours.clear()
@@ -197,8 +225,8 @@ class LiveTally:
         for point in points:
             if type(point) is not EnergyPoint or point.source != "iot":
                 continue
-            place = self.directory.get(point.plant_id)
-            if place is None or not place.active_on(day):
+            place = self.directory.on(point.plant_id, day)
+            if place is None:
                 continue
             at = point.timestamp.timestamp()
             # Interval-ending timestamps: the reading belongs to (at - interval, at].
@@ -317,29 +345,37 @@ class LiveTally:
         return {
             "community_id": community_id,
             "version": self._versions.get(community_id, 0),
-            "at": datetime.fromtimestamp(now, UTC).astimezone(ROME).isoformat(),
+            "at": datetime.fromtimestamp(now, UTC).astimezone(ITALY).isoformat(),
             "day": self._day.isoformat(),
             "hour": {
-                "start": datetime.fromtimestamp(hour_start, ROME).isoformat(),
-                "end": datetime.fromtimestamp(hour_start + HOUR_S, ROME).isoformat(),
+                "start": datetime.fromtimestamp(hour_start, ITALY).isoformat(),
+                "end": datetime.fromtimestamp(hour_start + HOUR_S, ITALY).isoformat(),
                 **period(current),
             },
             "today": period(slice(None)),
         }
 
 
-def places_of(
-    rows: Iterable[tuple[int, int, str, date, date | None]],
-) -> list[tuple[int, PlantPlace]]:
+def places_of(stays: Iterable[PlantStay]) -> list[tuple[int, PlantPlace]]:
+    """The registry read model's stays as the directory's places."""
     return [
-        (plant_id, PlantPlace(community_id, substation, valid_from, valid_to))
-        for plant_id, community_id, substation, valid_from, valid_to in rows
+        (
+            stay.plant_id,
+            PlantPlace(
+                stay.community_id, stay.primary_substation or "", stay.valid_from, stay.valid_to
+            ),
+        )
+        for stay in stays
     ]
 
 
-class DirectoryRefresher:
-    """Merges every plant of the read model into the directory every ``period_s``:
-    a plant registered or moved is counted from the next refresh on."""
+class DirectoryRefresher(Worker):
+    """Reads every plant's stays from the registry read model into the
+    directory every ``period_s``: a plant registered or moved is counted from
+    the next refresh on. A failed read is logged and tried again after
+    ``restart_delay_s`` (the kernel's worker restarts it)."""
+
+    restart_delay_s = 5.0
 
     def __init__(
         self,
@@ -347,28 +383,24 @@ class DirectoryRefresher:
         directory: PlantDirectory,
         period_s: float,
     ) -> None:
+        super().__init__("live-directory")
         self._sessionmaker = sessionmaker
         self._directory = directory
         self._period_s = period_s
-        self._task: asyncio.Task[None] | None = None
 
     async def refresh(self) -> None:
         async with self._sessionmaker() as session:
-            self._directory.merge(places_of(await PerimeterRepository(session).places()))
+            stays = await registry.reader(session).plant_stays(None, between=None)
+        self._directory.reload(places_of(stays))
 
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="live-directory")
+    def failed(self, exc: Exception) -> None:
+        log.error(
+            "cannot refresh the live tally's plants; trying again in %.1fs",
+            self.restart_delay_s,
+            exc_info=(type(exc), exc, exc.__traceback__),
+        )
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
-            try:
-                await self.refresh()
-            except Exception:
-                log.exception("cannot refresh the live tally's plants; trying again")
+            await self.refresh()
             await asyncio.sleep(self._period_s)

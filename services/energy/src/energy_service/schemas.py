@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from cerc_shared.events.iot import READING_FIELDS, ReadingSource
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Resolution = Literal["raw", "15min", "hour", "day", "month"]
-SourceName = Literal["iot", "official", "manual"]
+SourceName = ReadingSource
 # What an aggregated figure came from: one source, or several across its intervals.
 BucketSource = Literal["iot", "official", "manual", "mixed"]
 # How a bucket's grid exchange was obtained: measured at the POD, derived per
@@ -62,19 +63,7 @@ class ReadingIn(_Strict):
 
     @model_validator(mode="after")
     def _measures_something(self) -> ReadingIn:
-        measured = (
-            self.energy_produced_kwh,
-            self.energy_consumed_kwh,
-            self.energy_fed_in_kwh,
-            self.energy_withdrawn_kwh,
-            self.power_produced_kw,
-            self.power_consumed_kw,
-            self.voltage,
-            self.current,
-            self.frequency,
-            self.power_factor,
-        )
-        if all(v is None for v in measured):
+        if all(getattr(self, field) is None for field in READING_FIELDS):
             raise ValueError("a reading needs at least one measured value")
         return self
 

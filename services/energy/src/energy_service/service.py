@@ -22,18 +22,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import cast
-from zoneinfo import ZoneInfo
 
 from cerc_shared.auth import Principal
+from cerc_shared.clock import ITALY, italian_today
 from cerc_shared.envelope import ApiError, NotFound
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
 from cerc_shared.outbox import record
+from cerc_shared.readmodels import PlantFacts
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_service.events import PRODUCER
-from energy_service.models import PlantView, outbox
+from energy_service.models import outbox, registry
 from energy_service.quantities import QUARTER_HOUR_S, IntervalQuantities, quarters_of, settle
-from energy_service.repository import ReadModelRepository
 from energy_service.schemas import (
     BucketSource,
     EnergyBucketOut,
@@ -44,8 +44,6 @@ from energy_service.schemas import (
     Resolution,
 )
 from energy_service.timeseries import SeriesQuery, TimeSeriesStore
-
-ROME = ZoneInfo("Europe/Rome")
 
 DEFAULT_SPAN = {
     "raw": timedelta(days=1),
@@ -66,24 +64,16 @@ MAX_SPAN = {
 # ------------------------------------------------------------- authorisation
 
 
-def _today() -> date:
-    return datetime.now(ROME).date()
-
-
-async def readable_plant(session: AsyncSession, principal: Principal, plant_id: int) -> PlantView:
+async def readable_plant(session: AsyncSession, principal: Principal, plant_id: int) -> PlantFacts:
     """The plant if the principal may see it; 404 otherwise (existence is not revealed).
 
     A member sees the plants they own, a CER administrator those of their
     community, a platform administrator every plant."""
-    repo = ReadModelRepository(session)
-    plant = await repo.plant(plant_id)
-    if plant is None:
+    reader = registry.reader(session)
+    plant = await reader.plant(plant_id)
+    if plant is None or await reader.access(principal, plant, italian_today()) is None:
         raise NotFound("plant")
-    if principal.is_platform_admin or plant.owner_user_id == principal.user_id:
-        return plant
-    if await repo.is_community_admin(principal.user_id, plant.community_id, _today()):
-        return plant
-    raise NotFound("plant")
+    return plant
 
 
 async def plant_scope(
@@ -95,7 +85,7 @@ async def plant_scope(
         return [plant_id]
     if principal.is_platform_admin:
         return None
-    return await ReadModelRepository(session).visible_plant_ids(principal.user_id, _today())
+    return await registry.reader(session).visible_plant_ids(principal.user_id, italian_today())
 
 
 async def require_community_manager(
@@ -105,18 +95,28 @@ async def require_community_manager(
     platform; 404 otherwise, so a community's existence is not revealed."""
     if principal.is_platform_admin:
         return
-    if not await ReadModelRepository(session).is_community_admin(
-        principal.user_id, community_id, _today()
+    if not await registry.reader(session).is_community_admin(
+        principal.user_id, community_id, italian_today()
     ):
         raise NotFound("community")
 
 
-async def may_post_official(session: AsyncSession, principal: Principal, plant: PlantView) -> bool:
+async def require_community_member(
+    session: AsyncSession, principal: Principal, community_id: int, on: date
+) -> None:
+    """Pass if the principal is in the community on ``on`` in any role (or
+    administers the platform); 404 otherwise, as for a manager."""
     if principal.is_platform_admin:
-        return True
-    return await ReadModelRepository(session).is_community_admin(
-        principal.user_id, plant.community_id, _today()
-    )
+        return
+    memberships = await registry.reader(session).memberships_of_user(principal.user_id, on=on)
+    if not any(m.community_id == community_id for m in memberships):
+        raise NotFound("community")
+
+
+async def may_post_official(session: AsyncSession, principal: Principal, plant: PlantFacts) -> bool:
+    """The community's or the platform's administrators add official readings."""
+    access = await registry.reader(session).access(principal, plant, italian_today())
+    return access == "manage"
 
 
 # ---------------------------------------------------------------------- reads
@@ -191,21 +191,21 @@ async def read_measurements(
 
 def _bucket_bounds(interval_start: datetime, resolution: Resolution) -> tuple[datetime, datetime]:
     """The local (Europe/Rome) bucket that an interval starting at ``interval_start`` is in."""
-    local = interval_start.astimezone(ROME)
+    local = interval_start.astimezone(ITALY)
     if resolution == "15min":
-        return local, (interval_start + timedelta(minutes=15)).astimezone(ROME)
+        return local, (interval_start + timedelta(minutes=15)).astimezone(ITALY)
     if resolution == "hour":
-        return local, (interval_start + timedelta(hours=1)).astimezone(ROME)
+        return local, (interval_start + timedelta(hours=1)).astimezone(ITALY)
     if resolution == "day":
         day = local.date()
         following = day + timedelta(days=1)
         return (
-            datetime(day.year, day.month, day.day, tzinfo=ROME),
-            datetime(following.year, following.month, following.day, tzinfo=ROME),
+            datetime(day.year, day.month, day.day, tzinfo=ITALY),
+            datetime(following.year, following.month, following.day, tzinfo=ITALY),
         )
     year, month = local.year, local.month
     next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return datetime(year, month, 1, tzinfo=ROME), datetime(next_year, next_month, 1, tzinfo=ROME)
+    return datetime(year, month, 1, tzinfo=ITALY), datetime(next_year, next_month, 1, tzinfo=ITALY)
 
 
 def aggregate(
@@ -237,7 +237,7 @@ def aggregate(
         buckets.append(
             EnergyBucketOut(
                 plant_id=plant_id,
-                start=start_utc.astimezone(ROME),
+                start=start_utc.astimezone(ITALY),
                 end=end,
                 energy_produced_kwh=round(energy[0], 6),
                 energy_consumed_kwh=round(energy[1], 6),

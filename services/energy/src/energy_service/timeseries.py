@@ -23,10 +23,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import orjson
+from cerc_shared.events.iot import READING_FIELDS, ReadingSource
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.rest import ApiException
 
@@ -36,21 +37,11 @@ STATUS_MEASUREMENT = "device_status"
 # The specification's field names in InfluxDB, and the names the API uses
 # (the event catalogue's, with units).
 ENERGY_FIELDS: Mapping[str, str] = {
-    "energy_produced_kwh": "energy_produced",
-    "energy_consumed_kwh": "energy_consumed",
-    # Grid exchange at the POD (energia immessa / prelevata).
-    "energy_fed_in_kwh": "energy_fed_in",
-    "energy_withdrawn_kwh": "energy_withdrawn",
-    "power_produced_kw": "power_produced",
-    "power_consumed_kw": "power_consumed",
-    "voltage": "voltage",
-    "current": "current",
-    "frequency": "frequency",
-    "power_factor": "power_factor",
+    field: field.removesuffix("_kwh").removesuffix("_kw") for field in READING_FIELDS
 }
 _API_NAME = {stored: api for api, stored in ENERGY_FIELDS.items()}
 
-Source = Literal["iot", "official", "manual"]
+Source = ReadingSource
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
+from cerc_shared.worker import Worker
 from prometheus_client import Gauge
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -22,7 +22,7 @@ DEVICES = Gauge("iot_devices", "Live devices, by community and status", ["commun
 COUNT_EVERY_S = 30.0
 
 
-class OfflineDetector:
+class OfflineDetector(Worker):
     def __init__(
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
@@ -30,21 +30,14 @@ class OfflineDetector:
         after_intervals: int,
         every_s: float,
     ) -> None:
+        super().__init__("iot-offline-detector")
         self._sessionmaker = sessionmaker
         self._after = after_intervals
         self._every_s = every_s
-        self._task: asyncio.Task[None] | None = None
+        # A failed check is tried again at the next one.
+        self.restart_delay_s = every_s
         self.marked_offline = 0
         self._counted_at = 0.0
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="iot-offline-detector")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
 
     async def check(self) -> int:
         async with self._sessionmaker() as session, session.begin():
@@ -62,12 +55,7 @@ class OfflineDetector:
             DEVICES.labels(str(community_id), status).set(n)
         self._counted_at = time.monotonic()
 
-    async def _run(self) -> None:
+    async def run(self) -> None:
         while True:
-            try:
-                await self.check()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("offline detector failed; retrying")
+            await self.check()
             await asyncio.sleep(self._every_s)

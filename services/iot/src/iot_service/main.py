@@ -9,19 +9,13 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from cerc_shared import db
-from cerc_shared import user_status as cerc_user_status
 from cerc_shared.app import create_service_app
-from cerc_shared.auth import jwks_verifier
-from cerc_shared.consumer import IdempotentConsumer
-from cerc_shared.events.cer import MembershipStarted, PlantRegistered
-from cerc_shared.logging import configure_logging
-from cerc_shared.outbox import OutboxRelay
+from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
 from iot_service.api import devices
 from iot_service.detector import OfflineDetector
-from iot_service.models import outbox, processed_events
+from iot_service.models import outbox, processed_events, registry
 from iot_service.mqtt.dynsec import DynSec, DynSecError
 from iot_service.mqtt.publisher import CommandPublisher
 from iot_service.service import IotContext, apply_cer_event
@@ -29,72 +23,43 @@ from iot_service.settings import IotSettings
 
 log = logging.getLogger(__name__)
 
-READ_MODEL_TOPICS = (PlantRegistered.topic, MembershipStarted.topic)
-
 
 def create_app(settings: IotSettings | None = None) -> FastAPI:
     settings = settings or IotSettings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure_logging(settings.service_name, settings.log_level)
-        engine = db.create_engine(settings)
-        sessionmaker = db.create_sessionmaker(engine)
-        app.state.sessionmaker = sessionmaker
-        app.state.token_verifier = jwks_verifier(settings)
-        app.state.iot_context = IotContext(
-            settings=settings,
-            dynsec=DynSec(
-                settings.mqtt_host,
-                settings.mqtt_port,
-                settings.mqtt_admin_username,
-                settings.mqtt_admin_password,
-                settings.mqtt_timeout_s,
-            ),
-            publish=CommandPublisher(settings),
-        )
-        relay = OutboxRelay.from_settings(settings, sessionmaker, outbox)
-        read_model = IdempotentConsumer(
-            name="iot-read-model",
-            topics=READ_MODEL_TOPICS,
-            bootstrap=settings.kafka_bootstrap,
-            sessionmaker=sessionmaker,
-            processed=processed_events,
-            handler=apply_cer_event,
-            namespace=settings.kafka_namespace,
-        )
-        detector = OfflineDetector(
-            sessionmaker,
-            after_intervals=settings.offline_after_intervals,
-            every_s=settings.offline_check_interval_s,
-        )
-        app.state.outbox_relay = relay
-        app.state.read_model_consumer = read_model
-        app.state.offline_detector = detector
-        app.state.readiness_checks["database"] = lambda: db.ping(engine)
-        dynsec = app.state.iot_context.dynsec
-        try:
-            await dynsec.ensure_bridge_account(
-                username=settings.mqtt_bridge_username, password=settings.mqtt_bridge_password
+        async with service_runtime(app, settings, outbox=outbox) as runtime:
+            context = app.state.iot_context = IotContext(
+                settings=settings,
+                dynsec=DynSec(
+                    settings.mqtt_host,
+                    settings.mqtt_port,
+                    settings.mqtt_admin_username,
+                    settings.mqtt_admin_password,
+                    settings.mqtt_timeout_s,
+                ),
+                publish=CommandPublisher(settings),
             )
-            await dynsec.ensure_commands_account(
-                username=settings.mqtt_commands_username, password=settings.mqtt_commands_password
+            try:
+                await context.dynsec.ensure_bridge_account(
+                    username=settings.mqtt_bridge_username, password=settings.mqtt_bridge_password
+                )
+                await context.dynsec.ensure_commands_account(
+                    username=settings.mqtt_commands_username,
+                    password=settings.mqtt_commands_password,
+                )
+            except DynSecError as exc:
+                # Not fatal: the broker may come later; provisioning reports it then.
+                log.warning("could not ensure the MQTT bridge and command accounts: %s", exc)
+            runtime.consumer("iot-read-model", registry.topics, apply_cer_event, processed_events)
+            detector = OfflineDetector(
+                runtime.sessionmaker,
+                after_intervals=settings.offline_after_intervals,
+                every_s=settings.offline_check_interval_s,
             )
-        except DynSecError as exc:
-            # Not fatal: the broker may come later; provisioning reports it then.
-            log.warning("could not ensure the MQTT bridge and command accounts: %s", exc)
-        relay.start()
-        user_status = cerc_user_status.install(app, settings)
-        read_model.start()
-        detector.start()
-        try:
+            runtime.add(detector, name="offline_detector")
             yield
-        finally:
-            await user_status.stop()
-            await detector.stop()
-            await read_model.stop()
-            await relay.stop()
-            await engine.dispose()
 
     return create_service_app(
         service=settings.service_name,

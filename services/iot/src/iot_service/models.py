@@ -5,20 +5,21 @@ from the CER service's events."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, get_args
 
 from cerc_shared.consumer import define_processed_events
+from cerc_shared.db import service_metadata
+from cerc_shared.events.iot import DeviceStatus, MeasuringPoint
 from cerc_shared.outbox import define_outbox
+from cerc_shared.readmodels import RegistryReadModel
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Date,
     DateTime,
     Float,
     ForeignKey,
     Integer,
-    MetaData,
     String,
     Uuid,
     func,
@@ -26,55 +27,17 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-DEVICE_STATUSES = ("ONLINE", "OFFLINE", "ERROR")
+DEVICE_STATUSES: tuple[str, ...] = get_args(DeviceStatus)
+MEASURING_POINTS: tuple[str, ...] = get_args(MeasuringPoint)
 ACK_RESULTS = ("OK", "ERROR")
-ROLES = ("ADMIN", "MEMBER", "VIEWER")
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = service_metadata()
 
 
-class Plant(Base):
-    """Read model of ``plant.v1``: enough to place a device and authorise its managers."""
-
-    __tablename__ = "plants"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    pod: Mapped[str] = mapped_column(String(40))
-    name: Mapped[str] = mapped_column(String(200))
-    community_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    owner_user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    valid_from: Mapped[date] = mapped_column(Date)
-    valid_to: Mapped[date | None] = mapped_column(Date)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
-    )
-
-    def active_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day < self.valid_to)
-
-
-class Membership(Base):
-    """Read model of ``membership.v1``: who is what in which community, and when."""
-
-    __tablename__ = "memberships"
-    __table_args__ = (CheckConstraint(f"role IN {ROLES!r}", name="role"),)
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    community_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
-    role: Mapped[str] = mapped_column(String(20))
-    valid_from: Mapped[date] = mapped_column(Date)
-    valid_to: Mapped[date | None] = mapped_column(Date)
+# The plants and memberships this service authorises with (plant.v1, membership.v1).
+registry = RegistryReadModel(Base.metadata)
 
 
 class Device(Base):
@@ -83,14 +46,12 @@ class Device(Base):
     # Room on each page for the bridge's updates to stay there (migrations 0002, 0003).
     __table_args__ = (
         CheckConstraint(f"status IN {DEVICE_STATUSES!r}", name="status"),
-        CheckConstraint(
-            "measuring_point IN ('grid_connection', 'generator', 'load')", name="measuring_point"
-        ),
+        CheckConstraint(f"measuring_point IN {MEASURING_POINTS!r}", name="measuring_point"),
         {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    plant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("plants.id"), index=True)
+    plant_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("plants.plant_id"), index=True)
     model: Mapped[str] = mapped_column(String(100))
     firmware: Mapped[str | None] = mapped_column(String(100))
     interval_s: Mapped[int] = mapped_column(Integer)

@@ -9,57 +9,12 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Select, func, or_, select, text
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from iot_service.counters import RegisterState
-from iot_service.models import Command, CommandAck, Device, Membership, Plant
-
-
-class PlantRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, plant_id: int) -> Plant | None:
-        return await self.session.get(Plant, plant_id)
-
-    async def upsert(self, **values: object) -> None:
-        statement = insert(Plant).values(**values)
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Plant.id],
-                set_={k: statement.excluded[k] for k in values if k != "id"}
-                | {"updated_at": func.now()},
-            )
-        )
-
-
-class MembershipRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def upsert(self, **values: object) -> None:
-        statement = insert(Membership).values(**values)
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[Membership.id],
-                set_={k: statement.excluded[k] for k in values if k != "id"},
-            )
-        )
-
-    @staticmethod
-    def admin_communities(user_id: int, day: date) -> Select[int]:
-        return select(Membership.community_id).where(
-            Membership.user_id == user_id,
-            Membership.role == "ADMIN",
-            Membership.valid_from <= day,
-            or_(Membership.valid_to.is_(None), Membership.valid_to > day),
-        )
-
-    async def is_admin_of(self, user_id: int, community_id: int, day: date) -> bool:
-        query = self.admin_communities(user_id, day).where(Membership.community_id == community_id)
-        return await self.session.scalar(query.limit(1)) is not None
+from iot_service.models import Command, CommandAck, Device, registry
 
 
 class DeviceRepository:
@@ -97,7 +52,10 @@ class DeviceRepository:
     ) -> tuple[list[Device], int]:
         query = select(Device)
         if visible_to is not None:
-            query = query.join(Plant, Plant.id == Device.plant_id).where(_visible(visible_to, day))
+            plants = registry.plants
+            query = query.join(plants, plants.c.plant_id == Device.plant_id).where(
+                registry.reader(self.session).visible_plants(visible_to, day)
+            )
         if plant_id is not None:
             query = query.where(Device.plant_id == plant_id)
         if status is not None:
@@ -175,11 +133,12 @@ class DeviceRepository:
 
     async def count_by_community_and_status(self) -> list[tuple[int, str, int]]:
         """Live devices per community and status (for the offline-share alert)."""
+        plants = registry.plants
         rows = await self.session.execute(
-            select(Plant.community_id, Device.status, func.count())
-            .join(Plant, Plant.id == Device.plant_id)
+            select(plants.c.community_id, Device.status, func.count())
+            .join(plants, plants.c.plant_id == Device.plant_id)
             .where(Device.revoked_at.is_(None))
-            .group_by(Plant.community_id, Device.status)
+            .group_by(plants.c.community_id, Device.status)
         )
         return [(int(c), str(s), int(n)) for c, s, n in rows.all()]
 
@@ -320,13 +279,6 @@ _SAVE_COUNTERS = text(
     " AND d.xmin = u.version"
     " RETURNING d.id"
 )
-
-
-def _visible(user_id: int, day: date) -> ColumnElement[bool]:
-    return or_(
-        Plant.owner_user_id == user_id,
-        Plant.community_id.in_(MembershipRepository.admin_communities(user_id, day)),
-    )
 
 
 class CommandRepository:

@@ -13,35 +13,22 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from cerc_shared.auth import Principal
+from cerc_shared.clock import italian_today
 from cerc_shared.envelope import ApiError, NotFound
-from cerc_shared.events import EventEnvelope
-from cerc_shared.events.cer import (
-    MembershipEnded,
-    MembershipErased,
-    MembershipStarted,
-    MembershipUpdated,
-    PlantLeft,
-    PlantRegistered,
-    PlantUpdated,
-)
 from cerc_shared.events.iot import DeviceRegistered, DeviceRevoked, DeviceStatusChanged
 from cerc_shared.outbox import record
+from cerc_shared.readmodels import Access, PlantFacts
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iot_service.models import Command, CommandAck, Device, Plant, outbox
+from iot_service.models import Command, CommandAck, Device, outbox, registry
 from iot_service.mqtt.dynsec import DynSec, DynSecError, NotOurClient
 from iot_service.mqtt.topics import commands_topic, device_root, device_username
-from iot_service.repository import (
-    CommandRepository,
-    DeviceRepository,
-    MembershipRepository,
-    PlantRepository,
-)
+from iot_service.repository import CommandRepository, DeviceRepository
 from iot_service.schemas import (
     CommandCreate,
     CommandOut,
@@ -56,7 +43,6 @@ from iot_service.settings import IotSettings
 
 PRODUCER = "iot"
 
-Access = Literal["manage", "read"]
 # Publishes one MQTT message (topic, payload) at QoS 1; raises on failure.
 Publish = Callable[[str, bytes], Awaitable[None]]
 
@@ -76,20 +62,11 @@ class IotContext:
         return self.settings.mqtt_public_port or self.settings.mqtt_port
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
-async def access_to(session: AsyncSession, principal: Principal, plant: Plant) -> Access | None:
-    if principal.is_platform_admin:
-        return "manage"
-    if await MembershipRepository(session).is_admin_of(
-        principal.user_id, plant.community_id, _today()
-    ):
-        return "manage"
-    if plant.owner_user_id == principal.user_id:
-        return "read"
-    return None
+async def access_to(
+    session: AsyncSession, principal: Principal, plant: PlantFacts
+) -> Access | None:
+    """The platform's or the plant's community's administrator manages; its owner reads."""
+    return await registry.reader(session).access(principal, plant, italian_today())
 
 
 async def _device_for(
@@ -99,7 +76,7 @@ async def _device_for(
     device = await (devices.get_for_update(device_id) if lock else devices.get(device_id))
     if device is None:
         raise NotFound("device")
-    plant = await PlantRepository(session).get(device.plant_id)
+    plant = await registry.reader(session).plant(device.plant_id)
     granted = await access_to(session, principal, plant) if plant else None
     if granted is None:
         raise NotFound("device")
@@ -140,13 +117,13 @@ def _not_our_client(exc: NotOurClient) -> ApiError:
 async def register_device(
     session: AsyncSession, ctx: IotContext, principal: Principal, body: DeviceCreate
 ) -> ProvisionedDevice:
-    plant = await PlantRepository(session).get(body.plant_id)
+    plant = await registry.reader(session).plant(body.plant_id)
     granted = await access_to(session, principal, plant) if plant else None
     if plant is None or granted is None:
         raise ApiError(404, "plant_not_found", "plant not found", field="plant_id")
     if granted != "manage":
         raise ApiError(403, "forbidden", "only an administrator of the community adds devices")
-    if not plant.active_on(_today()):
+    if not plant.active_on(italian_today()):
         raise ApiError(
             409, "plant_inactive", "the plant is not in a community today", field="plant_id"
         )
@@ -155,7 +132,7 @@ async def register_device(
         raise ApiError(409, "device_exists", "a device with this id exists", field="device_id")
     device = Device(
         id=body.device_id,
-        plant_id=plant.id,
+        plant_id=plant.plant_id,
         model=body.model,
         firmware=body.firmware,
         interval_s=body.interval_s,
@@ -189,7 +166,10 @@ async def register_device(
     password = secrets.token_urlsafe(24)
     try:
         await ctx.dynsec.provision_device(
-            username=device.mqtt_username, password=password, plant_id=plant.id, device_id=device.id
+            username=device.mqtt_username,
+            password=password,
+            plant_id=plant.plant_id,
+            device_id=device.id,
         )
     except NotOurClient as exc:
         raise _not_our_client(exc) from exc
@@ -285,7 +265,7 @@ async def list_devices(
 ) -> tuple[list[Device], int]:
     return await DeviceRepository(session).page(
         visible_to=None if principal.is_platform_admin else principal.user_id,
-        day=_today(),
+        day=italian_today(),
         page=page,
         per_page=per_page,
         plant_id=plant_id,
@@ -428,28 +408,5 @@ def status_event(device: DeviceState, previous: str | None) -> DeviceStatusChang
 
 # ---------------------------------------------------------------- read model
 
-
-async def apply_cer_event(session: AsyncSession, envelope: EventEnvelope) -> None:
-    """Keep the plants and memberships this service authorises with."""
-    event = envelope.data
-    if isinstance(event, PlantRegistered | PlantUpdated | PlantLeft):
-        await PlantRepository(session).upsert(
-            id=event.plant_id,
-            pod=event.pod,
-            name=event.name,
-            community_id=event.community_id,
-            owner_user_id=event.owner_user_id,
-            valid_from=event.valid_from,
-            valid_to=event.valid_to,
-        )
-    elif isinstance(
-        event, MembershipStarted | MembershipUpdated | MembershipEnded | MembershipErased
-    ):
-        await MembershipRepository(session).upsert(
-            id=event.membership_id,
-            community_id=event.community_id,
-            user_id=event.user_id,
-            role=event.role,
-            valid_from=event.valid_from,
-            valid_to=event.valid_to,
-        )
+# Keeps the plants and memberships this service authorises with.
+apply_cer_event = registry.apply

@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from cerc_shared.consumer import define_processed_events
+from cerc_shared.db import service_metadata
+from cerc_shared.events.user import UserType
 from cerc_shared.outbox import define_outbox
 from sqlalchemy import (
     BigInteger,
@@ -14,7 +16,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
-    MetaData,
     String,
     Uuid,
     func,
@@ -23,19 +24,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-USER_TYPES = ("PRIVATE", "BUSINESS", "ADMIN")
+USER_TYPES: tuple[str, ...] = get_args(UserType)
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
+    metadata = service_metadata()
 
 
 class User(Base):

@@ -21,9 +21,39 @@ MarketZone = Literal["NORD", "CNOR", "CSUD", "SUD", "CALA", "SICI", "SARD"]
 PlantType = Literal["CONSUMER", "PRODUCER", "PROSUMER"]
 Role = Literal["ADMIN", "MEMBER", "VIEWER"]
 MemberType = Literal["PRIVATE", "ENTERPRISE"]
+# Bodies whose withdrawals earn the TIP without the capital-grant reduction
+# (cer-rules §2); NONE for everyone else.
 BodyType = Literal[
     "NONE", "LOCAL_AUTHORITY", "PUBLIC_BODY", "RELIGIOUS", "THIRD_SECTOR", "ENVIRONMENTAL"
 ]
+Technology = Literal["PV", "WIND", "HYDRO", "BIOGAS", "BIOMASS", "OTHER"]
+# Tensione di connessione: bassa, media, alta (low, medium, high voltage).
+Voltage = Literal["BT", "MT", "AT"]
+# The twenty regions of Italy, as plants are registered in them.
+Region = Literal[
+    "Abruzzo",
+    "Basilicata",
+    "Calabria",
+    "Campania",
+    "Emilia-Romagna",
+    "Friuli-Venezia Giulia",
+    "Lazio",
+    "Liguria",
+    "Lombardia",
+    "Marche",
+    "Molise",
+    "Piemonte",
+    "Puglia",
+    "Sardegna",
+    "Sicilia",
+    "Toscana",
+    "Trentino-Alto Adige",
+    "Umbria",
+    "Valle d'Aosta",
+    "Veneto",
+]
+# The documents a community keeps: its statute, its regulation, its logo.
+DocumentKind = Literal["statute", "regulation", "logo"]
 
 
 class SharesPeriod(BaseModel):

@@ -59,6 +59,22 @@ class DeviceStatusChanged(_DeviceEvent):
     signal_strength: float | None = None
 
 
+# The measured values of a reading, by their names in the catalogue (with units).
+READING_FIELDS: tuple[str, ...] = (
+    "energy_produced_kwh",
+    "energy_consumed_kwh",
+    # Grid exchange at the POD (energia immessa / prelevata).
+    "energy_fed_in_kwh",
+    "energy_withdrawn_kwh",
+    "power_produced_kw",
+    "power_consumed_kw",
+    "voltage",
+    "current",
+    "frequency",
+    "power_factor",
+)
+
+
 class Reading(BaseModel):
     """One reading of one device; the fields of the specification's message."""
 

@@ -6,25 +6,22 @@ from typing import Annotated, Literal
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, PageMeta, ok
+from cerc_shared.events.cer import BodyType, DocumentKind, MarketZone, MemberType, Role
 from fastapi import APIRouter, File, Query, Response, UploadFile, status
 
 from cer_service import service
 from cer_service.api.deps import Cer, HotReads, Id, Page, PerPage
 from cer_service.schemas import (
     AuditOut,
-    BodyType,
     CommunityCreate,
     CommunityListItem,
     CommunityOut,
     CommunityUpdate,
     ErasureOut,
-    MarketZone,
     MemberAdd,
     MemberOut,
-    MemberType,
     MemberUpdate,
     PersonalExport,
-    Role,
     SharesIn,
     SharesOut,
 )
@@ -36,7 +33,6 @@ MemberSort = Literal[
     "id", "-id", "valid_from", "-valid_from", "username", "-username", "role", "-role"
 ]
 AuditEntity = Literal["community", "membership", "plant", "distribution_shares"]
-DocumentKind = Literal["statute", "regulation", "logo"]
 
 
 # The caller's own data first: "me" must not be read as a community id.

@@ -6,16 +6,15 @@ from typing import Annotated, Literal
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, ok
+from cerc_shared.events.cer import MarketZone, PlantType
 from fastapi import APIRouter, Query, Request, Response, status
 
 from cer_service import service
 from cer_service.api.deps import HotReads, Id, Page, PerPage
 from cer_service.schemas import (
-    MarketZone,
     PlantCreate,
     PlantDetail,
     PlantOut,
-    PlantType,
     PlantUpdate,
     Substation,
 )

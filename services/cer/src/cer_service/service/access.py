@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from cerc_shared.auth import Principal
+from cerc_shared.clock import italian_today
 from cerc_shared.crypto import FieldCipher
 from cerc_shared.envelope import ApiError, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,12 +18,10 @@ from cer_service.repository import CommunityRepository, MembershipRepository
 from cer_service.settings import CerSettings
 from cer_service.storage import DocumentStorage
 
-ITALY = ZoneInfo("Europe/Rome")
-
 
 def today() -> date:
     """Periods are Italian calendar dates."""
-    return datetime.now(ITALY).date()
+    return italian_today()
 
 
 @dataclass(frozen=True)

@@ -4,11 +4,10 @@ and kept content-addressed in the document storage."""
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
 
 from cerc_shared.auth import Principal
 from cerc_shared.envelope import ApiError, NotFound
-from cerc_shared.events.cer import CommunityUpdated
+from cerc_shared.events.cer import CommunityUpdated, DocumentKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cer_service import events
@@ -16,8 +15,6 @@ from cer_service.schemas import CommunityOut
 from cer_service.service.access import CerContext, access_to, require_active, require_manager
 from cer_service.service.changes import Changes
 from cer_service.service.communities import summary
-
-DocumentKind = Literal["statute", "regulation", "logo"]
 
 _PDF = b"%PDF-"
 _LOGO_MAGIC = {b"\x89PNG\r\n\x1a\n": ("png", "image/png"), b"\xff\xd8\xff": ("jpg", "image/jpeg")}

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
 
 from cerc_shared.auth import CurrentPrincipal
+from cerc_shared.clock import ITALY
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import ApiError, Envelope, NotFound, ok
 from fastapi import APIRouter, Query
@@ -18,16 +20,9 @@ from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel
 
 from energy_service import service
-from energy_service.aggregation import (
-    ROME,
-    AggregateResolution,
-    Bucket,
-    aggregate,
-    bucket_bounds,
-)
+from energy_service.aggregation import AggregateResolution, Bucket, Point, aggregate, bucket_bounds
 from energy_service.api.deps import Store
-from energy_service.models import PlantView
-from energy_service.perimeters import PerimeterRepository
+from energy_service.models import registry
 from energy_service.quantities import QUARTER_HOUR_S, quarters_of, settle
 from energy_service.timeseries import SeriesQuery
 
@@ -76,8 +71,8 @@ def _out(bucket: Bucket) -> AggregateOut:
     sources = [s for s, n in bucket.coverage.items() if n and s != "missing"]
     exchange = bucket.exchange - {"none"}
     return AggregateOut(
-        start=bucket.start.astimezone(ROME),
-        end=bucket.end.astimezone(ROME),
+        start=bucket.start.astimezone(ITALY),
+        end=bucket.end.astimezone(ITALY),
         produced_kwh=round(bucket.produced_kwh, 6),
         consumed_kwh=round(bucket.consumed_kwh, 6),
         fed_in_kwh=round(bucket.fed_in_kwh, 6),
@@ -126,27 +121,23 @@ async def _perimeter(
     primary_substation: str | None,
     start: datetime,
     end: datetime,
-) -> list[PlantView]:
+) -> Sequence[Point]:
     if by == "plant":
         if plant_id is None:
             raise ApiError(422, "validation_error", "by=plant needs plant_id", field="plant_id")
         return [await service.readable_plant(session, principal, plant_id)]
     if community_id is None:
         raise ApiError(422, "validation_error", f"by={by} needs community_id", field="community_id")
-    first_day = start.astimezone(ROME).date()
-    last_day = (end - timedelta(seconds=1)).astimezone(ROME).date()
-    repo = PerimeterRepository(session)
+    # The Italian days the buckets cover, as a half-open span.
+    days = (start.astimezone(ITALY).date(), (end - timedelta(seconds=1)).astimezone(ITALY).date())
+    between = (days[0], days[1] + timedelta(days=1))
+    reader = registry.reader(session)
     if by == "member":
         if member_id is None:
             raise ApiError(422, "validation_error", "by=member needs member_id", field="member_id")
         if member_id != principal.user_id:
             await service.require_community_manager(session, principal, community_id)
-        return await repo.plants(
-            community_id=community_id,
-            owner_user_id=member_id,
-            first_day=first_day,
-            last_day=last_day,
-        )
+        return await reader.plant_stays(community_id, between=between, owner_user_id=member_id)
     await service.require_community_manager(session, principal, community_id)
     if by == "substation":
         if not primary_substation:
@@ -154,16 +145,13 @@ async def _perimeter(
                 422, "validation_error", "by=substation needs primary_substation",
                 field="primary_substation",
             )  # fmt: skip
-        plants = await repo.plants(
-            community_id=community_id,
-            primary_substation=primary_substation,
-            first_day=first_day,
-            last_day=last_day,
+        stays = await reader.plant_stays(
+            community_id, between=between, primary_substation=primary_substation
         )
-        if not plants:
+        if not stays:
             raise NotFound("primary substation")
-        return plants
-    return await repo.plants(community_id=community_id, first_day=first_day, last_day=last_day)
+        return stays
+    return await reader.plant_stays(community_id, between=between)
 
 
 @router.get("/aggregations/", response_model=Envelope[list[AggregateOut]])
@@ -188,7 +176,7 @@ async def aggregations(
     settled = []
     if plants:
         sums = await store.energy_sums(
-            SeriesQuery(start=first, end=last, plant_ids=[p.plant_id for p in plants]),
+            SeriesQuery(start=first, end=last, plant_ids=sorted({p.plant_id for p in plants})),
             timedelta(seconds=QUARTER_HOUR_S),
         )
         settled = settle(quarters_of(sums), 900 if resolution == "15min" else 3600)
@@ -199,7 +187,7 @@ async def aggregations(
         )
     ]
     if format == "csv":
-        return _csv(buckets, f"{by}-{resolution}-{first.astimezone(ROME):%Y%m%d}.csv")
+        return _csv(buckets, f"{by}-{resolution}-{first.astimezone(ITALY):%Y%m%d}.csv")
     return ok(buckets)
 
 

@@ -17,7 +17,7 @@ from energy_service import service
 from energy_service.api.deps import Store
 from energy_service.completeness import completeness, month_bounds
 from energy_service.imports.repository import ImportRepository
-from energy_service.perimeters import PerimeterRepository
+from energy_service.models import registry
 from energy_service.quantities import QUARTER_HOUR_S, quarters_of, settle
 from energy_service.timeseries import SeriesQuery
 
@@ -62,14 +62,12 @@ async def month_completeness(
         raise ApiError(422, "validation_error", "not a month", field="month", expected="YYYY-MM")
     first = date(int(match.group(1)), int(match.group(2)), 1)
     start, end = month_bounds(first)
-    last_day = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-    plants = await PerimeterRepository(session).plants(
-        community_id=community_id, first_day=first, last_day=last_day
-    )
+    following = (first + timedelta(days=32)).replace(day=1)
+    plants = await registry.reader(session).plant_stays(community_id, between=(first, following))
     settled = []
     estimated: dict[int, set[date]] = {}
     if plants:
-        ids = [p.plant_id for p in plants]
+        ids = sorted({p.plant_id for p in plants})
         sums = await store.energy_sums(
             SeriesQuery(start=start, end=end, plant_ids=ids), timedelta(seconds=QUARTER_HOUR_S)
         )

@@ -8,19 +8,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 import orjson
 from cerc_shared.auth import CurrentPrincipal
+from cerc_shared.clock import italian_today
 from cerc_shared.db import DbSession
-from cerc_shared.envelope import NotFound
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from energy_service.live import LiveTally, places_of
-from energy_service.perimeters import PerimeterRepository
-from energy_service.repository import ReadModelRepository
-from energy_service.service import _today
+from energy_service.live import LiveSettings, LiveTally, places_of
+from energy_service.models import registry
+from energy_service.service import require_community_member
 
 router = APIRouter(prefix="/api/energy", tags=["live"])
 
@@ -36,24 +36,19 @@ async def live_shared_energy(
     principal: CurrentPrincipal,
     community_id: Annotated[int, Query(ge=1)],
 ) -> StreamingResponse:
-    today = _today()
-    repository = ReadModelRepository(session)
-    if not principal.is_platform_admin and not await repository.is_community_member(
-        principal.user_id, community_id, today
-    ):
-        raise NotFound("community")
+    today = italian_today()
+    await require_community_member(session, principal, community_id, today)
     tally: LiveTally = request.app.state.live_tally
-    # The community's plants are known to the tally from now on, whatever the
-    # periodic refresh has seen so far.
+    # The community's plants (their stays that cover today) are known to the
+    # tally from now on, whatever the periodic refresh has seen so far.
     tally.directory.merge(
         places_of(
-            (p.plant_id, p.community_id, p.primary_substation, p.valid_from, p.valid_to)
-            for p in await PerimeterRepository(session).plants(
-                community_id=community_id, first_day=today, last_day=today
+            await registry.reader(session).plant_stays(
+                community_id, between=(today, today + timedelta(days=1))
             )
         )
     )
-    settings = request.app.state.live_settings
+    settings: LiveSettings = request.app.state.live_settings
     return StreamingResponse(
         _events(request, tally, community_id, settings.keepalive_s, settings.min_interval_s),
         media_type="text/event-stream",

@@ -37,12 +37,11 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 from xml.etree.ElementTree import Element
-from zoneinfo import ZoneInfo
 
+from cerc_shared.clock import ITALY
 from defusedxml import ElementTree as SafeElementTree
 from defusedxml.common import DefusedXmlException
 
-ROME = ZoneInfo("Europe/Rome")
 QUARTER = timedelta(minutes=15)
 Direction = Literal["fed_in", "withdrawn"]
 DIRECTIONS: dict[str, Direction] = {"immessa": "fed_in", "prelevata": "withdrawn"}
@@ -104,14 +103,14 @@ class Parsed:
 
 def quarter_hours(day: date) -> int:
     """How many quarter hours the local day has: 92, 96 or 100."""
-    start = datetime(day.year, day.month, day.day, tzinfo=ROME)
+    start = datetime(day.year, day.month, day.day, tzinfo=ITALY)
     following = day + timedelta(days=1)
-    end = datetime(following.year, following.month, following.day, tzinfo=ROME)
+    end = datetime(following.year, following.month, following.day, tzinfo=ITALY)
     return int((end.astimezone(UTC) - start.astimezone(UTC)) / QUARTER)
 
 
 def local_midnight_utc(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=ROME).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=ITALY).astimezone(UTC)
 
 
 def parse_kwh(text: str) -> Decimal | None:
@@ -156,9 +155,9 @@ def _decode(data: bytes) -> str:
 def _local_instant(day: date, hour: int, minute: int, fold: int) -> datetime | None:
     """The UTC start of a local quarter hour; None when the local time does not
     exist that day (the spring gap) or, for a repeated column, is not repeated."""
-    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ROME, fold=fold)
+    local = datetime(day.year, day.month, day.day, hour, minute, tzinfo=ITALY, fold=fold)
     utc = local.astimezone(UTC)
-    back = utc.astimezone(ROME)
+    back = utc.astimezone(ITALY)
     if (back.hour, back.minute) != (hour, minute):
         return None
     if fold == 1 and local.replace(fold=0).utcoffset() == local.utcoffset():

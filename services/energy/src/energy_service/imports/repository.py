@@ -1,4 +1,4 @@
-"""Every query of the import history and the registry look-ups imports need."""
+"""Every query of the import history (the registry's are the kernel's read model's)."""
 
 from __future__ import annotations
 
@@ -8,21 +8,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_service.imports.models import MeterImport, MeterImportCurve
-from energy_service.models import PlantView
 
 
 class ImportRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def plants_by_pod(self, community_id: int, pods: Sequence[str]) -> list[PlantView]:
-        """The community's plants (every registered period) with one of these PODs."""
-        rows = await self.session.scalars(
-            select(PlantView)
-            .where(PlantView.community_id == community_id, PlantView.pod.in_(list(pods)))
-            .order_by(PlantView.pod, PlantView.valid_from)
-        )
-        return list(rows)
 
     async def by_content(self, community_id: int, sha256: str) -> MeterImport | None:
         found: MeterImport | None = await self.session.scalar(

@@ -24,14 +24,16 @@ from decimal import Decimal
 from typing import Any
 
 from cerc_shared.auth import Principal
+from cerc_shared.clock import ITALY
 from cerc_shared.envelope import ApiError, ErrorItem
+from cerc_shared.readmodels import PlantStay
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
-from energy_service.imports.formats import ROME, Curve, Direction, RowError, parse_file
+from energy_service.imports.formats import Curve, Direction, RowError, parse_file
 from energy_service.imports.models import MeterImport, MeterImportCurve
 from energy_service.imports.repository import ImportRepository
-from energy_service.models import PlantView
+from energy_service.models import registry
 from energy_service.service import require_community_manager
 from energy_service.timeseries import EnergyPoint, TimeSeriesStore
 
@@ -78,10 +80,10 @@ def _values_sha256(curve: Curve, plant_values: Sequence[tuple[Any, Any]]) -> str
     return digest.hexdigest()
 
 
-def _covering(plants: Sequence[PlantView], day: date) -> PlantView | None:
-    for plant in plants:
-        if plant.valid_from <= day and (plant.valid_to is None or day < plant.valid_to):
-            return plant
+def _covering(stays: Sequence[PlantStay], day: date) -> PlantStay | None:
+    for stay in stays:
+        if stay.active_on(day):
+            return stay
     return None
 
 
@@ -119,8 +121,11 @@ async def import_file(
                 )
             )  # fmt: skip
         seen[key] = curve.file
-    registered = await repo.plants_by_pod(community_id, sorted({c.pod for c in parsed.curves}))
-    by_pod: dict[str, list[PlantView]] = {}
+    # Every stay in the community of a plant with one of these PODs.
+    registered = await registry.reader(session).plant_stays(
+        community_id, between=None, pods=sorted({c.pod for c in parsed.curves})
+    )
+    by_pod: dict[str, list[PlantStay]] = {}
     for plant in registered:
         by_pod.setdefault(plant.pod, []).append(plant)
     for curve in parsed.curves:
@@ -136,12 +141,12 @@ async def import_file(
 
     warnings: list[dict[str, Any]] = []
     # (curve, plant) -> its values, split by the plant period each day falls in.
-    pieces: list[tuple[Curve, PlantView, list[Any]]] = []
+    pieces: list[tuple[Curve, PlantStay, list[Any]]] = []
     for curve in parsed.curves:
-        split: dict[int, tuple[PlantView, list[Any]]] = {}
+        split: dict[int, tuple[PlantStay, list[Any]]] = {}
         outside: set[date] = set()
         for end, value in curve.values:
-            day = (end - timedelta(minutes=15)).astimezone(ROME).date()
+            day = (end - timedelta(minutes=15)).astimezone(ITALY).date()
             covering = _covering(by_pod[curve.pod], day)
             if covering is None:
                 outside.add(day)
@@ -158,6 +163,10 @@ async def import_file(
                 }
             )
         pieces += [(curve, plant, values) for plant, values in split.values()]
+
+    def stays_of(plant: PlantStay) -> list[PlantStay]:
+        """The plant's stays in the community (a day of any of them is its to settle)."""
+        return [stay for stay in registered if stay.plant_id == plant.plant_id]
 
     current = await repo.current_curves(sorted({p.plant_id for _, p, _ in pieces}))
     rows: list[MeterImportCurve] = []
@@ -176,7 +185,7 @@ async def import_file(
             values_count=len(values),
             total_kwh=sum((v for _, v in values), start=Decimal(0)),
             values_sha256=values_sha,
-            estimated_days=sorted(d for d in curve.estimated_days if _covering([plant], d)),
+            estimated_days=sorted(d for d in curve.estimated_days if _covering(stays_of(plant), d)),
             first_interval_end=values[0][0],
             last_interval_end=values[-1][0],
         )

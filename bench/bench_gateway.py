@@ -201,7 +201,8 @@ def start_floor(tmp: Path, user_url: str) -> tuple[list[subprocess.Popen[bytes]]
     app_file.write_text(EMPTY_APP.format(jwks=f"{user_url}/api/auth/jwks/"))
     empty_port, listen, admin = free_port(), free_port(), free_port()
     app_argv = [sys.executable, "-m", "uvicorn", "empty_app:app", "--port", str(empty_port),
-                "--no-access-log", "--log-level", "warning"]  # fmt: skip
+                "--no-access-log", "--log-level", "warning",
+                "--timeout-keep-alive", "75"]  # fmt: skip
     procs = [subprocess.Popen(app_argv, cwd=tmp)]
     wait_ok(f"http://127.0.0.1:{empty_port}/api/auth/jwks/")
     config = tmp / "envoy.yaml"

@@ -25,8 +25,10 @@ _fetch_promtool() {
     log "apt does not know it yet: apt-get update"
     [[ $EUID -eq 0 ]] || die "run as root once, or: apt-get update"
     apt-get update -q >&2 || die "apt-get update failed"
+    # A point release may have replaced the pinned build: take the candidate then.
     (cd "$tmp" && apt-get download -q "prometheus=$PROMTOOL_DEB_VERSION" >&2) \
-      || die "apt-get download prometheus=$PROMTOOL_DEB_VERSION failed (set PROMTOOL_DEB_VERSION to one apt-cache policy prometheus lists)"
+      || (cd "$tmp" && apt-get download -q prometheus >&2) \
+      || die "apt-get download prometheus failed (apt-cache policy prometheus lists what apt has)"
   fi
   dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/x"
   mkdir -p "$dir"

@@ -171,6 +171,8 @@ def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None
             svc.name,
             [sys.executable, "-m", "uvicorn", "--factory", f"{svc.package}.main:app",
              "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+             # Longer than the gateway's idle timeout (60 s): Envoy closes first.
+             "--timeout-keep-alive", "75",
              "--workers", os.environ.get("CERC_FLEET_WORKERS", "1")],
             env,
             where,

@@ -18,8 +18,10 @@ migrate() {
 case "${1:-serve}" in
   serve)
     if [ "${CERC_MIGRATE_ON_START:-true}" = "true" ]; then migrate; fi
+    # Keep-alive longer than the gateway's upstream idle timeout (60 s), so
+    # Envoy closes an idle connection first and never sends on one being closed.
     exec uvicorn --factory "${CERC_SERVICE}_service.main:create_app" \
-      --host 0.0.0.0 --port 8000 --no-server-header
+      --host 0.0.0.0 --port 8000 --no-server-header --timeout-keep-alive 75
     ;;
   migrate)
     migrate

@@ -12,6 +12,7 @@ from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
 from user_service.api import auth, clients, users
+from user_service.api.shortcut import ProfileShortcut
 from user_service.models import outbox
 from user_service.service import AuthContext
 from user_service.settings import UserSettings
@@ -50,6 +51,7 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
         routers=[auth.router, clients.router, users.router],
+        inner_middleware=[ProfileShortcut],
     )
 
 

@@ -122,33 +122,53 @@ class Demo:
         return int(created["data"]["id"])
 
     def member(self, cid: int, username: str, facts: dict[str, Any], account: int) -> None:
-        body: dict[str, Any] = {
-            "username": username,
+        """Invite the person's e-mail as the manager; accept as the person, with
+        their own facts (nobody joins a community without consenting)."""
+        known = self.http.get(
+            f"/api/cer/{cid}/members/{self.ids[username]}/", headers=self.auth("demo-manager")
+        )
+        if known.status_code == 200 and known.json()["data"]["is_active"]:
+            return
+        terms = {
+            "email": f"{username}@demo.cercollettiva.it",
             "role": facts.get("role", "MEMBER"),
             "member_type": facts.get("member_type", "PRIVATE"),
             "body_type": facts.get("body_type", "NONE"),
             "joined_on": "2025-01-01",
         }
+        own: dict[str, Any] = {}
         if "cf" in facts:
-            body["tax_code"] = tax_code(facts["cf"])
+            own["tax_code"] = tax_code(facts["cf"])
         if "vat" in facts:
-            body["vat_number"] = facts["vat"]
-        if body["role"] == "MEMBER":
-            body["iban"] = iban(account)
-        # The CER service learns of new users from user.v1: give it a moment.
+            own["vat_number"] = facts["vat"]
+        if terms["role"] == "MEMBER":
+            own["iban"] = iban(account)
+        sent = self.check(
+            self.http.post(
+                f"/api/cer/{cid}/invitations/", headers=self.auth("demo-manager"), json=terms
+            ),
+            202,
+        )
+        invitation_id = sent["data"]["invitation_id"]
+        # The CER service learns of new users (and their e-mail) from user.v1: give it a moment.
         deadline = time.monotonic() + 30
         while True:
-            response = self.http.post(
-                f"/api/cer/{cid}/members/", headers=self.auth("demo-manager"), json=body
+            mine = self.check(
+                self.http.get("/api/cer/invitations/mine/", headers=self.auth(username)), 200
             )
-            code = response.json()["errors"][0]["code"] if response.status_code >= 400 else ""
-            if code == "unknown_user" and time.monotonic() < deadline:
-                time.sleep(0.5)
-                continue
-            if code == "already_member":
-                return
-            self.check(response, 201)
-            return
+            if invitation_id in [i["invitation_id"] for i in mine["data"]]:
+                break
+            if time.monotonic() > deadline:
+                raise SystemExit(f"the invitation to {username} never reached them")
+            time.sleep(0.5)
+        self.check(
+            self.http.post(
+                f"/api/cer/invitations/{invitation_id}/accept/",
+                headers=self.auth(username),
+                json=own,
+            ),
+            201,
+        )
 
     def plant(self, cid: int, spec: tuple[str, str, str, int, str, str | None]) -> None:
         owner, pod, kind, substation, power, technology = spec

@@ -35,24 +35,34 @@ def invite(
     admin: dict[str, str],
     cid: int,
     username: str,
+    person: dict[str, str],
     timeout_s: float = 30,
     **facts: Any,
 ) -> dict[str, Any]:
-    """Add a member by username; the CER service learns of new users from user.v1,
-    so a user registered a moment ago may take a moment to be known."""
-    body = {"username": username, "role": "MEMBER", "member_type": "PRIVATE",
-            "tax_code": TAX_CODE, "iban": IBAN, "joined_on": "2025-01-01", **facts}  # fmt: skip
+    """The manager invites the person's e-mail, the person (signed in) accepts
+    with their own facts. The CER service learns of new users from user.v1, so
+    the invitation may take a moment to show among theirs."""
+    terms = {"role": "MEMBER", "member_type": "PRIVATE", "joined_on": "2025-01-01"}
+    own = {"tax_code": TAX_CODE, "iban": IBAN}
+    for key, value in facts.items():
+        (own if key in ("tax_code", "vat_number", "iban") else terms)[key] = value
+    sent = call(fleet, "POST", f"/api/cer/{cid}/invitations/", admin,
+                json={"email": f"{username}@example.it", **terms})  # fmt: skip
+    assert sent.status_code == 202, sent.text
+    invitation_id = sent.json()["data"]["invitation_id"]
     deadline = time.monotonic() + timeout_s
     while True:
-        response = call(fleet, "POST", f"/api/cer/{cid}/members/", admin, json=body)
-        unknown = (
-            response.status_code == 422 and response.json()["errors"][0]["code"] == "unknown_user"
-        )
-        if not unknown or time.monotonic() > deadline:
-            assert response.status_code == 201, response.text
-            data: dict[str, Any] = response.json()["data"]
-            return data
+        mine = call(fleet, "GET", "/api/cer/invitations/mine/", person)
+        assert mine.status_code == 200, mine.text
+        if invitation_id in [i["invitation_id"] for i in mine.json()["data"]]:
+            break
+        assert time.monotonic() < deadline, "the invitation never reached its addressee"
         time.sleep(0.3)
+    accepted = call(fleet, "POST", f"/api/cer/invitations/{invitation_id}/accept/", person,
+                    json={k: v for k, v in own.items() if v is not None})  # fmt: skip
+    assert accepted.status_code == 201, accepted.text
+    data: dict[str, Any] = accepted.json()["data"]
+    return data
 
 
 def plant(cid: int, owner: int, pod: str, kind: str, substation: str, power: str) -> dict[str, Any]:
@@ -86,10 +96,15 @@ def test_a_manager_builds_a_community_end_to_end(fleet: Fleet) -> None:
     people = {k: register_and_login(fleet, v) for k, v in names.items()}
 
     cid = new_community(fleet, manager, f"E2E-{run}".upper())
-    anna = invite(fleet, manager, cid, names["anna"])
-    bruno = invite(fleet, manager, cid, names["bruno"])
-    comune = invite(fleet, manager, cid, names["comune"], member_type="ENTERPRISE",
-                    body_type="LOCAL_AUTHORITY", tax_code=None, vat_number=VAT_NUMBER)  # fmt: skip
+    anna = invite(fleet, manager, cid, names["anna"], people["anna"])
+    bruno = invite(fleet, manager, cid, names["bruno"], people["bruno"])
+    comune = invite(fleet, manager, cid, names["comune"], people["comune"],
+                    member_type="ENTERPRISE", body_type="LOCAL_AUTHORITY", tax_code=None,
+                    vat_number=VAT_NUMBER)  # fmt: skip
+    # A community's manager no longer adds anyone directly.
+    direct = call(fleet, "POST", f"/api/cer/{cid}/members/", manager,
+                  json={"username": names["anna"], "role": "VIEWER"})  # fmt: skip
+    assert direct.status_code == 403, direct.text
     assert comune["body_type"] == "LOCAL_AUTHORITY" and comune["vat_number"] == VAT_NUMBER
 
     plants = [
@@ -145,8 +160,8 @@ def test_roles_and_isolation_through_the_gateway(fleet: Fleet) -> None:
     member_b = register_and_login(fleet, f"mem-b-{run}")
     a = new_community(fleet, admin_a, f"ISO-A-{run}".upper())
     b = new_community(fleet, admin_b, f"ISO-B-{run}".upper())
-    invite(fleet, admin_a, a, f"view-{run}", role="VIEWER", tax_code=None, iban=None)
-    bm = invite(fleet, admin_b, b, f"mem-b-{run}")
+    invite(fleet, admin_a, a, f"view-{run}", viewer, role="VIEWER", tax_code=None, iban=None)
+    bm = invite(fleet, admin_b, b, f"mem-b-{run}", member_b)
     body = plant(b, bm["user_id"], "IT002E20000001", "CONSUMER", "AC001E00003", "3")
     created = call(fleet, "POST", "/api/plants/", admin_b, json=body)
     assert created.status_code == 201, created.text
@@ -157,6 +172,7 @@ def test_roles_and_isolation_through_the_gateway(fleet: Fleet) -> None:
         for method, path in [
             ("GET", f"/api/cer/{b}/"), ("PUT", f"/api/cer/{b}/"), ("GET", f"/api/cer/{b}/members/"),
             ("GET", f"/api/cer/{b}/audit/"), ("GET", f"/api/cer/{b}/shares/"),
+            ("GET", f"/api/cer/{b}/invitations/"),
             ("GET", f"/api/plants/?cer_id={b}"), ("GET", f"/api/plants/{plant_b}/"),
             ("DELETE", f"/api/plants/{plant_b}/"),
         ]:  # fmt: skip

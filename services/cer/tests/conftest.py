@@ -172,8 +172,12 @@ async def new_community(
 async def add_member(
     client: httpx.AsyncClient, cer_id: int, admin: int, who: str, **overrides: Any
 ) -> dict[str, Any]:
+    """``who`` joins the community ``admin`` manages. Managers cannot add people
+    directly any more (they invite: test_invitations.py); the platform's direct
+    route sets the stage, as the demo seeding does."""
+    del admin  # names the scene's manager; the platform does the adding
     response = await client.post(
-        f"/api/cer/{cer_id}/members/", json=member_body(who, **overrides), headers=auth(admin)
+        f"/api/cer/{cer_id}/members/", json=member_body(who, **overrides), headers=PLATFORM_ADMIN
     )
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()["data"]

@@ -68,6 +68,8 @@ def endpoints(w: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
         ("GET", f"/api/cer/{a}/documents/statute/", {}),
         ("GET", f"/api/cer/{a}/members/", {}),
         ("POST", f"/api/cer/{a}/members/", {"json": member_body("nuovo")}),
+        ("POST", f"/api/cer/{a}/invitations/", {"json": {"email": "nuovo@example.it"}}),
+        ("GET", f"/api/cer/{a}/invitations/", {}),
         ("GET", f"/api/cer/{a}/members/{OTHER_MEMBER_A}/", {}),
         ("PUT", f"/api/cer/{a}/members/{OTHER_MEMBER_A}/", {"json": {"role": "VIEWER"}}),
         ("DELETE", f"/api/cer/{a}/members/{OTHER_MEMBER_A}/", {}),
@@ -85,12 +87,12 @@ def endpoints(w: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
 OK, NO, HID = 200, 403, 404
 EXPECTED = {
     # A MEMBER reads the summary, its own membership and plants; writes nothing.
-    MEMBER_A: [OK, NO, NO, OK, NO, NO, OK, OK, NO, NO, NO, NO, NO, OK, NO, OK, NO, NO, NO],
+    MEMBER_A: [OK, NO, NO, OK, NO, NO, OK, OK, NO, NO, NO, NO, NO, NO, NO, OK, NO, OK, NO, NO, NO],
     # A VIEWER reads everything but the audit trail; writes nothing.
-    VIEWER_A: [OK, NO, NO, OK, NO, NO, OK, OK, NO, OK, NO, NO, NO, OK, NO, OK, OK, NO, NO],
+    VIEWER_A: [OK, NO, NO, OK, NO, NO, OK, OK, NO, NO, NO, OK, NO, NO, NO, OK, NO, OK, OK, NO, NO],
     # Another community's member and admin: nothing exists.
-    MEMBER_B: [HID] * 19,
-    ADMIN_B: [HID] * 19,
+    MEMBER_B: [HID] * 21,
+    ADMIN_B: [HID] * 21,
 }
 
 
@@ -149,6 +151,10 @@ async def test_community_admin_manages_only_their_community(
     for method, path, kwargs in endpoints(world):
         if method == "DELETE" and path == f"/api/cer/{a}/":
             expected = 403  # only a platform administrator deactivates
+        elif method == "POST" and path == f"/api/cer/{a}/members/":
+            expected = 403  # a community's admin invites; only the platform adds directly
+        elif method == "POST" and "/invitations/" in path:
+            expected = 202
         elif method == "DELETE" and "/members/" in path:
             continue  # ends marco's period, after which his plant is gone: checked below
         else:

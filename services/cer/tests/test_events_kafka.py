@@ -25,17 +25,18 @@ from cerc_shared.testing import prepare_database
 from fastapi import FastAPI
 
 from .conftest import (
+    IBAN,
     KID,
     SERVICE_DIR,
     SIGNING_KEY,
+    TAX_CODE,
     Users,
     auth,
     community_body,
-    member_body,
     plant_body,
 )
 
-TOPICS = ("cer.v1", "membership.v1", "plant.v1")
+TOPICS = ("cer.v1", "membership.v1", "plant.v1", "invitation.v1")
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +121,24 @@ async def test_events_arrive_once_in_order_and_rebuild_the_registry(
             return data
 
         cid = (await call("POST", "/api/cer/", founder, json=community_body(run.upper())))["id"]
-        await call("POST", f"/api/cer/{cid}/members/", founder, json=member_body(f"anna-{run}"))
-        await call("POST", f"/api/cer/{cid}/members/", founder,
-                   json=member_body(f"bruno-{run}", role="VIEWER"))  # fmt: skip
+        # Both join by invitation: anna finds hers signed in, bruno follows the mailed link.
+        anna_email, bruno_typed = f"anna-{run}@example.it", f"Bruno-{run}@Example.IT"
+        await call("POST", f"/api/cer/{cid}/invitations/", founder, json={"email": anna_email})
+        await call("POST", f"/api/cer/{cid}/invitations/", founder,
+                   json={"email": bruno_typed, "role": "VIEWER"})  # fmt: skip
+        mine = await client.get("/api/cer/invitations/mine/", headers=headers(anna))
+        [invitation] = mine.json()["data"]
+        await call("POST", f"/api/cer/invitations/{invitation['invitation_id']}/accept/", anna,
+                   json={"tax_code": TAX_CODE, "iban": IBAN})  # fmt: skip
+        sent = [
+            e["data"] for e in await _collect(run, expected=5) if e["type"] == "invitation.created"
+        ]
+        # What the mailer needs: the address as typed and the link; nothing of the account.
+        assert sorted(e["email"] for e in sent) == sorted([anna_email, bruno_typed])
+        assert all("user_id" not in e for e in sent)
+        [to_bruno] = [e for e in sent if e["email"] == bruno_typed]
+        assert to_bruno["role"] == "VIEWER" and to_bruno["community_name"] == "CER Milano Centro"
+        await call("POST", to_bruno["accept_path"], bruno)
         pods = [f"IT001E{(base + i) % 10**8:08d}" for i in range(3)]
         p1 = (await call("POST", "/api/plants/", founder, json=plant_body(cid, anna, pod=pods[0])))[
             "id"
@@ -140,8 +156,9 @@ async def test_events_arrive_once_in_order_and_rebuild_the_registry(
         await call("DELETE", f"/api/plants/{p2}/?left_on=2025-06-01", founder)
         await call("PUT", f"/api/cer/{cid}/", founder, json={"name": "Rinominata"})
 
-        # One event per change: 2 cer, 3 memberships, 3 registered, 3 updated, 1 left.
-        envelopes = await _collect(run, expected=12)
+        # One event per change: 2 cer, 2 invitations, 3 memberships, 3 registered,
+        # 3 updated, 1 left.
+        envelopes = await _collect(run, expected=14)
         registry = await call("GET", f"/api/plants/?cer_id={cid}&per_page=100", founder)
         members = await call("GET", f"/api/cer/{cid}/members/", founder)
         summary = await call("GET", f"/api/cer/{cid}/", founder)
@@ -149,6 +166,7 @@ async def test_events_arrive_once_in_order_and_rebuild_the_registry(
     types = sorted(e["type"] for e in envelopes)
     assert types == sorted(
         ["cer.created", "cer.updated"]
+        + ["invitation.created"] * 2
         + ["membership.started"] * 3
         + ["plant.registered"] * 3
         + ["plant.updated"] * 3

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .conftest import (
     IBAN,
+    PLATFORM_ADMIN,
     TAX_CODE,
     VAT_NUMBER,
     Users,
@@ -108,7 +109,7 @@ async def test_bad_member_is_refused_and_writes_nothing(
     body = member_body("anna")
     body.update(change)
     before = await _counts(sessionmaker)
-    response = await client.post(f"/api/cer/{cid}/members/", json=body, headers=auth(10))
+    response = await client.post(f"/api/cer/{cid}/members/", json=body, headers=PLATFORM_ADMIN)
     assert response.status_code == status, response.text
     errors = response.json()["errors"]
     assert [(e["field"] or "", e["code"]) for e in errors] == [(field, code)]

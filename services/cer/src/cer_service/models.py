@@ -220,6 +220,50 @@ class PlantPeriod(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
 
 
+INVITATION_STATES = ("PENDING", "ACCEPTED", "REVOKED")
+
+
+class Invitation(Base):
+    """An e-mail address asked to join a community (issue 12, item 7). Nobody is
+    added without their consent: the membership begins only when the person
+    signed in with that address accepts. Until then the manager knows only the
+    address they typed; whether it belongs to an account is never looked up."""
+
+    __tablename__ = "invitations"
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
+    __table_args__ = (
+        CheckConstraint(f"status IN {_in(INVITATION_STATES)}", name="status"),
+        CheckConstraint(f"role IN {_in(ROLES)}", name="role"),
+        CheckConstraint(f"member_type IN {_in(MEMBER_TYPES)}", name="member_type"),
+        CheckConstraint(f"body_type IN {_in(BODY_TYPES)}", name="body_type"),
+        Index("ix_invitations_community_id", "community_id", "id"),
+        Index(
+            "ix_invitations_email_pending", "email_key", postgresql_where=text("status = 'PENDING'")
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("communities.id", ondelete="RESTRICT")
+    )
+    # As typed (shown back to the manager), and lower-cased for matching the signed-in user.
+    email: Mapped[str] = mapped_column(String(254))
+    email_key: Mapped[str] = mapped_column(String(254))
+    # SHA-256 of the one-time token in the link: the table alone accepts nothing.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(10))
+    member_type: Mapped[str] = mapped_column(String(12))
+    body_type: Mapped[str] = mapped_column(String(20), default="NONE")
+    joined_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(10), default="PENDING")
+    invited_by: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When it was accepted or revoked; the membership it became is in the audit trail.
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    membership_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class KnownUser(Base):
     """Read model of the user service's users, fed by user.v1 (never its tables)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -18,6 +18,7 @@ from cer_service.models import (
     AuditEntry,
     Community,
     DistributionShares,
+    Invitation,
     KnownUser,
     Membership,
     Plant,
@@ -572,6 +573,58 @@ class UserRepository:
                 where=~KnownUser.erased,
             )
         )
+
+
+class InvitationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, invitation: Invitation) -> Invitation:
+        self.session.add(invitation)
+        await self.session.flush()
+        return invitation
+
+    async def get_for_update(self, invitation_id: int) -> Invitation | None:
+        return await self.session.scalar(
+            select(Invitation).where(Invitation.id == invitation_id).with_for_update()
+        )
+
+    async def get(self, invitation_id: int) -> Invitation | None:
+        return await self.session.get(Invitation, invitation_id)
+
+    async def by_token(self, token_hash: str) -> Invitation | None:
+        return await self.session.scalar(
+            select(Invitation).where(Invitation.token_hash == token_hash)
+        )
+
+    async def lock(self, invitation: Invitation) -> None:
+        """Lock the row and reread it (after the community's row, as every write orders them)."""
+        await self.session.refresh(invitation, with_for_update=True)
+
+    async def page(
+        self, community_id: int, *, page: int, per_page: int
+    ) -> tuple[list[Invitation], int]:
+        query = select(Invitation).where(Invitation.community_id == community_id)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = await self.session.scalars(
+            query.order_by(Invitation.id.desc()).offset((page - 1) * per_page).limit(per_page)
+        )
+        return list(rows), int(total or 0)
+
+    async def pending_for(self, email_key: str, now: datetime) -> list[tuple[Invitation, str]]:
+        """Open invitations to one address, with their community's name."""
+        rows = await self.session.execute(
+            select(Invitation, Community.name)
+            .join(Community, Community.id == Invitation.community_id)
+            .where(
+                Invitation.email_key == email_key,
+                Invitation.status == "PENDING",
+                Invitation.expires_at > now,
+                Community.is_active,
+            )
+            .order_by(Invitation.id)
+        )
+        return [(i, name) for i, name in rows.tuples()]
 
 
 class AuditRepository:

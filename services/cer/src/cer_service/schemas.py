@@ -194,6 +194,61 @@ class MemberAdd(_Strict):
         return self
 
 
+class InvitationIn(_Strict):
+    """Whom to invite (an e-mail address, nothing else names them) and on what terms."""
+
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    role: Role = "MEMBER"
+    member_type: MemberType = "PRIVATE"
+    body_type: BodyType = "NONE"
+    joined_on: date | None = None
+
+
+class InvitationSent(BaseModel):
+    """The same answer whether or not the address belongs to an account."""
+
+    invitation_id: int
+    email: str
+    expires_at: datetime
+    message: str = "if this address can join, an invitation has been sent to it"
+
+
+class InvitationOut(BaseModel):
+    """What a manager sees of an invitation: the address they typed, never who it is."""
+
+    invitation_id: int
+    community_id: int
+    email: str
+    role: str
+    member_type: str
+    body_type: str
+    joined_on: date | None
+    status: Literal["PENDING", "ACCEPTED", "REVOKED", "EXPIRED"]
+    created_at: datetime
+    expires_at: datetime
+
+
+class InvitationForMe(BaseModel):
+    """An invitation addressed to the signed-in user's e-mail."""
+
+    invitation_id: int
+    community_id: int
+    community_name: str
+    role: str
+    member_type: str
+    body_type: str
+    joined_on: date | None
+    expires_at: datetime
+
+
+class InvitationAccept(_Strict):
+    """The joining person's own facts (the rules need them for a MEMBER)."""
+
+    tax_code: TaxCode | None = None
+    vat_number: VatNumber | None = None
+    iban: Iban | None = None
+
+
 class MemberUpdate(_Strict):
     role: Role | None = None
     member_type: MemberType | None = None

@@ -23,6 +23,8 @@ class CerSettings(ServiceSettings):
     storage_dir: str = ".run/cer/documents"
     max_document_bytes: int = 10 * 1024 * 1024
     max_logo_bytes: int = 1024 * 1024
+    # How long an invitation to join a community may be accepted.
+    invitation_days: int = 14
 
     # Answers of the hot reads (summary, plant pages) kept per process, keyed by
     # the community's registry version (read_cache.py); 0 turns the cache off.

@@ -23,6 +23,7 @@ from cerc_shared.events.cer import (
     CommunityCreated,
     CommunityDeactivated,
     CommunityUpdated,
+    InvitationCreated,
     MembershipEnded,
     MembershipErased,
     MembershipStarted,
@@ -54,6 +55,7 @@ AnyEvent = Annotated[
     | PlantRegistered
     | PlantUpdated
     | PlantLeft
+    | InvitationCreated
     | DeviceRegistered
     | DeviceRevoked
     | DeviceStatusChanged

@@ -1,7 +1,8 @@
 """Events of the CER service, enough for other services to keep a read model.
 
 Topics: ``cer.v1`` (keyed by community id), ``membership.v1`` (keyed by
-membership id), ``plant.v1`` (keyed by plant id). Quantities are ``Decimal``
+membership id), ``plant.v1`` (keyed by plant id), ``invitation.v1`` (keyed by
+invitation id). Quantities are ``Decimal``
 (serialised as strings), never float. Validity periods are half-open
 ``[valid_from, valid_to)``; ``valid_to`` is ``None`` while open. Personal data
 (codice fiscale, partita IVA, IBAN) never travels on Kafka.
@@ -9,7 +10,7 @@ membership id), ``plant.v1`` (keyed by plant id). Quantities are ``Decimal``
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import ClassVar, Literal
 
@@ -189,6 +190,33 @@ class PlantLeft(_PlantFacts):
     version: Literal[1] = 1
 
 
+# ---------------------------------------------------------- invitation.v1
+
+
+class InvitationCreated(Event):
+    """A manager invited an e-mail address to join a community; the notification
+    service mails the person the link. A topic of its own, not membership.v1:
+    the read models that authorise on membership.v1 never see e-mail addresses,
+    and only the mailer needs to read this one."""
+
+    topic: ClassVar[str] = "invitation.v1"
+    type: Literal["invitation.created"] = "invitation.created"
+    version: Literal[1] = 1
+    invitation_id: int
+    community_id: int
+    community_name: str
+    # As the manager typed it: the address to write to, never matched to an account here.
+    email: str
+    role: Role
+    expires_at: datetime
+    # Path (under the gateway's origin) the person opens after signing in;
+    # it holds the invitation's one-time token.
+    accept_path: str
+
+    def key(self) -> str:
+        return str(self.invitation_id)
+
+
 CER_EVENTS: tuple[type[Event], ...] = (
     CommunityCreated,
     CommunityUpdated,
@@ -200,4 +228,5 @@ CER_EVENTS: tuple[type[Event], ...] = (
     PlantRegistered,
     PlantUpdated,
     PlantLeft,
+    InvitationCreated,
 )

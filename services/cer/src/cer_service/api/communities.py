@@ -32,7 +32,7 @@ CommunitySort = Literal["id", "-id", "name", "-name", "code", "-code", "created_
 MemberSort = Literal[
     "id", "-id", "valid_from", "-valid_from", "username", "-username", "role", "-role"
 ]
-AuditEntity = Literal["community", "membership", "plant", "distribution_shares"]
+AuditEntity = Literal["community", "membership", "plant", "distribution_shares", "invitation"]
 
 
 # The caller's own data first: "me" must not be read as a community id.
@@ -194,6 +194,8 @@ async def list_members(
 async def add_member(
     cer_id: Id, body: MemberAdd, session: DbSession, cer: Cer, principal: CurrentPrincipal
 ) -> Envelope[MemberOut]:
+    """Add a user directly: platform administrators only (seeding, support).
+    A community's managers invite instead: POST /api/cer/{cer_id}/invitations/."""
     return ok(await service.add_member(session, cer, principal, cer_id, body))
 
 

@@ -9,7 +9,7 @@
 It flushes, never commits: the request's session decides (see cerc_shared.db).
 The API calls it as ``service.X``; the names below are that surface."""
 
-from cer_service.service.access import CerContext
+from cer_service.service.access import CerContext, today
 from cer_service.service.cached import (
     QueryItems,
     Reads,
@@ -33,6 +33,18 @@ from cer_service.service.communities import (
     update_community,
 )
 from cer_service.service.documents import document_limit, download_document, upload_document
+from cer_service.service.invitations import (
+    accept as accept_invitation,
+)
+from cer_service.service.invitations import (
+    invite,
+    known_user,
+    list_invitations,
+    my_invitations,
+)
+from cer_service.service.invitations import (
+    revoke as revoke_invitation,
+)
 from cer_service.service.members import (
     add_member,
     get_member,
@@ -55,6 +67,7 @@ __all__ = [
     "PlantQuery",
     "QueryItems",
     "Reads",
+    "accept_invitation",
     "add_member",
     "add_shares",
     "audit_trail",
@@ -69,9 +82,13 @@ __all__ = [
     "export_personal_data",
     "get_member",
     "get_plant",
+    "invite",
+    "known_user",
     "list_communities",
+    "list_invitations",
     "list_members",
     "list_plants",
+    "my_invitations",
     "plants_key",
     "plants_page_json",
     "plants_view_key",
@@ -80,8 +97,10 @@ __all__ = [
     "readable_view",
     "remove_member",
     "remove_plant",
+    "revoke_invitation",
     "shares_history",
     "summary_key",
+    "today",
     "update_community",
     "update_member",
     "update_plant",

@@ -22,7 +22,15 @@ from cerc_shared.outbox import record
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from cer_service.events import PRODUCER
-from cer_service.models import AuditEntry, Community, DistributionShares, Membership, Plant, outbox
+from cer_service.models import (
+    AuditEntry,
+    Community,
+    DistributionShares,
+    Invitation,
+    Membership,
+    Plant,
+    outbox,
+)
 from cer_service.repository import AuditRepository
 from cer_service.schemas import PLANT_FIELDS
 
@@ -39,7 +47,18 @@ COMMUNITY_FIELDS = (
 )
 SHARES_FIELDS = ("valid_from", "producers_pct", "consumers_pct", "community_fund_pct")
 
-Audited = Community | Membership | Plant | DistributionShares
+# The address is not kept: the append-only trail could never give it back on erasure.
+INVITATION_FIELDS = (
+    "role",
+    "member_type",
+    "body_type",
+    "joined_on",
+    "status",
+    "expires_at",
+    "membership_id",
+)
+
+Audited = Community | Membership | Plant | DistributionShares | Invitation
 
 
 def _jsonable(value: Any) -> Any:
@@ -71,6 +90,8 @@ def snapshot(entity: Audited) -> dict[str, Any]:
         return _snapshot(entity, PLANT_FIELDS)
     if isinstance(entity, DistributionShares):
         return _snapshot(entity, SHARES_FIELDS)
+    if isinstance(entity, Invitation):
+        return _snapshot(entity, INVITATION_FIELDS)
     return _membership_snapshot(entity)
 
 
@@ -79,6 +100,7 @@ ENTITY_TYPES: dict[type[Audited], str] = {
     Membership: "membership",
     Plant: "plant",
     DistributionShares: "distribution_shares",
+    Invitation: "invitation",
 }
 
 

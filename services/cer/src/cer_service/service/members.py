@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from cerc_shared.auth import Principal
@@ -119,18 +120,70 @@ async def _resolve_user(session: AsyncSession, data: MemberAdd) -> tuple[KnownUs
 async def add_member(
     session: AsyncSession, ctx: CerContext, principal: Principal, community_id: int, data: MemberAdd
 ) -> MemberOut:
+    """Add a user directly: the platform's own seeding and support only. A
+    community's managers invite (service/invitations.py): nobody joins a
+    community, nor has their name shown to its managers, without consenting."""
     acc = await access_to(session, principal, community_id, for_update=True)
-    require_manager(acc)
+    if not principal.is_platform_admin:
+        raise forbidden(
+            "members join by invitation: POST /api/cer/{cer_id}/invitations/ with their e-mail"
+        )
     require_active(acc.community)
     user, field = await _resolve_user(session, data)
-    _check_member_facts(data.role, data.member_type, data.body_type, data.tax_code, data.vat_number)
-    joined_on = data.joined_on or today()
+    membership = await start_membership(
+        session,
+        ctx,
+        principal,
+        community_id,
+        user.id,
+        MemberFacts(
+            role=data.role,
+            member_type=data.member_type,
+            body_type=data.body_type,
+            tax_code=data.tax_code,
+            vat_number=data.vat_number,
+            iban=data.iban,
+            joined_on=data.joined_on,
+        ),
+        field=field,
+    )
+    return member_out(ctx, membership, user, clear=True, day=today())
+
+
+@dataclass(frozen=True)
+class MemberFacts:
+    role: str
+    member_type: str
+    body_type: str
+    tax_code: str | None
+    vat_number: str | None
+    iban: str | None
+    joined_on: date | None
+
+
+async def start_membership(
+    session: AsyncSession,
+    ctx: CerContext,
+    principal: Principal,
+    community_id: int,
+    user_id: int,
+    facts: MemberFacts,
+    *,
+    field: str,
+) -> Membership:
+    """The one way a membership begins (added by the platform or an accepted
+    invitation): checks, sealed personal data, audit entry and event. The
+    caller holds the community's row locked and has checked who may do it."""
+    _check_member_facts(
+        facts.role, facts.member_type, facts.body_type, facts.tax_code, facts.vat_number
+    )
+    joined_on = facts.joined_on or today()
     memberships = MembershipRepository(session)
-    if await memberships.open_period(community_id, user.id) is not None:
+    if await memberships.open_period(community_id, user_id) is not None:
         raise ApiError(409, "already_member", "this user is already a member", field=field)
     if any(
         m.community_id == community_id and m.valid_to is not None and m.valid_to > joined_on
-        for m in await memberships.of_user(user.id)
+        for m in await memberships.of_user(user_id)
     ):
         raise ApiError(
             409,
@@ -140,15 +193,15 @@ async def add_member(
         )
     membership = Membership(
         community_id=community_id,
-        user_id=user.id,
-        role=data.role,
-        member_type=data.member_type,
-        body_type=data.body_type,
+        user_id=user_id,
+        role=facts.role,
+        member_type=facts.member_type,
+        body_type=facts.body_type,
         valid_from=joined_on,
     )
-    membership.tax_code_sealed = _seal(ctx, membership, "tax_code", data.tax_code)
-    membership.vat_number_sealed = _seal(ctx, membership, "vat_number", data.vat_number)
-    membership.iban_sealed = _seal(ctx, membership, "iban", data.iban)
+    membership.tax_code_sealed = _seal(ctx, membership, "tax_code", facts.tax_code)
+    membership.vat_number_sealed = _seal(ctx, membership, "vat_number", facts.vat_number)
+    membership.iban_sealed = _seal(ctx, membership, "iban", facts.iban)
     try:
         await memberships.add(membership)
     except IntegrityError as exc:
@@ -160,7 +213,7 @@ async def add_member(
         before=None,
         events=[events.membership_event(membership, MembershipStarted)],
     )
-    return member_out(ctx, membership, user, clear=True, day=today())
+    return membership
 
 
 async def _admins_left(session: AsyncSession, community_id: int, without_user: int) -> int:

@@ -123,9 +123,11 @@ async def test_events_arrive_once_in_order_and_rebuild_the_registry(
         cid = (await call("POST", "/api/cer/", founder, json=community_body(run.upper())))["id"]
         # Both join by invitation: anna finds hers signed in, bruno follows the mailed link.
         anna_email, bruno_typed = f"anna-{run}@example.it", f"Bruno-{run}@Example.IT"
-        await call("POST", f"/api/cer/{cid}/invitations/", founder, json={"email": anna_email})
+        since = {"joined_on": "2025-01-01"}
         await call("POST", f"/api/cer/{cid}/invitations/", founder,
-                   json={"email": bruno_typed, "role": "VIEWER"})  # fmt: skip
+                   json={"email": anna_email, **since})  # fmt: skip
+        await call("POST", f"/api/cer/{cid}/invitations/", founder,
+                   json={"email": bruno_typed, "role": "VIEWER", **since})  # fmt: skip
         mine = await client.get("/api/cer/invitations/mine/", headers=headers(anna))
         [invitation] = mine.json()["data"]
         await call("POST", f"/api/cer/invitations/{invitation['invitation_id']}/accept/", anna,

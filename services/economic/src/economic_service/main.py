@@ -1,0 +1,48 @@
+"""The economic service app: settlement runs, the books, members' benefits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from cerc_shared.app import create_service_app
+from cerc_shared.runtime import service_runtime
+from fastapi import FastAPI
+
+from economic_service.api import books, settlements
+from economic_service.models import outbox, processed_events, registry
+from economic_service.service.jobs import SettlementJobs
+from economic_service.settings import EconomicSettings
+
+
+def create_app(settings: EconomicSettings | None = None) -> FastAPI:
+    settings = settings or EconomicSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with service_runtime(app, settings, outbox=outbox) as runtime:
+            app.state.settings = settings
+            runtime.consumer(
+                "economic.read-models",
+                registry.topics,
+                registry.apply,
+                processed_events,
+                start=settings.consume_read_models,
+            )
+            jobs = SettlementJobs(runtime.sessionmaker, settings)
+            runtime.add(jobs, name="settlement_jobs", start=settings.settle_jobs)
+            yield
+
+    return create_service_app(
+        service=settings.service_name,
+        title="CerCollettiva economic service",
+        version="1.0.0",
+        description="Settlement runs of a community month, the books, members' benefits.",
+        lifespan=lifespan,
+        routers=[settlements.router, books.router],
+    )
+
+
+def app() -> FastAPI:
+    """Factory for `uvicorn --factory economic_service.main:app`."""
+    return create_app()

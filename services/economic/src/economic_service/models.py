@@ -1,0 +1,213 @@
+"""The economic service's tables (schema ``economic``).
+
+* the registry read model (communities, shares by date, plants and their
+  stays, memberships), kept from cer.v1, plant.v1 and membership.v1;
+* zonal prices and the dated rule parameters a platform admin may extend;
+* settlement runs, immutable once computed, with their members' results;
+* the books: accounts per community, journal entries whose postings sum to
+  zero (checked by the database at commit), transactions, and the audit log.
+
+Money is whole euro cents (BIGINT) everywhere; energy in Wh.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from cerc_shared.consumer import define_processed_events
+from cerc_shared.db import service_metadata
+from cerc_shared.outbox import define_outbox
+from cerc_shared.readmodels import RegistryReadModel
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+
+
+registry = RegistryReadModel(Base.metadata)
+outbox = define_outbox(Base.metadata)
+processed_events = define_processed_events(Base.metadata)
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class ZonalPrice(Base):
+    """The hourly zonal price Pz (€/MWh) of a market zone, for the hour starting at ``hour_utc``."""
+
+    __tablename__ = "zonal_prices"
+    zone: Mapped[str] = mapped_column(String(10), primary_key=True)
+    hour_utc: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    eur_mwh: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
+    source: Mapped[str] = mapped_column(String(40), nullable=False)
+
+
+class TraseRate(Base):
+    """TRASe by year (€/MWh), extending the engine's dated table; a year in
+    neither is an error the user sees, never a zero."""
+
+    __tablename__ = "trase_rates"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    eur_mwh: Mapped[Decimal] = mapped_column(Numeric(10, 4), nullable=False)
+    source: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class SettlementRun(Base):
+    """One settlement of a community month. QUEUED -> RUNNING -> COMPLETED or
+    FAILED; once COMPLETED nothing in it changes. A FINAL run is a new row
+    copying the PROVISIONAL it approves (``approves_run_id``)."""
+
+    __tablename__ = "settlement_runs"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    period: Mapped[str] = mapped_column(String(7), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    progress: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    requested_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    previous_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    approves_run_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    inputs_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    coverage: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    parameters: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    engine_version: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    difference: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    total_cents: Mapped[int | None] = mapped_column(BigInteger)
+    community_cents: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_settlement_runs_community_id", "community_id", "period"),
+        Index("ix_settlement_runs_queued", "id", postgresql_where=text("status = 'QUEUED'")),
+        # One FINAL run per community month: an approval retried finds it.
+        Index(
+            "uq_settlement_runs_final",
+            "community_id",
+            "period",
+            unique=True,
+            postgresql_where=text("kind = 'FINAL'"),
+        ),
+    )
+
+
+class MemberResult(Base):
+    """A member's part of a completed run (the engine's ``members[]``)."""
+
+    __tablename__ = "member_results"
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("settlement_runs.id"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    producer_shared_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    contribution_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    as_producer_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    as_consumer_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (Index("ix_member_results_user_id", "user_id"),)
+
+
+class Account(Base):
+    """A ledger account of one community: GSE_RECEIVABLE, BANK, COMMUNITY_FUND,
+    FEES, or MEMBER_PAYABLE of one member."""
+
+    __tablename__ = "accounts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    # 0 for the community's own accounts: a unique key needs no NULL.
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False, default=0)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (UniqueConstraint("community_id", "kind", "user_id"),)
+
+
+class JournalEntry(Base):
+    """A balanced set of postings; ``idempotency_key`` makes a retried posting a no-op."""
+
+    __tablename__ = "journal_entries"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    idempotency_key: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    description: Mapped[str] = mapped_column(String(500), nullable=False)
+    settlement_run_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class Posting(Base):
+    """One line of an entry: positive debits, negative credits, in cents."""
+
+    __tablename__ = "postings"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    entry_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("journal_entries.id"), nullable=False
+    )
+    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    __table_args__ = (
+        Index("ix_postings_entry_id", "entry_id"),
+        Index("ix_postings_account_id", "account_id"),
+    )
+
+
+class Transaction(Base):
+    """A movement of money as the specification lists them: GSE_PAYMENT,
+    BENEFIT_DISTRIBUTION, FEE, ADJUSTMENT; PENDING -> PROCESSED (posted) or FAILED."""
+
+    __tablename__ = "transactions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    user_id: Mapped[int | None] = mapped_column(BigInteger)
+    payment_method: Mapped[str | None] = mapped_column(String(40))
+    reference: Mapped[str | None] = mapped_column(String(140))
+    description: Mapped[str] = mapped_column(String(500), nullable=False, default="")
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("journal_entries.id"))
+    created_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _now()
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_transactions_community_id", "community_id", "id"),)
+
+
+class AuditRecord(Base):
+    """Who did what to the books or the parameters, append-only."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor_user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    action: Mapped[str] = mapped_column(String(60), nullable=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    at: Mapped[datetime] = _now()
+
+
+__all__ = ["Base", "date", "outbox", "processed_events", "registry"]

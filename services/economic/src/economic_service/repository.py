@@ -1,0 +1,176 @@
+"""Queries of the economic service's own tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from economic_service.models import (
+    Account,
+    JournalEntry,
+    MemberResult,
+    Posting,
+    SettlementRun,
+    TraseRate,
+    ZonalPrice,
+)
+
+
+async def prices_between(
+    session: AsyncSession, zones: set[str], start: datetime, end: datetime
+) -> list[tuple[str, datetime, Decimal]]:
+    rows = await session.execute(
+        select(ZonalPrice.zone, ZonalPrice.hour_utc, ZonalPrice.eur_mwh)
+        .where(
+            ZonalPrice.zone.in_(zones),
+            ZonalPrice.hour_utc >= start,
+            ZonalPrice.hour_utc < end,
+        )
+        .order_by(ZonalPrice.zone, ZonalPrice.hour_utc)
+    )
+    return [(r.zone, r.hour_utc, r.eur_mwh) for r in rows]
+
+
+async def trase_for(session: AsyncSession, year: int) -> Decimal | None:
+    value: Decimal | None = await session.scalar(
+        select(TraseRate.eur_mwh).where(TraseRate.year == year)
+    )
+    return value
+
+
+async def run(session: AsyncSession, run_id: int, *, lock: bool = False) -> SettlementRun | None:
+    query = select(SettlementRun).where(SettlementRun.id == run_id)
+    if lock:
+        query = query.with_for_update()
+    found: SettlementRun | None = await session.scalar(query)
+    return found
+
+
+async def claim_queued_run(session: AsyncSession) -> SettlementRun | None:
+    found: SettlementRun | None = await session.scalar(
+        select(SettlementRun)
+        .where(SettlementRun.status == "QUEUED")
+        .order_by(SettlementRun.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return found
+
+
+async def previous_completed_run(
+    session: AsyncSession, community_id: int, period: str, before_id: int
+) -> SettlementRun | None:
+    found: SettlementRun | None = await session.scalar(
+        select(SettlementRun)
+        .where(
+            SettlementRun.community_id == community_id,
+            SettlementRun.period == period,
+            SettlementRun.status == "COMPLETED",
+            SettlementRun.id < before_id,
+        )
+        .order_by(SettlementRun.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def final_run(session: AsyncSession, community_id: int, period: str) -> SettlementRun | None:
+    found: SettlementRun | None = await session.scalar(
+        select(SettlementRun).where(
+            SettlementRun.community_id == community_id,
+            SettlementRun.period == period,
+            SettlementRun.kind == "FINAL",
+        )
+    )
+    return found
+
+
+async def member_results(session: AsyncSession, run_id: int) -> list[MemberResult]:
+    rows = await session.scalars(
+        select(MemberResult).where(MemberResult.run_id == run_id).order_by(MemberResult.user_id)
+    )
+    return list(rows)
+
+
+async def runs_of_community(
+    session: AsyncSession, community_id: int, period: str | None
+) -> list[SettlementRun]:
+    query = select(SettlementRun).where(SettlementRun.community_id == community_id)
+    if period is not None:
+        query = query.where(SettlementRun.period == period)
+    return list(await session.scalars(query.order_by(SettlementRun.id.desc()).limit(200)))
+
+
+async def final_member_results(
+    session: AsyncSession, *, user_id: int | None, community_id: int | None
+) -> list[tuple[SettlementRun, MemberResult]]:
+    query = (
+        select(SettlementRun, MemberResult)
+        .join(MemberResult, MemberResult.run_id == SettlementRun.id)
+        .where(SettlementRun.kind == "FINAL")
+    )
+    if user_id is not None:
+        query = query.where(MemberResult.user_id == user_id)
+    if community_id is not None:
+        query = query.where(SettlementRun.community_id == community_id)
+    rows = await session.execute(
+        query.order_by(SettlementRun.community_id, SettlementRun.period, MemberResult.user_id)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+# ------------------------------------------------------------------ books
+
+
+async def account_id(session: AsyncSession, community_id: int, kind: str, user_id: int = 0) -> int:
+    await session.execute(
+        insert(Account)
+        .values(community_id=community_id, kind=kind, user_id=user_id)
+        .on_conflict_do_nothing(index_elements=["community_id", "kind", "user_id"])
+    )
+    found = await session.scalar(
+        select(Account.id).where(
+            Account.community_id == community_id, Account.kind == kind, Account.user_id == user_id
+        )
+    )
+    assert found is not None  # inserted above, or there already
+    return int(found)
+
+
+async def insert_entry(session: AsyncSession, values: dict[str, object]) -> int | None:
+    """The new entry's id, or None when an entry with its idempotency key exists."""
+    entry_id: int | None = await session.scalar(
+        insert(JournalEntry)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(JournalEntry.id)
+    )
+    return entry_id
+
+
+async def balances(session: AsyncSession, community_id: int) -> list[tuple[str, int, int]]:
+    """(kind, user_id, balance in cents: debits positive) of every account of the community."""
+    rows = await session.execute(
+        select(Account.kind, Account.user_id, func.coalesce(func.sum(Posting.amount_cents), 0))
+        .outerjoin(Posting, Posting.account_id == Account.id)
+        .where(Account.community_id == community_id)
+        .group_by(Account.id)
+        .order_by(Account.kind, Account.user_id)
+    )
+    return [(r[0], r[1], int(r[2])) for r in rows]
+
+
+async def entry_imbalances(session: AsyncSession, community_id: int) -> list[int]:
+    """Entries of the community whose postings do not sum to zero (there should be none)."""
+    rows = await session.scalars(
+        select(JournalEntry.id)
+        .join(Posting, Posting.entry_id == JournalEntry.id)
+        .where(JournalEntry.community_id == community_id)
+        .group_by(JournalEntry.id)
+        .having(func.sum(Posting.amount_cents) != 0)
+    )
+    return list(rows)

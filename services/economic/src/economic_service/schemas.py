@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def euros(cents: int | None) -> Decimal | None:
+    return None if cents is None else Decimal(cents) / 100
+
+
+class SettlementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1)
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-06"])
+    kind: Literal["ESTIMATE", "PROVISIONAL", "ADJUSTMENT"] = "ESTIMATE"
+
+
+class MemberResultOut(BaseModel):
+    user_id: int
+    producer_shared_kwh: Decimal
+    contribution_kwh: Decimal
+    as_producer_eur: Decimal
+    as_consumer_eur: Decimal
+    eur: Decimal
+
+
+class RunOut(BaseModel):
+    id: int
+    community_id: int
+    period: str
+    kind: str
+    status: str
+    progress: int
+    requested_by: int
+    previous_run_id: int | None
+    approves_run_id: int | None
+    inputs_fingerprint: str | None
+    coverage: dict[str, Any] | None
+    parameters: dict[str, Any] | None
+    engine_version: str | None
+    total_eur: Decimal | None
+    community_eur: Decimal | None
+    result: dict[str, Any] | None = None
+    members: list[MemberResultOut] = []
+    difference: dict[str, Any] | None
+    errors: list[dict[str, Any]] | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class TransactionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1)
+    kind: Literal["GSE_PAYMENT", "BENEFIT_DISTRIBUTION", "FEE", "ADJUSTMENT"]
+    amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2, description="euro, 2 decimals")
+    user_id: int | None = Field(default=None, ge=1)
+    payment_method: str | None = Field(default=None, max_length=40)
+    reference: str | None = Field(default=None, max_length=140)
+    description: str = Field(default="", max_length=500)
+
+
+class TransactionStatusIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["PROCESSED", "FAILED"]
+
+
+class TransactionOut(BaseModel):
+    id: int
+    community_id: int
+    kind: str
+    status: str
+    amount: Decimal
+    user_id: int | None
+    payment_method: str | None
+    reference: str | None
+    description: str
+    entry_id: int | None
+    created_by: int
+    created_at: datetime
+    processed_at: datetime | None
+
+
+class BalanceOut(BaseModel):
+    account: str
+    user_id: int | None
+    balance_eur: Decimal
+
+
+class BenefitOut(BaseModel):
+    community_id: int
+    period: str
+    run_id: int
+    user_id: int
+    as_producer_eur: Decimal
+    as_consumer_eur: Decimal
+    eur: Decimal
+    producer_shared_kwh: Decimal
+    contribution_kwh: Decimal
+
+
+class MyBenefitsOut(BaseModel):
+    months: list[BenefitOut]
+    earned_eur: Decimal
+    payable_eur: Decimal
+    paid_eur: Decimal

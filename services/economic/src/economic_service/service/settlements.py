@@ -1,0 +1,262 @@
+"""Settlement runs: requested, computed by the job worker, approved.
+
+Kinds (cer-rules §6): ESTIMATE on any data; PROVISIONAL only when the energy
+service says official data covers the month; FINAL, a PROVISIONAL approved by
+a community ADMIN (a new run copying it; its distribution is posted to the
+books once); ADJUSTMENT, a later run of an approved month whose difference
+from the last approved figures is what counts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from importlib.metadata import version
+from typing import Any
+
+from cacer import ScenarioError, parse_scenario, settle
+from cacer.report import settlement_json
+from cerc_shared.auth import Principal
+from cerc_shared.clock import italian_today
+from cerc_shared.envelope import ApiError, NotFound
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from economic_service import repository
+from economic_service.energy import EnergySource, EnergyUnavailable
+from economic_service.models import MemberResult, SettlementRun, registry
+from economic_service.service import ledger
+from economic_service.service.access import require_admin
+from economic_service.service.engine_input import (
+    ROME,
+    InputProblem,
+    build_engine_input,
+    month_bounds,
+    user_of,
+)
+
+KINDS = ("ESTIMATE", "PROVISIONAL", "ADJUSTMENT")
+PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _bad(field: str, message: str, expected: str) -> ApiError:
+    return ApiError(422, "invalid", message, field=field, expected=expected)
+
+
+async def request_run(
+    session: AsyncSession, principal: Principal, community_id: int, period: str, kind: str
+) -> SettlementRun:
+    if not PERIOD.match(period):
+        raise _bad("period", f"{period!r} is not a month", "YYYY-MM")
+    if kind not in KINDS:
+        raise _bad("kind", f"{kind!r} cannot be requested", " or ".join(KINDS))
+    await require_admin(session, principal, community_id)
+    if await registry.reader(session).community(community_id) is None:
+        raise NotFound("community")
+    _, end = month_bounds(period)
+    if end > italian_today():
+        raise _bad("period", f"{period} has not ended yet", "a past month")
+    approved = await repository.final_run(session, community_id, period)
+    if kind == "ADJUSTMENT" and approved is None:
+        raise ApiError(409, "not_approved", f"{period} has no FINAL run to adjust", field="kind")
+    if kind != "ADJUSTMENT" and approved is not None:
+        raise ApiError(
+            409, "already_approved", f"{period} is approved; request an ADJUSTMENT", field="kind"
+        )
+    run = SettlementRun(
+        community_id=community_id,
+        period=period,
+        kind=kind,
+        status="QUEUED",
+        progress=0,
+        requested_by=principal.user_id,
+    )
+    session.add(run)
+    await session.flush()
+    return run
+
+
+async def compute_run(session: AsyncSession, run: SettlementRun, energy: EnergySource) -> None:
+    """Fill in a RUNNING run (inputs, results) or mark it FAILED with the reasons."""
+    try:
+        await _compute(session, run, energy)
+    except InputProblem as exc:
+        _fail(run, [{"code": "registry", "message": p} for p in exc.problems])
+    except ScenarioError as exc:
+        _fail(
+            run, [{"code": "engine", "field": p.path, "message": p.message} for p in exc.problems]
+        )
+    except EnergyUnavailable as exc:
+        _fail(run, [{"code": "energy_unavailable", "message": str(exc)}])
+    run.finished_at = datetime.now(UTC)
+
+
+def _fail(run: SettlementRun, errors: list[dict[str, Any]]) -> None:
+    run.status = "FAILED"
+    run.errors = errors
+
+
+async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySource) -> None:
+    reader = registry.reader(session)
+    start, end = month_bounds(run.period)
+    stays = await reader.plants_of_community(run.community_id, between=(start, end))
+    plants = {}
+    for stay in stays:
+        facts = await reader.plant(stay.plant_id)
+        if facts is not None:
+            plants[stay.plant_id] = facts
+    memberships = await reader.memberships_of_community(run.community_id, between=(start, end))
+    shares = await reader.shares_on(run.community_id, start)
+    month = await energy.pod_hours(run.community_id, run.period)
+    if run.kind == "PROVISIONAL" and not month.official_complete:
+        raise InputProblem([f"official data for {run.period} is not complete yet"])
+    zones = {p.market_zone for p in plants.values() if p.market_zone}
+    start_utc = datetime.combine(start, time(), ROME).astimezone(UTC)
+    end_utc = datetime.combine(end, time(), ROME).astimezone(UTC)
+    prices = await repository.prices_between(session, zones, start_utc, end_utc)
+    trase = await repository.trase_for(session, start.year)
+    engine_input = build_engine_input(
+        period=run.period,
+        stays=stays,
+        plants=plants,
+        memberships=memberships,
+        shares=shares,
+        energy=month,
+        prices=prices,
+        trase_eur_mwh=trase,
+    )
+    run.progress = 50
+    settlement = settle(parse_scenario(engine_input.document))
+    report = settlement_json(settlement)
+    run.inputs_fingerprint = engine_input.fingerprint
+    run.coverage = engine_input.coverage
+    run.parameters = {
+        "trase_eur_mwh": str(trase) if trase is not None else "engine table",
+        "distribution": engine_input.document["distribution"],
+        "prices": len(engine_input.document["prices"]),
+    }
+    run.engine_version = version("cacer")
+    run.result = report
+    run.total_cents = settlement.total_cents
+    run.community_cents = settlement.community_cents
+    for member in settlement.members:
+        session.add(
+            MemberResult(
+                run_id=run.id,
+                user_id=user_of(member.id),
+                producer_shared_wh=member.producer_shared_energy_wh,
+                contribution_wh=member.contribution_wh,
+                as_producer_cents=member.as_producer_cents,
+                as_consumer_cents=member.as_consumer_cents,
+                cents=member.cents,
+            )
+        )
+    await session.flush()
+    previous = await repository.previous_completed_run(
+        session, run.community_id, run.period, run.id
+    )
+    if previous is not None:
+        run.previous_run_id = previous.id
+        run.difference = await difference(session, previous, run)
+    run.status = "COMPLETED"
+    run.progress = 100
+
+
+async def difference(
+    session: AsyncSession, before: SettlementRun, after: SettlementRun
+) -> dict[str, Any]:
+    """What changed from ``before`` to ``after``, in cents (after - before)."""
+    old = {m.user_id: m.cents for m in await repository.member_results(session, before.id)}
+    new = {m.user_id: m.cents for m in await repository.member_results(session, after.id)}
+    return {
+        "from_run_id": before.id,
+        "total_cents": (after.total_cents or 0) - (before.total_cents or 0),
+        "community_cents": (after.community_cents or 0) - (before.community_cents or 0),
+        "members_cents": {
+            str(user): new.get(user, 0) - old.get(user, 0)
+            for user in sorted(old.keys() | new.keys())
+            if new.get(user, 0) != old.get(user, 0)
+        },
+    }
+
+
+async def visible_run(session: AsyncSession, principal: Principal, run_id: int) -> SettlementRun:
+    run = await repository.run(session, run_id)
+    if run is None:
+        raise NotFound("settlement run")
+    try:
+        await require_admin(session, principal, run.community_id)
+    except ApiError as exc:
+        if exc.status_code == 403:
+            raise
+        raise NotFound("settlement run") from exc
+    return run
+
+
+async def approve(session: AsyncSession, principal: Principal, run_id: int) -> SettlementRun:
+    """The FINAL run of a PROVISIONAL one, its distribution posted once.
+
+    A retry (the first answer lost, or the first attempt crashed after its
+    commit) finds the FINAL run and posts nothing again: the FINAL run is
+    unique per community month and the entry's key is unique."""
+    run = await visible_run(session, principal, run_id)
+    existing = await repository.final_run(session, run.community_id, run.period)
+    if existing is not None and existing.approves_run_id == run.id:
+        return existing
+    if run.kind != "PROVISIONAL" or run.status != "COMPLETED":
+        raise ApiError(
+            409,
+            "not_approvable",
+            f"run {run.id} is {run.kind} {run.status}; "
+            "only a COMPLETED PROVISIONAL run is approved",
+        )
+    if existing is not None:
+        raise ApiError(409, "already_approved", f"{run.period} is already approved")
+    final = SettlementRun(
+        community_id=run.community_id,
+        period=run.period,
+        kind="FINAL",
+        status="COMPLETED",
+        progress=100,
+        requested_by=principal.user_id,
+        previous_run_id=run.id,
+        approves_run_id=run.id,
+        inputs_fingerprint=run.inputs_fingerprint,
+        coverage=run.coverage,
+        parameters=run.parameters,
+        engine_version=run.engine_version,
+        result=run.result,
+        total_cents=run.total_cents,
+        community_cents=run.community_cents,
+        started_at=datetime.now(UTC),
+        finished_at=datetime.now(UTC),
+    )
+    session.add(final)
+    await session.flush()
+    members = await repository.member_results(session, run.id)
+    for m in members:
+        session.add(
+            MemberResult(
+                run_id=final.id,
+                user_id=m.user_id,
+                producer_shared_wh=m.producer_shared_wh,
+                contribution_wh=m.contribution_wh,
+                as_producer_cents=m.as_producer_cents,
+                as_consumer_cents=m.as_consumer_cents,
+                cents=m.cents,
+            )
+        )
+    await ledger.post(
+        session,
+        community_id=run.community_id,
+        kind="SETTLEMENT_DISTRIBUTION",
+        key=f"settlement:{run.community_id}:{run.period}:final",
+        description=f"distribution of {run.period} (run {final.id}, approving {run.id})",
+        lines=ledger.distribution_lines(
+            run.total_cents or 0,
+            run.community_cents or 0,
+            [(m.user_id, m.cents) for m in members],
+        ),
+        created_by=principal.user_id,
+        settlement_run_id=final.id,
+    )
+    return final

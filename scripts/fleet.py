@@ -59,6 +59,12 @@ FLEET: tuple[Service, ...] = (
             "INFLUX_ENSURE_BUCKET": "true",
         },
     ),
+    # Settles community months; reads the energy service's internal API.
+    Service(
+        name="economic",
+        package="economic_service",
+        env={"ENERGY_URL": "http://127.0.0.1:{ENERGY_PORT}"},
+    ),
     # The bridge is its own process; its share group and client id follow the
     # port so the dev and e2e fleets never take each other's messages.
     Service(

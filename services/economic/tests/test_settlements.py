@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from economic_service.models import JournalEntry, Posting, SettlementRun
+from economic_service.models import JournalEntry, Posting, SettlementRun, outbox
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -220,6 +220,27 @@ async def test_approve_posts_the_distribution_once_and_the_books_balance(
             select(func.count()).select_from(JournalEntry).where(JournalEntry.community_id == c.id)
         )
         assert entries == 1
+        approved = (
+            await session.scalars(
+                select(outbox.c.envelope).where(
+                    outbox.c.type == "settlement.approved", outbox.c.key == str(c.id)
+                )
+            )
+        ).all()
+        computed = await session.scalar(
+            select(func.count())
+            .select_from(outbox)
+            .where(outbox.c.type == "settlement.computed", outbox.c.key == str(c.id))
+        )
+    assert computed == 2
+    assert len(approved) == 1, "a retried approval published twice"
+    event = approved[0]["data"]
+    assert event["run_id"] == finals[0]["id"] and event["total_cents"] == int(
+        Decimal(finals[0]["total_eur"]) * 100
+    )
+    assert {
+        m["user_id"]: m["as_producer_cents"] + m["as_consumer_cents"] for m in event["members"]
+    } == {m["user_id"]: int(Decimal(m["eur"]) * 100) for m in finals[0]["members"]}
     books = (
         await client.get(f"/api/economic/books/?community_id={c.id}", headers=auth(c.admin))
     ).json()["data"]

@@ -1,6 +1,7 @@
 """The event catalogue and its envelope.
 
-Per-service event modules: ``user``, ``cer``; add yours beside it and to ``AnyEvent``.
+Per-service event modules: ``user``, ``cer``, ``iot``, ``economic``; add yours beside
+them and to ``AnyEvent``.
 
 Events are Pydantic models with a ``type`` literal and a ``version``; the
 union of all of them is discriminated on ``type``. Each event names its topic
@@ -32,6 +33,13 @@ from cerc_shared.events.cer import (
     PlantRegistered,
     PlantUpdated,
 )
+from cerc_shared.events.economic import (
+    ECONOMIC_EVENTS,
+    SettlementApproved,
+    SettlementComputed,
+    TransactionCreated,
+    TransactionSettled,
+)
 from cerc_shared.events.iot import (
     DeviceRegistered,
     DeviceRevoked,
@@ -59,7 +67,11 @@ AnyEvent = Annotated[
     | DeviceRegistered
     | DeviceRevoked
     | DeviceStatusChanged
-    | MeasurementsAccepted,
+    | MeasurementsAccepted
+    | SettlementComputed
+    | SettlementApproved
+    | TransactionCreated
+    | TransactionSettled,
     Field(discriminator="type"),
 ]
 
@@ -71,6 +83,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     DeviceRevoked,
     DeviceStatusChanged,
     MeasurementsAccepted,
+    *ECONOMIC_EVENTS,
 )
 
 __all__ = ["CATALOGUE", "TOPICS", "AnyEvent", "Event", "EventEnvelope", "asyncapi_document"]

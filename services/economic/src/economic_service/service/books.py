@@ -11,7 +11,7 @@ from cerc_shared.envelope import ApiError, NotFound
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from economic_service import repository
+from economic_service import events, repository
 from economic_service.models import AuditRecord, Transaction, registry
 from economic_service.schemas import TransactionIn
 from economic_service.service import ledger
@@ -70,6 +70,7 @@ async def create_transaction(
     session.add(tx)
     await session.flush()
     _audit(session, principal, tx, "transaction.created")
+    await events.transaction_changed(session, tx)
     return tx
 
 
@@ -102,6 +103,7 @@ async def set_status(
             created_by=principal.user_id,
         )
     _audit(session, principal, tx, f"transaction.{status.lower()}")
+    await events.transaction_changed(session, tx)
     return tx
 
 

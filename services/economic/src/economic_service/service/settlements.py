@@ -21,7 +21,7 @@ from cerc_shared.clock import italian_today
 from cerc_shared.envelope import ApiError, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from economic_service import repository
+from economic_service import events, repository
 from economic_service.energy import EnergySource, EnergyUnavailable
 from economic_service.models import MemberResult, SettlementRun, registry
 from economic_service.service import ledger
@@ -88,6 +88,8 @@ async def compute_run(session: AsyncSession, run: SettlementRun, energy: EnergyS
     except EnergyUnavailable as exc:
         _fail(run, [{"code": "energy_unavailable", "message": str(exc)}])
     run.finished_at = datetime.now(UTC)
+    await session.flush()
+    await events.run_computed(session, run)
 
 
 def _fail(run: SettlementRun, errors: list[dict[str, Any]]) -> None:
@@ -259,4 +261,5 @@ async def approve(session: AsyncSession, principal: Principal, run_id: int) -> S
         created_by=principal.user_id,
         settlement_run_id=final.id,
     )
+    await events.run_approved(session, final, members, principal.user_id)
     return final

@@ -1,0 +1,92 @@
+"""Events of the economic service: ``settlement.v1`` (keyed by community id, so
+a community's runs keep their order) and ``transaction.v1`` (keyed by community
+id too: a community's books in order). Money is whole euro cents."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from cerc_shared.events.base import Event
+
+RunKind = Literal["ESTIMATE", "PROVISIONAL", "FINAL", "ADJUSTMENT"]
+TransactionKind = Literal["GSE_PAYMENT", "BENEFIT_DISTRIBUTION", "FEE", "ADJUSTMENT"]
+TransactionStatus = Literal["PENDING", "PROCESSED", "FAILED"]
+
+
+class MemberAmount(BaseModel):
+    """What one member earned in an approved run, as producer and as consumer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    as_producer_cents: int
+    as_consumer_cents: int
+
+
+class _SettlementFacts(Event):
+    topic: ClassVar[str] = "settlement.v1"
+    run_id: int
+    community_id: int
+    period: str  # YYYY-MM
+    kind: RunKind
+
+    def key(self) -> str:
+        return str(self.community_id)
+
+
+class SettlementComputed(_SettlementFacts):
+    """A run finished: COMPLETED with its totals, or FAILED (totals None)."""
+
+    type: Literal["settlement.computed"] = "settlement.computed"
+    version: Literal[1] = 1
+    status: Literal["COMPLETED", "FAILED"]
+    total_cents: int | None
+    community_cents: int | None
+    inputs_fingerprint: str | None
+
+
+class SettlementApproved(_SettlementFacts):
+    """A PROVISIONAL run approved: the FINAL run and what each member is owed."""
+
+    type: Literal["settlement.approved"] = "settlement.approved"
+    version: Literal[1] = 1
+    approves_run_id: int
+    approved_by: int
+    total_cents: int
+    community_cents: int
+    members: list[MemberAmount]
+
+
+class _TransactionFacts(Event):
+    topic: ClassVar[str] = "transaction.v1"
+    transaction_id: int
+    community_id: int
+    kind: TransactionKind
+    status: TransactionStatus
+    amount_cents: int
+    user_id: int | None
+
+    def key(self) -> str:
+        return str(self.community_id)
+
+
+class TransactionCreated(_TransactionFacts):
+    type: Literal["transaction.created"] = "transaction.created"
+    version: Literal[1] = 1
+
+
+class TransactionSettled(_TransactionFacts):
+    """PROCESSED (posted to the books) or FAILED."""
+
+    type: Literal["transaction.settled"] = "transaction.settled"
+    version: Literal[1] = 1
+
+
+ECONOMIC_EVENTS: tuple[type[Event], ...] = (
+    SettlementComputed,
+    SettlementApproved,
+    TransactionCreated,
+    TransactionSettled,
+)

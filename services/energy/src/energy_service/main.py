@@ -10,7 +10,7 @@ from cerc_shared.app import create_service_app
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from energy_service.api import aggregations, completeness, imports, live, measurements
+from energy_service.api import aggregations, completeness, imports, internal, live, measurements
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
 from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
@@ -98,6 +98,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             aggregations.router,
             completeness.router,
             live.router,
+            internal.router,
         ],
     )
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from cerc_shared.events.iot import READING_FIELDS, ReadingSource
+from cerc_shared.ids import MAX_BIGINT
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Resolution = Literal["raw", "15min", "hour", "day", "month"]
@@ -74,7 +75,7 @@ class ReadingsIn(_Strict):
 
 
 class PlantReadingsIn(ReadingsIn):
-    plant_id: int = Field(ge=1)
+    plant_id: int = Field(ge=1, le=MAX_BIGINT)
 
 
 class ReadingsAccepted(BaseModel):

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cerc_shared.events.iot import MeasuringPoint
+from cerc_shared.ids import MAX_BIGINT
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from iot_service.mqtt.topics import DEVICE_ID_PATTERN, RESERVED_PREFIX
@@ -20,7 +21,7 @@ class DeviceCreate(BaseModel):
     model_config = _Input
 
     device_id: str = Field(pattern=DEVICE_ID_PATTERN, description="letters, digits, _ . -")
-    plant_id: int = Field(ge=1)
+    plant_id: int = Field(ge=1, le=MAX_BIGINT)
     model: str = Field(min_length=1, max_length=100)
     firmware: str | None = Field(default=None, max_length=100)
     interval_s: int = Field(default=900, ge=10, le=86_400)

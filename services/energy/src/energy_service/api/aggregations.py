@@ -15,6 +15,7 @@ from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.clock import ITALY
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import ApiError, Envelope, NotFound, ok
+from cerc_shared.ids import MAX_BIGINT, OptionalQueryId
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from pydantic import AwareDatetime, BaseModel
@@ -160,9 +161,11 @@ async def aggregations(
     principal: CurrentPrincipal,
     store: Store,
     by: Annotated[Perimeter, Query(description="plant, member, community or substation")],
-    community_id: Annotated[int | None, Query(ge=1)] = None,
-    plant_id: Annotated[int | None, Query(ge=1)] = None,
-    member_id: Annotated[int | None, Query(ge=1, description="the member's user id")] = None,
+    community_id: OptionalQueryId = None,
+    plant_id: OptionalQueryId = None,
+    member_id: Annotated[
+        int | None, Query(ge=1, le=MAX_BIGINT, description="the member's user id")
+    ] = None,
     primary_substation: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     start: Annotated[AwareDatetime | None, Query()] = None,
     end: Annotated[AwareDatetime | None, Query()] = None,

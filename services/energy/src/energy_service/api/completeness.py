@@ -10,6 +10,7 @@ from typing import Annotated
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import ApiError, Envelope, ok
+from cerc_shared.ids import QueryId
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
@@ -53,7 +54,7 @@ async def month_completeness(
     session: DbSession,
     principal: CurrentPrincipal,
     store: Store,
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
     month: Annotated[str, Query(description="YYYY-MM", examples=["2025-03"])],
 ) -> Envelope[CompletenessOut]:
     await service.require_community_manager(session, principal, community_id)

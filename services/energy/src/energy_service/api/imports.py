@@ -8,7 +8,8 @@ from typing import Annotated
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import ApiError, Envelope, NotFound, PageMeta, ok
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from cerc_shared.ids import FormId, PathId, QueryId
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
 from energy_service.api.deps import Page, PerPage, Store
 from energy_service.imports import service
@@ -32,7 +33,7 @@ async def upload(
     file: Annotated[
         UploadFile, File(description="a quarter-hour CSV, a FlussoMisure XML or a ZIP")
     ],
-    community_id: Annotated[int, Form(ge=1)],
+    community_id: FormId,
     pod: Annotated[
         str | None, Form(description="the POD, when the file name does not carry it")
     ] = None,
@@ -75,7 +76,7 @@ async def upload(
 async def history(
     session: DbSession,
     principal: CurrentPrincipal,
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
     page: Page = 1,
     per_page: PerPage = 50,
 ) -> Envelope[list[ImportOut]]:
@@ -90,7 +91,7 @@ async def history(
 
 @router.get("/{import_id}/")
 async def detail(
-    import_id: int, session: DbSession, principal: CurrentPrincipal
+    import_id: PathId, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[ImportOut]:
     repo = ImportRepository(session)
     record = await repo.get(import_id)

@@ -10,6 +10,7 @@ from typing import Annotated
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, PageMeta, ok
+from cerc_shared.ids import MAX_BIGINT, PathId
 from fastapi import APIRouter, BackgroundTasks, Query, Request, status
 
 from energy_service import service
@@ -40,7 +41,7 @@ async def list_measurements(
     store: Store,
     filters: Filters,
     plant_id: Annotated[
-        int | None, Query(ge=1, description="default: every plant you may see")
+        int | None, Query(ge=1, le=MAX_BIGINT, description="default: every plant you may see")
     ] = None,
     page: Page = 1,
     per_page: PerPage = 100,
@@ -54,7 +55,7 @@ async def list_measurements(
 
 @plants_router.get("/{plant_id}/measurements/")
 async def plant_measurements(
-    plant_id: int,
+    plant_id: PathId,
     session: DbSession,
     principal: CurrentPrincipal,
     store: Store,
@@ -84,7 +85,7 @@ async def add_measurements(
 
 @plants_router.post("/{plant_id}/measurements/", status_code=status.HTTP_202_ACCEPTED)
 async def add_plant_measurements(
-    plant_id: int,
+    plant_id: PathId,
     body: ReadingsIn,
     session: DbSession,
     principal: CurrentPrincipal,

@@ -6,6 +6,7 @@ from typing import Annotated
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, PageMeta, ok
+from cerc_shared.ids import OptionalQueryId
 from fastapi import APIRouter, Path, Query, status
 
 from iot_service import service
@@ -40,7 +41,7 @@ async def list_devices(
     principal: CurrentPrincipal,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
-    plant_id: Annotated[int | None, Query(ge=1)] = None,
+    plant_id: OptionalQueryId = None,
     status: DeviceStatus | None = None,
     include_revoked: bool = False,
 ) -> Envelope[list[DeviceOut]]:

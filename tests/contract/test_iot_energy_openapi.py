@@ -5,6 +5,7 @@ are a 422 naming the field, never a 500 (item 11)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -64,13 +65,15 @@ def token(ports: dict[str, int]) -> str:
 def test_iot_service_openapi_has_no_5xx(ports: dict[str, int], token: str) -> None:
     run = fuzz(f"http://127.0.0.1:{ports['IOT_PORT']}", token, max_examples=15)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "/api/iot/devices/" in run.stdout and "passed" in run.stdout.lower()
+    # Prove the fuzzer exercised the API rather than finding nothing to call.
+    assert re.search(r"Tested: [1-9]", run.stdout)
 
 
 def test_energy_service_openapi_has_no_5xx(ports: dict[str, int], token: str) -> None:
     run = fuzz(f"http://127.0.0.1:{ports['ENERGY_PORT']}", token, max_examples=15)
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
-    assert "/api/energy/measurements/" in run.stdout and "passed" in run.stdout.lower()
+    # Prove the fuzzer exercised the API rather than finding nothing to call.
+    assert re.search(r"Tested: [1-9]", run.stdout)
 
 
 @pytest.mark.parametrize(
@@ -85,6 +88,11 @@ def test_energy_service_openapi_has_no_5xx(ports: dict[str, int], token: str) ->
         ("ENERGY", "GET", f"/api/energy/aggregations/?by=community&community_id={TOO_BIG}",
          "community_id"),
         ("IOT", "GET", f"/api/iot/devices/?plant_id={TOO_BIG}", "plant_id"),
+        # Found by the fuzzer: InfluxDB cannot hold instants before 1677 (a 500).
+        ("ENERGY", "GET", "/api/plants/1/measurements/?end=0624-08-11T01%3A34%3A57-14%3A02",
+         "end"),
+        ("ENERGY", "GET", "/api/energy/aggregations/?by=community&community_id=1"
+         "&start=0001-01-01T00%3A00%3A00Z&end=0001-01-02T00%3A00%3A00Z", "start"),
     ],
 )  # fmt: skip
 def test_an_id_beyond_bigint_is_refused_not_a_500(

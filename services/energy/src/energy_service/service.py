@@ -131,9 +131,26 @@ class MeasurementFilter:
     resolution: Resolution
 
 
+# InfluxDB stores nanoseconds since 1970 in an int64: instants outside these
+# years cannot be asked for (and `end - span` near year 1 overflows Python's
+# datetime), so they are a 422, never a 500.
+EARLIEST = datetime(1678, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)
+
+
+def check_storable(**instants: datetime | None) -> None:
+    for name, instant in instants.items():
+        if instant is not None and not EARLIEST <= instant < LATEST:
+            raise ApiError(
+                422, "validation_error", f"{name} is outside the storable time range",
+                field=name, expected=f"{EARLIEST.isoformat()} <= {name} < {LATEST.isoformat()}",
+            )  # fmt: skip
+
+
 def resolve_range(
     start: datetime | None, end: datetime | None, resolution: Resolution
 ) -> tuple[datetime, datetime]:
+    check_storable(start=start, end=end)
     end = end or datetime.now(UTC)
     start = start or end - DEFAULT_SPAN[resolution]
     if start >= end:

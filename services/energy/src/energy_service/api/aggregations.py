@@ -25,6 +25,7 @@ from energy_service.aggregation import AggregateResolution, Bucket, Point, aggre
 from energy_service.api.deps import Store
 from energy_service.models import registry
 from energy_service.quantities import QUARTER_HOUR_S, quarters_of, settle
+from energy_service.service import check_storable
 from energy_service.timeseries import SeriesQuery
 
 router = APIRouter(prefix="/api/energy", tags=["aggregations"])
@@ -95,6 +96,7 @@ def _range(
     start: datetime | None, end: datetime | None, resolution: AggregateResolution
 ) -> tuple[datetime, datetime]:
     """Whole buckets: start floored to its bucket, end raised to a bucket's end."""
+    check_storable(start=start, end=end)
     end = (end or datetime.now(UTC)).astimezone(UTC)
     start = (start or end - DEFAULT_SPAN[resolution]).astimezone(UTC)
     if start >= end:

@@ -78,6 +78,12 @@ FLEET: tuple[Service, ...] = (
         },
         workers=("iot_service.bridge",),
     ),
+    # Mails go to the local SMTP sink (tools/smtp_sink, started by make infra-up).
+    Service(
+        name="notification",
+        package="notification_service",
+        env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "{SMTP_PORT}"},
+    ),
 )
 
 

@@ -12,6 +12,7 @@ transaction and see those commits.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import uuid
 from collections.abc import AsyncIterator
@@ -41,7 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 TOKENS = kit.TestTokens("notification-tests")
 SMTP_PORT = int(ports()["SMTP_PORT"])
-SMTP_READER = f"http://127.0.0.1:{ports().get('SMTP_READER_PORT', '12580')}"
+SMTP_READER = os.environ.get(
+    "CERC_SMTP_READER_URL", f"http://127.0.0.1:{ports().get('SMTP_READER_PORT', '12580')}"
+)
 
 _ids = itertools.count(random.randrange(10**8, 9 * 10**8, 10**5))
 

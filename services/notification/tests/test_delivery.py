@@ -172,21 +172,18 @@ async def test_a_kind_turned_off_by_mail_is_not_mailed_but_stays_in_the_inbox(
     fleet: Fleet, sink: Sink, client: httpx.AsyncClient
 ) -> None:
     user_id, address = await fleet.user(language="en", first_name="Ann")
-    put = await client.put(
-        "/api/notifications/preferences/",
-        json={
-            "preferences": [{"kind": "membership.started", "channel": "email", "enabled": False}]
-        },
-        headers=auth(user_id),
-    )
-    assert put.status_code == 200, put.text
-    # The request's transaction is the test's (rolled back): commit the choice as the API did.
+    # The choice is committed as the API's request would commit it (the test
+    # client's requests run in a transaction that is rolled back).
     async with fleet.maker() as session, session.begin():
         await session.execute(
             preferences.insert().values(
                 user_id=user_id, kind="membership.started", channel="email", enabled=False
             )
         )
+    shown = await client.get("/api/notifications/preferences/", headers=auth(user_id))
+    chosen = {(p["kind"], p["channel"]): p["enabled"] for p in shown.json()["data"]}
+    assert chosen[("membership.started", "email")] is False
+    assert chosen[("security.email_changed", "email")] is True
     await fleet.deliver(fleet.membership(user_id, await fleet.community("CER Alpi")))
     await fleet.delivery.deliver_due()
     assert await sink.messages(address) == []
@@ -229,3 +226,23 @@ async def test_a_recipient_past_the_hourly_limit_waits(fleet: Fleet, sink: Sink)
     assert len(held) == 2
     assert all(r.attempts == 0 for r in held)
     assert all(r.due_at > italian_now() + timedelta(minutes=50) for r in held)
+
+
+async def test_preferences_are_set_through_the_api(client: httpx.AsyncClient) -> None:
+    user_id = 990_000_000 + 7
+    put = await client.put(
+        "/api/notifications/preferences/",
+        json={"preferences": [{"kind": "device.offline", "channel": "email", "enabled": False}]},
+        headers=auth(user_id),
+    )
+    assert put.status_code == 200, put.text
+    chosen = {(p["kind"], p["channel"]): p["enabled"] for p in put.json()["data"]}
+    assert chosen[("device.offline", "email")] is False
+    assert chosen[("device.offline", "inbox")] is True
+    unknown = await client.put(
+        "/api/notifications/preferences/",
+        json={"preferences": [{"kind": "nope", "channel": "email", "enabled": False}]},
+        headers=auth(user_id),
+    )
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "preferences[0].kind"

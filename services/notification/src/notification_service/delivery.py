@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.policy
 import logging
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -47,19 +48,22 @@ def compose(row: Any, settings: NotificationSettings) -> EmailMessage:
         signed = unsubscribe.token(settings.unsubscribe_secret, row.user_id, row.kind)
         link = f"{settings.public_url}/api/notifications/unsubscribe/?token={signed}"
     mail = render(row.kind, row.language, dict(row.params), unsubscribe_url=link)
-    message = EmailMessage()
+    # Long header lines are allowed (RFC 5322: up to 998): folded or encoded,
+    # the unsubscribe URL would no longer be one a client can use.
+    message = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
     message["From"] = settings.mail_from
     message["To"] = row.address
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = message_id(row, settings.message_id_domain)
-    message["Content-Language"] = row.language
     if link is not None:
         # RFC 8058: one-click unsubscribe from the mail client.
         message["List-Unsubscribe"] = f"<{link}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
+    # After the body: setting the content clears the Content-* headers.
+    message["Content-Language"] = row.language
     return message
 
 

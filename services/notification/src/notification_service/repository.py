@@ -265,29 +265,3 @@ class NotificationRepository:
             )
         ).one()
         return int(row[0]), row[1]
-
-    async def digest_due(self, before: datetime) -> list[int]:
-        rows = await self.session.scalars(
-            select(notifications.c.user_id)
-            .where(
-                notifications.c.channel == "email",
-                notifications.c.state == "digest",
-                notifications.c.created_at < before,
-            )
-            .distinct()
-        )
-        return list(rows)
-
-    async def take_digest(self, user_id: int, before: datetime) -> list[Any]:
-        rows = await self.session.execute(
-            update(notifications)
-            .where(
-                notifications.c.user_id == user_id,
-                notifications.c.channel == "email",
-                notifications.c.state == "digest",
-                notifications.c.created_at < before,
-            )
-            .values(state="sent", sent_at=func.now())
-            .returning(notifications)
-        )
-        return sorted(rows, key=lambda r: r.id)

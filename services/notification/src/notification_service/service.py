@@ -79,6 +79,7 @@ async def _record(
             elif (
                 channel == "email"
                 and kind.noisy
+                and digest_after > 0
                 and await repo.mails_of_kind_since(user_id, kind.name, start_of_day) >= digest_after
             ):
                 state = "digest"

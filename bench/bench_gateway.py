@@ -99,7 +99,8 @@ def hey_bin() -> str:
 
 
 def parse_hey(out: str) -> dict[str, float]:
-    """hey's summary as figures; anything missing stops the bench (never nan)."""
+    """hey's summary as figures; anything missing stops the bench: a figure that did
+    not parse is no figure."""
     figures: dict[str, float] = {}
     patterns = {
         "rps": r"Requests/sec:\s+([\d.]+)",

@@ -17,6 +17,7 @@ that source is read.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,10 +29,12 @@ from cerc_shared.clock import ITALY, italian_today
 from cerc_shared.envelope import ApiError, NotFound
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
 from cerc_shared.outbox import record
-from cerc_shared.readmodels import PlantFacts
+from cerc_shared.readmodels import PlantFacts, PlantStay
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from energy_service.completeness import PodCompleteness, completeness, month_bounds
 from energy_service.events import PRODUCER
+from energy_service.imports.repository import ImportRepository
 from energy_service.models import outbox, registry
 from energy_service.quantities import QUARTER_HOUR_S, IntervalQuantities, quarters_of, settle
 from energy_service.schemas import (
@@ -322,3 +325,48 @@ async def accept_readings(
     return ReadingsAccepted(
         event_id=envelope.id, plant_id=plant_id, source=body.source, readings=len(readings)
     )
+
+
+# ------------------------------------------------------------ a community's month
+
+
+def month_of(text: str) -> date:
+    """The first day of ``YYYY-MM``; 422 naming ``month`` otherwise."""
+    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ApiError(422, "validation_error", "not a month", field="month", expected="YYYY-MM")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+@dataclass(frozen=True)
+class CommunityMonth:
+    """A community's month as settlement sees it: the plants' stays, each quarter
+    hour's quantities from the winning source, and each POD's completeness."""
+
+    plants: list[PlantStay]
+    settled: list[IntervalQuantities]
+    reports: list[PodCompleteness]
+
+
+async def community_month(
+    session: AsyncSession, store: TimeSeriesStore, community_id: int, first: date
+) -> CommunityMonth:
+    """One read for the completeness report and the economic service's hours alike,
+    so both judge "official data complete" the same way (estimated days included)."""
+    start, end = month_bounds(first)
+    following = (first + timedelta(days=32)).replace(day=1)
+    plants = await registry.reader(session).plant_stays(community_id, between=(first, following))
+    settled: list[IntervalQuantities] = []
+    estimated: dict[int, set[date]] = {}
+    if plants:
+        ids = sorted({p.plant_id for p in plants})
+        sums = await store.energy_sums(
+            SeriesQuery(start=start, end=end, plant_ids=ids), timedelta(seconds=QUARTER_HOUR_S)
+        )
+        settled = settle(quarters_of(sums))
+        for (plant_id, _, curve_month), curve in (
+            await ImportRepository(session).current_curves(ids)
+        ).items():
+            if curve_month == first:
+                estimated.setdefault(plant_id, set()).update(curve.estimated_days or [])
+    return CommunityMonth(plants, settled, completeness(plants, settled, first, estimated))

@@ -9,21 +9,17 @@ accepted; a partner bound to another community gets 404.
 
 from __future__ import annotations
 
-import re
-from datetime import date, timedelta
 from typing import Annotated
 
 from cerc_shared.auth import ClientPrincipal, Scope, require_client_scope
 from cerc_shared.db import DbSession
-from cerc_shared.envelope import ApiError, Envelope, ok
+from cerc_shared.envelope import Envelope, ok
+from cerc_shared.ids import QueryId
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from energy_service import service
 from energy_service.api.deps import Store
-from energy_service.completeness import completeness, month_bounds
-from energy_service.models import registry
-from energy_service.quantities import QUARTER_HOUR_S, quarters_of, settle
-from energy_service.timeseries import SeriesQuery
 
 router = APIRouter(prefix="/internal/energy", tags=["internal"])
 
@@ -53,25 +49,12 @@ async def pod_hours(
     session: DbSession,
     store: Store,
     client: Annotated[ClientPrincipal, require_client_scope(Scope.ENERGY_READ)],
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
     month: Annotated[str, Query(description="YYYY-MM", examples=["2025-03"])],
 ) -> Envelope[CommunityMonthOut]:
     client.check_community(community_id)
-    match = re.fullmatch(r"(\d{4})-(\d{2})", month)
-    if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ApiError(422, "validation_error", "not a month", field="month", expected="YYYY-MM")
-    first = date(int(match.group(1)), int(match.group(2)), 1)
-    start, end = month_bounds(first)
-    following = (first + timedelta(days=32)).replace(day=1)
-    plants = await registry.reader(session).plant_stays(community_id, between=(first, following))
-    settled = []
-    if plants:
-        ids = sorted({p.plant_id for p in plants})
-        sums = await store.energy_sums(
-            SeriesQuery(start=start, end=end, plant_ids=ids), timedelta(seconds=QUARTER_HOUR_S)
-        )
-        settled = settle(quarters_of(sums))
-    reports = completeness(plants, settled, first, {})
+    found = await service.community_month(session, store, community_id, service.month_of(month))
+    plants, settled, reports = found.plants, found.settled, found.reports
     pods = {p.plant_id: p.pod for p in plants}
     hours: dict[int, list[PodHourOut]] = {plant_id: [] for plant_id in pods}
     for q in settled:

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
 TOKENS = kit.TestTokens("economic-tests")
-ROME = ZoneInfo("Europe/Rome")
+ITALY = ZoneInfo("Europe/Rome")
 _ids = itertools.count(random.randrange(10**8, 9 * 10**8, 10**4))
 
 
@@ -113,8 +113,8 @@ def auth(user_id: int, user_type: str = "PRIVATE") -> dict[str, str]:
 
 def hours_of(period_start: date, period_end: date) -> list[datetime]:
     """Every local market hour of [start, end), as aware instants (UTC)."""
-    first = datetime(period_start.year, period_start.month, period_start.day, tzinfo=ROME)
-    last = datetime(period_end.year, period_end.month, period_end.day, tzinfo=ROME)
+    first = datetime(period_start.year, period_start.month, period_start.day, tzinfo=ITALY)
+    last = datetime(period_end.year, period_end.month, period_end.day, tzinfo=ITALY)
     out, at = [], first.astimezone(UTC)
     while at < last.astimezone(UTC):
         out.append(at)

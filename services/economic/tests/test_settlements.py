@@ -17,7 +17,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import ROME, Community, EnergyStandIn, add_prices, auth, eventually, hours_of, new_id
+from .conftest import (
+    ITALY,
+    Community,
+    EnergyStandIn,
+    add_prices,
+    auth,
+    eventually,
+    hours_of,
+    new_id,
+)
 
 MONTH = "2024-06"
 START, END = date(2024, 6, 1), date(2024, 7, 1)
@@ -51,7 +60,7 @@ async def demo_community(
     for name, pod in pods.items():
         rows = []
         for i, h in enumerate(hours):
-            local = h.astimezone(ROME)
+            local = h.astimezone(ITALY)
             if name == "producer":
                 fed = 9.5 + (i % 7) * 1.25 if 9 <= local.hour < 17 else 0.0
                 rows.append({"fed_in_kwh": _kwh(fed), "withdrawn_kwh": _kwh(0.4)})
@@ -126,7 +135,7 @@ def cli_document(c: Community, users: dict[str, int], energy: dict[str, Any]) ->
     prices = [
         {
             "zone": "NORD",
-            "hour": h.astimezone(ROME).isoformat(),
+            "hour": h.astimezone(ITALY).isoformat(),
             "eur_mwh": float(Decimal(95) + Decimal(h.astimezone(UTC).hour * 3)),
         }
         for h in hours_of(START, END)

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
+from cerc_shared.clock import ITALY
 from cerc_shared.readmodels import MembershipPeriod, PlantFacts, PlantPeriod, SharesPeriod
 
 from economic_service.energy import CommunityMonthEnergy
 
-ROME = ZoneInfo("Europe/Rome")
 COUNTING_ROLES = frozenset(("ADMIN", "MEMBER"))
 HUNDRED = Decimal(100)
 
@@ -143,7 +142,7 @@ def build_engine_input(
         stay_days = [(s.valid_from, s.valid_to) for s in plant_stays]
         member_days = membership_days[owner]
         for hour in energy.pods.get(facts.pod, ()):
-            local = hour.start.astimezone(ROME)
+            local = hour.start.astimezone(ITALY)
             day = local.date()
             if not (start <= day < end):
                 excluded += 1
@@ -179,7 +178,7 @@ def build_engine_input(
         "members": members,
         "points": points,
         "prices": [
-            {"zone": zone, "hour": hour.astimezone(ROME).isoformat(), "eur_mwh": float(eur)}
+            {"zone": zone, "hour": hour.astimezone(ITALY).isoformat(), "eur_mwh": float(eur)}
             for zone, hour, eur in prices
             if zone in zones
         ],

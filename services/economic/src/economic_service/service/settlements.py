@@ -17,7 +17,7 @@ from typing import Any
 from cacer import ScenarioError, parse_scenario, settle
 from cacer.report import settlement_json
 from cerc_shared.auth import Principal
-from cerc_shared.clock import italian_today
+from cerc_shared.clock import ITALY, italian_today
 from cerc_shared.envelope import ApiError, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +27,6 @@ from economic_service.models import MemberResult, SettlementRun, registry
 from economic_service.service import ledger
 from economic_service.service.access import require_admin
 from economic_service.service.engine_input import (
-    ROME,
     InputProblem,
     build_engine_input,
     month_bounds,
@@ -101,19 +100,15 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
     reader = registry.reader(session)
     start, end = month_bounds(run.period)
     stays = await reader.plants_of_community(run.community_id, between=(start, end))
-    plants = {}
-    for stay in stays:
-        facts = await reader.plant(stay.plant_id)
-        if facts is not None:
-            plants[stay.plant_id] = facts
+    plants = await reader.plants(stay.plant_id for stay in stays)
     memberships = await reader.memberships_of_community(run.community_id, between=(start, end))
     shares = await reader.shares_on(run.community_id, start)
     month = await energy.pod_hours(run.community_id, run.period)
     if run.kind == "PROVISIONAL" and not month.official_complete:
         raise InputProblem([f"official data for {run.period} is not complete yet"])
     zones = {p.market_zone for p in plants.values() if p.market_zone}
-    start_utc = datetime.combine(start, time(), ROME).astimezone(UTC)
-    end_utc = datetime.combine(end, time(), ROME).astimezone(UTC)
+    start_utc = datetime.combine(start, time(), ITALY).astimezone(UTC)
+    end_utc = datetime.combine(end, time(), ITALY).astimezone(UTC)
     prices = await repository.prices_between(session, zones, start_utc, end_utc)
     trase = await repository.trase_for(session, start.year)
     engine_input = build_engine_input(

@@ -290,7 +290,9 @@ def start_extra_bridges(count: int, ports: dict[str, int]) -> list[int]:
 # ------------------------------------------------------------- the publisher
 
 
-class _Acks(asyncio.Protocol):
+class Acks(asyncio.Protocol):
+    """A QoS 1 publisher's side of the connection: counts PUBACKs, keeps the CONNACK."""
+
     def __init__(self) -> None:
         self.acked = 0
         self.connack: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -316,7 +318,7 @@ PROBE_PACKET_IDS = 65_535 - LOAD_PACKET_IDS
 class Publisher:
     """One MQTT connection publishing pre-encoded QoS 1 messages."""
 
-    def __init__(self, transport: asyncio.Transport, acks: _Acks) -> None:
+    def __init__(self, transport: asyncio.Transport, acks: Acks) -> None:
         self.transport = transport
         self.acks = acks
         self.sent = 0
@@ -326,7 +328,7 @@ class Publisher:
     async def connect(cls, port: int) -> Publisher:
         user, password = MQTT_SERVICE
         loop = asyncio.get_running_loop()
-        transport, acks = await loop.create_connection(_Acks, "127.0.0.1", port)
+        transport, acks = await loop.create_connection(Acks, "127.0.0.1", port)
         transport.write(
             connect_packet(f"bench-{uuid.uuid4().hex[:8]}", user, password, clean=True,
                            keepalive=60)

@@ -30,9 +30,10 @@ import time
 from pathlib import Path
 
 import aiomqtt
-from iot_service.mqtt.wire import PUBACK, connect_packet, publish_packet, split_packets
+from iot_service.mqtt.wire import connect_packet, publish_packet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_device_path import Acks
 from machine import describe
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -113,28 +114,11 @@ async def queue_for_offline_session(mqtt_port: int, count: int) -> float:
     return time.monotonic() - started
 
 
-class _Acks(asyncio.Protocol):
-    def __init__(self) -> None:
-        self.acked = 0
-        self.connack: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._buffer = bytearray()
-
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        packets, used = split_packets(self._buffer)
-        del self._buffer[:used]
-        for kind, _, body in packets:
-            if kind == PUBACK:
-                self.acked += 1
-            elif not self.connack.done():
-                self.connack.set_result(body)
-
-
 async def publish_qos1(mqtt_port: int, count: int, window: int = 20_000) -> None:
     """``count`` QoS 1 readings on one raw connection, at most ``window`` unacknowledged
     (the bridge's own wire format, iot_service.mqtt.wire: fast enough to fill millions)."""
     loop = asyncio.get_running_loop()
-    transport, acks = await loop.create_connection(_Acks, "127.0.0.1", mqtt_port)
+    transport, acks = await loop.create_connection(Acks, "127.0.0.1", mqtt_port)
     transport.write(connect_packet("bench-device", None, None, clean=True, keepalive=60))
     await asyncio.wait_for(acks.connack, 10)
     topic = "energy/plant/1/device/bench/measurements"

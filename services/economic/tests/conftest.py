@@ -8,11 +8,9 @@ commit for real; each test builds its own community with fresh random ids.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import random
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -248,14 +246,3 @@ async def add_prices(maker: async_sessionmaker[AsyncSession], hours: list[dateti
             )
             .on_conflict_do_nothing()
         )
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never happened within {timeout_s}s: {what}")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cerc_shared.testing import eventually
 from economic_service.models import JournalEntry, Posting, SettlementRun, outbox
 from sqlalchemy import func, select
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +24,6 @@ from .conftest import (
     EnergyStandIn,
     add_prices,
     auth,
-    eventually,
     hours_of,
     new_id,
 )

@@ -8,13 +8,11 @@ fails the tests with the reason.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import random
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -247,15 +245,3 @@ async def produce(producer: AIOKafkaProducer, envelope: EventEnvelope) -> None:
     await producer.send_and_wait(
         envelope.topic, value=envelope.model_dump_json().encode(), key=envelope.key.encode()
     )
-
-
-async def eventually(
-    check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60
-) -> None:
-    """Wait until ``check`` holds; fail with ``what`` when it never does."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if await check():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"never happened within {timeout_s}s: {what}")

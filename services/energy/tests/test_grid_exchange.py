@@ -10,10 +10,11 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
+from cerc_shared.testing import eventually
 from energy_service.timeseries import InfluxTimeSeries, SeriesQuery
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import ReadModels, auth, eventually, new_plant_id, produce
+from .conftest import ReadModels, auth, new_plant_id, produce
 from .test_write_api import publish
 
 OWNER, COMMUNITY = 611, 81

@@ -11,7 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted, Reading
-from cerc_shared.testing import repo_root
+from cerc_shared.testing import eventually, repo_root
 from energy_service.ingest import MEASUREMENT_TOPIC, POINTS_WRITTEN, MeasurementIngestor
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import (
@@ -28,7 +28,6 @@ from prometheus_client import REGISTRY
 from .conftest import (
     BOOTSTRAP,
     ensure_topics,
-    eventually,
     new_plant_id,
     produce,
     readings_event,

@@ -8,12 +8,13 @@ from typing import Any
 
 import httpx
 from cerc_shared.outbox import OutboxRelay
+from cerc_shared.testing import eventually
 from energy_service.models import outbox
 from energy_service.timeseries import EnergyPoint, InfluxTimeSeries, SeriesQuery
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import BOOTSTRAP, ReadModels, auth, eventually, new_plant_id
+from .conftest import BOOTSTRAP, ReadModels, auth, new_plant_id
 
 OWNER, CER_ADMIN, COMMUNITY = 601, 602, 81
 

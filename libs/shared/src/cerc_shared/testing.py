@@ -9,11 +9,12 @@ tests fail with the reason, they never skip.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, tzinfo
 from pathlib import Path
@@ -253,3 +254,16 @@ def service_fixtures(
             yield http
 
     return app_fixture, sessionmaker_fixture, client_fixture
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], what: str, timeout_s: float = 60
+) -> None:
+    """Wait until ``check`` holds (an event consumed, a run finished); fail with
+    ``what`` when it never does."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if await check():
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"never happened within {timeout_s}s: {what}")

@@ -33,10 +33,9 @@ from cerc_shared.testing import ports, prepare_database
 from fastapi import FastAPI
 from notification_service.delivery import DeliveryWorker
 from notification_service.main import create_app
-from notification_service.models import processed_events, users
+from notification_service.models import processed_events
 from notification_service.service import handle_event
 from notification_service.settings import NotificationSettings
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 SERVICE_DIR = Path(__file__).resolve().parents[1]
@@ -151,14 +150,9 @@ class Fleet:
                 last_name="Rossi",
                 user_type="PRIVATE",
                 is_active=True,
+                language=language,
             )
         )
-        if language != "it":
-            # user.v1 carries no language yet; the read model's column is set directly.
-            async with self.maker() as session, session.begin():
-                await session.execute(
-                    update(users).where(users.c.user_id == user_id).values(language=language)
-                )
         return user_id, email
 
     async def community(self, name: str = "CER Sole di Bergamo") -> int:

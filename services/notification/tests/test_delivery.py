@@ -203,13 +203,20 @@ async def test_the_unsubscribe_link_turns_the_kind_off(
     link = str(parsed["List-Unsubscribe"]).strip("<>")
     assert parsed["Content-Language"] == "en"
     path = link.split("127.0.0.1:18080", 1)[1]
-    done = await client.get(path)
+    # Opening the link (a person, or a mail scanner) asks; it changes nothing.
+    page = await client.get(path)
+    assert page.status_code == 200 and 'method="post"' in page.text
+    prefs = await client.get("/api/notifications/preferences/", headers=auth(user_id))
+    chosen = {(p["kind"], p["channel"]): p["enabled"] for p in prefs.json()["data"]}
+    assert chosen[("membership.started", "email")] is True
+    # The mail client's one-click POST (RFC 8058) turns it off.
+    done = await client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert done.status_code == 200, done.text
     prefs = await client.get("/api/notifications/preferences/", headers=auth(user_id))
     chosen = {(p["kind"], p["channel"]): p["enabled"] for p in prefs.json()["data"]}
     assert chosen[("membership.started", "email")] is False
     assert chosen[("membership.started", "inbox")] is True
-    forged = await client.get(path.replace(str(user_id), str(user_id + 1), 1))
+    forged = await client.post(path.replace(str(user_id), str(user_id + 1), 1))
     assert forged.status_code == 400
 
 

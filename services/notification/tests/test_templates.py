@@ -10,14 +10,15 @@ PARAMS = {
     "period": "2026-03",
     "community_name": "CER <Sole> & Vento",
     "amount_eur": "1234.56",
-    "shared_kwh": "10250.5",
+    "producer_eur": "1000.00",
+    "consumer_eur": "234.56",
 }
 
 
 def test_italian_reader_sees_italian_words_and_euros() -> None:
     mail = render("settlement.approved", "it", PARAMS, unsubscribe_url="https://x/u?t=1")
     assert mail.subject == "Ripartizione di 2026-03 approvata: 1.234,56\xa0€"
-    assert "Ti spettano 1.234,56\xa0€ per 10.250,5 kWh" in mail.text
+    assert "Ti spettano 1.234,56\xa0€: 1.000,00\xa0€ come produttore e 234,56\xa0€" in mail.text
     assert "1.234,56\xa0€" in mail.html
     assert "Non vuoi più ricevere questi avvisi per e-mail? https://x/u?t=1" in mail.text
 
@@ -25,7 +26,7 @@ def test_italian_reader_sees_italian_words_and_euros() -> None:
 def test_english_reader_sees_english_words_and_euros() -> None:
     mail = render("settlement.approved", "en", PARAMS, unsubscribe_url="https://x/u?t=1")
     assert mail.subject == "Settlement of 2026-03 approved: €1,234.56"
-    assert "You earn €1,234.56 for 10,250.5 kWh" in mail.text
+    assert "You earn €1,234.56: €1,000.00 as producer and €234.56 as consumer" in mail.text
     assert 'lang="en"' in mail.html
 
 
@@ -64,3 +65,49 @@ def test_no_unsubscribe_link_when_none_is_given() -> None:
 
 def test_every_kind_has_both_languages() -> None:
     assert all(set(words) == {"it", "en"} for words in MESSAGES.values())
+
+
+def test_every_kind_renders_in_both_languages_with_the_params_its_rule_gives() -> None:
+    """StrictUndefined: a template naming a fact its rule does not give fails here."""
+    common = {
+        "first_name": "G",
+        "occurred_at": "2026-01-01T10:00:00+00:00",
+        "public_url": "https://cer.example",
+        "community_id": 7,
+        "community_name": "CER Demo",
+        "period": "2026-03",
+        "run_id": 3,
+        "run_kind": "PROVISIONAL",
+    }
+    extra = {
+        "security.email_changed": {"new_email": "a@b.it"},
+        "security.new_session": {"address": "203.0.113.9", "user_agent": "Firefox"},
+        "invitation.received": {
+            "role": "MEMBER",
+            "accept_path": "/invitations/accept?token=abc",
+            "expires_at": "2026-01-08T10:00:00+00:00",
+        },
+        "membership.started": {"role": "ADMIN", "valid_from": "2026-01-01"},
+        "device.offline": {"device_id": "d1", "plant_name": "Tetto", "since": "2026-01-01T09:00Z"},
+        "device.online": {"device_id": "d1", "plant_name": "Tetto", "since": "2026-01-01T09:00Z"},
+        "settlement.awaiting_approval": {"total_eur": "10.00", "community_eur": "1.00"},
+        "settlement.failed": {"official_data_missing": True, "error_codes": "x"},
+        "settlement.approved": {
+            k: PARAMS[k] for k in ("amount_eur", "producer_eur", "consumer_eur")
+        },
+    }
+    for kind in MESSAGES:
+        for language in ("it", "en"):
+            mail = render(kind, language, {**common, **extra.get(kind, {})}, unsubscribe_url=None)
+            assert mail.subject and mail.text.strip()
+    invitation = render(
+        "invitation.received",
+        "it",
+        {**common, **extra["invitation.received"]},
+        unsubscribe_url=None,
+    )
+    assert "https://cer.example/invitations/accept?token=abc" in invitation.text
+    missing = render(
+        "settlement.failed", "en", {**common, **extra["settlement.failed"]}, unsubscribe_url=None
+    )
+    assert "official data for 2026-03" in missing.text

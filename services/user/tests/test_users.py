@@ -120,7 +120,7 @@ async def test_the_profile_is_read_as_stored_and_a_user_gone_is_not_found(
     assert me.status_code == 200 and me.headers["content-type"] == "application/json"
     data = me.json()["data"]
     assert set(data) == {
-        "id", "username", "email", "first_name", "last_name", "user_type", "is_active",
+        "id", "username", "email", "first_name", "last_name", "user_type", "is_active", "language",
         "two_factor_enabled", "created_at", "updated_at",
     }  # fmt: skip
     assert (data["username"], data["email"], data["two_factor_enabled"]) == (

@@ -30,6 +30,7 @@ async def run_computed(session: AsyncSession, run: SettlementRun) -> None:
             total_cents=run.total_cents,
             community_cents=run.community_cents,
             inputs_fingerprint=run.inputs_fingerprint,
+            error_codes=sorted({str(e.get("code")) for e in run.errors or []}),
         ),
         producer=PRODUCER,
     )

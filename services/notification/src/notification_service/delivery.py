@@ -27,7 +27,7 @@ from cerc_shared.clock import italian_now
 from cerc_shared.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from notification_service import unsubscribe
+from notification_service import digest, unsubscribe
 from notification_service.kinds import KINDS
 from notification_service.repository import NotificationRepository
 from notification_service.settings import NotificationSettings
@@ -38,16 +38,20 @@ log = logging.getLogger(__name__)
 
 def message_id(row: Any, domain: str) -> str:
     """The same for every attempt of one notification: the key, not the attempt."""
-    return f"<{row.event_id}.{row.user_id}.{row.channel}@{domain}>"
+    recipient = row.user_id if row.user_id is not None else "address"
+    return f"<{row.event_id}.{recipient}.{row.channel}@{domain}>"
 
 
 def compose(row: Any, settings: NotificationSettings) -> EmailMessage:
     kind = KINDS[row.kind]
     link = None
-    if not kind.security:
+    if kind.optional and row.user_id is not None:
         signed = unsubscribe.token(settings.unsubscribe_secret, row.user_id, row.kind)
         link = f"{settings.public_url}/api/notifications/unsubscribe/?token={signed}"
-    mail = render(row.kind, row.language, dict(row.params), unsubscribe_url=link)
+    params = dict(row.params)
+    params.setdefault("public_url", settings.public_url)
+    items = [str(i) for i in params.pop("items", [])] if row.kind == "digest" else None
+    mail = render(row.kind, row.language, params, unsubscribe_url=link, items=items)
     # Long header lines are allowed (RFC 5322: up to 998): folded or encoded,
     # the unsubscribe URL would no longer be one a client can use.
     message = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=998))
@@ -76,6 +80,7 @@ class DeliveryWorker(Worker):
         self.sessionmaker = sessionmaker
         self.sent = 0
         self.failures = 0
+        self.digests = 0
         self._wake = asyncio.Event()
 
     def poke(self) -> None:
@@ -83,6 +88,7 @@ class DeliveryWorker(Worker):
 
     async def run(self) -> None:
         while True:
+            await self.collect_digests()
             busy = await self.deliver_due()
             if busy:
                 continue
@@ -91,6 +97,13 @@ class DeliveryWorker(Worker):
                 await asyncio.wait_for(
                     self._wake.wait(), timeout=self.settings.delivery_poll_interval_s
                 )
+
+    async def collect_digests(self, now: datetime | None = None) -> int:
+        """Yesterday's held mails of noisy kinds become one digest per person."""
+        async with self.sessionmaker() as session, session.begin():
+            made = await digest.collect(session, now or italian_now())
+        self.digests += made
+        return made
 
     async def deliver_due(self, now: datetime | None = None) -> int:
         """Send what is due; the number of mails taken."""
@@ -106,7 +119,7 @@ class DeliveryWorker(Worker):
 
     async def _deliver(self, row: Any, now: datetime) -> None:
         s = self.settings
-        if not KINDS[row.kind].security:
+        if KINDS[row.kind].optional and row.user_id is not None:
             hour_ago = now - timedelta(hours=1)
             async with self.sessionmaker() as session, session.begin():
                 repo = NotificationRepository(session)

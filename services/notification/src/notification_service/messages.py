@@ -25,6 +25,130 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "If this was not you, contact your community's administrator at once.",
         ),
     },
+    "security.password_changed": {
+        "it": (
+            "La password del tuo account è cambiata",
+            "Ciao {{ first_name }},\n\n"
+            "la password del tuo account CerCollettiva è stata cambiata il "
+            "{{ occurred_at|moment }}. Le altre sessioni aperte sono state chiuse.\n\n"
+            "Se non sei stato tu, reimposta subito la password e contatta "
+            "l'amministratore della tua comunità.",
+        ),
+        "en": (
+            "The password of your account has changed",
+            "Hello {{ first_name }},\n\n"
+            "the password of your CerCollettiva account was changed on "
+            "{{ occurred_at|moment }}. Your other open sessions were ended.\n\n"
+            "If this was not you, reset your password at once and contact your "
+            "community's administrator.",
+        ),
+    },
+    "security.two_factor_enabled": {
+        "it": (
+            "Verifica in due passaggi attivata",
+            "Ciao {{ first_name }},\n\n"
+            "la verifica in due passaggi del tuo account è stata attivata il "
+            "{{ occurred_at|moment }}. Le altre sessioni aperte sono state chiuse.",
+        ),
+        "en": (
+            "Two-factor authentication turned on",
+            "Hello {{ first_name }},\n\n"
+            "two-factor authentication was turned on for your account on "
+            "{{ occurred_at|moment }}. Your other open sessions were ended.",
+        ),
+    },
+    "security.two_factor_disabled": {
+        "it": (
+            "Verifica in due passaggi disattivata",
+            "Ciao {{ first_name }},\n\n"
+            "la verifica in due passaggi del tuo account è stata disattivata il "
+            "{{ occurred_at|moment }}: ora basta la password per entrare.\n\n"
+            "Se non sei stato tu, cambia subito la password.",
+        ),
+        "en": (
+            "Two-factor authentication turned off",
+            "Hello {{ first_name }},\n\n"
+            "two-factor authentication was turned off for your account on "
+            "{{ occurred_at|moment }}: the password alone now signs you in.\n\n"
+            "If this was not you, change your password at once.",
+        ),
+    },
+    "security.new_session": {
+        "it": (
+            "Nuovo accesso al tuo account",
+            "Ciao {{ first_name }},\n\n"
+            "il {{ occurred_at|moment }} qualcuno è entrato nel tuo account da un indirizzo "
+            "mai usato prima: {{ address }} ({{ user_agent }}).\n\n"
+            "Se non sei stato tu, cambia subito la password: le altre sessioni verranno chiuse.",
+        ),
+        "en": (
+            "New sign-in to your account",
+            "Hello {{ first_name }},\n\n"
+            "on {{ occurred_at|moment }} someone signed in to your account from an address "
+            "never used before: {{ address }} ({{ user_agent }}).\n\n"
+            "If this was not you, change your password at once: your other sessions will end.",
+        ),
+    },
+    "invitation.received": {
+        "it": (
+            "Invito a entrare nella comunità {{ community_name }}",
+            "Buongiorno,\n\n"
+            "la comunità energetica {{ community_name }} ti invita a farne parte come "
+            "{{ role|role }}.\n\n"
+            "Per accettare, entra in CerCollettiva (o registrati con questo indirizzo) e apri "
+            "{{ public_url }}{{ accept_path }} entro il {{ expires_at|moment }}.\n\n"
+            "Se non conosci questa comunità, ignora questo messaggio.",
+        ),
+        "en": (
+            "Invitation to join the community {{ community_name }}",
+            "Hello,\n\n"
+            "the energy community {{ community_name }} invites you to join as "
+            "{{ role|role }}.\n\n"
+            "To accept, sign in to CerCollettiva (or register with this address) and open "
+            "{{ public_url }}{{ accept_path }} before {{ expires_at|moment }}.\n\n"
+            "If you do not know this community, ignore this message.",
+        ),
+    },
+    "settlement.awaiting_approval": {
+        "it": (
+            "Ripartizione di {{ period }} da approvare: {{ total_eur|euro }}",
+            "Ciao {{ first_name }},\n\n"
+            "la ripartizione provvisoria di {{ period }} della comunità {{ community_name }} "
+            "è pronta: {{ total_eur|euro }} in tutto, di cui {{ community_eur|euro }} alla "
+            "comunità.\n\n"
+            "Controllala e approvala per renderla definitiva: "
+            "{{ public_url }}/communities/{{ community_id }}/settlements/{{ run_id }}",
+        ),
+        "en": (
+            "Settlement of {{ period }} awaiting approval: {{ total_eur|euro }}",
+            "Hello {{ first_name }},\n\n"
+            "the provisional settlement of {{ period }} of the community {{ community_name }} "
+            "is ready: {{ total_eur|euro }} in all, {{ community_eur|euro }} of it to the "
+            "community.\n\n"
+            "Check it and approve it to make it final: "
+            "{{ public_url }}/communities/{{ community_id }}/settlements/{{ run_id }}",
+        ),
+    },
+    "settlement.failed": {
+        "it": (
+            "Ripartizione di {{ period }} non calcolata",
+            "Ciao {{ first_name }},\n\n"
+            "{% if official_data_missing %}i dati ufficiali del distributore per {{ period }} "
+            "della comunità {{ community_name }} non sono ancora completi: la ripartizione "
+            "provvisoria non può essere calcolata. Carica i file mancanti e riprova."
+            "{% else %}il calcolo della ripartizione di {{ period }} della comunità "
+            "{{ community_name }} non è riuscito ({{ error_codes }}).{% endif %}",
+        ),
+        "en": (
+            "Settlement of {{ period }} not computed",
+            "Hello {{ first_name }},\n\n"
+            "{% if official_data_missing %}the distributor's official data for {{ period }} "
+            "of the community {{ community_name }} is not complete yet: the provisional "
+            "settlement cannot be computed. Load the missing files and try again."
+            "{% else %}the settlement of {{ period }} of the community {{ community_name }} "
+            "could not be computed ({{ error_codes }}).{% endif %}",
+        ),
+    },
     "membership.started": {
         "it": (
             "Benvenuto nella comunità {{ community_name }}",
@@ -76,14 +200,15 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "Ripartizione di {{ period }} approvata: {{ amount_eur|euro }}",
             "Ciao {{ first_name }},\n\n"
             "la ripartizione di {{ period }} della comunità {{ community_name }} è stata "
-            "approvata. Ti spettano {{ amount_eur|euro }} per {{ shared_kwh|number }} kWh "
-            "di energia condivisa.",
+            "approvata. Ti spettano {{ amount_eur|euro }}: {{ producer_eur|euro }} come "
+            "produttore e {{ consumer_eur|euro }} come consumatore.",
         ),
         "en": (
             "Settlement of {{ period }} approved: {{ amount_eur|euro }}",
             "Hello {{ first_name }},\n\n"
             "the settlement of {{ period }} of the community {{ community_name }} was approved. "
-            "You earn {{ amount_eur|euro }} for {{ shared_kwh|number }} kWh of shared energy.",
+            "You earn {{ amount_eur|euro }}: {{ producer_eur|euro }} as producer and "
+            "{{ consumer_eur|euro }} as consumer.",
         ),
     },
 }

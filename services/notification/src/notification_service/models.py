@@ -45,8 +45,9 @@ CHANNELS = ("email", "inbox")
 # pending: waiting to be sent (or to become visible in the inbox); sent;
 # dead: given up after the last attempt; cancelled: no longer true before it
 # was due (a device back online); digest: held for the day's digest;
-# suppressed: the person turned the kind off for the channel.
-STATES = ("pending", "sent", "dead", "cancelled", "digest", "suppressed")
+# digested: went out inside a day's digest mail; suppressed: the person turned
+# the kind off for the channel.
+STATES = ("pending", "sent", "dead", "cancelled", "digest", "digested", "suppressed")
 
 users = Table(
     "users",
@@ -65,7 +66,8 @@ notifications = Table(
     Base.metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
     Column("event_id", Uuid, nullable=False),
-    Column("user_id", BigInteger, nullable=False),
+    # None: a mail to an address with no account here (an invitation).
+    Column("user_id", BigInteger, nullable=True),
     Column("channel", String(10), nullable=False),
     Column("kind", String(60), nullable=False),
     # The facts the templates need, as the event gave them (JSON-safe).
@@ -85,7 +87,14 @@ notifications = Table(
     Column("sent_at", DateTime(timezone=True)),
     Column("read_at", DateTime(timezone=True)),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("event_id", "user_id", "channel", name="uq_notifications_event_recipient"),
+    UniqueConstraint(
+        "event_id",
+        "user_id",
+        "channel",
+        name="uq_notifications_event_recipient",
+        # One mail per invitation event too, where there is no user id.
+        postgresql_nulls_not_distinct=True,
+    ),
     CheckConstraint(f"channel IN {CHANNELS!r}", name="channel"),
     CheckConstraint(f"state IN {STATES!r}", name="state"),
     Index(
@@ -105,4 +114,15 @@ preferences = Table(
     Column("channel", String(10), primary_key=True),
     Column("enabled", Boolean, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Where each person has signed in from: a sign-in from a new address is told
+# to the owner (security.new_session).
+sign_ins = Table(
+    "sign_ins",
+    Base.metadata,
+    Column("user_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("address", String(64), primary_key=True),
+    Column("first_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

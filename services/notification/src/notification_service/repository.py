@@ -10,7 +10,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification_service.models import notifications, preferences, users
+from notification_service.models import notifications, preferences, sign_ins, users
 
 
 @dataclass(frozen=True)
@@ -27,8 +27,15 @@ class NotificationRepository:
 
     # ------------------------------------------------------------ people
 
-    async def save_user(self, user_id: int, email: str, first_name: str, active: bool) -> None:
-        values = {"email": email, "first_name": first_name, "is_active": active}
+    async def save_user(
+        self, user_id: int, email: str, first_name: str, active: bool, language: str
+    ) -> None:
+        values = {
+            "email": email,
+            "first_name": first_name,
+            "is_active": active,
+            "language": language,
+        }
         await self.session.execute(
             insert(users)
             .values(user_id=user_id, **values)
@@ -52,6 +59,23 @@ class NotificationRepository:
         return Recipient(
             user_id, row.email if row.is_active else None, row.first_name, row.language
         )
+
+    async def sign_in_from(self, user_id: int, address: str, now: datetime) -> tuple[bool, bool]:
+        """Record a sign-in; (had ``user_id`` signed in before, was ``address`` new to them)."""
+        before = int(
+            await self.session.scalar(
+                select(func.count()).select_from(sign_ins).where(sign_ins.c.user_id == user_id)
+            )
+            or 0
+        )
+        inserted = await self.session.execute(
+            insert(sign_ins)
+            .values(user_id=user_id, address=address[:64], first_at=now, last_at=now)
+            .on_conflict_do_update(index_elements=["user_id", "address"], set_={"last_at": now})
+            .returning(sign_ins.c.first_at)
+        )
+        first_at = inserted.scalar_one()
+        return before > 0, first_at == now
 
     # ------------------------------------------------------- preferences
 
@@ -195,6 +219,27 @@ class NotificationRepository:
                 )
             )
         ).first()
+
+    # ----------------------------------------------------------- digest
+
+    async def held_for_digest(self, before: datetime) -> list[Any]:
+        """Mails held for a digest whose day is over, oldest first, locked for this digest."""
+        rows = await self.session.execute(
+            select(notifications)
+            .where(
+                notifications.c.channel == "email",
+                notifications.c.state == "digest",
+                notifications.c.due_at < before,
+            )
+            .order_by(notifications.c.user_id, notifications.c.due_at, notifications.c.id)
+            .with_for_update(skip_locked=True)
+        )
+        return list(rows)
+
+    async def mark_digested(self, ids: list[int]) -> None:
+        await self.session.execute(
+            update(notifications).where(notifications.c.id.in_(ids)).values(state="digested")
+        )
 
     # --------------------------------------------------------- delivery
 

@@ -8,15 +8,16 @@ sent) is one entry in ``RULES`` and its words in messages.py.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from cerc_shared.clock import italian_today
 from cerc_shared.events import Event, EventEnvelope
-from cerc_shared.events.cer import MembershipStarted
+from cerc_shared.events.cer import InvitationCreated, MembershipStarted
+from cerc_shared.events.economic import SettlementApproved, SettlementComputed
 from cerc_shared.events.iot import DeviceStatusChanged
-from cerc_shared.events.user import UserUpdated
+from cerc_shared.events.user import AccountSecurityChanged, UserUpdated
 from cerc_shared.readmodels import RegistryReader
 
 
@@ -28,19 +29,26 @@ class Context:
     registry: RegistryReader
     now: datetime
     device_offline_threshold: timedelta
+    # Records that ``user_id`` signed in from ``address``; answers (had they
+    # signed in before at all, was this address new to them).
+    sign_in_from: Callable[[int, str], Awaitable[tuple[bool, bool]]]
 
 
 @dataclass(frozen=True)
 class Decision:
     """Tell ``recipients`` of ``kind`` with ``params``, not before ``due_at``.
     ``subject`` groups notices about one thing (a device) so a later event can
-    withdraw those not yet due."""
+    withdraw those not yet due. ``per_recipient`` adds facts of one person's
+    own (what each member earned); ``address`` is a mail to someone with no
+    account here (an invitation), with no inbox."""
 
     kind: str
     recipients: list[int]
     params: dict[str, Any]
     due_at: datetime | None = None
     subject: str | None = None
+    per_recipient: dict[int, dict[str, Any]] = field(default_factory=dict)
+    address: str | None = None
 
 
 Rule = Callable[[Context, Any], Awaitable[Decision | None]]
@@ -55,6 +63,117 @@ async def _email_changed(ctx: Context, event: UserUpdated) -> Decision | None:
         "security.email_changed",
         [event.user_id],
         {"new_email": event.email, "occurred_at": ctx.envelope.occurred_at.isoformat()},
+    )
+
+
+_SECURITY_KINDS = {
+    "password_changed": "security.password_changed",
+    "two_factor_enabled": "security.two_factor_enabled",
+    "two_factor_disabled": "security.two_factor_disabled",
+}
+
+
+async def _account_security(ctx: Context, event: AccountSecurityChanged) -> Decision | None:
+    params: dict[str, Any] = {"occurred_at": ctx.envelope.occurred_at.isoformat()}
+    if event.change != "session_started":
+        return Decision(_SECURITY_KINDS[event.change], [event.user_id], params)
+    if event.address is None:
+        return None
+    signed_in_before, new_address = await ctx.sign_in_from(event.user_id, event.address)
+    # Every sign-in is an event; a person is told only of one from a place
+    # they never signed in from (their very first sign-in is no news).
+    if not (signed_in_before and new_address):
+        return None
+    return Decision(
+        "security.new_session",
+        [event.user_id],
+        {**params, "address": event.address, "user_agent": event.user_agent or "?"},
+    )
+
+
+async def _invitation(ctx: Context, event: InvitationCreated) -> Decision | None:
+    return Decision(
+        "invitation.received",
+        [],
+        {
+            "community_name": event.community_name,
+            "role": event.role,
+            "expires_at": event.expires_at.isoformat(),
+            "accept_path": event.accept_path,
+        },
+        address=event.email,
+    )
+
+
+async def community_admins(ctx: Context, community_id: int) -> list[int]:
+    today = italian_today(ctx.now)
+    return sorted(
+        {
+            m.user_id
+            for m in await ctx.registry.memberships_of_community(community_id, on=today)
+            if m.role == "ADMIN"
+        }
+    )
+
+
+async def _community_name(ctx: Context, community_id: int) -> str:
+    community = await ctx.registry.community(community_id)
+    return community.name if community else f"#{community_id}"
+
+
+def _euros(cents: int) -> str:
+    """Cents as a decimal string of euros: the templates' ``euro`` filter keeps every cent."""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+
+
+async def _settlement_computed(ctx: Context, event: SettlementComputed) -> Decision | None:
+    params: dict[str, Any] = {
+        "community_id": event.community_id,
+        "community_name": await _community_name(ctx, event.community_id),
+        "period": event.period,
+        "run_kind": event.kind,
+        "run_id": event.run_id,
+    }
+    if event.status == "FAILED":
+        # Official data still missing is the common case before the 15th: said plainly.
+        params["official_data_missing"] = "official_data_incomplete" in event.error_codes
+        params["error_codes"] = ", ".join(event.error_codes) or "?"
+        kind = "settlement.failed"
+    elif event.kind == "PROVISIONAL":
+        # A PROVISIONAL run is what an administrator approves into the FINAL one.
+        params["total_eur"] = _euros(event.total_cents or 0)
+        params["community_eur"] = _euros(event.community_cents or 0)
+        kind = "settlement.awaiting_approval"
+    else:
+        return None
+    return Decision(
+        kind,
+        await community_admins(ctx, event.community_id),
+        params,
+        subject=f"settlement:{event.community_id}:{event.period}",
+    )
+
+
+async def _settlement_approved(ctx: Context, event: SettlementApproved) -> Decision | None:
+    mine = {
+        m.user_id: {
+            "amount_eur": _euros(m.as_producer_cents + m.as_consumer_cents),
+            "producer_eur": _euros(m.as_producer_cents),
+            "consumer_eur": _euros(m.as_consumer_cents),
+        }
+        for m in event.members
+    }
+    return Decision(
+        "settlement.approved",
+        sorted(mine),
+        {
+            "community_id": event.community_id,
+            "community_name": await _community_name(ctx, event.community_id),
+            "period": event.period,
+            "run_id": event.run_id,
+        },
+        per_recipient=mine,
     )
 
 
@@ -117,6 +236,10 @@ async def _device_status(ctx: Context, event: DeviceStatusChanged) -> Decision |
 
 RULES: dict[str, Rule] = {
     "user.updated": _email_changed,
+    "user.security_changed": _account_security,
+    "invitation.created": _invitation,
+    "settlement.computed": _settlement_computed,
+    "settlement.approved": _settlement_approved,
     "membership.started": _membership_started,
     "device.status_changed": _device_status,
 }
@@ -126,7 +249,15 @@ RULES: dict[str, Rule] = {
 # it hear the answer.
 ANSWERS: dict[str, str] = {"device.online": "device.offline"}
 
-TOPICS: tuple[str, ...] = ("user.v1", "cer.v1", "membership.v1", "plant.v1", "device.v1")
+TOPICS: tuple[str, ...] = (
+    "user.v1",
+    "cer.v1",
+    "membership.v1",
+    "plant.v1",
+    "device.v1",
+    "invitation.v1",
+    "settlement.v1",
+)
 
 
 def rule_for(event: Event) -> Rule | None:

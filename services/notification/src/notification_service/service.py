@@ -39,14 +39,21 @@ async def handle_event(
     rule = rule_for(event)
     decision = None
     if rule is not None:
-        decision = await rule(
-            Context(envelope, registry.reader(session), now, device_offline_threshold), event
+        context = Context(
+            envelope,
+            registry.reader(session),
+            now,
+            device_offline_threshold,
+            sign_in_from=lambda user_id, address: repo.sign_in_from(user_id, address, now),
         )
+        decision = await rule(context, event)
     if decision is not None:
         await _record(repo, envelope, decision, now, digest_after)
     # After the notifications: a changed address is told at the old one.
     if isinstance(event, UserRegistered | UserUpdated):
-        await repo.save_user(event.user_id, event.email, event.first_name, event.is_active)
+        await repo.save_user(
+            event.user_id, event.email, event.first_name, event.is_active, event.language
+        )
 
 
 async def _record(
@@ -59,6 +66,22 @@ async def _record(
     """One notification per recipient and channel, in the state the person's
     preferences and the day's count put it in."""
     kind = KINDS[decision.kind]
+    if decision.address is not None:
+        # Someone with no account here: one mail, no inbox, in Italian (the
+        # platform's language) since we know nothing of their preference.
+        await repo.add(
+            event_id=envelope.id,
+            user_id=None,
+            channel="email",
+            kind=kind.name,
+            params=decision.params,
+            address=decision.address,
+            language="it",
+            state="pending",
+            due_at=decision.due_at or now,
+            subject=decision.subject,
+        )
+        return
     recipients = decision.recipients
     if decision.kind in ANSWERS and decision.subject is not None:
         await repo.cancel_pending(ANSWERS[decision.kind], decision.subject, now)
@@ -69,12 +92,16 @@ async def _record(
     for user_id in recipients:
         person = await repo.recipient(user_id)
         choices = await repo.preferences_of(user_id)
-        params: dict[str, Any] = {**decision.params, "first_name": person.first_name}
+        params: dict[str, Any] = {
+            **decision.params,
+            **decision.per_recipient.get(user_id, {}),
+            "first_name": person.first_name,
+        }
         for channel in CHANNELS:
             if channel == "email" and person.email is None:
                 continue
             state = "pending"
-            if not kind.security and not choices.get((kind.name, channel), True):
+            if kind.optional and not choices.get((kind.name, channel), True):
                 state = "suppressed"
             elif (
                 channel == "email"
@@ -144,7 +171,9 @@ async def preferences(session: AsyncSession, user_id: int) -> list[dict[str, Any
             "enabled": True if kind.security else chosen.get((kind.name, channel), True),
             "locked": kind.security,
         }
+        # Mails to people without an account and the digest are not a person's choice.
         for kind in KINDS.values()
+        if not kind.transactional
         for channel in CHANNELS
     ]
 
@@ -154,13 +183,13 @@ async def set_preferences(
 ) -> list[dict[str, Any]]:
     for index, (kind_name, _, enabled) in enumerate(choices):
         kind = KINDS.get(kind_name)
-        if kind is None:
+        if kind is None or kind.transactional:
             raise ApiError(
                 422,
                 "unknown_kind",
                 f"no notification kind {kind_name!r}",
                 field=f"preferences[{index}].kind",
-                expected=", ".join(KINDS),
+                expected=", ".join(k.name for k in KINDS.values() if not k.transactional),
             )
         if kind.security and not enabled:
             raise ApiError(

@@ -50,9 +50,8 @@ class NotificationSettings(ServiceSettings):
     device_offline_threshold_s: int = 30 * 60
     # Noisy kinds: after this many mails of the kind to a person in one Italian
     # day, the rest go into the next day's digest.
-    # The daily digest's sender is not built yet: 0 keeps noisy kinds mailed one by one
-    # (still under the per-recipient rate limit) rather than held for a digest nobody sends.
-    digest_after: int = 0
+    # 0 mails every notice of a noisy kind one by one (still under the rate limit).
+    digest_after: int = 3
 
     secret_fields: tuple[str, ...] = ("database_url", "smtp_password", "unsubscribe_secret")
 

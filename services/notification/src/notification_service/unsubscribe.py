@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from html import escape
 
 
 def _sign(secret: str, payload: str) -> str:
@@ -28,3 +29,28 @@ def verify(secret: str, value: str) -> tuple[int, str] | None:
     if not hmac.compare_digest(_sign(secret, payload), signature):
         return None
     return int(user_id), kind
+
+
+def unsubscribe_html(kind: str, token: str, *, done: bool) -> str:
+    """A plain page (no script: the gateway's CSP allows none inline) in both
+    languages, since the link carries no reader's language."""
+    k = escape(kind)
+    if done:
+        body = (
+            f"<p>Non riceverai più per e-mail gli avvisi <b>{k}</b>; restano nella tua "
+            f'casella in CerCollettiva.</p><p lang="en">You will no longer receive '
+            f"<b>{k}</b> notices by e-mail; they stay in your CerCollettiva inbox.</p>"
+        )
+    else:
+        body = (
+            f"<p>Vuoi smettere di ricevere per e-mail gli avvisi <b>{k}</b>?</p>"
+            f'<p lang="en">Stop receiving <b>{k}</b> notices by e-mail?</p>'
+            f'<form method="post" action="?token={escape(token)}">'
+            '<button type="submit">Conferma / Confirm</button></form>'
+        )
+    return (
+        '<!doctype html><html lang="it"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>CerCollettiva</title></head><body>"
+        f"<h1>CerCollettiva</h1>{body}</body></html>"
+    )

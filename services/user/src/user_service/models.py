@@ -6,7 +6,7 @@ from typing import Any, get_args
 
 from cerc_shared.consumer import define_processed_events
 from cerc_shared.db import service_metadata
-from cerc_shared.events.user import UserType
+from cerc_shared.events.user import Language, UserType
 from cerc_shared.outbox import define_outbox
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 USER_TYPES: tuple[str, ...] = get_args(UserType)
+LANGUAGES: tuple[str, ...] = get_args(Language)
 
 
 class Base(DeclarativeBase):
@@ -37,6 +38,7 @@ class User(Base):
     __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
     __table_args__ = (
         CheckConstraint(f"user_type IN {USER_TYPES!r}", name="user_type"),
+        CheckConstraint(f"language IN {LANGUAGES!r}", name="language"),
         Index("uq_users_username_lower", text("lower(username)"), unique=True),
     )
 
@@ -47,6 +49,8 @@ class User(Base):
     last_name: Mapped[str] = mapped_column(String(150))
     user_type: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # What mails and documents are written in (ISO 639-1).
+    language: Mapped[str] = mapped_column(String(5), default="it", server_default="it")
     password_hash: Mapped[str] = mapped_column(String(255))
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     # TOTP secrets are sealed with the service's data key (cerc_shared.crypto).

@@ -20,7 +20,7 @@ class ProfileReads:
     checkout ping, BEGIN and COMMIT (five round trips more) around it."""
 
     _SQL = """
-        SELECT id, username, email, first_name, last_name, user_type, is_active,
+        SELECT id, username, email, first_name, last_name, user_type, is_active, language,
                totp_secret IS NOT NULL AS two_factor_enabled, created_at, updated_at
         FROM users WHERE id = $1
     """

@@ -23,6 +23,7 @@ class RegisterRequest(_Strict):
     first_name: str = Name
     last_name: str = Name
     user_type: Literal["PRIVATE", "BUSINESS"] = "PRIVATE"
+    language: Literal["it", "en"] = "it"
 
 
 class LoginRequest(_Strict):
@@ -52,6 +53,7 @@ class UserOut(BaseModel):
     last_name: str
     user_type: str
     is_active: bool
+    language: str
     two_factor_enabled: bool
     created_at: datetime
     updated_at: datetime
@@ -62,6 +64,7 @@ class UserPatch(_Strict):
     first_name: str | None = Field(default=None, min_length=1, max_length=150)
     last_name: str | None = Field(default=None, min_length=1, max_length=150)
     user_type: Literal["PRIVATE", "BUSINESS"] | None = None
+    language: Literal["it", "en"] | None = None
 
 
 class AdminUserPatch(_Strict):

@@ -13,7 +13,12 @@ from cerc_shared.auth import Principal
 from cerc_shared.crypto import FieldCipher
 from cerc_shared.db import ReadPool
 from cerc_shared.envelope import ApiError, NotFound, ok
-from cerc_shared.events.user import UserRegistered, UserUpdated
+from cerc_shared.events.user import (
+    AccountSecurityChanged,
+    SecurityChange,
+    UserRegistered,
+    UserUpdated,
+)
 from cerc_shared.outbox import record
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,8 +70,23 @@ async def _publish_user(session: AsyncSession, user: User, *, changed: list[str]
         "last_name": user.last_name,
         "user_type": user.user_type,
         "is_active": user.is_active,
+        "language": user.language,
     }
     event = UserRegistered(**facts) if changed is None else UserUpdated(**facts, changed=changed)
+    await record(session, outbox, event, producer=PRODUCER)
+
+
+async def _publish_security(
+    session: AsyncSession,
+    user: User,
+    change: SecurityChange,
+    *,
+    address: str | None = None,
+    user_agent: str | None = None,
+) -> None:
+    event = AccountSecurityChanged(
+        user_id=user.id, change=change, address=address, user_agent=user_agent
+    )
     await record(session, outbox, event, producer=PRODUCER)
 
 
@@ -87,6 +107,7 @@ async def register(session: AsyncSession, data: RegisterRequest) -> User:
         first_name=data.first_name,
         last_name=data.last_name,
         user_type=data.user_type,
+        language=data.language,
         is_active=True,
         failed_logins=0,
         password_hash=passwords.hash_password(data.password),
@@ -172,7 +193,12 @@ async def _count_failure(
 
 
 async def login(
-    session: AsyncSession, ctx: AuthContext, data: LoginRequest, *, address: str
+    session: AsyncSession,
+    ctx: AuthContext,
+    data: LoginRequest,
+    *,
+    address: str,
+    user_agent: str | None = None,
 ) -> TokenPair:
     settings = ctx.settings
     user = await UserRepository(session).by_login(data.username)
@@ -213,6 +239,9 @@ async def login(
                            keep_changes=True)  # fmt: skip
     user.failed_logins = 0
     await throttles.clear(subject, address)
+    await _publish_security(
+        session, user, "session_started", address=address, user_agent=user_agent
+    )
     return await _issue_pair(session, ctx, user, family_id=uuid.uuid4())
 
 
@@ -322,6 +351,7 @@ async def change_password(
     user.password_hash = passwords.hash_password(data.new_password)
     # Every other session, started with the old password, ends with it.
     await RefreshTokenRepository(session).revoke_all_of(user.id, sparing=_own_session(principal))
+    await _publish_security(session, user, "password_changed")
 
 
 async def start_two_factor(session: AsyncSession, ctx: AuthContext, user_id: int) -> TwoFactorSetup:
@@ -352,6 +382,7 @@ async def confirm_two_factor(
     user.totp_pending_secret = None
     # Sessions opened with the password alone (perhaps a thief's) end now.
     await RefreshTokenRepository(session).revoke_all_of(user.id, sparing=_own_session(principal))
+    await _publish_security(session, user, "two_factor_enabled")
     return user
 
 
@@ -369,6 +400,7 @@ async def disable_two_factor(
         raise ApiError(400, "invalid_otp", "the code is wrong or already used", field="otp")
     user.totp_secret = None
     user.totp_last_step = None
+    await _publish_security(session, user, "two_factor_disabled")
     return user
 
 

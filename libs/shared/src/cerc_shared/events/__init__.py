@@ -46,13 +46,14 @@ from cerc_shared.events.iot import (
     DeviceStatusChanged,
     MeasurementsAccepted,
 )
-from cerc_shared.events.user import UserRegistered, UserUpdated
+from cerc_shared.events.user import AccountSecurityChanged, UserRegistered, UserUpdated
 
 # Each producing service keeps its events in its own module here; the union
 # below is the one list of everything that may travel on Kafka.
 AnyEvent = Annotated[
     UserRegistered
     | UserUpdated
+    | AccountSecurityChanged
     | CommunityCreated
     | CommunityUpdated
     | CommunityDeactivated
@@ -78,6 +79,7 @@ AnyEvent = Annotated[
 CATALOGUE: tuple[type[Event], ...] = (
     UserRegistered,
     UserUpdated,
+    AccountSecurityChanged,
     *CER_EVENTS,
     DeviceRegistered,
     DeviceRevoked,

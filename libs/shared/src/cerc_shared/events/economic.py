@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cerc_shared.events.base import Event
 
@@ -45,6 +45,8 @@ class SettlementComputed(_SettlementFacts):
     total_cents: int | None
     community_cents: int | None
     inputs_fingerprint: str | None
+    # A FAILED run's reasons, as codes (e.g. official_data_incomplete).
+    error_codes: list[str] = Field(default_factory=list)
 
 
 class SettlementApproved(_SettlementFacts):

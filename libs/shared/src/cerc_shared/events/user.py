@@ -9,6 +9,10 @@ from pydantic import Field
 from cerc_shared.events.base import Event
 
 UserType = Literal["PRIVATE", "BUSINESS", "ADMIN"]
+Language = Literal["it", "en"]
+SecurityChange = Literal[
+    "password_changed", "two_factor_enabled", "two_factor_disabled", "session_started"
+]
 
 
 class _UserFacts(Event):
@@ -20,6 +24,8 @@ class _UserFacts(Event):
     last_name: str
     user_type: UserType
     is_active: bool
+    # The language the person reads (mails, documents); Italian unless chosen.
+    language: Language = "it"
 
     def key(self) -> str:
         return str(self.user_id)
@@ -34,3 +40,21 @@ class UserUpdated(_UserFacts):
     type: Literal["user.updated"] = "user.updated"
     version: Literal[1] = 1
     changed: list[str] = Field(default_factory=list)
+
+
+class AccountSecurityChanged(Event):
+    """Something about the account's keys happened: the owner is told at once
+    (the notification service), whoever did it. ``session_started`` is every
+    sign-in, with the address it came from; the reader decides what is new."""
+
+    topic: ClassVar[str] = "user.v1"
+    type: Literal["user.security_changed"] = "user.security_changed"
+    version: Literal[1] = 1
+    user_id: int
+    change: SecurityChange
+    # The client's address as the gateway saw it (sign-ins; None otherwise).
+    address: str | None = None
+    user_agent: str | None = None
+
+    def key(self) -> str:
+        return str(self.user_id)

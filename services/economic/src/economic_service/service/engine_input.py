@@ -30,8 +30,9 @@ HUNDRED = Decimal(100)
 class InputProblem(ValueError):
     """The registry cannot give the engine what it needs (a plant without a substation...)."""
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[str], *, code: str = "registry") -> None:
         self.problems = list(problems)
+        self.code = code
         super().__init__("; ".join(self.problems))
 
 

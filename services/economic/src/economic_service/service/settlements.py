@@ -79,7 +79,7 @@ async def compute_run(session: AsyncSession, run: SettlementRun, energy: EnergyS
     try:
         await _compute(session, run, energy)
     except InputProblem as exc:
-        _fail(run, [{"code": "registry", "message": p} for p in exc.problems])
+        _fail(run, [{"code": exc.code, "message": p} for p in exc.problems])
     except ScenarioError as exc:
         _fail(
             run, [{"code": "engine", "field": p.path, "message": p.message} for p in exc.problems]
@@ -105,7 +105,10 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
     shares = await reader.shares_on(run.community_id, start)
     month = await energy.pod_hours(run.community_id, run.period)
     if run.kind == "PROVISIONAL" and not month.official_complete:
-        raise InputProblem([f"official data for {run.period} is not complete yet"])
+        raise InputProblem(
+            [f"official data for {run.period} is not complete yet"],
+            code="official_data_incomplete",
+        )
     zones = {p.market_zone for p in plants.values() if p.market_zone}
     start_utc = datetime.combine(start, time(), ITALY).astimezone(UTC)
     end_utc = datetime.combine(end, time(), ITALY).astimezone(UTC)

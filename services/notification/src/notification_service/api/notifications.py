@@ -8,6 +8,7 @@ from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import ApiError, Envelope, PageMeta, ok
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
 
 from notification_service import service
 from notification_service.kinds import KINDS
@@ -18,7 +19,7 @@ from notification_service.schemas import (
     UnreadCount,
     Unsubscribed,
 )
-from notification_service.unsubscribe import verify
+from notification_service.unsubscribe import unsubscribe_html, verify
 
 router = APIRouter(prefix="/api/notifications", tags=["notifications"])
 
@@ -70,16 +71,33 @@ async def put_preferences(
     return ok([PreferenceOut(**r) for r in rows])
 
 
-@router.get("/unsubscribe/")
-async def unsubscribe(
-    request: Request,
-    session: DbSession,
-    token: Annotated[str, Query(min_length=3, max_length=200)],
-) -> Envelope[Unsubscribed]:
-    """The link in a mail: no login, the signed token says whose and which kind."""
+def _unsubscribe_target(request: Request, token: str) -> tuple[int, str]:
     found = verify(request.app.state.settings.unsubscribe_secret, token)
-    if found is None or found[1] not in KINDS or KINDS[found[1]].security:
+    if found is None or found[1] not in KINDS or not KINDS[found[1]].optional:
         raise ApiError(400, "invalid_token", "this unsubscribe link is not valid", field="token")
-    user_id, kind = found
+    return found
+
+
+Token = Annotated[str, Query(min_length=3, max_length=200, description="the signed link token")]
+
+
+@router.get("/unsubscribe/")
+async def unsubscribe_page(request: Request, token: Token) -> HTMLResponse:
+    """The link in a mail, opened: a page that asks, never a change (mail
+    scanners open links too). Its button posts the one-click request."""
+    _, kind = _unsubscribe_target(request, token)
+    return HTMLResponse(unsubscribe_html(kind, token, done=False))
+
+
+@router.post("/unsubscribe/", response_model=None)
+async def unsubscribe(
+    request: Request, session: DbSession, token: Token
+) -> Envelope[Unsubscribed] | HTMLResponse:
+    """RFC 8058 one-click unsubscribe (the mail client posts
+    ``List-Unsubscribe=One-Click``), and the page's button: no login, the
+    signed token says whose and which kind."""
+    user_id, kind = _unsubscribe_target(request, token)
     await service.set_preferences(session, user_id, [(kind, "email", False)])
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(unsubscribe_html(kind, token, done=True))
     return ok(Unsubscribed(kind=kind))

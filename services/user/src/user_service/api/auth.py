@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from typing import Annotated
+
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, ok
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Header, status
 
 from user_service import service
 from user_service.api.deps import Auth, ClientAddress
@@ -30,9 +32,13 @@ async def register(body: RegisterRequest, session: DbSession) -> Envelope[UserOu
 
 @router.post("/login/")
 async def login(
-    body: LoginRequest, session: DbSession, auth: Auth, address: ClientAddress
+    body: LoginRequest,
+    session: DbSession,
+    auth: Auth,
+    address: ClientAddress,
+    user_agent: Annotated[str | None, Header(max_length=512)] = None,
 ) -> Envelope[TokenPair]:
-    return ok(await service.login(session, auth, body, address=address))
+    return ok(await service.login(session, auth, body, address=address, user_agent=user_agent))
 
 
 @router.post("/refresh/")

@@ -12,6 +12,7 @@ import jwt
 import pytest
 from cerc_shared.auth import ClientPrincipal, Scope, require_client_scope
 from cerc_shared.envelope import install_error_handlers, ok
+from cerc_shared.service_tokens import ClientCredentials, ClientTokenError
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -415,3 +416,44 @@ async def test_internal_routes_need_a_client_token_with_the_scope_and_the_commun
             path.format(COMMUNITY), headers={"Authorization": partner["Authorization"] + "x"}
         )
         assert forged.status_code == 401
+
+
+async def test_the_kernel_token_source_gets_caches_and_loses_a_token_from_this_endpoint(
+    app: FastAPI, client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """`cerc_shared.service_tokens.ClientCredentials`, as the economic service uses it,
+    against this service: a token the kernel verifier accepts with the scope asked for,
+    fetched once, refused with invalid_client once the client is revoked."""
+    admin = await _admin(client, sessionmaker)
+    platform = await _register(client, admin, **_service())
+    tokens = ClientCredentials(
+        "http://user/api/auth/token/",
+        platform["client_id"],
+        platform["client_secret"],
+        scope="registry:read-iban",
+        transport=httpx.ASGITransport(app=app),
+    )
+    token = await tokens.token()
+    assert await tokens.token() == token and tokens.fetches == 1
+    verified = await app.state.token_verifier.verify_client(token)
+    assert verified.client_id == platform["client_id"]
+    assert verified.scopes == frozenset({"registry:read-iban"})
+
+    narrower = ClientCredentials(
+        "http://user/api/auth/token/",
+        platform["client_id"],
+        platform["client_secret"],
+        scope="economic:read",
+        transport=httpx.ASGITransport(app=app),
+    )
+    with pytest.raises(ClientTokenError) as not_granted:
+        await narrower.token()
+    assert not_granted.value.error == "invalid_scope"
+
+    revoked = await client.delete(f"/api/auth/clients/{platform['client_id']}/", headers=admin)
+    assert revoked.status_code == 200
+    assert await tokens.token() == token  # an issued token lives out its TTL
+    tokens.invalidate()
+    with pytest.raises(ClientTokenError) as refused:
+        await tokens.token()
+    assert refused.value.error == "invalid_client"

@@ -35,6 +35,9 @@ from cerc_shared.events.cer import (
 )
 from cerc_shared.events.economic import (
     ECONOMIC_EVENTS,
+    PayoutCreated,
+    PayoutTransferFailed,
+    PayoutTransferProcessed,
     SettlementApproved,
     SettlementComputed,
     TransactionCreated,
@@ -72,7 +75,10 @@ AnyEvent = Annotated[
     | SettlementComputed
     | SettlementApproved
     | TransactionCreated
-    | TransactionSettled,
+    | TransactionSettled
+    | PayoutCreated
+    | PayoutTransferProcessed
+    | PayoutTransferFailed,
     Field(discriminator="type"),
 ]
 

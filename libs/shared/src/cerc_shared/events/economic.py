@@ -1,6 +1,8 @@
 """Events of the economic service: ``settlement.v1`` (keyed by community id, so
-a community's runs keep their order) and ``transaction.v1`` (keyed by community
-id too: a community's books in order). Money is whole euro cents."""
+a community's runs keep their order), ``transaction.v1`` (keyed by community
+id too: a community's books in order) and ``payout.v1`` (a community's payout
+batches and the bank's answer per transfer, keyed by community id). Money is
+whole euro cents."""
 
 from __future__ import annotations
 
@@ -86,9 +88,76 @@ class TransactionSettled(_TransactionFacts):
     version: Literal[1] = 1
 
 
+PayoutLeftOutReason = Literal["NO_VALID_IBAN", "BELOW_MINIMUM"]
+
+
+class PayoutTransfer(BaseModel):
+    """One credit transfer of a batch, to one member."""
+
+    model_config = ConfigDict(frozen=True)
+
+    transfer_id: int
+    user_id: int
+    amount_cents: int
+
+
+class PayoutLeftOut(BaseModel):
+    """A member owed money but not paid in this batch, and why (it stays owed)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    user_id: int
+    amount_cents: int
+    reason: PayoutLeftOutReason
+
+
+class _PayoutFacts(Event):
+    topic: ClassVar[str] = "payout.v1"
+    payout_id: int
+    community_id: int
+
+    def key(self) -> str:
+        return str(self.community_id)
+
+
+class PayoutCreated(_PayoutFacts):
+    """A batch created by a community admin: its SEPA file is ready to download."""
+
+    type: Literal["payout.created"] = "payout.created"
+    version: Literal[1] = 1
+    created_by: int
+    total_cents: int
+    transfers: list[PayoutTransfer]
+    left_out: list[PayoutLeftOut]
+
+
+class PayoutTransferProcessed(_PayoutFacts):
+    """The bank's status report says the transfer was executed: the member is paid."""
+
+    type: Literal["payout.transfer_processed"] = "payout.transfer_processed"
+    version: Literal[1] = 1
+    transfer_id: int
+    user_id: int
+    amount_cents: int
+
+
+class PayoutTransferFailed(_PayoutFacts):
+    """The bank rejected the transfer: the amount is owed to the member again."""
+
+    type: Literal["payout.transfer_failed"] = "payout.transfer_failed"
+    version: Literal[1] = 1
+    transfer_id: int
+    user_id: int
+    amount_cents: int
+    reason: str
+
+
 ECONOMIC_EVENTS: tuple[type[Event], ...] = (
     SettlementComputed,
     SettlementApproved,
     TransactionCreated,
     TransactionSettled,
+    PayoutCreated,
+    PayoutTransferProcessed,
+    PayoutTransferFailed,
 )

@@ -87,3 +87,29 @@ def test_events_round_trip_through_the_envelope(event: Event) -> None:
     assert back.data == event
     assert back.topic == event.topic and back.key == event.key()
     assert json.loads(wire)["type"] == event.type
+
+
+def test_reconciliation_mismatch_travels_with_negative_differences_and_named_pods() -> None:
+    """The notification service reads the causes to tell a manager which POD the
+    GSE lacks; a shortfall (GSE below the platform) is negative, which the
+    property test above never draws."""
+    from cerc_shared.events.economic import ReconciliationCause, ReconciliationMismatch
+
+    event = ReconciliationMismatch(
+        community_id=7,
+        period="2025-03",
+        run_id=12,
+        difference_cents=-1234,
+        tolerance_cents=100,
+        causes=[
+            ReconciliationCause(
+                cause="GSE_MISSING_DATA", pod="IT001E00000001", difference_cents=-1200
+            ),
+            ReconciliationCause(cause="ROUNDING", pod=None, difference_cents=-34),
+        ],
+    )
+    wire = EventEnvelope.wrap(event, producer="economic", correlation_id=None).model_dump_json()
+    back = EventEnvelope.model_validate_json(wire)
+    assert back.topic == "reconciliation.v1" and back.key == "7"
+    assert back.data == event
+    assert "reconciliation.v1" in TOPICS

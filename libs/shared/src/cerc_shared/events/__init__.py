@@ -38,6 +38,7 @@ from cerc_shared.events.economic import (
     PayoutCreated,
     PayoutTransferFailed,
     PayoutTransferProcessed,
+    ReconciliationMismatch,
     SettlementApproved,
     SettlementComputed,
     TransactionCreated,
@@ -78,7 +79,8 @@ AnyEvent = Annotated[
     | TransactionSettled
     | PayoutCreated
     | PayoutTransferProcessed
-    | PayoutTransferFailed,
+    | PayoutTransferFailed
+    | ReconciliationMismatch,
     Field(discriminator="type"),
 ]
 

@@ -1,8 +1,9 @@
 """Events of the economic service: ``settlement.v1`` (keyed by community id, so
 a community's runs keep their order), ``transaction.v1`` (keyed by community
-id too: a community's books in order) and ``payout.v1`` (a community's payout
-batches and the bank's answer per transfer, keyed by community id). Money is
-whole euro cents."""
+id too: a community's books in order), ``payout.v1`` (a community's payout
+batches and the bank's answer per transfer, keyed by community id) and
+``reconciliation.v1`` (what the GSE said or paid against what the platform
+computed, keyed by community id). Money is whole euro cents."""
 
 from __future__ import annotations
 
@@ -152,6 +153,47 @@ class PayoutTransferFailed(_PayoutFacts):
     reason: str
 
 
+ReconciliationCauseKind = Literal[
+    "GSE_MISSING_DATA",
+    "DIFFERENT_DATA_SOURCE",
+    "PLANT_TREATED_DIFFERENTLY",
+    "PARAMETER_DIFFERENCE",
+    "ROUNDING",
+    "PAYMENT_DIFFERENCE",
+    "UNEXPLAINED",
+]
+
+
+class ReconciliationCause(BaseModel):
+    """One classified difference: the POD it concerns (None for a whole-community
+    cause such as a parameter or a payment) and its share of the difference."""
+
+    model_config = ConfigDict(frozen=True)
+
+    cause: ReconciliationCauseKind
+    pod: str | None
+    difference_cents: int
+
+
+class ReconciliationMismatch(Event):
+    """The GSE's figures or payments for a month differ from the platform's
+    beyond the tolerance; ``difference_cents`` is GSE minus platform, so a
+    negative figure means the GSE recognises less than we computed."""
+
+    topic: ClassVar[str] = "reconciliation.v1"
+    type: Literal["reconciliation.mismatch"] = "reconciliation.mismatch"
+    version: Literal[1] = 1
+    community_id: int
+    period: str  # YYYY-MM
+    run_id: int | None
+    difference_cents: int
+    tolerance_cents: int
+    causes: list[ReconciliationCause]
+
+    def key(self) -> str:
+        return str(self.community_id)
+
+
 ECONOMIC_EVENTS: tuple[type[Event], ...] = (
     SettlementComputed,
     SettlementApproved,
@@ -160,4 +202,5 @@ ECONOMIC_EVENTS: tuple[type[Event], ...] = (
     PayoutCreated,
     PayoutTransferProcessed,
     PayoutTransferFailed,
+    ReconciliationMismatch,
 )

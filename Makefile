@@ -50,7 +50,7 @@ test: infra-up ## every test: unit, service, contract, end to end (against real 
 	$(UV) run pytest libs services tests tools $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server (rules engine, gateway config, manifests)
-	$(UV) run pytest libs/cacer libs/sepa tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
+	$(UV) run pytest libs/cacer libs/sepa libs/profiles tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
 
 lint: install ## ruff, mypy strict, import-linter, compose schema (manifests are checked by make test)
 	$(UV) run ruff check .

@@ -11,7 +11,17 @@ from typing import Any
 import httpx
 from cerc_shared.clock import italian_now
 from cerc_shared.events.cer import InvitationCreated
-from cerc_shared.events.economic import MemberAmount, SettlementApproved, SettlementComputed
+from cerc_shared.events.economic import (
+    MemberAmount,
+    PayoutCreated,
+    PayoutLeftOut,
+    PayoutTransfer,
+    PayoutTransferFailed,
+    ReconciliationCause,
+    ReconciliationMismatch,
+    SettlementApproved,
+    SettlementComputed,
+)
 from cerc_shared.events.iot import DeviceStatusChanged
 from cerc_shared.events.user import AccountSecurityChanged
 from notification_service.models import notifications
@@ -155,15 +165,15 @@ async def test_a_provisional_run_asks_the_admins_and_a_failed_one_names_missing_
         )
     )
     await fleet.delivery.deliver_due()
-    told = await sink.messages(admin_mail)
-    assert [m["subject"] for m in told] == [
-        "Welcome to the community CER Valle",
-        "Settlement of 2026-10 not computed",
+    told = {m["subject"]: m["id"] for m in await sink.messages(admin_mail)}
+    assert sorted(told) == [
         "Settlement of 2026-10 awaiting approval: €1,234.56",
+        "Settlement of 2026-10 not computed",
+        "Welcome to the community CER Valle",
     ]
-    failed = await sink.message(told[1]["id"])
+    failed = await sink.message(told["Settlement of 2026-10 not computed"])
     assert "official data for 2026-10" in failed["text"]
-    waiting = await sink.message(told[2]["id"])
+    waiting = await sink.message(told["Settlement of 2026-10 awaiting approval: €1,234.56"])
     assert "€61.73 of it to the community" in waiting["text"]
     assert f"/communities/{community}/settlements/{run_id}" in waiting["text"]
     # A plain member is not asked to approve anything (the ESTIMATE told nobody).
@@ -231,7 +241,85 @@ async def test_a_flapping_meter_past_the_days_limit_goes_into_one_digest_the_nex
     await fleet.delivery.deliver_due(now=tomorrow)
     mails = await sink.messages(owner_mail)
     assert len(mails) == 3
-    digest = await sink.message(mails[2]["id"])
+    [digest_mail] = [m for m in mails if m["subject"].startswith("Digest of")]
+    digest = await sink.message(digest_mail["id"])
     assert digest["subject"].startswith("Digest of") and ": 2 notices" in digest["subject"]
     assert f"Meter flap-{plant}-2 silent since" in digest["text"]
     assert f"Meter flap-{plant}-3 silent since" in digest["text"]
+
+
+async def test_a_payout_tells_those_paid_those_left_out_and_the_banks_answer(
+    fleet: Fleet, sink: Sink
+) -> None:
+    admin, admin_mail = await fleet.user()
+    paid, paid_mail = await fleet.user()
+    no_iban, no_iban_mail = await fleet.user(language="en")
+    community = await fleet.community("CER Colle")
+    await fleet.deliver(fleet.membership(admin, community, role="ADMIN"))
+    for user in (paid, no_iban):
+        await fleet.deliver(fleet.membership(user, community))
+    payout = new_id()
+    transfer = new_id()
+    await fleet.deliver(
+        PayoutCreated(
+            payout_id=payout,
+            community_id=community,
+            created_by=admin,
+            total_cents=4210,
+            transfers=[PayoutTransfer(transfer_id=transfer, user_id=paid, amount_cents=4210)],
+            left_out=[PayoutLeftOut(user_id=no_iban, amount_cents=995, reason="NO_VALID_IBAN")],
+        )
+    )
+    await fleet.deliver(
+        PayoutTransferFailed(
+            payout_id=payout,
+            community_id=community,
+            transfer_id=transfer,
+            user_id=paid,
+            amount_cents=4210,
+            reason="AC04 closed account",
+        )
+    )
+    await fleet.delivery.deliver_due()
+    assert sorted(await subjects(sink, paid_mail)) == [
+        "Benvenuto nella comunità CER Colle",
+        "Bonifico di 42,10\xa0€ in arrivo da CER Colle",
+        "Bonifico di 42,10\xa0€ non riuscito",
+    ]
+    [left] = [m for m in await sink.messages(no_iban_mail) if "not paid" in m["subject"]]
+    assert left["subject"] == "€9.95 not paid yet by CER Colle"
+    assert "no valid IBAN" in (await sink.message(left["id"]))["text"]
+    # The admin hears of the failed transfer (to fix it), not of each one sent.
+    assert sorted(await subjects(sink, admin_mail)) == [
+        "Benvenuto nella comunità CER Colle",
+        "Bonifico di 42,10\xa0€ non riuscito",
+    ]
+
+
+async def test_a_reconciliation_mismatch_names_the_pod_to_the_admins(
+    fleet: Fleet, sink: Sink
+) -> None:
+    admin, admin_mail = await fleet.user()
+    member, member_mail = await fleet.user()
+    community = await fleet.community("CER Piana")
+    await fleet.deliver(fleet.membership(admin, community, role="ADMIN"))
+    await fleet.deliver(fleet.membership(member, community))
+    await fleet.deliver(
+        ReconciliationMismatch(
+            community_id=community,
+            period="2026-08",
+            run_id=new_id(),
+            difference_cents=-1875,
+            tolerance_cents=100,
+            causes=[
+                ReconciliationCause(
+                    cause="GSE_MISSING_DATA", pod="IT001E12345678", difference_cents=-1875
+                )
+            ],
+        )
+    )
+    await fleet.delivery.deliver_due()
+    [mail] = [m for m in await sink.messages(admin_mail) if m["subject"].startswith("GSE")]
+    assert mail["subject"] == "GSE e piattaforma non coincidono per 2026-08: -18,75\xa0€"
+    assert "GSE_MISSING_DATA IT001E12345678" in (await sink.message(mail["id"]))["text"]
+    assert len(await sink.messages(member_mail)) == 1  # the welcome only

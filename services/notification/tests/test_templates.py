@@ -92,6 +92,15 @@ def test_every_kind_renders_in_both_languages_with_the_params_its_rule_gives() -
         "device.online": {"device_id": "d1", "plant_name": "Tetto", "since": "2026-01-01T09:00Z"},
         "settlement.awaiting_approval": {"total_eur": "10.00", "community_eur": "1.00"},
         "settlement.failed": {"official_data_missing": True, "error_codes": "x"},
+        "payout.sent": {"amount_eur": "12.30"},
+        "payout.left_out": {"amount_eur": "3.00", "reason": "BELOW_MINIMUM"},
+        "payout.paid": {"amount_eur": "12.30"},
+        "payout.failed": {"amount_eur": "12.30", "reason": "AC04"},
+        "reconciliation.mismatch": {
+            "difference_eur": "-5.00",
+            "tolerance_eur": "1.00",
+            "causes": "GSE_MISSING_DATA IT001E1: -5.00 €",
+        },
         "settlement.approved": {
             k: PARAMS[k] for k in ("amount_eur", "producer_eur", "consumer_eur")
         },

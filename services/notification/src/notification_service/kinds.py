@@ -40,6 +40,11 @@ KINDS: dict[str, Kind] = {
         Kind("settlement.awaiting_approval"),
         Kind("settlement.failed"),
         Kind("settlement.approved"),
+        Kind("payout.sent"),
+        Kind("payout.left_out"),
+        Kind("payout.paid"),
+        Kind("payout.failed"),
+        Kind("reconciliation.mismatch"),
         # The day's held notices of noisy kinds, in one mail (digest.py).
         Kind("digest", transactional=True),
     )

@@ -149,6 +149,93 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "could not be computed ({{ error_codes }}).{% endif %}",
         ),
     },
+    "payout.sent": {
+        "it": (
+            "Bonifico di {{ amount_eur|euro }} in arrivo da {{ community_name }}",
+            "Ciao {{ first_name }},\n\n"
+            "la comunità {{ community_name }} ha disposto un bonifico di {{ amount_eur|euro }} "
+            "a tuo favore. Ti scriveremo quando la banca lo avrà eseguito.",
+        ),
+        "en": (
+            "A transfer of {{ amount_eur|euro }} from {{ community_name }} is on its way",
+            "Hello {{ first_name }},\n\n"
+            "the community {{ community_name }} has ordered a transfer of {{ amount_eur|euro }} "
+            "to you. We will write again when the bank has executed it.",
+        ),
+    },
+    "payout.left_out": {
+        "it": (
+            "{{ amount_eur|euro }} non ancora pagati da {{ community_name }}",
+            "Ciao {{ first_name }},\n\n"
+            "{% if reason == 'NO_VALID_IBAN' %}non abbiamo un IBAN valido per pagarti "
+            "{{ amount_eur|euro }}: inseriscilo nel tuo profilo della comunità "
+            "{{ community_name }} e li riceverai con il prossimo pagamento."
+            "{% else %}i {{ amount_eur|euro }} che ti spettano sono sotto l'importo minimo dei "
+            "pagamenti della comunità {{ community_name }}: restano a tuo credito e si sommano "
+            "ai prossimi.{% endif %}",
+        ),
+        "en": (
+            "{{ amount_eur|euro }} not paid yet by {{ community_name }}",
+            "Hello {{ first_name }},\n\n"
+            "{% if reason == 'NO_VALID_IBAN' %}we have no valid IBAN to pay you "
+            "{{ amount_eur|euro }}: add it to your profile in the community "
+            "{{ community_name }} and you will receive it with the next payout."
+            "{% else %}the {{ amount_eur|euro }} you are owed is below the community "
+            "{{ community_name }}'s minimum payout: it stays to your credit and is added to the "
+            "next ones.{% endif %}",
+        ),
+    },
+    "payout.paid": {
+        "it": (
+            "Pagamento di {{ amount_eur|euro }} eseguito",
+            "Ciao {{ first_name }},\n\n"
+            "la banca ha eseguito il bonifico di {{ amount_eur|euro }} della comunità "
+            "{{ community_name }} a tuo favore.",
+        ),
+        "en": (
+            "Payment of {{ amount_eur|euro }} executed",
+            "Hello {{ first_name }},\n\n"
+            "the bank has executed the transfer of {{ amount_eur|euro }} from the community "
+            "{{ community_name }} to you.",
+        ),
+    },
+    "payout.failed": {
+        "it": (
+            "Bonifico di {{ amount_eur|euro }} non riuscito",
+            "Ciao {{ first_name }},\n\n"
+            "la banca ha respinto un bonifico di {{ amount_eur|euro }} della comunità "
+            "{{ community_name }} ({{ reason }}). L'importo resta dovuto e sarà pagato di "
+            "nuovo: controlla che l'IBAN sia corretto.",
+        ),
+        "en": (
+            "Transfer of {{ amount_eur|euro }} failed",
+            "Hello {{ first_name }},\n\n"
+            "the bank rejected a transfer of {{ amount_eur|euro }} from the community "
+            "{{ community_name }} ({{ reason }}). The amount is still owed and will be paid "
+            "again: check that the IBAN is right.",
+        ),
+    },
+    "reconciliation.mismatch": {
+        "it": (
+            "GSE e piattaforma non coincidono per {{ period }}: {{ difference_eur|euro }}",
+            "Ciao {{ first_name }},\n\n"
+            "per {{ period }} le cifre del GSE per la comunità {{ community_name }} differiscono "
+            "da quelle calcolate di {{ difference_eur|euro }} (tolleranza "
+            "{{ tolerance_eur|euro }}).\n\n"
+            "Cause: {{ causes }}.\n\n"
+            "Dettagli: "
+            "{{ public_url }}/communities/{{ community_id }}/reconciliations/{{ period }}",
+        ),
+        "en": (
+            "GSE and platform differ for {{ period }}: {{ difference_eur|euro }}",
+            "Hello {{ first_name }},\n\n"
+            "for {{ period }} the GSE's figures for the community {{ community_name }} differ "
+            "from the computed ones by {{ difference_eur|euro }} (tolerance "
+            "{{ tolerance_eur|euro }}).\n\n"
+            "Causes: {{ causes }}.\n\n"
+            "Details: {{ public_url }}/communities/{{ community_id }}/reconciliations/{{ period }}",
+        ),
+    },
     "membership.started": {
         "it": (
             "Benvenuto nella comunità {{ community_name }}",

@@ -15,7 +15,14 @@ from typing import Any
 from cerc_shared.clock import italian_today
 from cerc_shared.events import Event, EventEnvelope
 from cerc_shared.events.cer import InvitationCreated, MembershipStarted
-from cerc_shared.events.economic import SettlementApproved, SettlementComputed
+from cerc_shared.events.economic import (
+    PayoutCreated,
+    PayoutTransferFailed,
+    PayoutTransferProcessed,
+    ReconciliationMismatch,
+    SettlementApproved,
+    SettlementComputed,
+)
 from cerc_shared.events.iot import DeviceStatusChanged
 from cerc_shared.events.user import AccountSecurityChanged, UserUpdated
 from cerc_shared.readmodels import RegistryReader
@@ -51,7 +58,8 @@ class Decision:
     address: str | None = None
 
 
-Rule = Callable[[Context, Any], Awaitable[Decision | None]]
+# A rule tells of one kind, or of several (a payout: those paid, those left out).
+Rule = Callable[[Context, Any], Awaitable[Decision | list[Decision] | None]]
 
 
 async def _email_changed(ctx: Context, event: UserUpdated) -> Decision | None:
@@ -177,6 +185,73 @@ async def _settlement_approved(ctx: Context, event: SettlementApproved) -> Decis
     )
 
 
+async def _payout_created(ctx: Context, event: PayoutCreated) -> list[Decision]:
+    common: dict[str, Any] = {
+        "community_id": event.community_id,
+        "community_name": await _community_name(ctx, event.community_id),
+        "payout_id": event.payout_id,
+    }
+    sent = {t.user_id: {"amount_eur": _euros(t.amount_cents)} for t in event.transfers}
+    left = {
+        m.user_id: {"amount_eur": _euros(m.amount_cents), "reason": m.reason}
+        for m in event.left_out
+    }
+    decisions = []
+    if sent:
+        decisions.append(Decision("payout.sent", sorted(sent), common, per_recipient=sent))
+    if left:
+        decisions.append(Decision("payout.left_out", sorted(left), common, per_recipient=left))
+    return decisions
+
+
+async def _transfer_processed(ctx: Context, event: PayoutTransferProcessed) -> Decision | None:
+    return Decision(
+        "payout.paid",
+        [event.user_id],
+        {
+            "community_id": event.community_id,
+            "community_name": await _community_name(ctx, event.community_id),
+            "amount_eur": _euros(event.amount_cents),
+        },
+    )
+
+
+async def _transfer_failed(ctx: Context, event: PayoutTransferFailed) -> Decision | None:
+    # The member, and the admins who must fix the IBAN or pay again.
+    admins = await community_admins(ctx, event.community_id)
+    return Decision(
+        "payout.failed",
+        sorted({event.user_id, *admins}),
+        {
+            "community_id": event.community_id,
+            "community_name": await _community_name(ctx, event.community_id),
+            "amount_eur": _euros(event.amount_cents),
+            "reason": event.reason,
+            "payee_id": event.user_id,
+        },
+    )
+
+
+async def _reconciliation_mismatch(ctx: Context, event: ReconciliationMismatch) -> Decision | None:
+    causes = [
+        f"{c.cause}{' ' + c.pod if c.pod else ''}: {_euros(c.difference_cents)} €"
+        for c in event.causes
+    ]
+    return Decision(
+        "reconciliation.mismatch",
+        await community_admins(ctx, event.community_id),
+        {
+            "community_id": event.community_id,
+            "community_name": await _community_name(ctx, event.community_id),
+            "period": event.period,
+            "difference_eur": _euros(event.difference_cents),
+            "tolerance_eur": _euros(event.tolerance_cents),
+            "causes": "; ".join(causes) or "?",
+        },
+        subject=f"reconciliation:{event.community_id}:{event.period}",
+    )
+
+
 async def _membership_started(ctx: Context, event: MembershipStarted) -> Decision | None:
     community = await ctx.registry.community(event.community_id)
     return Decision(
@@ -240,6 +315,10 @@ RULES: dict[str, Rule] = {
     "invitation.created": _invitation,
     "settlement.computed": _settlement_computed,
     "settlement.approved": _settlement_approved,
+    "payout.created": _payout_created,
+    "payout.transfer_processed": _transfer_processed,
+    "payout.transfer_failed": _transfer_failed,
+    "reconciliation.mismatch": _reconciliation_mismatch,
     "membership.started": _membership_started,
     "device.status_changed": _device_status,
 }
@@ -257,6 +336,8 @@ TOPICS: tuple[str, ...] = (
     "device.v1",
     "invitation.v1",
     "settlement.v1",
+    "payout.v1",
+    "reconciliation.v1",
 )
 
 

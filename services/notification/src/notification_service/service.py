@@ -37,7 +37,7 @@ async def handle_event(
     now = italian_now()
     await registry.apply(session, envelope)
     rule = rule_for(event)
-    decision = None
+    decisions: list[Decision] = []
     if rule is not None:
         context = Context(
             envelope,
@@ -46,8 +46,9 @@ async def handle_event(
             device_offline_threshold,
             sign_in_from=lambda user_id, address: repo.sign_in_from(user_id, address, now),
         )
-        decision = await rule(context, event)
-    if decision is not None:
+        decided = await rule(context, event)
+        decisions = decided if isinstance(decided, list) else [decided] if decided else []
+    for decision in decisions:
         await _record(repo, envelope, decision, now, digest_after)
     # After the notifications: a changed address is told at the old one.
     if isinstance(event, UserRegistered | UserUpdated):

@@ -218,3 +218,38 @@ async def test_statute_upload_checks_type_and_size(
         headers=auth(10),
     )  # fmt: skip
     assert logo.status_code == 200 and logo.json()["data"]["documents"]["logo"] is True
+
+
+async def test_the_silent_meter_threshold_is_chosen_bounded_and_published(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    founder = 10
+    created = await new_community(client, founder, "CERTHR", device_offline_threshold_min=90)
+    assert created["device_offline_threshold_min"] == 90
+    too_short = await client.put(
+        f"/api/cer/{created['id']}/",
+        json={"device_offline_threshold_min": 2},
+        headers=auth(founder),
+    )
+    assert too_short.status_code == 422
+    assert too_short.json()["errors"][0]["field"] == "device_offline_threshold_min"
+    changed = await client.put(
+        f"/api/cer/{created['id']}/",
+        json={"device_offline_threshold_min": 15},
+        headers=auth(founder),
+    )
+    assert (
+        changed.status_code == 200 and changed.json()["data"]["device_offline_threshold_min"] == 15
+    )
+    async with sessionmaker() as session:
+        published = [
+            e["data"]
+            for e in (
+                await session.execute(select(outbox.c.envelope).order_by(outbox.c.id))
+            ).scalars()
+            if e["data"].get("community_id") == created["id"] and e["type"].startswith("cer.")
+        ]
+    assert [(e["type"], e["device_offline_threshold_min"]) for e in published] == [
+        ("cer.created", 90),
+        ("cer.updated", 15),
+    ]

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 from cerc_shared.clock import italian_now
-from cerc_shared.events.cer import InvitationCreated
+from cerc_shared.events.cer import CommunityUpdated, InvitationCreated
 from cerc_shared.events.economic import (
     MemberAmount,
     PayoutCreated,
@@ -323,3 +323,38 @@ async def test_a_reconciliation_mismatch_names_the_pod_to_the_admins(
     assert mail["subject"] == "GSE e piattaforma non coincidono per 2026-08: -18,75\xa0€"
     assert "GSE_MISSING_DATA IT001E12345678" in (await sink.message(mail["id"]))["text"]
     assert len(await sink.messages(member_mail)) == 1  # the welcome only
+
+
+async def test_a_community_with_a_longer_threshold_hears_of_a_silent_meter_later(
+    fleet: Fleet, sink: Sink
+) -> None:
+    owner, owner_mail = await fleet.user()
+    community = await fleet.community()
+    plant = await fleet.plant(owner, community)
+    await fleet.deliver(
+        CommunityUpdated(
+            community_id=community,
+            code=f"C{community}",
+            name="CER Sole di Bergamo",
+            market_zone="NORD",
+            is_active=True,
+            distribution_shares=[],
+            device_offline_threshold_min=120,
+            changed=["device_offline_threshold_min"],
+        )
+    )
+    silent_since = italian_now() - timedelta(minutes=45)  # past the default 30, not 120
+    await fleet.deliver(
+        DeviceStatusChanged(
+            device_id=f"slow-{plant}",
+            plant_id=plant,
+            status="OFFLINE",
+            previous="ONLINE",
+            last_seen=silent_since,
+        )
+    )
+    await fleet.delivery.deliver_due()
+    assert await sink.messages(owner_mail) == []
+    await fleet.delivery.deliver_due(now=silent_since + timedelta(minutes=121))
+    [mail] = await sink.messages(owner_mail)
+    assert mail["subject"].startswith(f"Il contatore slow-{plant} non trasmette")

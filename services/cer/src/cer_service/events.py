@@ -51,6 +51,7 @@ async def community_event(
         "name": community.name,
         "market_zone": community.market_zone,
         "is_active": community.is_active,
+        "device_offline_threshold_min": community.device_offline_threshold_min,
         "distribution_shares": [
             SharesPeriod(
                 valid_from=s.valid_from,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     FetchedValue,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     Text,
@@ -66,6 +67,10 @@ class Community(Base):
     statute_document: Mapped[str | None] = mapped_column(String(300))
     regulation_document: Mapped[str | None] = mapped_column(String(300))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Minutes a meter may stay silent before its owner and the admins are told.
+    device_offline_threshold_min: Mapped[int] = mapped_column(
+        Integer, default=30, server_default="30"
+    )
     created_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(

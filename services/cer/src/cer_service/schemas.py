@@ -113,18 +113,24 @@ class SharesOut(BaseModel):
 # ------------------------------------------------------------- communities
 
 
+# Minutes a meter may stay silent before people are told: 5 minutes to a day.
+OfflineThreshold = Annotated[int, Field(ge=5, le=1440)]
+
+
 class CommunityCreate(_Strict):
     name: Name
     code: CommunityCode
     description: str = Field(default="", max_length=5000)
     market_zone: MarketZone
     distribution_shares: SharesIn
+    device_offline_threshold_min: OfflineThreshold = 30
 
 
 class CommunityUpdate(_Strict):
     name: Name | None = None
     description: str | None = Field(default=None, max_length=5000)
     market_zone: MarketZone | None = None
+    device_offline_threshold_min: OfflineThreshold | None = None
 
 
 class Documents(BaseModel):
@@ -159,6 +165,7 @@ class CommunityOut(CommunityListItem):
     """The community's summary (the specification's example response, and more)."""
 
     description: str
+    device_offline_threshold_min: int
     plants_count: int
     power_by_substation: list[SubstationSummary]
     distribution_shares: SharesOut | None

@@ -1,4 +1,5 @@
-"""mails to addresses without an account, sign-in addresses, digested notices
+"""mails to addresses without an account, sign-in addresses, digested notices,
+communities' thresholds for silent meters
 
 Revision ID: 0002
 Revises: 0001
@@ -44,8 +45,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("user_id", "address", name=op.f("pk_sign_ins")),
     )
 
+    op.create_table(
+        "community_settings",
+        sa.Column("community_id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("device_offline_threshold_min", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("community_id", name=op.f("pk_community_settings")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("community_settings")
     op.drop_table("sign_ins")
     op.drop_constraint(op.f("ck_notifications_state"), "notifications", type_="check")
     op.create_check_constraint(

@@ -116,6 +116,14 @@ preferences = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# Each community's choice of how long a meter may stay silent (cer.v1).
+community_settings = Table(
+    "community_settings",
+    Base.metadata,
+    Column("community_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("device_offline_threshold_min", Integer, nullable=False),
+)
+
 # Where each person has signed in from: a sign-in from a new address is told
 # to the owner (security.new_session).
 sign_ins = Table(

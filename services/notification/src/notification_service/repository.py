@@ -10,7 +10,13 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from notification_service.models import notifications, preferences, sign_ins, users
+from notification_service.models import (
+    community_settings,
+    notifications,
+    preferences,
+    sign_ins,
+    users,
+)
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,23 @@ class NotificationRepository:
         return Recipient(
             user_id, row.email if row.is_active else None, row.first_name, row.language
         )
+
+    async def save_offline_threshold(self, community_id: int, minutes: int) -> None:
+        await self.session.execute(
+            insert(community_settings)
+            .values(community_id=community_id, device_offline_threshold_min=minutes)
+            .on_conflict_do_update(
+                index_elements=["community_id"], set_={"device_offline_threshold_min": minutes}
+            )
+        )
+
+    async def offline_threshold(self, community_id: int) -> timedelta | None:
+        minutes = await self.session.scalar(
+            select(community_settings.c.device_offline_threshold_min).where(
+                community_settings.c.community_id == community_id
+            )
+        )
+        return None if minutes is None else timedelta(minutes=minutes)
 
     async def sign_in_from(self, user_id: int, address: str, now: datetime) -> tuple[bool, bool]:
         """Record a sign-in; (had ``user_id`` signed in before, was ``address`` new to them)."""

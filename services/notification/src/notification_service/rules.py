@@ -39,6 +39,8 @@ class Context:
     # Records that ``user_id`` signed in from ``address``; answers (had they
     # signed in before at all, was this address new to them).
     sign_in_from: Callable[[int, str], Awaitable[tuple[bool, bool]]]
+    # A community's own threshold for silent meters (None: the service's default).
+    offline_threshold_of: Callable[[int], Awaitable[timedelta | None]]
 
 
 @dataclass(frozen=True)
@@ -266,11 +268,12 @@ async def _membership_started(ctx: Context, event: MembershipStarted) -> Decisio
     )
 
 
-async def plant_audience(ctx: Context, plant_id: int) -> tuple[list[int], str]:
-    """A plant's owner and the administrators of its community today; its name."""
+async def plant_audience(ctx: Context, plant_id: int) -> tuple[list[int], str, int | None]:
+    """A plant's owner and the administrators of its community today; its
+    name; its community."""
     plant = await ctx.registry.plant(plant_id)
     if plant is None:
-        return [], f"#{plant_id}"
+        return [], f"#{plant_id}", None
     today = italian_today(ctx.now)
     period = await ctx.registry.period_of_plant(plant_id, today)
     community_id = period.community_id if period else plant.community_id
@@ -280,16 +283,19 @@ async def plant_audience(ctx: Context, plant_id: int) -> tuple[list[int], str]:
         for m in await ctx.registry.memberships_of_community(community_id, on=today)
         if m.role == "ADMIN"
     }
-    return sorted({owner, *admins}), plant.name or f"#{plant_id}"
+    return sorted({owner, *admins}), plant.name or f"#{plant_id}", community_id
 
 
 async def _device_status(ctx: Context, event: DeviceStatusChanged) -> Decision | None:
     since = (event.last_seen or ctx.envelope.occurred_at).isoformat()
     if event.status == "OFFLINE" and event.previous != "OFFLINE":
-        recipients, plant_name = await plant_audience(ctx, event.plant_id)
-        # Told only if it stays offline: due after the threshold, withdrawn
-        # (service.py) if the device is back before.
-        due = (event.last_seen or ctx.envelope.occurred_at) + ctx.device_offline_threshold
+        recipients, plant_name, community_id = await plant_audience(ctx, event.plant_id)
+        threshold = ctx.device_offline_threshold
+        if community_id is not None:
+            threshold = await ctx.offline_threshold_of(community_id) or threshold
+        # Told only if it stays offline past the community's threshold:
+        # withdrawn (service.py) if the device is back before.
+        due = (event.last_seen or ctx.envelope.occurred_at) + threshold
         return Decision(
             "device.offline",
             recipients,
@@ -299,7 +305,7 @@ async def _device_status(ctx: Context, event: DeviceStatusChanged) -> Decision |
         )
     if event.status == "ONLINE" and event.previous in ("OFFLINE", "ERROR"):
         # The recipients are those who were told it went offline (service.py).
-        _, plant_name = await plant_audience(ctx, event.plant_id)
+        _, plant_name, _ = await plant_audience(ctx, event.plant_id)
         return Decision(
             "device.online",
             [],

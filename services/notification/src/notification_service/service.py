@@ -16,6 +16,7 @@ from cerc_shared.auth import Principal
 from cerc_shared.clock import ITALY, italian_now
 from cerc_shared.envelope import ApiError, NotFound
 from cerc_shared.events import EventEnvelope
+from cerc_shared.events.cer import CommunityCreated, CommunityUpdated
 from cerc_shared.events.user import UserRegistered, UserUpdated
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,11 +46,14 @@ async def handle_event(
             now,
             device_offline_threshold,
             sign_in_from=lambda user_id, address: repo.sign_in_from(user_id, address, now),
+            offline_threshold_of=repo.offline_threshold,
         )
         decided = await rule(context, event)
         decisions = decided if isinstance(decided, list) else [decided] if decided else []
     for decision in decisions:
         await _record(repo, envelope, decision, now, digest_after)
+    if isinstance(event, CommunityCreated | CommunityUpdated):
+        await repo.save_offline_threshold(event.community_id, event.device_offline_threshold_min)
     # After the notifications: a changed address is told at the old one.
     if isinstance(event, UserRegistered | UserUpdated):
         await repo.save_user(

@@ -80,6 +80,8 @@ class _CommunityFacts(Event):
     is_active: bool
     # The whole history, oldest first: a consumer replaces what it had.
     distribution_shares: list[SharesPeriod]
+    # How long a meter may stay silent before its owner and the admins are told.
+    device_offline_threshold_min: int = 30
 
     def key(self) -> str:
         return str(self.community_id)

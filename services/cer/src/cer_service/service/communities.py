@@ -71,6 +71,7 @@ async def create_community(
         code=code,
         description=data.description,
         market_zone=data.market_zone,
+        device_offline_threshold_min=data.device_offline_threshold_min,
         is_active=True,
         created_by=principal.user_id,
     )
@@ -139,6 +140,7 @@ async def summary(session: AsyncSession, acc: Access) -> CommunityOut:
         name=community.name,
         code=community.code,
         description=community.description,
+        device_offline_threshold_min=community.device_offline_threshold_min,
         market_zone=community.market_zone,
         is_active=community.is_active,
         members_count=await repo.members_count(community.id, day),

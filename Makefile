@@ -8,7 +8,7 @@ UV_VERSION := 0.13.8
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: help install infra-up infra-down infra-status dev simulate stop test test-unit lint fmt bench settle-example
+.PHONY: help install infra-up infra-down infra-status dev simulate stop test test-unit lint fmt bench settle-example web web-deps browser
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ infra-down: ## stop the local servers
 infra-status: ## show the local servers
 	bash infra/status.sh
 
-dev: infra-up ## the whole platform with a demo community and simulated devices
+dev: infra-up web ## the whole platform with a demo community and simulated devices
 	bash infra/postgres/bootstrap-db.sh cercollettiva
 	$(UV) run python scripts/fleet.py up
 	$(UV) run python scripts/dev_seed.py
@@ -46,13 +46,15 @@ stop: ## stop the fleet started by `make dev` (the servers keep running; see inf
 	-[ -f .run/simulator/simulator.pid ] && kill "$$(cat .run/simulator/simulator.pid)" && rm -f .run/simulator/simulator.pid
 	-$(UV) run python scripts/fleet.py down
 
-test: infra-up ## every test: unit, service, contract, end to end (against real servers)
+test: infra-up web browser ## every test: unit, service, contract, end to end (against real servers)
+	cd web && npm test --silent
 	$(UV) run pytest libs services tests tools $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server (rules engine, gateway config, manifests)
 	$(UV) run pytest libs/cacer libs/sepa libs/profiles tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
 
-lint: install ## ruff, mypy strict, import-linter, compose schema (manifests are checked by make test)
+lint: install web-deps ## ruff, mypy strict, import-linter, compose schema, the web app's types (manifests are checked by make test)
+	cd web && npm run --silent openapi && npm run --silent lint
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
 	$(UV) run mypy $(wildcard libs/*/src) $(wildcard services/*/src) $(wildcard tools/*/src) scripts/simulator.py
@@ -83,3 +85,17 @@ restore: ## restore PostgreSQL and InfluxDB from .run/backup (stop the fleet fir
 	bash infra/backup.sh restore-pg
 	bash infra/postgres.sh start
 	bash infra/backup.sh restore-influx
+
+# The web app (web/): React + TypeScript built by Vite into web/dist, served by
+# scripts/web_server.py behind the gateway at `/`. npm keeps its cache in
+# ~/.npm, so a second `npm ci` downloads nothing.
+web-deps: ## install the web app's packages (npm ci, from web/package-lock.json)
+	@command -v npm >/dev/null || { echo "npm (Node 20) is needed for the web app: apt-get install nodejs npm" >&2; exit 1; }
+	@if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then \
+	  cd web && npm ci --no-audit --no-fund; fi
+
+web: install web-deps ## build the web app (API types from the services' OpenAPI documents, then Vite)
+	cd web && npm run build
+
+browser: ## Debian's chromium for the browser tests (playwright-core drives it; no browser download)
+	source infra/lib.sh && ensure_apt chromium

@@ -30,6 +30,17 @@ TEMPLATE = Path(__file__).resolve().parent / "envoy.yaml.tmpl"
 # The fleet, in the order of infra/services.txt. Adding a service means one
 # line here, one cluster + route in the template, one folder in deploy/k8s.
 SERVICES = ("user", "cer", "iot", "energy", "economic", "notification", "reporting")
+# Upstreams that are not API services: the web app's static server.
+UPSTREAMS = (*SERVICES, "web")
+
+# The web app's Content-Security-Policy (scripts/web_server.py sets the same):
+# scripts only from this origin, no inline script; styles may be inline
+# because Mantine sets CSS variables and style attributes at run time.
+WEB_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
 
 # Numeric parameters: name -> help. Their defaults come from the target.
 NUMERIC = {
@@ -84,6 +95,7 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
         "live_timeout": "3600",
         "access_log_path": "/dev/stdout",
         "max_dynamic_descriptors": "10000",
+        "web_csp": WEB_CSP,
     }
     if target == "local":
         ports = read_ports_env(ports_env)
@@ -100,7 +112,7 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
             "address_limit": "20000",
             "address_window": "1",
         }
-        for svc in SERVICES:
+        for svc in UPSTREAMS:
             defaults[f"{svc}_host"] = "127.0.0.1"
             defaults[f"{svc}_port"] = ports[f"{svc.upper()}_PORT"]
         return defaults
@@ -116,7 +128,7 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
             "address_limit": "50",
             "address_window": "1",
         }
-        for svc in SERVICES:
+        for svc in UPSTREAMS:
             defaults[f"{svc}_host"] = svc
             defaults[f"{svc}_port"] = "8000"
         return defaults
@@ -158,10 +170,10 @@ def resolve(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]
         if value is not None and value != "":
             params[name] = str(value)
     if "upstream_host" in params:
-        for svc in SERVICES:
+        for svc in UPSTREAMS:
             params[f"{svc}_host"] = params["upstream_host"]
     if "upstream_port" in params:
-        for svc in SERVICES:
+        for svc in UPSTREAMS:
             params[f"{svc}_port"] = params["upstream_port"]
     for name in NUMERIC:
         if not params[name].isdigit():

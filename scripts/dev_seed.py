@@ -39,6 +39,7 @@ def main() -> None:
     print(
         f"""
 CerCollettiva is running.
+  web app              {gateway}/   (demo-manager, demo-anna, ... / Demo-Community-2025)
   gateway (REST API)   {gateway}/api/
   user service docs    http://127.0.0.1:{ports["USER_PORT"]}/docs
   gateway admin        http://127.0.0.1:{ports["GATEWAY_ADMIN_PORT"]}/

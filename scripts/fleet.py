@@ -95,7 +95,10 @@ def read_ports(offset: int) -> dict[str, int]:
             key, value = line.split("=", 1)
             ports[key] = int(value)
     # Only what the fleet itself listens on moves; the local servers stay.
-    moving = {"GATEWAY_PORT", "GATEWAY_ADMIN_PORT", *(f"{n.upper()}_PORT" for n in SERVICE_NAMES)}
+    moving = {
+        *("GATEWAY_PORT", "GATEWAY_ADMIN_PORT", "WEB_PORT"),
+        *(f"{n.upper()}_PORT" for n in SERVICE_NAMES),
+    }
     return {k: v + offset if k in moving else v for k, v in ports.items()}
 
 
@@ -199,6 +202,16 @@ def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None
     for svc in chosen:
         _wait_http(f"http://127.0.0.1:{ports[f'{svc.name.upper()}_PORT']}/readyz", svc.name, where)
     if gateway:
+        # The web app's static server (web/dist, built by `make web`), served
+        # by the gateway at `/`; it answers 503 until the app is built.
+        _spawn(
+            "web",
+            [sys.executable, str(ROOT / "scripts" / "web_server.py"),
+             "--root", str(ROOT / "web" / "dist"), "--port", str(ports["WEB_PORT"])],
+            dict(os.environ),
+            where,
+        )  # fmt: skip
+        _wait_http(f"http://127.0.0.1:{ports['WEB_PORT']}/healthz", "web", where)
         ports_file = where / "ports.env"
         ports_file.write_text("".join(f"{k}={v}\n" for k, v in ports.items()))
         config = where / "envoy.yaml"

@@ -1,0 +1,259 @@
+// The web app in a real browser (Debian's chromium driven by playwright-core)
+// against a running fleet with the demo community loaded. Run by
+// tests/e2e/test_web.py; by hand:
+//   CERC_GATEWAY=http://127.0.0.1:18080 CERC_SCREENSHOTS=.run/web-screenshots node e2e/run.mjs
+// Prints one line per check and "N passed, N failed"; exits 1 on any failure.
+import { readFileSync, mkdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const GATEWAY = process.env.CERC_GATEWAY ?? "http://127.0.0.1:18080";
+const SHOTS = process.env.CERC_SCREENSHOTS ?? ".run/web-screenshots";
+const PASSWORD = process.env.CERC_DEMO_PASSWORD ?? "Demo-Community-2025";
+const OTHER = { username: process.env.CERC_OTHER_USER ?? "", password: process.env.CERC_OTHER_PASSWORD ?? "" };
+const CHROMIUM = process.env.CERC_CHROMIUM ?? "/usr/bin/chromium";
+mkdirSync(SHOTS, { recursive: true });
+
+let passed = 0;
+let failed = 0;
+async function check(name, body) {
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok   ${name}`);
+  } catch (error) {
+    failed += 1;
+    console.log(`FAIL ${name}\n     ${String(error?.stack ?? error).split("\n").slice(0, 6).join("\n     ")}`);
+  }
+}
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  headless: true,
+  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-default-apps", "--no-first-run"],
+});
+
+/** A fresh browser context (its own sessionStorage) watching for CSP violations and page errors. */
+async function open(width = 1280) {
+  const context = await browser.newContext({ viewport: { width, height: 900 }, locale: "it-IT", timezoneId: "Europe/Rome" });
+  context.setDefaultTimeout(10000);
+  const page = await context.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && /Content Security Policy|Refused to/.test(m.text())) problems.push(`csp: ${m.text()}`);
+  });
+  return { context, page, problems };
+}
+
+async function signIn(page, username) {
+  await page.goto(`${GATEWAY}/`);
+  await page.getByLabel("Nome utente").fill(username);
+  await page.locator("input[autocomplete=current-password]").fill(username === OTHER.username ? OTHER.password : PASSWORD);
+  await page.getByRole("button", { name: "Accedi" }).click();
+  await page.getByRole("button", { name: "Esci" }).waitFor({ timeout: 15000 });
+}
+
+/** axe-core in the page (evaluated over the DevTools protocol, so the page's CSP still forbids inline script). */
+async function axe(page, where) {
+  const result = await page.evaluate(async (source) => {
+    // eslint-disable-next-line no-eval
+    (0, eval)(source);
+    const run = await window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa"] });
+    return run.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.length} × ${v.nodes[0]?.target.join(" ")}`);
+  }, AXE);
+  assert(result.length === 0, `${where}: axe found ${result.length} violation(s):\n       ${result.join("\n       ")}`);
+}
+
+async function shot(page, name) {
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+// ---------------------------------------------------------------- manager
+{
+  const { context, page, problems } = await open();
+  await check("manager signs in and lands on the community overview", async () => {
+    await signIn(page, "demo-manager");
+    await page.getByRole("heading", { name: "CER Demo Bergamo", level: 2 }).waitFor();
+    assert(/\/cer\/\d+$/.test(page.url()), `landed on ${page.url()}`);
+    const members = await page.getByTestId("members-count").textContent();
+    assert(Number(members) >= 8, `members shown: ${members}`);
+    await page.getByRole("cell", { name: "AC001E00101" }).first().waitFor();
+    await page.getByRole("cell", { name: "AC001E00102" }).first().waitFor();
+    await shot(page, "01-manager-overview");
+    await axe(page, "overview");
+  });
+  const base = page.url();
+
+  await check("energy by day shows the month with shared energy and coverage", async () => {
+    await page.getByRole("link", { name: "Energia", exact: true }).click();
+    await page.getByRole("heading", { name: "Energia della comunità" }).waitFor();
+    await page.locator("main").getByRole("status").waitFor({ state: "detached", timeout: 15000 }).catch(() => undefined);
+    await shot(page, "02-manager-energy");
+    await axe(page, "energy");
+  });
+
+  await check("manager runs an estimate for last month: the run finishes and its result or error is shown", async () => {
+    await page.goto(`${base}/settlements`);
+    await page.getByRole("heading", { name: "Liquidazioni", level: 2 }).waitFor();
+    const before = await page.locator("[data-testid^=run-]").count();
+    await page.getByRole("button", { name: "Calcola stima" }).click();
+    await page.locator("[data-testid^=run-]").nth(before).waitFor({ timeout: 15000 });
+    // A run is a job: the page polls until it is COMPLETED or FAILED.
+    const row = page.locator("[data-testid^=run-]").first();
+    await row.getByText(/Completata|Fallita/).waitFor({ timeout: 30000 });
+    const status = (await row.textContent()) ?? "";
+    await row.getByRole("button").click();
+    const dialog = page.getByRole("dialog");
+    await dialog.waitFor();
+    if (status.includes("Completata")) {
+      await dialog.getByRole("row").nth(1).waitFor();
+      assert((await dialog.getByRole("row").count()) >= 9, "fewer than 8 members in the run");
+      assert(/\d,\d\d €/.test((await dialog.textContent()) ?? ""), "no euro amount in Italian format");
+    } else {
+      // A failed run says why (e.g. the energy service refused the call).
+      const why = await dialog.getByRole("alert").textContent();
+      console.log(`     (the run FAILED: ${why})`);
+    }
+    await shot(page, "03-manager-settlement-run");
+    await axe(page, "settlement run");
+    await page.keyboard.press("Escape");
+  });
+
+  await check("approving: a PROVISIONAL run is approved when the month has official data", async () => {
+    await page.goto(`${base}/settlements`);
+    await page.getByRole("button", { name: "Calcola provvisoria" }).click();
+    const row = page.locator("[data-testid^=run-]").first();
+    await row.getByText(/Provvisoria/).waitFor({ timeout: 15000 });
+    await row.getByText(/Completata|Fallita/).waitFor({ timeout: 30000 });
+    const text = (await row.textContent()) ?? "";
+    if (text.includes("Fallita")) {
+      // No official data for the month: the run says so and nothing can be approved.
+      await row.getByRole("button").click();
+      await page.getByRole("dialog").getByRole("alert").waitFor();
+      assert((await page.getByRole("button", { name: "Approva (definitiva)" }).count()) === 0, "a failed run offers approval");
+      await page.keyboard.press("Escape");
+      console.log("     (no official data: PROVISIONAL failed as it must, nothing to approve)");
+      return;
+    }
+    await row.getByRole("button").click();
+    await page.getByRole("button", { name: "Approva (definitiva)" }).click();
+    await page.getByText("Definitiva").first().waitFor({ timeout: 30000 });
+  });
+  await shot(page, "04-manager-settlements");
+
+  await check("devices: provisioning shows the credentials once", async () => {
+    await page.goto(`${base}/devices`);
+    await page.getByRole("heading", { name: "Dispositivi della comunità" }).waitFor();
+    await shot(page, "05-manager-devices");
+    await axe(page, "devices");
+    const id = `web-e2e-${Date.now()}`;
+    await page.getByLabel("Codice dispositivo").fill(id);
+    await page.getByLabel("Modello").fill("shelly-pro-3em");
+    await page.getByRole("button", { name: "Registra", exact: true }).click();
+    await page.getByRole("dialog").waitFor();
+    const password = await page.getByTestId("mqtt-password").textContent();
+    assert(password && password.length >= 16, `no password shown: ${password}`);
+    await page.getByRole("button", { name: "Le ho salvate" }).click();
+    await page.getByRole("cell", { name: id, exact: true }).waitFor();
+    assert((await page.getByText(password).count()) === 0, "the password is still on the page");
+  });
+
+  await check("devices: a bad device id is shown next to its field", async () => {
+    await page.getByLabel("Codice dispositivo").fill("bad id with spaces/and slashes");
+    await page.getByLabel("Modello").fill("x");
+    await page.getByRole("button", { name: "Registra", exact: true }).click();
+    const field = page.getByLabel("Codice dispositivo");
+    await page.waitForFunction(() => document.querySelector("[aria-invalid=true]") !== null, null, { timeout: 10000 });
+    assert((await field.getAttribute("aria-invalid")) === "true", "the device id field is not marked invalid");
+  });
+
+  await check("members: the list and the invitation form", async () => {
+    await page.goto(`${base}/members`);
+    await page.getByRole("heading", { name: "Membri", level: 2 }).waitFor();
+    await page.getByTestId("member-row").first().waitFor();
+    assert((await page.getByTestId("member-row").count()) >= 8, "fewer than 8 members listed");
+    await shot(page, "06-manager-members");
+    await axe(page, "members");
+  });
+
+  await check("imports page", async () => {
+    await page.goto(`${base}/imports`);
+    await page.getByRole("heading", { name: "Importazioni dal distributore" }).waitFor();
+    await shot(page, "07-manager-imports");
+    await axe(page, "imports");
+  });
+
+  await check("the app keeps to its CSP (no inline script refused) and raised no page error", async () => {
+    assert(problems.length === 0, problems.join("\n"));
+  });
+  await context.close().catch(() => undefined);
+}
+
+// ---------------------------------------------------------------- member
+{
+  const { context, page, problems } = await open(390);
+  await check("a member on a phone sees only their own page", async () => {
+    await signIn(page, "demo-anna");
+    await page.getByRole("heading", { name: /Ciao Anna/ }).waitFor();
+    assert(page.url().endsWith("/me"), `landed on ${page.url()}`);
+    await page.getByTestId("my-earned").waitFor();
+    await shot(page, "08-member-home-phone");
+    await axe(page, "member home");
+    // No manager pages in the menu, and a deep link to one is "not found".
+    await page.getByRole("button", { name: "Menu" }).click();
+    assert((await page.getByRole("link", { name: "Liquidazioni" }).count()) === 0, "a member sees the settlements link");
+    const communityLink = (await page.evaluate(() => location.origin)) + "/cer/1/settlements";
+    await page.goto(communityLink);
+    await page.getByRole("heading", { name: "Non trovato" }).waitFor();
+  });
+  await check("a member's profile with two-step verification", async () => {
+    await page.goto(`${GATEWAY}/me/profile`);
+    await page.getByRole("heading", { name: "Verifica in due passaggi" }).waitFor();
+    await shot(page, "09-member-profile");
+    await axe(page, "profile");
+  });
+  await check("member pages raised no CSP or page error", async () => {
+    assert(problems.length === 0, problems.join("\n"));
+  });
+  await context.close().catch(() => undefined);
+}
+
+// ------------------------------------------------- another community's member
+if (OTHER.username) {
+  const { context, page } = await open();
+  await check("a member of another community deep-linking the demo community gets not found", async () => {
+    await page.goto(`${GATEWAY}/cer/1`);
+    await page.getByLabel("Nome utente").fill(OTHER.username);
+    await page.locator("input[autocomplete=current-password]").fill(OTHER.password);
+    await page.getByRole("button", { name: "Accedi" }).click();
+    // Back on the deep link after signing in, and the API said 404.
+    await page.getByRole("heading", { name: "Non trovato" }).waitFor({ timeout: 15000 });
+    assert(new URL(page.url()).pathname === "/cer/1", `not on the deep link: ${page.url()}`);
+    assert((await page.getByText("CER Demo Bergamo").count()) === 0, "the demo community's name is on the page");
+    await shot(page, "10-other-community-not-found");
+  });
+  await context.close().catch(() => undefined);
+}
+
+await check("the login page in English, reachable by keyboard", async () => {
+  const { context, page } = await open();
+  await page.goto(`${GATEWAY}/login`);
+  await page.keyboard.press("Tab");
+  const focused = await page.evaluate(() => document.activeElement?.getAttribute("autocomplete") ?? document.activeElement?.outerHTML.slice(0, 120));
+  assert(focused === "username", `first Tab focused ${focused}`);
+  await shot(page, "00-login");
+  await axe(page, "login");
+  await context.close().catch(() => undefined);
+});
+
+await browser.close();
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

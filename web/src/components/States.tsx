@@ -1,0 +1,63 @@
+import { Alert, Center, Loader, Stack, Text, Title } from "@mantine/core";
+import { useTranslation } from "react-i18next";
+import { ApiError } from "../api/client";
+
+export function Loading() {
+  const { t } = useTranslation();
+  return (
+    <Center py="xl" role="status" aria-live="polite">
+      <Loader aria-label={t("common.loading")} />
+    </Center>
+  );
+}
+
+export function NotFound() {
+  const { t } = useTranslation();
+  return (
+    <Stack py="xl" align="center">
+      <Title order={2}>{t("common.notFound")}</Title>
+      <Text c="dimmed">{t("common.notFoundHint")}</Text>
+    </Stack>
+  );
+}
+
+/** An API failure: 404 is "not found" (another community's data looks like nothing). */
+export function ErrorState({ error }: { error: unknown }) {
+  const { t } = useTranslation();
+  if (error instanceof ApiError && error.notFound) return <NotFound />;
+  const message = error instanceof Error ? error.message : String(error);
+  return (
+    <Alert color="red" title={t("common.error")} role="alert">
+      {message}
+    </Alert>
+  );
+}
+
+export function Empty({ children }: { children: React.ReactNode }) {
+  return (
+    <Text c="dimmed" py="md">
+      {children}
+    </Text>
+  );
+}
+
+/** Errors of a form that name none of its fields, shown above it. */
+export function FormErrors({ error, fields }: { error: unknown; fields: readonly string[] }) {
+  if (!error) return null;
+  const messages =
+    error instanceof ApiError ? error.general(fields).map((e) => e.message) : [error instanceof Error ? error.message : String(error)];
+  if (!messages.length) return null;
+  return (
+    <Alert color="red" role="alert">
+      {messages.join(" · ")}
+    </Alert>
+  );
+}
+
+/** The message for one field from an ApiError (for a Mantine input's `error`). */
+export function fieldError(error: unknown, field: string): string | undefined {
+  if (!(error instanceof ApiError)) return undefined;
+  const found = error.forField(field);
+  if (!found) return undefined;
+  return found.expected ? `${found.message} (${found.expected})` : found.message;
+}

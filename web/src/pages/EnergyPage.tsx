@@ -1,0 +1,135 @@
+import { Group, NativeSelect, Paper, Stack, Table, TextInput, Title } from "@mantine/core";
+import { useQuery } from "@tanstack/react-query";
+import { useMemo, useState } from "react";
+import { useTranslation } from "react-i18next";
+import { energyApi, unwrap } from "../api/client";
+import { EnergyChart } from "../components/EnergyChart";
+import { Empty, ErrorState, Loading } from "../components/States";
+import { Stat, Stats } from "../components/Stat";
+import { formatDate, formatKwh, formatMonth, italianToday, monthBounds, romeMidnight } from "../format";
+
+type Resolution = "day" | "month";
+
+function yearBounds(year: string): [string, string] {
+  return [romeMidnight(`${year}-01-01`), romeMidnight(`${Number(year) + 1}-01-01`)];
+}
+
+export default function EnergyPage({ communityId }: { communityId: number }) {
+  const { t, i18n } = useTranslation();
+  const [resolution, setResolution] = useState<Resolution>("day");
+  const [month, setMonth] = useState(italianToday().slice(0, 7));
+  const [year, setYear] = useState(italianToday().slice(0, 4));
+  const [start, end] = resolution === "day" ? monthBounds(month) : yearBounds(year);
+
+  const rows = useQuery({
+    queryKey: ["aggregations", communityId, resolution, start, end],
+    queryFn: () =>
+      unwrap(
+        energyApi.GET("/api/energy/aggregations/", {
+          params: { query: { by: "community", community_id: communityId, resolution, start, end } },
+        }),
+      ),
+  });
+
+  const chart = useMemo(() => {
+    const data = rows.data ?? [];
+    const label = (s: string) => (resolution === "day" ? formatDate(s).slice(0, 5) : formatMonth(s.slice(0, 7), i18n.language));
+    return {
+      labels: data.map((r) => label(r.start)),
+      series: [
+        { name: t("energy.produced"), values: data.map((r) => r.produced_kwh) },
+        { name: t("energy.consumed"), values: data.map((r) => r.consumed_kwh) },
+        { name: t("energy.shared"), values: data.map((r) => r.shared_kwh ?? 0), kind: "line" as const },
+      ],
+    };
+  }, [rows.data, resolution, t, i18n.language]);
+
+  const totals = (rows.data ?? []).reduce(
+    (sum, r) => ({
+      produced: sum.produced + r.produced_kwh,
+      consumed: sum.consumed + r.consumed_kwh,
+      shared: sum.shared + (r.shared_kwh ?? 0),
+    }),
+    { produced: 0, consumed: 0, shared: 0 },
+  );
+
+  return (
+    <Stack>
+      <Title order={2}>{t("energy.title")}</Title>
+      <Group align="end">
+        <NativeSelect
+          label={t("energy.resolution")}
+          value={resolution}
+          onChange={(e) => setResolution(e.currentTarget.value as Resolution)}
+          data={[
+            { value: "day", label: t("energy.byDay") },
+            { value: "month", label: t("energy.byMonth") },
+          ]}
+        />
+        {resolution === "day" ? (
+          <TextInput type="month" label={t("energy.month")} value={month} onChange={(e) => e.currentTarget.value && setMonth(e.currentTarget.value)} />
+        ) : (
+          <TextInput
+            type="number"
+            label={t("energy.year")}
+            value={year}
+            min={2020}
+            max={2100}
+            onChange={(e) => /^\d{4}$/.test(e.currentTarget.value) && setYear(e.currentTarget.value)}
+          />
+        )}
+      </Group>
+      {rows.isPending ? (
+        <Loading />
+      ) : rows.isError ? (
+        <ErrorState error={rows.error} />
+      ) : rows.data.length === 0 ? (
+        <Empty>{t("energy.empty")}</Empty>
+      ) : (
+        <>
+          <Stats>
+            <Stat label={t("energy.produced")} value={formatKwh(totals.produced)} />
+            <Stat label={t("energy.consumed")} value={formatKwh(totals.consumed)} />
+            <Stat label={t("energy.shared")} value={formatKwh(totals.shared)} testId="energy-shared-total" />
+          </Stats>
+          <Paper withBorder p="md" radius="md">
+            <EnergyChart title={t("energy.chartTitle")} labels={chart.labels} series={chart.series} />
+          </Paper>
+          <Table.ScrollContainer minWidth={640}>
+            <Table striped>
+              <Table.Caption>{t("energy.coverageHint")}</Table.Caption>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th scope="col">{resolution === "day" ? t("energy.day") : t("energy.month")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.produced")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.consumed")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.fedIn")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.withdrawn")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.shared")}</Table.Th>
+                  <Table.Th scope="col">{t("energy.coverage")}</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {rows.data.map((r) => (
+                  <Table.Tr key={r.start}>
+                    <Table.Td>{resolution === "day" ? formatDate(r.start) : formatMonth(r.start.slice(0, 7), i18n.language)}</Table.Td>
+                    <Table.Td className="num">{formatKwh(r.produced_kwh)}</Table.Td>
+                    <Table.Td className="num">{formatKwh(r.consumed_kwh)}</Table.Td>
+                    <Table.Td className="num">{formatKwh(r.fed_in_kwh)}</Table.Td>
+                    <Table.Td className="num">{formatKwh(r.withdrawn_kwh)}</Table.Td>
+                    <Table.Td className="num">{formatKwh(r.shared_kwh)}</Table.Td>
+                    <Table.Td>
+                      {Object.entries(r.coverage)
+                        .map(([source, count]) => `${source} ${count}`)
+                        .join(", ") || "—"}
+                    </Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        </>
+      )}
+    </Stack>
+  );
+}

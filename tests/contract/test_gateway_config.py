@@ -53,6 +53,9 @@ ROUTES = {
     "/api/economic/": "svc_economic",
     "/api/notifications/": "svc_notification",
     "/api/reports/": "svc_reporting",
+    # The web app (scripts/web_server.py): every path outside /api/.
+    "/assets/": "svc_web",
+    "/": "svc_web",
 }
 # The live stream (Server-Sent Events): its own long timeout, before /api/energy/.
 LIVE_PATH = "/api/energy/live/"
@@ -141,12 +144,14 @@ def test_rendered_config_follows_the_contract(tmp_path: Path) -> None:
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
     prefixes = [r["match"].get("prefix") for r in routes]
     assert {
-        r["match"]["prefix"]: r["route"]["cluster"] for r in routes if "prefix" in r["match"]
+        r["match"]["prefix"]: r["route"]["cluster"]
+        for r in routes
+        if "prefix" in r["match"] and "route" in r
     } == ROUTES
     regexes = {
         r["match"]["safe_regex"]["regex"]: (r["route"]["cluster"], i)
         for i, r in enumerate(routes)
-        if "safe_regex" in r["match"]
+        if "safe_regex" in r["match"] and "route" in r
     }
     assert {k: v[0] for k, v in regexes.items()} == {k: v[0] for k, v in REGEX_ROUTES.items()}
     for regex, (_, carved_from) in REGEX_ROUTES.items():
@@ -658,7 +663,9 @@ def test_rendered_config_sheds_load_and_times_requests_out(tmp_path: Path) -> No
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["request_timeout"] == "120s" and hcm["request_headers_timeout"] == "10s"
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
-    assert all("timeout" in r["route"] for r in routes)
+    # Every proxied route times out; the others answer 404 at the gateway.
+    assert all("timeout" in r["route"] for r in routes if "route" in r)
+    assert all(r["direct_response"]["status"] == 404 for r in routes if "route" not in r)
     # Login and registration: 10 a minute per address in Kubernetes.
     for path in ("/api/auth/login/", "/api/auth/register/"):
         route = next(r for r in routes if r["match"].get("path") == path)
@@ -820,3 +827,34 @@ def test_login_and_registration_have_their_own_tighter_limit(tight_gateway: Gate
         assert c.post(f"{tight_gateway.base}/api/auth/refresh/", json={}).status_code == 200
     with client("127.0.0.6") as other:
         assert other.post(login, json={}).status_code == 200
+
+
+def test_the_web_app_is_served_at_the_root_with_its_own_csp_and_caching(tmp_path: Path) -> None:
+    config = yaml.safe_load(render(tmp_path, "k8s", "--target", "k8s").read_text())
+    listener = next(x for x in config["static_resources"]["listeners"] if x["name"] == "api")
+    route_config = listener["filter_chains"][0]["filters"][0]["typed_config"]["route_config"]
+    # The web routes' headers must win over the API's no-store and 'none' CSP.
+    assert route_config["most_specific_header_mutations_wins"] is True
+    routes = route_config["virtual_hosts"][0]["routes"]
+    web = {
+        r["match"]["prefix"]: r for r in routes if r.get("route", {}).get("cluster") == "svc_web"
+    }
+    assert set(web) == {"/assets/", "/"}
+    # The catch-all comes last: every API route is matched before it.
+    assert routes[-1] is web["/"]
+
+    def headers(route: dict[str, Any]) -> dict[str, str]:
+        return {h["header"]["key"]: h["header"]["value"] for h in route["response_headers_to_add"]}
+
+    assert headers(web["/assets/"])["cache-control"] == "public, max-age=31536000, immutable"
+    assert headers(web["/"])["cache-control"] == "no-cache"
+    for route in web.values():
+        csp = headers(route)["content-security-policy"]
+        script_src = csp.split("script-src")[1].split(";")[0]
+        assert script_src.strip() == "'self'", csp
+        assert "frame-ancestors 'none'" in csp
+    # Unknown API paths never reach the app.
+    api_catch_all = next(
+        r for r in routes if r["match"].get("prefix") == "/api/" and "direct_response" in r
+    )
+    assert api_catch_all["direct_response"]["status"] == 404

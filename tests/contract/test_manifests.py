@@ -77,7 +77,8 @@ def gateway_services() -> dict[str, tuple[str, int]]:
     config = yaml.safe_load((K8S / "base" / "gateway" / "envoy.yaml").read_text())
     listener = next(x for x in config["static_resources"]["listeners"] if x["name"] == "api")
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
-    routed = {r["route"]["cluster"] for r in hcm["route_config"]["virtual_hosts"][0]["routes"]}
+    routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    routed = {r["route"]["cluster"] for r in routes if "route" in r}
     services = {}
     for cluster in config["static_resources"]["clusters"]:
         if cluster["name"] in routed:
@@ -342,7 +343,8 @@ def test_the_bridge_is_a_statefulset_whose_pod_name_is_its_mqtt_client_id(
 def test_gateway_routes_the_whole_fleet_and_nothing_else(
     gateway_services: dict[str, tuple[str, int]],
 ) -> None:
-    assert set(gateway_services) == set(fleet())
+    # The services, and the web app's static server at `/`.
+    assert set(gateway_services) == {*fleet(), "web"}
     for service, (host, port) in gateway_services.items():
         assert (host, port) == (service, 8000)
 
@@ -518,3 +520,19 @@ def test_log_shipping_validates_and_follows_one_request_id(tmp_path: Path) -> No
     assert "%(correlation_id)s" in logging_py
     envoy = (ROOT / "gateway" / "envoy.yaml.tmpl").read_text()
     assert 'request_id: "%REQ(X-REQUEST-ID)%"' in envoy
+
+
+def test_web_dockerfile_follows_the_house_rules() -> None:
+    text = (ROOT / "deploy" / "docker" / "web.Dockerfile").read_text()
+    froms = re.findall(r"^FROM\s+(\S+)", text, re.M)
+    # Contracts from the FastAPI apps, the app built against them, a small runtime.
+    assert len(froms) == 3
+    assert "ARG PYTHON_IMAGE=python:3.11-slim" in text
+    assert re.search(r"^USER 10001", text, re.M)
+    assert "HEALTHCHECK" in text and "/healthz" in text
+    assert "npm ci" in text and "npm run build" in text
+    assert "uv sync --frozen --no-dev" in text
+    assert not REGISTRY_HOST.search(text.replace("http://127.0.0.1", ""))
+    ignore = (ROOT / ".dockerignore").read_text().split()
+    for needed in ("!web/", "!scripts/web_server.py", "**/node_modules"):
+        assert needed in ignore

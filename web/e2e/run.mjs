@@ -15,6 +15,7 @@ const SHOTS = process.env.CERC_SCREENSHOTS ?? ".run/web-screenshots";
 const PASSWORD = process.env.CERC_DEMO_PASSWORD ?? "Demo-Community-2025";
 const OTHER = { username: process.env.CERC_OTHER_USER ?? "", password: process.env.CERC_OTHER_PASSWORD ?? "" };
 const CHROMIUM = process.env.CERC_CHROMIUM ?? "/usr/bin/chromium";
+const DEMO_ID = process.env.CERC_DEMO_CER_ID ?? "1";
 mkdirSync(SHOTS, { recursive: true });
 
 let passed = 0;
@@ -210,7 +211,7 @@ async function shot(page, name) {
     // No manager pages in the menu, and a deep link to one is "not found".
     await page.getByRole("button", { name: "Menu" }).click();
     assert((await page.getByRole("link", { name: "Liquidazioni" }).count()) === 0, "a member sees the settlements link");
-    const communityLink = (await page.evaluate(() => location.origin)) + "/cer/1/settlements";
+    const communityLink = `${GATEWAY}/cer/${DEMO_ID}/settlements`;
     await page.goto(communityLink);
     await page.getByRole("heading", { name: "Non trovato" }).waitFor();
   });
@@ -230,13 +231,13 @@ async function shot(page, name) {
 if (OTHER.username) {
   const { context, page } = await open();
   await check("a member of another community deep-linking the demo community gets not found", async () => {
-    await page.goto(`${GATEWAY}/cer/1`);
+    await page.goto(`${GATEWAY}/cer/${DEMO_ID}`);
     await page.getByLabel("Nome utente").fill(OTHER.username);
     await page.locator("input[autocomplete=current-password]").fill(OTHER.password);
     await page.getByRole("button", { name: "Accedi" }).click();
     // Back on the deep link after signing in, and the API said 404.
     await page.getByRole("heading", { name: "Non trovato" }).waitFor({ timeout: 15000 });
-    assert(new URL(page.url()).pathname === "/cer/1", `not on the deep link: ${page.url()}`);
+    assert(new URL(page.url()).pathname === `/cer/${DEMO_ID}`, `not on the deep link: ${page.url()}`);
     assert((await page.getByText("CER Demo Bergamo").count()) === 0, "the demo community's name is on the page");
     await shot(page, "10-other-community-not-found");
   });
@@ -246,6 +247,7 @@ if (OTHER.username) {
 await check("the login page in English, reachable by keyboard", async () => {
   const { context, page } = await open();
   await page.goto(`${GATEWAY}/login`);
+  await page.locator("input[autocomplete=username]").waitFor();
   await page.keyboard.press("Tab");
   const focused = await page.evaluate(() => document.activeElement?.getAttribute("autocomplete") ?? document.activeElement?.outerHTML.slice(0, 120));
   assert(focused === "username", `first Tab focused ${focused}`);

@@ -11,10 +11,13 @@ const web = join(dirname(fileURLToPath(import.meta.url)), "..");
 const root = join(web, "..");
 const services = ["user", "cer", "iot", "energy", "economic", "notification"];
 
-execFileSync("uv", ["run", "--locked", "python", join(web, "scripts", "dump_openapi.py"), join(web, "openapi")], {
-  cwd: root,
-  stdio: "inherit",
-});
+// The image build dumps them in a Python stage and sets CERC_OPENAPI_DUMPED.
+if (!process.env.CERC_OPENAPI_DUMPED) {
+  execFileSync("uv", ["run", "--locked", "python", join(web, "scripts", "dump_openapi.py"), join(web, "openapi")], {
+    cwd: root,
+    stdio: "inherit",
+  });
+}
 mkdirSync(join(web, "src", "api", "generated"), { recursive: true });
 for (const name of services) {
   // defaultNonNullable off: a field with a default may be left out of a request.

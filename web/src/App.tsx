@@ -3,10 +3,10 @@ import { useDisclosure } from "@mantine/hooks";
 import { useQueryClient } from "@tanstack/react-query";
 import { Suspense, lazy, useSyncExternalStore } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, Navigate, Route, Routes, useLocation, useParams } from "react-router";
+import { Link, Navigate, Route, Routes, useLocation, useParams, useSearchParams } from "react-router";
 import { isManager, useCommunities, useCommunity, useMe } from "./api/hooks";
 import { session } from "./api/session";
-import { LoginPage } from "./pages/LoginPage";
+import { LoginPage, safeNext } from "./pages/LoginPage";
 import { ErrorState, Loading, NotFound } from "./components/States";
 import { setLanguage } from "./i18n";
 
@@ -40,6 +40,12 @@ export function App() {
     );
   }
   return <SignedIn />;
+}
+
+/** Just signed in on /login?next=...: on to the page that was asked for. */
+function LoginRedirect() {
+  const [params] = useSearchParams();
+  return <Navigate to={safeNext(params.get("next"))} replace />;
 }
 
 function Home() {
@@ -149,7 +155,7 @@ function SignedIn() {
         <Suspense fallback={<Loading />}>
           <Routes>
             <Route path="/" element={<Home />} />
-            <Route path="/login" element={<Navigate to="/" replace />} />
+            <Route path="/login" element={<LoginRedirect />} />
             <Route path="/cer/:id" element={<CommunityRoute page="overview" />} />
             <Route path="/cer/:id/energy" element={<CommunityRoute page="energy" />} />
             <Route path="/cer/:id/settlements" element={<CommunityRoute page="settlements" />} />

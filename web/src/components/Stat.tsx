@@ -15,7 +15,7 @@ export function Stat({ label, value, testId }: { label: string; value: string; t
 
 export function Stats({ children }: { children: React.ReactNode }) {
   return (
-    <SimpleGrid cols={{ base: 1, xs: 2, md: 4 }} spacing="md">
+    <SimpleGrid cols={{ base: 2, md: 4 }} spacing="md">
       {children}
     </SimpleGrid>
   );

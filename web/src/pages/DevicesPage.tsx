@@ -11,7 +11,7 @@ type Device = components["schemas"]["DeviceOut"];
 type Credentials = components["schemas"]["MqttCredentials"];
 
 const STATUS_ORDER: Record<string, number> = { OFFLINE: 0, ERROR: 1, ONLINE: 2 };
-const STATUS_COLOR: Record<string, string> = { OFFLINE: "red", ERROR: "orange", ONLINE: "teal" };
+const STATUS_COLOR: Record<string, string> = { OFFLINE: "red.9", ERROR: "orange.9", ONLINE: "teal.9" };
 
 /** Offline devices first, then those in error, then the rest; by id within each. */
 export function offlineFirst<T extends { status: string; device_id: string }>(devices: T[]): T[] {
@@ -96,7 +96,7 @@ export default function DevicesPage({ communityId }: { communityId?: number }) {
                   <Table.Td>{plantName(d.plant_id)}</Table.Td>
                   <Table.Td>{d.model}</Table.Td>
                   <Table.Td>
-                    <Badge color={d.revoked ? "gray" : (STATUS_COLOR[d.status] ?? "gray")} variant="light">
+                    <Badge color={d.revoked ? "gray.7" : (STATUS_COLOR[d.status] ?? "gray.7")}>
                       {d.revoked ? t("devices.revoked") : t(`devices.statuses.${d.status}`, d.status)}
                     </Badge>
                   </Table.Td>

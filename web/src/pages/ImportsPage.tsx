@@ -75,7 +75,7 @@ export default function ImportsPage({ communityId }: { communityId: number }) {
             </Group>
             {send.isPending && <Progress value={100} animated aria-label={t("imports.sending")} />}
             {send.data && (
-              <Badge color="teal" size="lg" variant="light">
+              <Badge color="teal.9" size="lg">
                 {send.data.unchanged ? t("imports.unchanged") : t("imports.written", { count: send.data.values_written })}
               </Badge>
             )}

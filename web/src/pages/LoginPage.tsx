@@ -2,12 +2,16 @@ import { Button, Center, Paper, PasswordInput, Stack, TextInput, Title } from "@
 import { useMutation } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { useNavigate, useSearchParams } from "react-router";
 import { ApiError, unwrap, userApi } from "../api/client";
 import { session } from "../api/session";
 import { FormErrors, fieldError } from "../components/States";
 
 const FIELDS = ["username", "password", "otp"] as const;
+
+/** Where to go after signing in: a path of this app only, never an absolute URL from the query string. */
+export function safeNext(next: string | null): string {
+  return next && next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
 
 export function LoginPage() {
   const { t } = useTranslation();
@@ -15,8 +19,6 @@ export function LoginPage() {
   const [password, setPassword] = useState("");
   const [otp, setOtp] = useState("");
   const [needsOtp, setNeedsOtp] = useState(false);
-  const navigate = useNavigate();
-  const [params] = useSearchParams();
 
   const login = useMutation({
     mutationFn: () =>
@@ -25,12 +27,9 @@ export function LoginPage() {
           body: { username, password, ...(needsOtp && otp ? { otp } : {}) },
         }),
       ),
-    onSuccess: (tokens) => {
-      session.store(tokens);
-      const next = params.get("next");
-      // Only a path of this app: never an absolute URL from the query string.
-      navigate(next && next.startsWith("/") && !next.startsWith("//") ? next : "/", { replace: true });
-    },
+    // Signed in, the app's routes take over and send the person on to
+    // `next` (see LoginRedirect in App.tsx).
+    onSuccess: (tokens) => session.store(tokens),
     onError: (error) => {
       if (error instanceof ApiError && error.errors.some((e) => e.code === "otp_required")) setNeedsOtp(true);
     },

@@ -77,7 +77,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
                       {formatDate(m.valid_from)} – {m.valid_to ? formatDate(m.valid_to) : t("members.ongoing")}
                     </Table.Td>
                     <Table.Td>
-                      <Badge variant="light" color={m.is_active ? "teal" : "gray"}>
+                      <Badge color={m.is_active ? "teal.9" : "gray.7"}>
                         {m.is_active ? t("members.active") : t("members.ended")}
                       </Badge>
                     </Table.Td>
@@ -171,7 +171,7 @@ function InviteForm({ communityId, roleOptions }: { communityId: number; roleOpt
             <TextInput type="date" label={t("members.joinedOn")} value={joinedOn} onChange={(e) => setJoinedOn(e.currentTarget.value)} error={fieldError(invite.error, "joined_on")} />
           </Group>
           <Group justify="end">
-            {invite.isSuccess && <Badge color="teal">{t("members.invited")}</Badge>}
+            {invite.isSuccess && <Badge color="teal.9">{t("members.invited")}</Badge>}
             <Button type="submit" loading={invite.isPending}>
               {t("members.inviteSubmit")}
             </Button>

@@ -60,7 +60,7 @@ export function OverviewPage({ community }: { community: Community }) {
           <Title order={3} size="h4" id="live-title">
             {t("overview.liveTitle")}
           </Title>
-          <Badge color={connected ? "teal" : "gray"} variant="light" aria-live="polite">
+          <Badge color={connected ? "teal.9" : "gray.7"} aria-live="polite">
             {connected ? t("overview.live") : t("overview.reconnecting")}
           </Badge>
         </Group>

@@ -64,7 +64,7 @@ function TwoFactor({ enabled }: { enabled: boolean }) {
           <Title order={3} size="h4" id="tfa-title">
             {t("profile.twoFactor")}
           </Title>
-          <Badge color={enabled ? "teal" : "gray"}>{enabled ? t("profile.on") : t("profile.off")}</Badge>
+          <Badge color={enabled ? "teal.9" : "gray.7"}>{enabled ? t("profile.on") : t("profile.off")}</Badge>
         </Group>
         {!enabled && !setup.data && (
           <Group>

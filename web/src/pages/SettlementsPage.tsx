@@ -21,7 +21,17 @@ function previousMonth(): string {
   return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
 }
 
-const STATUS_COLOR: Record<string, string> = { COMPLETED: "teal", FAILED: "red", QUEUED: "gray", RUNNING: "blue" };
+/** A run's error as a sentence: its message (and code), not its JSON. */
+function errorText(error: unknown): string {
+  if (typeof error === "string") return error;
+  if (error && typeof error === "object" && "message" in error) {
+    const { message, code } = error as { message: unknown; code?: unknown };
+    return code ? `${String(message)} (${String(code)})` : String(message);
+  }
+  return JSON.stringify(error);
+}
+
+const STATUS_COLOR: Record<string, string> = { COMPLETED: "teal.9", FAILED: "red.9", QUEUED: "gray.7", RUNNING: "blue.9" };
 
 export default function SettlementsPage({ communityId }: { communityId: number }) {
   const { t, i18n } = useTranslation();
@@ -112,7 +122,7 @@ export default function SettlementsPage({ communityId }: { communityId: number }
                         <Table.Td>#{run.id}</Table.Td>
                         <Table.Td>{t(`settlements.kinds.${run.kind}`, run.kind)}</Table.Td>
                         <Table.Td>
-                          <Badge color={STATUS_COLOR[run.status] ?? "gray"} variant="light">
+                          <Badge color={STATUS_COLOR[run.status] ?? "gray.7"}>
                             {t(`settlements.statuses.${run.status}`, run.status)}
                           </Badge>
                         </Table.Td>
@@ -178,9 +188,10 @@ function RunDetail({ runId, communityId, onClose }: { runId: number; communityId
           </Text>
           {data.errors?.length ? (
             <Alert color="red" role="alert">
-              {data.errors.map((e) => (typeof e === "string" ? e : JSON.stringify(e))).join(" · ")}
+              {data.errors.map(errorText).join(" · ")}
             </Alert>
           ) : null}
+          {(data.members ?? []).length > 0 && (
           <Table.ScrollContainer minWidth={520}>
             <Table striped>
               <Table.Thead>
@@ -205,6 +216,7 @@ function RunDetail({ runId, communityId, onClose }: { runId: number; communityId
               </Table.Tbody>
             </Table>
           </Table.ScrollContainer>
+          )}
           <FormErrors error={approve.error} fields={[]} />
           {data.kind === "PROVISIONAL" && data.status === "COMPLETED" && (
             <Group justify="end">

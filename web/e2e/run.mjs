@@ -37,7 +37,7 @@ function assert(condition, message) {
 const browser = await chromium.launch({
   executablePath: CHROMIUM,
   headless: true,
-  args: ["--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-default-apps", "--no-first-run"],
+  args: ["--no-sandbox", "--lang=it-IT", "--disable-background-networking", "--disable-component-update", "--disable-default-apps", "--no-first-run"],
 });
 
 /** A fresh browser context (its own sessionStorage) watching for CSP violations and page errors. */
@@ -220,6 +220,13 @@ async function shot(page, name) {
     await page.getByRole("heading", { name: "Verifica in due passaggi" }).waitFor();
     await shot(page, "09-member-profile");
     await axe(page, "profile");
+  });
+  await check("a member's notifications and how they want to be told", async () => {
+    await page.goto(`${GATEWAY}/me/notifications`);
+    await page.getByRole("heading", { name: "Notifiche", level: 2 }).waitFor();
+    await page.getByRole("heading", { name: "Come vuoi essere avvisato" }).waitFor();
+    await shot(page, "11-member-notifications");
+    await axe(page, "notifications");
   });
   await check("member pages raised no CSP or page error", async () => {
     assert(problems.length === 0, problems.join("\n"));

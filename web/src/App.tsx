@@ -1,9 +1,10 @@
 import { AppShell, Burger, Button, Group, NavLink, NativeSelect, Stack, Text, Title } from "@mantine/core";
 import { useDisclosure } from "@mantine/hooks";
-import { useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Suspense, lazy, useSyncExternalStore } from "react";
 import { useTranslation } from "react-i18next";
 import { Link, Navigate, Route, Routes, useLocation, useParams, useSearchParams } from "react-router";
+import { notificationApi, unwrap } from "./api/client";
 import { isManager, useCommunities, useCommunity, useMe } from "./api/hooks";
 import { session } from "./api/session";
 import { LoginPage, safeNext } from "./pages/LoginPage";
@@ -20,6 +21,7 @@ const MembersPage = lazy(() => import("./pages/MembersPage"));
 const ImportsPage = lazy(() => import("./pages/ImportsPage"));
 const MemberHomePage = lazy(() => import("./pages/MemberHomePage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
+const NotificationsPage = lazy(() => import("./pages/NotificationsPage"));
 
 function useSignedIn(): boolean {
   return useSyncExternalStore(
@@ -78,6 +80,11 @@ function SignedIn() {
   const queries = useQueryClient();
   const location = useLocation();
   const community = communities.data?.[0];
+  const unread = useQuery({
+    queryKey: ["notifications", "unread"],
+    queryFn: () => unwrap(notificationApi.GET("/api/notifications/unread-count/")),
+    refetchInterval: 60_000,
+  });
 
   async function signOut() {
     const refresh = sessionStorage.getItem("cerc.session");
@@ -148,6 +155,7 @@ function SignedIn() {
           </Text>
           {link("/me", t("nav.myEnergy"))}
           {link("/me/devices", t("nav.myDevices"))}
+          {link("/me/notifications", unread.data?.unread ? t("nav.notificationsUnread", { count: unread.data.unread }) : t("nav.notifications"))}
           {link("/me/profile", t("nav.profile"))}
         </Stack>
       </AppShell.Navbar>
@@ -165,6 +173,7 @@ function SignedIn() {
             <Route path="/me" element={<MemberHomePage />} />
             <Route path="/me/devices" element={<DevicesPage />} />
             <Route path="/me/profile" element={<ProfilePage />} />
+            <Route path="/me/notifications" element={<NotificationsPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Suspense>

@@ -23,6 +23,8 @@ export const en: Shape<typeof it> = {
     myEnergy: "My energy",
     myDevices: "My devices",
     profile: "Profile and security",
+    notifications: "Notifications",
+    notificationsUnread: "Notifications ({{count}} new)",
     overview: "Overview",
     energy: "Energy",
     settlements: "Settlements",
@@ -206,5 +208,49 @@ export const en: Shape<typeof it> = {
     secret: "Secret",
     confirm: "Confirm",
     disable: "Turn off",
+  },
+  notifications: {
+    title: "Notifications",
+    empty: "No notifications.",
+    new: "New",
+    markRead: "Mark as read",
+    preferences: "How you want to be told",
+    kind: "Kind",
+    email: "E-mail",
+    inbox: "In the app",
+    kinds: {
+      security: {
+        email_changed: "E-mail changed",
+        password_changed: "Password changed",
+        two_factor_enabled: "Two-step verification on",
+        two_factor_disabled: "Two-step verification off",
+        new_session: "New sign-in",
+      },
+      invitation: {
+        received: "Invitation received",
+      },
+      membership: {
+        started: "Joined the community",
+      },
+      device: {
+        offline: "Device offline",
+        online: "Device back online",
+      },
+      settlement: {
+        awaiting_approval: "Settlement awaiting approval",
+        failed: "Settlement failed",
+        approved: "Settlement approved",
+      },
+      payout: {
+        sent: "Payout sent",
+        left_out: "Left out of a payout",
+        paid: "Payout paid",
+        failed: "Payout failed",
+      },
+      reconciliation: {
+        mismatch: "Difference with the GSE",
+      },
+      digest: "The day's digest",
+    },
   },
 };

@@ -18,6 +18,8 @@ export const it = {
     myEnergy: "La mia energia",
     myDevices: "I miei dispositivi",
     profile: "Profilo e sicurezza",
+    notifications: "Notifiche",
+    notificationsUnread: "Notifiche ({{count}} nuove)",
     overview: "Panoramica",
     energy: "Energia",
     settlements: "Liquidazioni",
@@ -201,5 +203,49 @@ export const it = {
     secret: "Segreto",
     confirm: "Conferma",
     disable: "Disattiva",
+  },
+  notifications: {
+    title: "Notifiche",
+    empty: "Nessuna notifica.",
+    new: "Nuova",
+    markRead: "Segna come letta",
+    preferences: "Come vuoi essere avvisato",
+    kind: "Tipo",
+    email: "E-mail",
+    inbox: "Nell'app",
+    kinds: {
+      security: {
+        email_changed: "E-mail cambiata",
+        password_changed: "Password cambiata",
+        two_factor_enabled: "Verifica in due passaggi attivata",
+        two_factor_disabled: "Verifica in due passaggi disattivata",
+        new_session: "Nuovo accesso",
+      },
+      invitation: {
+        received: "Invito ricevuto",
+      },
+      membership: {
+        started: "Ingresso nella comunità",
+      },
+      device: {
+        offline: "Dispositivo non in linea",
+        online: "Dispositivo di nuovo in linea",
+      },
+      settlement: {
+        awaiting_approval: "Liquidazione da approvare",
+        failed: "Liquidazione fallita",
+        approved: "Liquidazione approvata",
+      },
+      payout: {
+        sent: "Pagamento inviato",
+        left_out: "Escluso dal pagamento",
+        paid: "Pagamento eseguito",
+        failed: "Pagamento fallito",
+      },
+      reconciliation: {
+        mismatch: "Differenza con il GSE",
+      },
+      digest: "Riepilogo del giorno",
+    },
   },
 };

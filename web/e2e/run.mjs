@@ -6,6 +6,7 @@
 import { readFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { createHmac } from "node:crypto";
 import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
@@ -16,6 +17,20 @@ const PASSWORD = process.env.CERC_DEMO_PASSWORD ?? "Demo-Community-2025";
 const OTHER = { username: process.env.CERC_OTHER_USER ?? "", password: process.env.CERC_OTHER_PASSWORD ?? "" };
 const CHROMIUM = process.env.CERC_CHROMIUM ?? "/usr/bin/chromium";
 const DEMO_ID = process.env.CERC_DEMO_CER_ID ?? "1";
+const TFA = { username: process.env.CERC_TFA_USER ?? "", password: process.env.CERC_TFA_PASSWORD ?? "" };
+
+/** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, `stepOffset` steps from now. */
+function totp(secret, stepOffset = 0) {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  let bits = "";
+  for (const c of secret.replace(/=+$/, "").toUpperCase()) bits += alphabet.indexOf(c).toString(2).padStart(5, "0");
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + stepOffset));
+  const mac = createHmac("sha1", key).update(counter).digest();
+  const offset = mac[mac.length - 1] & 0x0f;
+  return String((mac.readUInt32BE(offset) & 0x7fffffff) % 1_000_000).padStart(6, "0");
+}
 mkdirSync(SHOTS, { recursive: true });
 
 let passed = 0;
@@ -165,6 +180,16 @@ async function shot(page, name) {
     await page.getByRole("button", { name: "Le ho salvate" }).click();
     await page.getByRole("cell", { name: id, exact: true }).waitFor();
     assert((await page.getByText(password).count()) === 0, "the password is still on the page");
+    // Rotation: new credentials, shown once again, different from the first.
+    await page.getByRole("button", { name: `Nuove credenziali per ${id}` }).click();
+    const rotated = await page.getByTestId("mqtt-password").textContent();
+    assert(rotated && rotated !== password, "rotation showed no new password");
+    await page.getByRole("button", { name: "Le ho salvate" }).click();
+    // Revocation, after a confirmation.
+    await page.getByRole("button", { name: `Revoca ${id}` }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Revoca" }).click();
+    const row = page.getByTestId("device-row").filter({ hasText: id });
+    await row.getByText("Revocato").waitFor();
   });
 
   await check("devices: a bad device id is shown next to its field", async () => {
@@ -181,13 +206,26 @@ async function shot(page, name) {
     await page.getByRole("heading", { name: "Membri", level: 2 }).waitFor();
     await page.getByTestId("member-row").first().waitFor();
     assert((await page.getByTestId("member-row").count()) >= 8, "fewer than 8 members listed");
+    await page.getByLabel("E-mail").fill(`web-e2e-${Date.now()}@example.it`);
+    await page.getByRole("button", { name: "Invia invito" }).click();
+    await page.getByText("Invito inviato").waitFor();
     await shot(page, "06-manager-members");
     await axe(page, "members");
   });
 
-  await check("imports page", async () => {
+  await check("imports: a bad distributor file is refused with its errors line by line", async () => {
     await page.goto(`${base}/imports`);
     await page.getByRole("heading", { name: "Importazioni dal distributore" }).waitFor();
+    await page.locator("input[type=file]").setInputFiles({
+      name: "marzo_immessa.csv",
+      mimeType: "text/csv",
+      buffer: Buffer.from("POD;DATA;ORA\nIT999;xx;1\n"),
+    });
+    await page.getByRole("button", { name: "Carica", exact: true }).click();
+    const errors = page.getByRole("alert", { name: "Errori nel file" });
+    await errors.waitFor();
+    assert((await errors.getByRole("row").count()) >= 2, "no error rows");
+    assert(/line 1, column A/.test((await errors.textContent()) ?? ""), "errors do not name line and column");
     await shot(page, "07-manager-imports");
     await axe(page, "imports");
   });
@@ -230,6 +268,43 @@ async function shot(page, name) {
   });
   await check("member pages raised no CSP or page error", async () => {
     assert(problems.length === 0, problems.join("\n"));
+  });
+  await context.close().catch(() => undefined);
+}
+
+// ---------------------------------------------------- two-step verification
+if (TFA.username) {
+  const { context, page } = await open();
+  await check("a person turns on two-step verification, and signing in then asks for the code", async () => {
+    await page.goto(`${GATEWAY}/login`);
+    await page.getByLabel("Nome utente").fill(TFA.username);
+    await page.locator("input[autocomplete=current-password]").fill(TFA.password);
+    await page.getByRole("button", { name: "Accedi" }).click();
+    await page.getByRole("button", { name: "Esci" }).waitFor();
+    await page.goto(`${GATEWAY}/me/profile`);
+    await page.getByRole("button", { name: "Attiva la verifica in due passaggi" }).click();
+    const secret = (await page.getByTestId("totp-secret").textContent()) ?? "";
+    assert(/^[A-Z2-7]{16,}$/.test(secret), `no base32 secret shown: ${secret}`);
+    // A wrong code is refused next to the code field.
+    await page.getByLabel("Codice di verifica").fill("000000" === totp(secret) ? "111111" : "000000");
+    await page.getByRole("button", { name: "Conferma" }).click();
+    await page.waitForFunction(() => document.querySelector("input[autocomplete=one-time-code][aria-invalid=true]") !== null);
+    await page.getByLabel("Codice di verifica").fill(totp(secret));
+    await page.getByRole("button", { name: "Conferma" }).click();
+    await page.getByText("Attiva", { exact: true }).waitFor();
+    await page.getByRole("button", { name: "Esci" }).click();
+    await page.getByLabel("Nome utente").fill(TFA.username);
+    await page.locator("input[autocomplete=current-password]").fill(TFA.password);
+    await page.getByRole("button", { name: "Accedi" }).click();
+    // The password was right: now the code, as its own step (no error shown).
+    const code = page.locator("input[autocomplete=one-time-code]");
+    await code.waitFor();
+    assert((await page.getByRole("alert").count()) === 0, "the otp step is shown as an error");
+    await shot(page, "12-login-second-step");
+    // The code of the next step: the one used to confirm cannot be used again.
+    await code.fill(totp(secret, 1));
+    await page.getByRole("button", { name: "Accedi" }).click();
+    await page.getByRole("button", { name: "Esci" }).waitFor();
   });
   await context.close().catch(() => undefined);
 }

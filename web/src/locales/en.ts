@@ -8,6 +8,7 @@ export const en: Shape<typeof it> = {
     actions: "Actions",
     cancel: "Cancel",
     close: "Close",
+    clear: "Clear",
     details: "Details",
     error: "Something went wrong",
     language: "Language",

@@ -3,6 +3,7 @@ export const it = {
     actions: "Azioni",
     cancel: "Annulla",
     close: "Chiudi",
+    clear: "Svuota",
     details: "Dettagli",
     error: "Qualcosa non ha funzionato",
     language: "Lingua",

@@ -13,11 +13,10 @@ type Credentials = components["schemas"]["MqttCredentials"];
 const STATUS_ORDER: Record<string, number> = { OFFLINE: 0, ERROR: 1, ONLINE: 2 };
 const STATUS_COLOR: Record<string, string> = { OFFLINE: "red.9", ERROR: "orange.9", ONLINE: "teal.9" };
 
-/** Offline devices first, then those in error, then the rest; by id within each. */
-export function offlineFirst<T extends { status: string; device_id: string }>(devices: T[]): T[] {
-  return [...devices].sort(
-    (a, b) => (STATUS_ORDER[a.status] ?? 9) - (STATUS_ORDER[b.status] ?? 9) || a.device_id.localeCompare(b.device_id),
-  );
+/** Offline devices first, then those in error, then the rest, revoked ones last; by id within each. */
+export function offlineFirst<T extends { status: string; device_id: string; revoked?: boolean }>(devices: T[]): T[] {
+  const rank = (d: T) => (d.revoked ? 10 : (STATUS_ORDER[d.status] ?? 9));
+  return [...devices].sort((a, b) => rank(a) - rank(b) || a.device_id.localeCompare(b.device_id));
 }
 
 /** A community's devices (managers, with provisioning) or, without communityId, the caller's own. */
@@ -34,7 +33,7 @@ export default function DevicesPage({ communityId }: { communityId?: number }) {
   });
   const devices = useQuery({
     queryKey: ["devices"],
-    queryFn: () => unwrap(iotApi.GET("/api/iot/devices/", { params: { query: { per_page: 100 } } })),
+    queryFn: () => unwrap(iotApi.GET("/api/iot/devices/", { params: { query: { per_page: 100, include_revoked: true } } })),
     refetchInterval: 30_000,
   });
   const plantIds = new Set((plants.data ?? []).map((p) => p.id));

@@ -66,6 +66,7 @@ export default function ImportsPage({ communityId }: { communityId: number }) {
                 value={file}
                 onChange={setFile}
                 clearable
+                clearButtonProps={{ "aria-label": t("common.clear") }}
                 w={320}
                 error={rowErrors.length ? t("imports.rejected", { count: rowErrors.length }) : undefined}
               />

@@ -22,8 +22,9 @@ describe("offlineFirst", () => {
       { device_id: "a", status: "ONLINE" },
       { device_id: "e", status: "ERROR" },
       { device_id: "c", status: "OFFLINE" },
+      { device_id: "0", status: "OFFLINE", revoked: true },
     ]);
-    expect(sorted.map((d) => d.device_id)).toEqual(["c", "z", "e", "a", "b"]);
+    expect(sorted.map((d) => d.device_id)).toEqual(["c", "z", "e", "a", "b", "0"]);
   });
 });
 

@@ -57,5 +57,30 @@ for (let i = 0; i < runs; i += 1) {
 const warm = await contextWithSession();
 await load(warm, "prime");
 for (let i = 0; i < runs; i += 1) console.log(JSON.stringify(await load(warm, "warm")));
+
+// A year of hourly points (8,760 per series) drawn on the energy page: the
+// time from choosing the view to the chart drawn, and the longest task that
+// held the main thread meanwhile (a frozen page shows as one long task).
+{
+  const page = await warm.newPage();
+  await page.goto(`${gateway}/cer/${communityId}/energy`);
+  await page.getByTestId("energy-chart").waitFor({ timeout: 30000 });
+  await page.evaluate(() => {
+    window.__longest = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) window.__longest = Math.max(window.__longest, entry.duration);
+    }).observe({ type: "longtask", buffered: false });
+  });
+  const started = performance.now();
+  await page.getByLabel("Dettaglio").selectOption("hour");
+  await page.locator("[data-testid=energy-chart][data-points]").filter({ has: page.locator("canvas") }).waitFor();
+  await page.waitForFunction(() => Number(document.querySelector("[data-testid=energy-chart]")?.getAttribute("data-points")) > 8000, null, { timeout: 60000 });
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))));
+  const drawnMs = performance.now() - started;
+  const points = Number(await page.getByTestId("energy-chart").getAttribute("data-points"));
+  const longestTaskMs = await page.evaluate(() => window.__longest);
+  console.log(JSON.stringify({ kind: "year-hourly", points, drawn_ms: Math.round(drawnMs), longest_task_ms: Math.round(longestTaskMs) }));
+  await page.close();
+}
 await warm.close();
 await browser.close();

@@ -65,6 +65,8 @@ export const en: Shape<typeof it> = {
     resolution: "Detail",
     byDay: "By day",
     byMonth: "By month",
+    byHour: "By hour (year)",
+    hourlyHint: "A year hour by hour: drag or scroll on the chart to zoom; the day-by-day figures are in the daily view.",
     month: "Month",
     year: "Year",
     day: "Day",

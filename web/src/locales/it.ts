@@ -60,6 +60,8 @@ export const it = {
     resolution: "Dettaglio",
     byDay: "Per giorno",
     byMonth: "Per mese",
+    byHour: "Per ora (anno)",
+    hourlyHint: "Un anno ora per ora: trascina o usa la rotellina sul grafico per ingrandire; le cifre giorno per giorno sono nella vista per giorno.",
     month: "Mese",
     year: "Anno",
     day: "Giorno",

@@ -1,4 +1,4 @@
-import { Group, NativeSelect, Paper, Stack, Table, TextInput, Title } from "@mantine/core";
+import { Group, NativeSelect, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -6,12 +6,24 @@ import { energyApi, unwrap } from "../api/client";
 import { EnergyChart } from "../components/EnergyChart";
 import { Empty, ErrorState, Loading } from "../components/States";
 import { Stat, Stats } from "../components/Stat";
-import { formatDate, formatKwh, formatMonth, italianToday, monthBounds, romeMidnight } from "../format";
+import { formatDate, formatDateTime, formatKwh, formatMonth, italianToday, monthBounds, romeMidnight } from "../format";
 
-type Resolution = "day" | "month";
+type Resolution = "day" | "month" | "hour";
 
 function yearBounds(year: string): [string, string] {
   return [romeMidnight(`${year}-01-01`), romeMidnight(`${Number(year) + 1}-01-01`)];
+}
+
+/** A year two months at a time: the API serves hourly figures for at most 92
+ * days a call, and October to December is 92 days and an hour (summer time ends). */
+/** "05/12/2026, 13:00" -> "05/12 13:00". */
+function hourLabel(dateTime: string): string {
+  return `${dateTime.slice(0, 5)} ${dateTime.slice(12)}`;
+}
+
+export function yearRanges(year: string): [string, string][] {
+  const starts = ["01", "03", "05", "07", "09", "11"].map((m) => romeMidnight(`${year}-${m}-01`));
+  return starts.map((start, i) => [start, starts[i + 1] ?? romeMidnight(`${Number(year) + 1}-01-01`)]);
 }
 
 export default function EnergyPage({ communityId }: { communityId: number }) {
@@ -20,20 +32,32 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
   const [month, setMonth] = useState(italianToday().slice(0, 7));
   const [year, setYear] = useState(italianToday().slice(0, 4));
   const [start, end] = resolution === "day" ? monthBounds(month) : yearBounds(year);
+  const ranges: [string, string][] = resolution === "hour" ? yearRanges(year) : [[start, end]];
 
   const rows = useQuery({
     queryKey: ["aggregations", communityId, resolution, start, end],
-    queryFn: () =>
-      unwrap(
-        energyApi.GET("/api/energy/aggregations/", {
-          params: { query: { by: "community", community_id: communityId, resolution, start, end } },
-        }),
-      ),
+    queryFn: async () =>
+      (
+        await Promise.all(
+          ranges.map(([from, to]) =>
+            unwrap(
+              energyApi.GET("/api/energy/aggregations/", {
+                params: { query: { by: "community", community_id: communityId, resolution, start: from, end: to } },
+              }),
+            ),
+          )
+        )
+      ).flat(),
   });
 
   const chart = useMemo(() => {
     const data = rows.data ?? [];
-    const label = (s: string) => (resolution === "day" ? formatDate(s).slice(0, 5) : formatMonth(s.slice(0, 7), i18n.language));
+    const label = (s: string) =>
+      resolution === "day"
+        ? formatDate(s).slice(0, 5)
+        : resolution === "hour"
+          ? hourLabel(formatDateTime(s))
+          : formatMonth(s.slice(0, 7), i18n.language);
     return {
       labels: data.map((r) => label(r.start)),
       series: [
@@ -64,6 +88,7 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
           data={[
             { value: "day", label: t("energy.byDay") },
             { value: "month", label: t("energy.byMonth") },
+            { value: "hour", label: t("energy.byHour") },
           ]}
         />
         {resolution === "day" ? (
@@ -92,9 +117,14 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
             <Stat label={t("energy.consumed")} value={formatKwh(totals.consumed)} />
             <Stat label={t("energy.shared")} value={formatKwh(totals.shared)} testId="energy-shared-total" />
           </Stats>
-          <Paper withBorder p="md" radius="md">
+          <Paper withBorder p="md" radius="md" data-testid="energy-chart" data-points={rows.data.length}>
             <EnergyChart title={t("energy.chartTitle")} labels={chart.labels} series={chart.series} />
           </Paper>
+          {resolution === "hour" ? (
+            <Text size="sm" c="dimmed">
+              {t("energy.hourlyHint")}
+            </Text>
+          ) : (
           <Table.ScrollContainer minWidth={640}>
             <Table striped>
               <Table.Caption>{t("energy.coverageHint")}</Table.Caption>
@@ -128,6 +158,7 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
               </Table.Tbody>
             </Table>
           </Table.ScrollContainer>
+          )}
         </>
       )}
     </Stack>

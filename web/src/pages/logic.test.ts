@@ -47,3 +47,18 @@ describe("ApiError", () => {
     expect(error.general(["device_id"]).map((e) => e.message)).toEqual(["taken"]);
   });
 });
+
+describe("yearRanges", () => {
+  it("covers the year in contiguous ranges the API accepts (at most 92 days each)", async () => {
+    const { yearRanges } = await import("./EnergyPage");
+    const quarters = yearRanges("2026");
+    expect(quarters[0]![0]).toBe("2026-01-01T00:00:00+01:00");
+    expect(quarters.at(-1)![1]).toBe("2027-01-01T00:00:00+01:00");
+    expect(quarters[2]![0]).toBe("2026-05-01T00:00:00+02:00");
+    for (let i = 0; i < quarters.length; i += 1) {
+      const [from, to] = quarters[i]!;
+      expect((Date.parse(to) - Date.parse(from)) / 86_400_000).toBeLessThanOrEqual(92);
+      if (i > 0) expect(from).toBe(quarters[i - 1]![1]);
+    }
+  });
+});

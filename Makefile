@@ -16,6 +16,7 @@ help: ## list the targets
 install: ## install uv and the workspace (one lock file)
 	@command -v $(UV) >/dev/null || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --locked
+	bash infra/report-libs.sh
 
 infra-up: install ## start PostgreSQL, Kafka, Mosquitto, InfluxDB, the SMTP sink and the GSE simulator
 	bash infra/up.sh

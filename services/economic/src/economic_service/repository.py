@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
+from cerc_shared.clock import ITALY
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +16,7 @@ from economic_service.models import (
     MemberResult,
     Posting,
     SettlementRun,
+    Transaction,
     TraseRate,
     ZonalPrice,
 )
@@ -174,3 +176,57 @@ async def entry_imbalances(session: AsyncSession, community_id: int) -> list[int
         .having(func.sum(Posting.amount_cents) != 0)
     )
     return list(rows)
+
+
+async def reported_runs(
+    session: AsyncSession, community_id: int, period_prefix: str
+) -> list[SettlementRun]:
+    """Per month whose period starts with ``period_prefix`` (YYYY-MM or YYYY), the
+    run a report shows: the FINAL one when approved, else the newest COMPLETED."""
+    query = (
+        select(SettlementRun)
+        .where(
+            SettlementRun.community_id == community_id,
+            SettlementRun.status == "COMPLETED",
+            SettlementRun.period.startswith(period_prefix, autoescape=True),
+        )
+        .order_by(SettlementRun.period, SettlementRun.id.desc())
+    )
+    chosen: dict[str, SettlementRun] = {}
+    for run in await session.scalars(query):
+        held = chosen.get(run.period)
+        if held is None or (run.kind == "FINAL" and held.kind != "FINAL"):
+            chosen[run.period] = run
+    return [chosen[period] for period in sorted(chosen)]
+
+
+async def member_results_of_runs(
+    session: AsyncSession, run_ids: list[int]
+) -> dict[int, list[MemberResult]]:
+    out: dict[int, list[MemberResult]] = {run_id: [] for run_id in run_ids}
+    rows = await session.scalars(
+        select(MemberResult)
+        .where(MemberResult.run_id.in_(run_ids))
+        .order_by(MemberResult.run_id, MemberResult.user_id)
+    )
+    for row in rows:
+        out[row.run_id].append(row)
+    return out
+
+
+async def transactions_of_year(
+    session: AsyncSession, community_id: int, year: int
+) -> list[Transaction]:
+    start = datetime(year, 1, 1, tzinfo=ITALY)
+    end = datetime(year + 1, 1, 1, tzinfo=ITALY)
+    return list(
+        await session.scalars(
+            select(Transaction)
+            .where(
+                Transaction.community_id == community_id,
+                Transaction.created_at >= start,
+                Transaction.created_at < end,
+            )
+            .order_by(Transaction.id)
+        )
+    )

@@ -84,6 +84,16 @@ FLEET: tuple[Service, ...] = (
         package="notification_service",
         env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "{SMTP_PORT}"},
     ),
+    # Reads energy's and economic's internal routes; files in .run.
+    Service(
+        name="reporting",
+        package="reporting_service",
+        env={
+            "ENERGY_URL": "http://127.0.0.1:{ENERGY_PORT}",
+            "ECONOMIC_URL": "http://127.0.0.1:{ECONOMIC_PORT}",
+            "STORAGE_DIR": ".run/reports-{REPORTING_PORT}",
+        },
+    ),
 )
 
 

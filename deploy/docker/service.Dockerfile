@@ -42,6 +42,13 @@ ENV CERC_SERVICE=${SERVICE} \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     CERC_MIGRATE_ON_START=true
+# The reporting service lays out PDFs with weasyprint: Pango and fonts from Debian.
+# hadolint ignore=DL3008
+RUN if [ "${SERVICE}" = "reporting" ]; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
 RUN groupadd --system --gid 10001 cerc \
  && useradd --system --uid 10001 --gid cerc --home-dir /app --shell /usr/sbin/nologin cerc
 WORKDIR /app

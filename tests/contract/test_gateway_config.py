@@ -60,6 +60,8 @@ ROUTES = {
 # The live stream (Server-Sent Events): its own long timeout, before /api/energy/.
 LIVE_PATH = "/api/energy/live/"
 LIVE_EVENTS, LIVE_EVENT_GAP_S, ROUTE_TIMEOUT_S = 4, 1.0, 2
+# The specification's report list, made by the reporting service, before /api/economic/.
+ECONOMIC_REPORTS_PATH = "/api/economic/reports/"
 # More specific routes, placed before the prefix they carve out of.
 REGEX_ROUTES = {"^/api/plants/[0-9]+/measurements/$": ("svc_energy", "/api/plants/")}
 IDENTITY_HEADERS = (
@@ -160,6 +162,11 @@ def test_rendered_config_follows_the_contract(tmp_path: Path) -> None:
     assert live[1]["route"]["cluster"] == "svc_energy"
     assert live[0] < prefixes.index("/api/energy/")
     assert int(live[1]["route"]["timeout"].removesuffix("s")) >= 3600
+    [reports] = [
+        (i, r) for i, r in enumerate(routes) if r["match"].get("path") == ECONOMIC_REPORTS_PATH
+    ]
+    assert reports[1]["route"]["cluster"] == "svc_reporting"
+    assert reports[0] < prefixes.index("/api/economic/")
     measurements = re.compile(next(iter(REGEX_ROUTES)))
     assert measurements.match("/api/plants/42/measurements/")
     assert not measurements.match("/api/plants/42/") and not measurements.match("/api/plants/")

@@ -23,6 +23,7 @@ LABELS: dict[str, dict[str, str]] = {
     "fed_in": {"it": "Immessa in rete", "en": "Fed in"},
     "withdrawn": {"it": "Prelevata dalla rete", "en": "Withdrawn"},
     "shared": {"it": "Condivisa", "en": "Shared"},
+    "community_shared": {"it": "Condivisa dalla comunità", "en": "Shared by the community"},
     "kwh": {"it": "kWh", "en": "kWh"},
     "day": {"it": "Giorno", "en": "Day"},
     "hour": {"it": "Ora", "en": "Hour"},

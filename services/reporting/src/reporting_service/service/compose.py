@@ -103,6 +103,7 @@ def _energy_section(
 ) -> Section:
     names = [t(language, "fed_in"), t(language, "withdrawn"), t(language, "shared")]
     kwh_unit = t(language, "kwh")
+    columns = [f"{name} ({kwh_unit})" for name in names]
     day_rows: list[list[Cell]] = [
         [d, Energy(v[0]), Energy(v[1]), Energy(v[2])] for d, v in figures.days.items()
     ]
@@ -119,14 +120,14 @@ def _energy_section(
             Table(
                 "energy_by_day",
                 t(language, "by_day"),
-                [t(language, "day"), *names],
+                [t(language, "day"), *columns],
                 day_rows,
                 total,
             ),
             Table(
                 "energy_by_hour",
                 t(language, "by_hour"),
-                [t(language, "hour"), *names],
+                [t(language, "hour"), *columns],
                 hour_rows,
                 total,
             ),
@@ -181,7 +182,6 @@ def _coverage_section(language: str, figures: _EnergyFigures, energy: EnergyMont
 def _money_rows(language: str, run: ReportedRun) -> list[tuple[str, Cell]]:
     to_members = sum(m.cents for m in run.members)
     return [
-        (t(language, "run"), f"#{run.run_id} ({run.kind})"),
         (t(language, "incentive"), Money(run.incentive_cents)),
         (t(language, "refund"), Money(run.refund_cents)),
         (t(language, "total"), Money(run.total_cents)),
@@ -293,6 +293,7 @@ def monthly_report(
         sections.append(
             Section(
                 title=t(language, "money"),
+                facts=[(t(language, "run"), f"#{run.run_id} ({run.kind})")],
                 tables=[
                     Table(
                         "money",
@@ -465,7 +466,7 @@ def member_statement(
                     t(language, "my_share"),
                     [
                         t(language, "month"),
-                        t(language, "shared"),
+                        t(language, "community_shared"),
                         t(language, "producer_shared"),
                         t(language, "contribution"),
                         t(language, "share"),

@@ -14,6 +14,7 @@ measures the reports, not the owning services. Prints figures only.
 
 from __future__ import annotations
 
+import io
 import statistics
 import sys
 import time
@@ -22,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import describe  # noqa: E402
-from reporting_service.render.formats import render  # noqa: E402
-from reporting_service.sample import sample_month  # noqa: E402
-from reporting_service.service import compose  # noqa: E402
+from machine import describe
+from pypdf import PdfReader
+from reporting_service.render.formats import render
+from reporting_service.sample import sample_month
+from reporting_service.service import compose
 
 MEMBERS = 1_000
 MONTH = "2025-06"
@@ -53,7 +55,7 @@ def main() -> None:
             times.append(time.perf_counter() - t)
             size = len(rendered.data)
         if fmt == "PDF":
-            pages = rendered.data.count(b"/Type /Page\n") or rendered.data.count(b"/Type /Page")
+            pages = len(PdfReader(io.BytesIO(rendered.data)).pages)
         extra = f", {pages} pages" if pages else ""
         print(
             f"monthly report, {MEMBERS} members, {fmt}: median {statistics.median(times):.2f} s "

@@ -84,13 +84,17 @@ FLEET: tuple[Service, ...] = (
         package="notification_service",
         env={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": "{SMTP_PORT}"},
     ),
-    # Reads energy's and economic's internal routes; files in .run.
+    # Reads energy's and economic's internal routes with its own client token
+    # (the client must be registered with energy:read and economic:read); files in .run.
     Service(
         name="reporting",
         package="reporting_service",
         env={
             "ENERGY_URL": "http://127.0.0.1:{ENERGY_PORT}",
             "ECONOMIC_URL": "http://127.0.0.1:{ECONOMIC_PORT}",
+            "TOKEN_URL": "http://127.0.0.1:{USER_PORT}/api/auth/token/",
+            "CLIENT_ID": "cerc-dev-reporting",
+            "CLIENT_SECRET": "cerc-reporting-dev-only-client-secret",  # DEVELOPMENT KEY
             "STORAGE_DIR": ".run/reports-{REPORTING_PORT}",
         },
     ),

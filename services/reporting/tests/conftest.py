@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from aiohttp import web
@@ -55,9 +56,29 @@ class StandIn:
         self.transactions: dict[int, list[dict[str, Any]]] = {}
         self.failing: set[int] = set()
         self.unauthorised = 0
+        self.accepted = {f"Bearer {SERVICE_TOKEN}"}
+        # The user service's token endpoint (client credentials), for the
+        # clients a test registers: id -> secret.
+        self.clients: dict[str, str] = {}
+        self.issued = 0
+
+    async def serve_token(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        auth = aiohttp.BasicAuth.decode(request.headers.get("Authorization", ""))
+        if (
+            form.get("grant_type") != "client_credentials"
+            or self.clients.get(auth.login) != auth.password
+        ):
+            return web.json_response({"error": "invalid_client"}, status=401)
+        self.issued += 1
+        token = f"issued-{auth.login}-{self.issued}"
+        self.accepted.add(f"Bearer {token}")
+        return web.json_response(
+            {"access_token": token, "token_type": "Bearer", "expires_in": 900, "scope": ""}
+        )
 
     def _checked(self, request: web.Request) -> int:
-        if request.headers.get("Authorization") != f"Bearer {SERVICE_TOKEN}":
+        if request.headers.get("Authorization") not in self.accepted:
             self.unauthorised += 1
             raise web.HTTPUnauthorized()
         community_id = int(request.query["community_id"])
@@ -92,6 +113,7 @@ class StandIn:
 async def stand_in() -> AsyncIterator[tuple[StandIn, int]]:
     served = StandIn()
     app = web.Application()
+    app.router.add_post("/api/auth/token/", served.serve_token)
     app.router.add_get("/internal/energy/pod-hours/", served.serve_pod_hours)
     app.router.add_get("/internal/economic/reports/settlements/", served.serve_settlements)
     app.router.add_get("/internal/economic/reports/transactions/", served.serve_transactions)

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 import httpx
+from cerc_shared.service_tokens import ClientCredentials, ClientTokenError
 
 from reporting_service.settings import ReportingSettings
 
@@ -29,17 +30,30 @@ class FiguresUnavailable(RuntimeError):
 
 
 class TokenSource(Protocol):
+    """The service's own token (cerc_shared.service_tokens.ClientCredentials)."""
+
     async def token(self) -> str: ...
+
+    def invalidate(self) -> None: ...
 
 
 @dataclass(frozen=True)
 class StaticToken:
-    """A token configured by hand (development); empty: no Authorization header."""
+    """A token configured by hand; empty: no Authorization header."""
 
     value: str
 
     async def token(self) -> str:
         return self.value
+
+    def invalidate(self) -> None:
+        """Nothing to forget: the same token is sent again."""
+
+
+def token_source(settings: ReportingSettings) -> TokenSource:
+    if settings.client_id:
+        return ClientCredentials(settings.token_url, settings.client_id, settings.client_secret)
+    return StaticToken(settings.service_token)
 
 
 @dataclass(frozen=True)
@@ -192,12 +206,20 @@ class HttpFigures:
     async def _get(self, url: str, params: dict[str, Any]) -> Any:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self.timeout_s)
-        token = await self.tokens.token()
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        try:
-            response = await self._http.get(url, params=params, headers=headers)
-        except httpx.HTTPError as exc:
-            raise FiguresUnavailable(f"{url} unreachable: {exc}") from exc
+        for attempt in (1, 2):
+            try:
+                token = await self.tokens.token()
+            except ClientTokenError as exc:
+                raise FiguresUnavailable(f"no service token: {exc}") from exc
+            headers = {"Authorization": f"Bearer {token}"} if token else {}
+            try:
+                response = await self._http.get(url, params=params, headers=headers)
+            except httpx.HTTPError as exc:
+                raise FiguresUnavailable(f"{url} unreachable: {exc}") from exc
+            if response.status_code != 401 or attempt == 2:
+                break
+            # A token refused (keys rotated, client revoked and re-made): ask once more.
+            self.tokens.invalidate()
         if response.status_code != 200:
             raise FiguresUnavailable(
                 f"{url} answered {response.status_code}: {response.text[:300]}"

@@ -10,7 +10,7 @@ from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
 from reporting_service.api import reports
-from reporting_service.figures import HttpFigures, StaticToken
+from reporting_service.figures import HttpFigures, token_source
 from reporting_service.models import processed_events, registry
 from reporting_service.service.jobs import ReportJobs
 from reporting_service.settings import ReportingSettings
@@ -31,7 +31,7 @@ def create_app(settings: ReportingSettings | None = None) -> FastAPI:
                 processed_events,
                 start=settings.consume_read_models,
             )
-            figures = HttpFigures.from_settings(settings, StaticToken(settings.service_token))
+            figures = HttpFigures.from_settings(settings, token_source(settings))
             runtime.on_close(figures.close)
             app.state.report_store = store_from_settings(settings)
             jobs = ReportJobs(

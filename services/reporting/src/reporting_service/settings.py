@@ -17,8 +17,13 @@ class ReportingSettings(ServiceSettings):
     energy_url: str = "http://127.0.0.1:18104"
     economic_url: str = "http://127.0.0.1:18105"
     http_timeout_s: float = 60.0
-    # The client-credentials token the calls carry, until the kernel's token
-    # source (cerc_shared.service_tokens) is on main; empty: none.
+    # This service's own OAuth 2.0 client at the user service (client
+    # credentials, RFC 6749 §4.4), granted energy:read and economic:read: the
+    # token the internal calls carry. Without a client id, service_token is
+    # sent as it is (a token made by hand; empty: none, and a real peer refuses).
+    token_url: str = "http://127.0.0.1:18101/api/auth/token/"  # noqa: S105 - a URL
+    client_id: str = ""
+    client_secret: str = ""
     service_token: str = ""
 
     # Generated files: a local directory, or an S3-compatible bucket when
@@ -37,4 +42,9 @@ class ReportingSettings(ServiceSettings):
     report_jobs: bool = True
     report_poll_interval_s: float = 1.0
 
-    secret_fields: tuple[str, ...] = ("database_url", "service_token", "s3_secret_access_key")
+    secret_fields: tuple[str, ...] = (
+        "database_url",
+        "client_secret",
+        "service_token",
+        "s3_secret_access_key",
+    )

@@ -251,3 +251,30 @@ async def test_a_service_that_does_not_answer_fails_the_job(
     assert "503" in job["error"]
     response = await client.get(f"/api/reports/{job['id']}/file", headers=auth(c.admin))
     assert response.status_code == 409
+
+
+async def test_bad_requests_are_refused_naming_the_field_and_nothing_is_queued(
+    client: httpx.AsyncClient, maker: Any, stand_in: tuple[StandIn, int]
+) -> None:
+    c = Community(maker, stand_in[0])
+    await c.create(MONTH, members=3)
+    good = {"kind": "MONTHLY_COMMUNITY", "community_id": c.id, "period": MONTH}
+    for change, field in (
+        ({"kind": "WEEKLY"}, "kind"),
+        ({"period": "2025-13"}, "period"),
+        ({"format": "DOCX"}, "format"),
+        ({"language": "de"}, "language"),
+        ({"community_id": 2**63}, "community_id"),
+        ({"colour": "green"}, "colour"),
+    ):
+        response = await client.post(
+            "/api/reports/", json={**good, **change}, headers=auth(c.admin)
+        )
+        assert response.status_code == 422, (change, response.text)
+        assert response.json()["errors"][0]["field"] == field, response.json()
+    assert (await client.get(f"/api/reports/{2**63}/", headers=auth(c.admin))).status_code == 422
+    assert (await client.get("/api/reports/", headers=auth(c.admin))).status_code == 422
+    listing = await client.get(f"/api/reports/?community_id={c.id}", headers=auth(c.admin))
+    assert listing.json()["meta"]["total"] == 0
+    # No token: 401.
+    assert (await client.post("/api/reports/", json=good)).status_code == 401

@@ -51,7 +51,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "coverage": {"it": "Copertura dei dati per fonte", "en": "Data coverage by source"},
     "source": {"it": "Fonte", "en": "Source"},
-    "hours": {"it": "Ore", "en": "Hours"},
+    "hours": {"it": "Ore POD", "en": "POD hours"},
     "share": {"it": "Quota", "en": "Share"},
     "comparison": {"it": "Confronto", "en": "Comparison"},
     "this_month": {"it": "Questo mese", "en": "This month"},

@@ -325,7 +325,7 @@ def _comparison(language: str, month: str, runs: dict[str, ReportedRun]) -> Sect
         out: list[Cell] = [label]
         for run in chosen:
             if run is None:
-                out.append(None)
+                out.append("—")  # that month is not settled
             elif pick == "fed_in":
                 out.append(Energy(sum(s.fed_in_wh for s in run.substations)))
             elif pick == "withdrawn":

@@ -10,7 +10,15 @@ from cerc_shared.app import create_service_app
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from energy_service.api import aggregations, completeness, imports, internal, live, measurements
+from energy_service.api import (
+    aggregations,
+    completeness,
+    imports,
+    internal,
+    internal_reports,
+    live,
+    measurements,
+)
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
 from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
@@ -99,6 +107,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             completeness.router,
             live.router,
             internal.router,
+            internal_reports.router,
         ],
     )
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from machine import describe
 from pypdf import PdfReader
+from reporting_service.figures import day_of
 from reporting_service.render.formats import render
 from reporting_service.sample import sample_month
 from reporting_service.service import compose
@@ -44,13 +45,16 @@ def main() -> None:
     )
     now = datetime.now(UTC)
     runs = {MONTH: sample.run}
+    days = [day_of(d) for d in sample.days_answer]
     # One warm-up: the first PDF imports and loads fonts once per process.
-    render(compose.monthly_report(sample.ctx, MONTH, "it", sample.energy, runs, now), "PDF")
+    render(compose.monthly_report(sample.ctx, MONTH, "it", sample.energy, runs, now, days), "PDF")
     for fmt in ("PDF", "XLSX", "CSV"):
         times, size, pages = [], 0, 0
         for _ in range(3):
             t = time.perf_counter()
-            document = compose.monthly_report(sample.ctx, MONTH, "it", sample.energy, runs, now)
+            document = compose.monthly_report(
+                sample.ctx, MONTH, "it", sample.energy, runs, now, days
+            )
             rendered = render(document, fmt)
             times.append(time.perf_counter() - t)
             size = len(rendered.data)

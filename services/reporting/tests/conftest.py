@@ -52,6 +52,7 @@ class StandIn:
 
     def __init__(self) -> None:
         self.energy: dict[tuple[int, str], dict[str, Any]] = {}
+        self.days: dict[tuple[int, str], list[dict[str, Any]]] = {}
         self.runs: dict[int, list[dict[str, Any]]] = {}
         self.transactions: dict[int, list[dict[str, Any]]] = {}
         self.failing: set[int] = set()
@@ -94,6 +95,12 @@ class StandIn:
         )
         return web.json_response({"success": True, "data": data})
 
+    async def serve_days(self, request: web.Request) -> web.Response:
+        community_id = self._checked(request)
+        assert request.query["resolution"] == "day"
+        data = self.days.get((community_id, request.query["month"]), [])
+        return web.json_response({"success": True, "data": data})
+
     async def serve_settlements(self, request: web.Request) -> web.Response:
         community_id = self._checked(request)
         period = request.query["period"]
@@ -115,6 +122,7 @@ async def stand_in() -> AsyncIterator[tuple[StandIn, int]]:
     app = web.Application()
     app.router.add_post("/api/auth/token/", served.serve_token)
     app.router.add_get("/internal/energy/pod-hours/", served.serve_pod_hours)
+    app.router.add_get("/internal/energy/aggregations/", served.serve_days)
     app.router.add_get("/internal/economic/reports/settlements/", served.serve_settlements)
     app.router.add_get("/internal/economic/reports/transactions/", served.serve_transactions)
     runner = web.AppRunner(app)
@@ -231,6 +239,7 @@ class Community:
                 )
             )
         self.stand_in.energy[(self.id, month)] = sample.energy_answer
+        self.stand_in.days[(self.id, month)] = sample.days_answer
         self.stand_in.runs.setdefault(self.id, []).append(sample.economic_answer)
         return sample
 

@@ -90,6 +90,11 @@ async def test_monthly_report_xlsx_and_csv_add_up_to_the_settlement(
     assert [Decimal(str(r[5])) * 100 for r in rows] == [m.cents for m in run.members]
     assert Decimal(str(total[5])) * 100 == sum(m.cents for m in run.members)
     assert Decimal(str(total[3])) * 100 == sum(m.as_producer_cents for m in run.members)
+    # Produced and consumed, as the energy service aggregates the days.
+    production = list(book["production_by_day"].iter_rows(min_row=3, values_only=True))
+    produced = sum(round(d["produced_kwh"] * 1000) for d in sample.days_answer)
+    assert len(production) == len(sample.days_answer) + 1
+    assert Decimal(str(production[-1][1])) * 1000 == produced
     substations = list(book["substations"].iter_rows(min_row=3, values_only=True))
     assert Decimal(str(substations[-1][4])) * 100 == run.incentive_cents
     assert Decimal(str(substations[-1][5])) * 100 == run.refund_cents

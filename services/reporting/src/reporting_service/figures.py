@@ -15,7 +15,7 @@ here on: never float.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -71,6 +71,19 @@ class EnergyMonth:
 
 
 @dataclass(frozen=True)
+class EnergyDay:
+    """A community day as the energy service aggregates it (Italian local day)."""
+
+    day: date
+    produced_wh: int
+    consumed_wh: int
+    self_consumption_wh: int
+    fed_in_wh: int
+    withdrawn_wh: int
+    shared_wh: int
+
+
+@dataclass(frozen=True)
 class MemberPart:
     user_id: int
     producer_shared_wh: int
@@ -122,6 +135,8 @@ class Transaction:
 class Figures(Protocol):
     async def energy_month(self, community_id: int, month: str) -> EnergyMonth: ...
 
+    async def energy_days(self, community_id: int, month: str) -> list[EnergyDay]: ...
+
     async def settlements(self, community_id: int, period: str) -> list[ReportedRun]: ...
 
     async def transactions(self, community_id: int, year: int) -> list[Transaction]: ...
@@ -134,6 +149,19 @@ def wh(kwh: Any) -> int:
 
 def cents(eur: Any) -> int:
     return int((Decimal(str(eur)) * 100).to_integral_value())
+
+
+def day_of(d: dict[str, Any]) -> EnergyDay:
+    """One day of ``/internal/energy/aggregations/`` (its start is the local midnight)."""
+    return EnergyDay(
+        day=datetime.fromisoformat(d["start"]).date(),
+        produced_wh=wh(d["produced_kwh"]),
+        consumed_wh=wh(d["consumed_kwh"]),
+        self_consumption_wh=wh(d["self_consumption_kwh"]),
+        fed_in_wh=wh(d["fed_in_kwh"]),
+        withdrawn_wh=wh(d["withdrawn_kwh"]),
+        shared_wh=wh(d["shared_kwh"] or 0),
+    )
 
 
 def run_of(item: dict[str, Any]) -> ReportedRun:
@@ -250,6 +278,16 @@ class HttpFigures:
                 },
                 official_complete=bool(data["official_complete"]),
             )
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            raise FiguresUnavailable(f"energy answer not understood: {exc!r}") from exc
+
+    async def energy_days(self, community_id: int, month: str) -> list[EnergyDay]:
+        data = await self._get(
+            self.energy_url + "/internal/energy/aggregations/",
+            {"community_id": community_id, "month": month, "resolution": "day"},
+        )
+        try:
+            return [day_of(d) for d in data]
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             raise FiguresUnavailable(f"energy answer not understood: {exc!r}") from exc
 

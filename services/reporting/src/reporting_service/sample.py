@@ -31,8 +31,9 @@ class SampleMonth:
     settlement_total_cents: int
     # What the economic service's internal route answers for this run.
     economic_answer: dict[str, Any]
-    # What the energy service's internal route answers.
+    # What the energy service's internal routes answer: POD hours, daily aggregates.
     energy_answer: dict[str, Any]
+    days_answer: list[dict[str, Any]]
 
 
 def user_id_of(community_id: int, index: int) -> int:
@@ -196,6 +197,33 @@ def sample_month(
             for pod, pod_hours in energy_pods.items()
         ],
     }
+    # The energy service's daily aggregates: here every plant is metered at the
+    # grid connection only, so produced is fed-in and consumed withdrawn.
+    shared_by_hour: dict[tuple[datetime, str], list[int]] = {}
+    for stay in stays:
+        for hour in energy_pods[stay.pod]:
+            cell = shared_by_hour.setdefault((hour.start, stay.primary_substation or ""), [0, 0])
+            cell[0] += hour.fed_in_wh
+            cell[1] += hour.withdrawn_wh
+    days_out: dict[str, list[int]] = {}
+    for (start_at, _), (fed, withdrawn) in shared_by_hour.items():
+        key = start_at.astimezone(ITALY).date().isoformat()
+        row = days_out.setdefault(key, [0, 0, 0])
+        row[0] += fed
+        row[1] += withdrawn
+        row[2] += min(fed, withdrawn)
+    days_answer = [
+        {
+            "start": datetime.fromisoformat(day).replace(tzinfo=ITALY).isoformat(),
+            "produced_kwh": v[0] / 1000,
+            "consumed_kwh": v[1] / 1000,
+            "self_consumption_kwh": 0.0,
+            "fed_in_kwh": v[0] / 1000,
+            "withdrawn_kwh": v[1] / 1000,
+            "shared_kwh": v[2] / 1000,
+        }
+        for day, v in sorted(days_out.items())
+    ]
     ctx = CommunityContext(
         community_id, f"CER Test {community_id}", f"CER{community_id}", stays, memberships
     )
@@ -206,4 +234,5 @@ def sample_month(
         settlement.total_cents,
         economic_answer,
         energy_answer,
+        days_answer,
     )

@@ -20,6 +20,13 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Annual report to the assembly",
     },
     "energy": {"it": "Energia", "en": "Energy"},
+    "produced": {"it": "Prodotta", "en": "Produced"},
+    "consumed": {"it": "Consumata", "en": "Consumed"},
+    "self_consumption": {"it": "Autoconsumata", "en": "Self-consumed"},
+    "production": {
+        "it": "Produzione e consumo per giorno",
+        "en": "Production and consumption by day",
+    },
     "fed_in": {"it": "Immessa in rete", "en": "Fed in"},
     "withdrawn": {"it": "Prelevata dalla rete", "en": "Withdrawn"},
     "shared": {"it": "Condivisa", "en": "Shared"},

@@ -17,7 +17,13 @@ from datetime import date, datetime
 from cerc_shared.clock import ITALY
 from cerc_shared.readmodels import MembershipPeriod, PlantStay
 
-from reporting_service.figures import EnergyMonth, MemberPart, ReportedRun, Transaction
+from reporting_service.figures import (
+    EnergyDay,
+    EnergyMonth,
+    MemberPart,
+    ReportedRun,
+    Transaction,
+)
 from reporting_service.render.document import (
     Cell,
     Chart,
@@ -233,6 +239,37 @@ def _header(
     return t(language, title_key), subtitle, footer
 
 
+def _production_section(language: str, days: list[EnergyDay]) -> Section:
+    names = [t(language, k) for k in ("produced", "consumed", "self_consumption")]
+    totals = [
+        sum(d.produced_wh for d in days),
+        sum(d.consumed_wh for d in days),
+        sum(d.self_consumption_wh for d in days),
+    ]
+    unit = t(language, "kwh")
+    return Section(
+        title=t(language, "production"),
+        facts=[(name, Energy(v)) for name, v in zip(names, totals, strict=True)],
+        tables=[
+            Table(
+                "production_by_day",
+                t(language, "production"),
+                [t(language, "day"), *(f"{n} ({unit})" for n in names)],
+                [
+                    [
+                        d.day,
+                        Energy(d.produced_wh),
+                        Energy(d.consumed_wh),
+                        Energy(d.self_consumption_wh),
+                    ]
+                    for d in days
+                ],
+                [t(language, "total"), *(Energy(v) for v in totals)],
+            )
+        ],
+    )
+
+
 def monthly_report(
     ctx: CommunityContext,
     month: str,
@@ -240,13 +277,17 @@ def monthly_report(
     energy: EnergyMonth,
     runs: dict[str, ReportedRun],
     now: datetime,
+    days: list[EnergyDay] | None = None,
 ) -> Document:
     """``runs``: the reported run by month, for this month, the previous one and
-    the same month a year earlier (those missing are not settled)."""
+    the same month a year earlier (those missing are not settled); ``days``: the
+    energy service's daily aggregates (produced, consumed, self-consumed)."""
     substation_of = {s.pod: s.primary_substation or "" for s in ctx.stays}
     figures = _energy(energy, substation_of, None)
     title, subtitle, footer = _header(language, "monthly_title", ctx, month, now)
     sections = [_energy_section(language, figures, t(language, "energy"))]
+    if days is not None:
+        sections.append(_production_section(language, days))
     run = runs.get(month)
     if run is not None:
         sub_rows: list[list[Cell]] = [

@@ -70,7 +70,8 @@ async def compose_job(
             str(int(job.period[:4]) - 1),
         }:
             runs.update({r.period: r for r in await figures.settlements(job.community_id, year)})
-        return compose.monthly_report(ctx, job.period, job.language, energy, runs, now)
+        days = await figures.energy_days(job.community_id, job.period)
+        return compose.monthly_report(ctx, job.period, job.language, energy, runs, now, days)
     if job.kind == "MEMBER_STATEMENT":
         assert job.member_user_id is not None
         energy_by_month = {

@@ -32,6 +32,8 @@ def create_admin(ports: dict[str, int]) -> None:
 def main() -> None:
     ports = fleet.read_ports(0)
     create_admin(ports)
+    # The services' own OAuth clients (development secrets, in scripts/fleet.py).
+    fleet.ensure_dev_clients(ports, fleet.DEV_DATABASE, DEMO_ADMIN[0])
     gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
     extra = ROOT / "scripts" / "demo_community.py"
     if extra.exists():

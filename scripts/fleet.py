@@ -59,11 +59,18 @@ FLEET: tuple[Service, ...] = (
             "INFLUX_ENSURE_BUCKET": "true",
         },
     ),
-    # Settles community months; reads the energy service's internal API.
+    # Settles community months; reads the energy service's internal API and the
+    # CER service's IBANs with its own client-credentials token (DEV_CLIENTS).
     Service(
         name="economic",
         package="economic_service",
-        env={"ENERGY_URL": "http://127.0.0.1:{ENERGY_PORT}"},
+        env={
+            "ENERGY_URL": "http://127.0.0.1:{ENERGY_PORT}",
+            "CER_URL": "http://127.0.0.1:{CER_PORT}",
+            "TOKEN_URL": "http://127.0.0.1:{USER_PORT}/api/auth/token/",
+            "CLIENT_ID": "cerc-dev-economic",
+            "CLIENT_SECRET": "cerc-economic-dev-only-client-secret",  # DEVELOPMENT KEY
+        },
     ),
     # The bridge is its own process; its share group and client id follow the
     # port so the dev and e2e fleets never take each other's messages.
@@ -99,6 +106,37 @@ FLEET: tuple[Service, ...] = (
         },
     ),
 )
+
+
+@dataclass(frozen=True)
+class DevClient:
+    """A service's OAuth 2.0 client in a development fleet: its id and secret are
+    fixed development keys the service is configured with (FLEET), registered at
+    the user service by `ensure_dev_clients` once a platform admin exists."""
+
+    service: str
+    scopes: tuple[str, ...]
+
+    def credentials(self) -> tuple[str, str]:
+        svc = next(s for s in FLEET if s.name == self.service)
+        return svc.env["CLIENT_ID"], svc.env["CLIENT_SECRET"]
+
+
+DEV_CLIENTS: tuple[DevClient, ...] = (DevClient("economic", ("energy:read", "registry:read-iban")),)
+
+
+def ensure_dev_clients(ports: dict[str, int], database: str, admin_username: str) -> None:
+    user = next(s for s in FLEET if s.name == "user")
+    env = service_env(user, ports, database)
+    for client in DEV_CLIENTS:
+        client_id, secret = client.credentials()
+        scopes = [arg for scope in client.scopes for arg in ("--scope", scope)]
+        subprocess.run(
+            [sys.executable, "-m", "user_service.cli", "ensure-client", "--admin",
+             admin_username, "--client-id", client_id, "--name", f"{client.service} service",
+             *scopes],
+            input=secret + "\n", text=True, env=env, cwd=ROOT, check=True,
+        )  # fmt: skip
 
 
 def read_ports(offset: int) -> dict[str, int]:

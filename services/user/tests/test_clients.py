@@ -10,13 +10,13 @@ from urllib.parse import quote_plus
 import httpx
 import jwt
 import pytest
-from cerc_shared.auth import ClientPrincipal, Scope, require_client_scope
+from cerc_shared.auth import ClientPrincipal, Principal, Scope, require_client_scope
 from cerc_shared.envelope import install_error_handlers, ok
 from cerc_shared.service_tokens import ClientCredentials, ClientTokenError
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from user_service import service
+from user_service import clients, service
 from user_service.models import ApiClient, AuditEntry
 
 from .conftest import STRONG_PASSWORD, bearer, register_and_login
@@ -457,3 +457,35 @@ async def test_the_kernel_token_source_gets_caches_and_loses_a_token_from_this_e
     with pytest.raises(ClientTokenError) as refused:
         await tokens.token()
     assert refused.value.error == "invalid_client"
+
+
+async def test_ensure_service_client_registers_a_chosen_id_once_and_follows_its_secret(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """What `cerc-user ensure-client` does for the development fleet's fixed dev clients."""
+    await _admin(client, sessionmaker)
+    scopes = [Scope.ENERGY_READ, Scope.REGISTRY_READ_IBAN]
+    for secret in ("first-dev-only-secret", "first-dev-only-secret", "second-dev-only-secret"):
+        async with sessionmaker() as session:
+            root = await service.admin_by_username(session, "root")
+            actor = Principal(user_id=root.id, username="root", user_type="ADMIN", token_id="")
+            await clients.ensure_service_client(
+                session, actor, client_id="cerc-dev-x", name="x", scopes=scopes, secret=secret
+            )
+            await session.commit()
+        issued = await _token(
+            client, {"grant_type": "client_credentials"}, _basic("cerc-dev-x", secret)
+        )
+        assert issued.status_code == 200, issued.text
+        assert issued.json()["scope"] == "energy:read registry:read-iban"
+    old = await _token(
+        client, {"grant_type": "client_credentials"}, _basic("cerc-dev-x", "first-dev-only-secret")
+    )
+    assert old.status_code == 401
+    async with sessionmaker() as session:
+        rows = (
+            await session.scalars(
+                select(AuditEntry.action).where(AuditEntry.entity_id == "cerc-dev-x")
+            )
+        ).all()
+    assert sorted(rows) == ["client.registered", "client.updated"]

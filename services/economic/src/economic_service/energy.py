@@ -4,8 +4,8 @@
 POD of the community, the hourly fed-in and withdrawn energy with the source
 each hour came from (official > manual > iot already applied by the energy
 service), and whether official data covers the whole month. The route is not
-routed by the gateway; until the client-credentials flow is on main the call
-carries the configured token (a platform-admin token in development).
+routed by the gateway; the call carries this service's client-credentials
+token (scope ``energy:read``).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from decimal import Decimal
 from typing import Protocol
 
 import httpx
+from cerc_shared.service_tokens import ClientCredentials, ClientTokenError
 
 from economic_service.settings import EconomicSettings
+from economic_service.tokens import call_with_token
 
 
 @dataclass(frozen=True)
@@ -43,22 +45,27 @@ class EnergySource(Protocol):
 
 
 class EnergyClient:
-    def __init__(self, settings: EconomicSettings) -> None:
+    def __init__(self, settings: EconomicSettings, tokens: ClientCredentials | None) -> None:
         self._url = settings.energy_url.rstrip("/") + "/internal/energy/pod-hours/"
-        self._token = settings.energy_token
+        self._tokens = tokens
         self._timeout = settings.energy_timeout_s
 
     async def pod_hours(self, community_id: int, month: str) -> CommunityMonthEnergy:
-        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
         try:
             async with httpx.AsyncClient(timeout=self._timeout) as http:
-                response = await http.get(
-                    self._url,
-                    params={"community_id": community_id, "month": month},
-                    headers=headers,
-                )
+
+                async def send(headers: dict[str, str]) -> httpx.Response:
+                    return await http.get(
+                        self._url,
+                        params={"community_id": community_id, "month": month},
+                        headers=headers,
+                    )
+
+                response = await call_with_token(self._tokens, send)
         except httpx.HTTPError as exc:
             raise EnergyUnavailable(f"energy service unreachable: {exc}") from exc
+        except ClientTokenError as exc:
+            raise EnergyUnavailable(f"no service token for the energy service: {exc}") from exc
         if response.status_code != 200:
             raise EnergyUnavailable(
                 f"energy service answered {response.status_code}: {response.text[:300]}"

@@ -10,9 +10,11 @@ from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
 from economic_service.api import books, internal_reports, settlements
+from economic_service.energy import EnergyClient
 from economic_service.models import outbox, processed_events, registry
 from economic_service.service.jobs import SettlementJobs
 from economic_service.settings import EconomicSettings
+from economic_service.tokens import client_tokens
 
 
 def create_app(settings: EconomicSettings | None = None) -> FastAPI:
@@ -29,7 +31,9 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
                 processed_events,
                 start=settings.consume_read_models,
             )
-            jobs = SettlementJobs(runtime.sessionmaker, settings)
+            tokens = client_tokens(settings)
+            app.state.client_tokens = tokens
+            jobs = SettlementJobs(runtime.sessionmaker, settings, EnergyClient(settings, tokens))
             runtime.add(jobs, name="settlement_jobs", start=settings.settle_jobs)
             yield
 

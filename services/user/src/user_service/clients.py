@@ -123,6 +123,47 @@ async def register_client(
     return client, secret
 
 
+async def ensure_service_client(
+    session: AsyncSession,
+    actor: Principal,
+    *,
+    client_id: str,
+    name: str,
+    scopes: list[Scope],
+    secret: str,
+) -> ApiClient:
+    """A SERVICE client with an id and secret the operator chose (the CLI, for the
+    development fleet's clearly marked dev clients, which its services know by
+    configuration). Idempotent: an existing client keeps its row, its secret and
+    scopes set to these; a revoked one stays revoked. Audited like a registration."""
+    repository = ClientRepository(session)
+    client = await repository.by_client_id_for_update(client_id)
+    secret_hash = await run_in_threadpool(passwords.hash_password, secret)
+    if client is None:
+        client = ApiClient(
+            client_id=client_id,
+            name=name,
+            kind="SERVICE",
+            scopes=sorted({s.value for s in scopes}),
+            community_id=None,
+            secret_hash=secret_hash,
+            created_by=actor.user_id,
+        )
+        await repository.add(client)
+        await _audit(session, actor, "client.registered", client, before=None)
+        return client
+    if client.kind != "SERVICE":
+        raise ApiError(409, "client_exists", f"{client_id} is a {client.kind} client")
+    matches = await run_in_threadpool(passwords.verify_password, client.secret_hash, secret)
+    wanted = sorted({s.value for s in scopes})
+    if not matches or client.scopes != wanted:
+        before = _snapshot(client)
+        client.secret_hash, client.scopes, client.name = secret_hash, wanted, name
+        await session.flush()
+        await _audit(session, actor, "client.updated", client, before=before)
+    return client
+
+
 async def list_clients(
     session: AsyncSession, *, page: int, per_page: int, include_revoked: bool
 ) -> tuple[list[ApiClient], int]:

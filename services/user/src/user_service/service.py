@@ -418,6 +418,13 @@ async def list_users(
     )
 
 
+async def admin_by_username(session: AsyncSession, username: str) -> User:
+    user = await UserRepository(session).by_login(username)
+    if user is None or user.user_type != "ADMIN":
+        raise NotFound("platform administrator")
+    return user
+
+
 async def ensure_admin(session: AsyncSession, *, username: str, email: str, password: str) -> User:
     """Create the platform administrator if absent (used by `make dev` and operators)."""
     users = UserRepository(session)

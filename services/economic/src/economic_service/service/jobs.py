@@ -18,7 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from economic_service import repository
-from economic_service.energy import EnergyClient, EnergySource
+from economic_service.energy import EnergySource
 from economic_service.models import SettlementRun
 from economic_service.service.settlements import compute_run
 from economic_service.settings import EconomicSettings
@@ -31,12 +31,12 @@ class SettlementJobs(Worker):
         self,
         sessionmaker: async_sessionmaker[AsyncSession],
         settings: EconomicSettings,
-        energy: EnergySource | None = None,
+        energy: EnergySource,
     ) -> None:
         super().__init__("settlement-jobs")
         self._sessionmaker = sessionmaker
         self._poll_s = settings.settle_poll_interval_s
-        self.energy: EnergySource = energy or EnergyClient(settings)
+        self.energy = energy
         self._wake = asyncio.Event()
 
     def poke(self) -> None:

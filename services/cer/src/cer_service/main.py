@@ -11,7 +11,7 @@ from cerc_shared.crypto import FieldCipher
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from cer_service.api import communities, invitations, plants
+from cer_service.api import communities, internal, invitations, plants
 from cer_service.api.cached import CachedReads
 from cer_service.events import on_user_event
 from cer_service.models import outbox, processed_events
@@ -56,7 +56,7 @@ def create_app(settings: CerSettings | None = None) -> FastAPI:
         version="1.0.0",
         description="Communities, members and plants (PODs, substations), statutes, audit.",
         lifespan=lifespan,
-        routers=[invitations.router, communities.router, plants.router],
+        routers=[invitations.router, communities.router, plants.router, internal.router],
         inner_middleware=[CachedReads],
     )
 

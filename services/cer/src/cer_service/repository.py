@@ -10,7 +10,7 @@ from typing import Any
 
 from cerc_shared.db import ReadPool
 from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import distinct_on, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -324,6 +324,16 @@ class MembershipRepository:
             )
         )
         return found is not None
+
+    async def latest_of_community(self, community_id: int) -> list[Membership]:
+        """Each member's (or past member's) latest period in the community, by user id."""
+        rows = await self.session.scalars(
+            select(Membership)
+            .where(Membership.community_id == community_id)
+            .ext(distinct_on(Membership.user_id))
+            .order_by(Membership.user_id, Membership.valid_from.desc(), Membership.id.desc())
+        )
+        return list(rows)
 
     async def of_user(self, user_id: int) -> list[Membership]:
         rows = await self.session.scalars(

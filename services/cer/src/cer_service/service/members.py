@@ -376,3 +376,23 @@ async def get_member(
     user = await UserRepository(session).get(user_id)
     clear = acc.can_manage or user_id == principal.user_id
     return member_out(ctx, latest, user, clear=clear, day=today())
+
+
+@dataclass(frozen=True)
+class PayeeFacts:
+    user_id: int
+    name: str | None
+    iban: str | None  # in clear: only for a client granted registry:read-iban
+
+
+async def payees(session: AsyncSession, ctx: CerContext, community_id: int) -> list[PayeeFacts]:
+    """Every member's (and past member's) name and IBAN from their latest period: what a
+    payout of money owed to them needs, even after they left."""
+    memberships = await MembershipRepository(session).latest_of_community(community_id)
+    users = await UserRepository(session).many([m.user_id for m in memberships])
+    out = []
+    for m in memberships:
+        user = users.get(m.user_id)
+        name = " ".join(p for p in (user.first_name, user.last_name) if p) if user else None
+        out.append(PayeeFacts(m.user_id, name or None, _open(ctx, m, "iban")))
+    return out

@@ -46,11 +46,20 @@ def new_id() -> int:
 
 
 class EnergyStandIn:
-    """``GET /internal/energy/pod-hours/`` on a loopback port, answering what a test set."""
+    """``GET /internal/energy/pod-hours/`` (the energy service) and
+    ``GET /internal/cer/communities/{id}/payees/`` (the CER service) on a loopback
+    port, answering what a test set."""
 
     def __init__(self) -> None:
         self.months: dict[tuple[int, str], dict[str, Any]] = {}
+        self.payees: dict[int, list[dict[str, Any]]] = {}
         self.calls = 0
+
+    async def handle_payees(self, request: web.Request) -> web.Response:
+        community_id = int(request.match_info["community_id"])
+        if community_id not in self.payees:
+            return web.json_response({"success": False, "errors": []}, status=404)
+        return web.json_response({"success": True, "data": self.payees[community_id]})
 
     async def handle(self, request: web.Request) -> web.Response:
         self.calls += 1
@@ -64,6 +73,7 @@ async def energy() -> AsyncIterator[tuple[EnergyStandIn, int]]:
     stand_in = EnergyStandIn()
     app = web.Application()
     app.router.add_get("/internal/energy/pod-hours/", stand_in.handle)
+    app.router.add_get("/internal/cer/communities/{community_id}/payees/", stand_in.handle_payees)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -82,6 +92,7 @@ def settings(energy: tuple[EnergyStandIn, int]) -> EconomicSettings:
         database_url=dsn,
         environment="test",
         energy_url=f"http://127.0.0.1:{energy[1]}",
+        cer_url=f"http://127.0.0.1:{energy[1]}",
         consume_read_models=False,
         settle_poll_interval_s=0.1,
     )

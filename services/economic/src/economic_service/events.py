@@ -1,18 +1,31 @@
-"""What the economic service tells others, through its outbox (settlement.v1, transaction.v1)."""
+"""What the economic service tells others, through its outbox (settlement.v1, transaction.v1,
+payout.v1)."""
 
 from __future__ import annotations
 
 from cerc_shared.events.economic import (
     MemberAmount,
+    PayoutCreated,
+    PayoutLeftOut,
+    PayoutTransferFailed,
+    PayoutTransferProcessed,
     SettlementApproved,
     SettlementComputed,
     TransactionCreated,
     TransactionSettled,
 )
+from cerc_shared.events.economic import PayoutTransfer as TransferFacts
 from cerc_shared.outbox import record
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from economic_service.models import MemberResult, SettlementRun, Transaction, outbox
+from economic_service.models import (
+    MemberResult,
+    Payout,
+    PayoutTransfer,
+    SettlementRun,
+    Transaction,
+    outbox,
+)
 
 PRODUCER = "economic"
 
@@ -79,3 +92,40 @@ async def transaction_changed(session: AsyncSession, tx: Transaction) -> None:
         ),
         producer=PRODUCER,
     )
+
+
+async def payout_created(
+    session: AsyncSession, payout: Payout, transfers: list[PayoutTransfer]
+) -> None:
+    await record(
+        session,
+        outbox,
+        PayoutCreated(
+            payout_id=payout.id,
+            community_id=payout.community_id,
+            created_by=payout.created_by,
+            total_cents=payout.total_cents,
+            transfers=[
+                TransferFacts(transfer_id=t.id, user_id=t.user_id, amount_cents=t.amount_cents)
+                for t in transfers
+            ],
+            left_out=[PayoutLeftOut.model_validate(item) for item in payout.left_out],
+        ),
+        producer=PRODUCER,
+    )
+
+
+async def transfer_decided(session: AsyncSession, transfer: PayoutTransfer) -> None:
+    facts = {
+        "payout_id": transfer.payout_id,
+        "community_id": transfer.community_id,
+        "transfer_id": transfer.id,
+        "user_id": transfer.user_id,
+        "amount_cents": transfer.amount_cents,
+    }
+    event = (
+        PayoutTransferProcessed(**facts)
+        if transfer.status == "PROCESSED"
+        else PayoutTransferFailed(**facts, reason=transfer.reason or "rejected by the bank")
+    )
+    await record(session, outbox, event, producer=PRODUCER)

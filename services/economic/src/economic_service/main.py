@@ -9,9 +9,10 @@ from cerc_shared.app import create_service_app
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from economic_service.api import books, internal_reports, settlements
+from economic_service.api import books, internal_reports, payouts, settlements
 from economic_service.energy import EnergyClient
 from economic_service.models import outbox, processed_events, registry
+from economic_service.payees import PayeesClient
 from economic_service.service.jobs import SettlementJobs
 from economic_service.settings import EconomicSettings
 from economic_service.tokens import client_tokens
@@ -33,6 +34,7 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             )
             tokens = client_tokens(settings)
             app.state.client_tokens = tokens
+            app.state.payees = PayeesClient(settings, tokens)
             jobs = SettlementJobs(runtime.sessionmaker, settings, EnergyClient(settings, tokens))
             runtime.add(jobs, name="settlement_jobs", start=settings.settle_jobs)
             yield
@@ -43,7 +45,7 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
         version="1.0.0",
         description="Settlement runs of a community month, the books, members' benefits.",
         lifespan=lifespan,
-        routers=[settlements.router, books.router, internal_reports.router],
+        routers=[settlements.router, books.router, internal_reports.router, payouts.router],
     )
 
 

@@ -26,6 +26,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     UniqueConstraint,
@@ -208,6 +209,68 @@ class AuditRecord(Base):
     action: Mapped[str] = mapped_column(String(60), nullable=False)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     at: Mapped[datetime] = _now()
+
+
+class PayoutAccount(Base):
+    """The community's bank account payouts are paid from (the SEPA debtor) and the
+    minimum a member is paid (smaller amounts are carried forward), set by its admins."""
+
+    __tablename__ = "payout_accounts"
+    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    debtor_name: Mapped[str] = mapped_column(String(70), nullable=False)
+    iban: Mapped[str] = mapped_column(String(34), nullable=False)
+    bic: Mapped[str | None] = mapped_column(String(11))
+    minimum_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = _now()
+
+
+class Payout(Base):
+    """A batch of SEPA credit transfers of members' approved, unpaid balances. CREATED
+    with its pain.001 file; COMPLETED once the bank has answered for every transfer."""
+
+    __tablename__ = "payouts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    message_id: Mapped[str] = mapped_column(String(35), nullable=False, unique=True)
+    execution_date: Mapped[date] = mapped_column(nullable=False)
+    total_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    debtor_iban: Mapped[str] = mapped_column(String(34), nullable=False)
+    # Members owed money but not paid in this batch: [{user_id, amount_cents, reason}].
+    left_out: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    file: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    file_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("journal_entries.id"))
+    created_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_payouts_community_id", "community_id", "id"),)
+
+
+class PayoutTransfer(Base):
+    """One member's transfer in a batch: PENDING until the bank's status report says
+    PROCESSED (paid) or FAILED (the amount owed to the member again)."""
+
+    __tablename__ = "payout_transfers"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    payout_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("payouts.id"), nullable=False)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    user_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    creditor_name: Mapped[str] = mapped_column(String(140), nullable=False)
+    # The IBAN itself is in the file; the row keeps only what identifies it to a person.
+    iban_last4: Mapped[str] = mapped_column(String(4), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    end_to_end_id: Mapped[str] = mapped_column(String(35), nullable=False, unique=True)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(300))
+    entry_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("journal_entries.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_payout_transfers_payout_id", "payout_id"),
+        Index("ix_payout_transfers_user_id", "community_id", "user_id"),
+    )
 
 
 __all__ = ["Base", "date", "outbox", "processed_events", "registry"]

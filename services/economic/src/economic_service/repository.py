@@ -14,6 +14,9 @@ from economic_service.models import (
     Account,
     JournalEntry,
     MemberResult,
+    Payout,
+    PayoutAccount,
+    PayoutTransfer,
     Posting,
     SettlementRun,
     Transaction,
@@ -230,3 +233,72 @@ async def transactions_of_year(
             .order_by(Transaction.id)
         )
     )
+
+
+# ------------------------------------------------------------------ payouts
+
+
+async def payout_account(
+    session: AsyncSession, community_id: int, *, lock: bool = False
+) -> PayoutAccount | None:
+    query = select(PayoutAccount).where(PayoutAccount.community_id == community_id)
+    if lock:
+        # Payouts of one community are made one at a time: the second waits here and
+        # then finds the balances the first has already moved.
+        query = query.with_for_update()
+    found: PayoutAccount | None = await session.scalar(query)
+    return found
+
+
+async def member_payables(session: AsyncSession, community_id: int) -> dict[int, int]:
+    """What the community owes each member now, in cents (MEMBER_PAYABLE credit balances)."""
+    rows = await session.execute(
+        select(Account.user_id, func.coalesce(func.sum(Posting.amount_cents), 0))
+        .outerjoin(Posting, Posting.account_id == Account.id)
+        .where(Account.community_id == community_id, Account.kind == "MEMBER_PAYABLE")
+        .group_by(Account.user_id)
+        .order_by(Account.user_id)
+    )
+    return {int(user): -int(balance) for user, balance in rows}
+
+
+async def payout(session: AsyncSession, payout_id: int, *, lock: bool = False) -> Payout | None:
+    query = select(Payout).where(Payout.id == payout_id)
+    if lock:
+        query = query.with_for_update()
+    found: Payout | None = await session.scalar(query)
+    return found
+
+
+async def payouts_of_community(session: AsyncSession, community_id: int) -> list[Payout]:
+    return list(
+        await session.scalars(
+            select(Payout)
+            .where(Payout.community_id == community_id)
+            .order_by(Payout.id.desc())
+            .limit(200)
+        )
+    )
+
+
+async def payout_transfers(
+    session: AsyncSession, payout_id: int, *, lock: bool = False
+) -> list[PayoutTransfer]:
+    query = (
+        select(PayoutTransfer)
+        .where(PayoutTransfer.payout_id == payout_id)
+        .order_by(PayoutTransfer.id)
+    )
+    if lock:
+        query = query.with_for_update()
+    return list(await session.scalars(query))
+
+
+async def paid_by_payouts(session: AsyncSession, user_id: int) -> int:
+    """Cents the member was paid by SEPA transfers the bank reported executed."""
+    paid = await session.scalar(
+        select(func.coalesce(func.sum(PayoutTransfer.amount_cents), 0)).where(
+            PayoutTransfer.user_id == user_id, PayoutTransfer.status == "PROCESSED"
+        )
+    )
+    return int(paid or 0)

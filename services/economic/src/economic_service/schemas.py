@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -106,3 +106,83 @@ class MyBenefitsOut(BaseModel):
     earned_eur: Decimal
     payable_eur: Decimal
     paid_eur: Decimal
+
+
+# ------------------------------------------------------------------ payouts
+
+
+class PayoutAccountIn(BaseModel):
+    """The community's account payouts leave from, and the smallest amount paid."""
+
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1)
+    debtor_name: str = Field(min_length=1, max_length=70, description="the account holder")
+    iban: str = Field(min_length=15, max_length=42, examples=["IT60X0542811101000000123456"])
+    bic: str | None = Field(default=None, min_length=8, max_length=11)
+    minimum_amount: Decimal = Field(
+        default=Decimal("0.00"),
+        ge=0,
+        max_digits=12,
+        decimal_places=2,
+        description="euro; members owed less are carried forward to a later payout",
+    )
+
+
+class PayoutAccountOut(BaseModel):
+    community_id: int
+    debtor_name: str
+    iban: str
+    bic: str | None
+    minimum_amount: Decimal
+    updated_by: int
+    updated_at: datetime
+
+
+class PayoutIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1)
+    execution_date: date | None = Field(
+        default=None, description="requested execution date; default: the next day"
+    )
+
+
+class PayoutTransferOut(BaseModel):
+    id: int
+    user_id: int
+    creditor_name: str
+    iban_last4: str
+    amount: Decimal
+    end_to_end_id: str
+    status: str
+    reason: str | None
+    decided_at: datetime | None
+
+
+class PayoutLeftOutOut(BaseModel):
+    user_id: int
+    amount: Decimal
+    reason: Literal["NO_VALID_IBAN", "BELOW_MINIMUM"]
+
+
+class PayoutOut(BaseModel):
+    id: int
+    community_id: int
+    status: str
+    message_id: str
+    execution_date: date
+    total: Decimal
+    file_sha256: str
+    file_url: str
+    entry_id: int | None
+    created_by: int
+    created_at: datetime
+    transfers: list[PayoutTransferOut]
+    left_out: list[PayoutLeftOutOut]
+
+
+class StatusReportOut(BaseModel):
+    payout: PayoutOut
+    processed: int
+    failed: int
+    still_pending: int
+    unchanged: int

@@ -161,5 +161,6 @@ async def payable(session: AsyncSession, user_id: int) -> tuple[Decimal, Decimal
             Transaction.status == "PROCESSED",
         )
     )
-    paid = sum(rows)
+    # Paid by SEPA transfer too: the payouts the bank reported executed.
+    paid = sum(rows) + await repository.paid_by_payouts(session, user_id)
     return Decimal(owed) / 100, Decimal(paid) / 100

@@ -19,9 +19,9 @@ import fleet  # noqa: E402
 DEMO_ADMIN = ("admin", "admin@cercollettiva.example", "Demo-Admin-2025!")
 
 
-def create_admin(ports: dict[str, int]) -> None:
+def create_admin(ports: dict[str, int], database: str = fleet.DEV_DATABASE) -> None:
     user = next(s for s in fleet.FLEET if s.name == "user")
-    env = fleet.service_env(user, ports, "cercollettiva")
+    env = fleet.service_env(user, ports, database)
     subprocess.run(
         [sys.executable, "-m", "user_service.cli", "create-admin",
          "--username", DEMO_ADMIN[0], "--email", DEMO_ADMIN[1]],
@@ -38,6 +38,9 @@ def main() -> None:
     extra = ROOT / "scripts" / "demo_community.py"
     if extra.exists():
         subprocess.run([sys.executable, str(extra), "--gateway", gateway], check=True, cwd=ROOT)
+        # A past month of official data and prices: the demo can be settled, approved, paid.
+        official = ROOT / "scripts" / "demo_official_data.py"
+        subprocess.run([sys.executable, str(official), "--gateway", gateway], check=True, cwd=ROOT)
     print(
         f"""
 CerCollettiva is running.
@@ -48,6 +51,8 @@ CerCollettiva is running.
   platform admin       {DEMO_ADMIN[0]} / {DEMO_ADMIN[2]}   (development credentials)
   mail (SMTP sink)     smtp://127.0.0.1:{ports["SMTP_PORT"]}, read: uv run python -m smtp_sink list
   GSE simulator        http://127.0.0.1:{ports["GSE_SIM_PORT"]}/docs (tools/gse_sim/README.md)
+  demo settlement      month 2025-06 of CER Demo Bergamo: official data and prices loaded
+                       (POST /api/economic/settlements/ as demo-manager, then approve, pay)
   logs                 .run/fleet/*.log, .run/<server>/
 Try:
   curl -s -X POST {gateway}/api/auth/login/ -H 'content-type: application/json' \\

@@ -302,3 +302,30 @@ async def paid_by_payouts(session: AsyncSession, user_id: int) -> int:
         )
     )
     return int(paid or 0)
+
+
+async def insert_missing_prices(
+    session: AsyncSession, rows: list[tuple[str, datetime, Decimal, str]]
+) -> int:
+    """Zonal prices for hours that have none yet (an imported price always wins)."""
+    if not rows:
+        return 0
+    result = await session.execute(
+        insert(ZonalPrice)
+        .values([{"zone": z, "hour_utc": h, "eur_mwh": p, "source": s} for z, h, p, s in rows])
+        .on_conflict_do_nothing(index_elements=["zone", "hour_utc"])
+        .returning(ZonalPrice.hour_utc)
+    )
+    return len(result.all())
+
+
+async def insert_trase_if_absent(
+    session: AsyncSession, year: int, eur_mwh: Decimal, source: str, created_by: int
+) -> bool:
+    inserted = await session.scalar(
+        insert(TraseRate)
+        .values(year=year, eur_mwh=eur_mwh, source=source, created_by=created_by)
+        .on_conflict_do_nothing(index_elements=["year"])
+        .returning(TraseRate.year)
+    )
+    return inserted is not None

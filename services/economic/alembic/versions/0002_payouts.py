@@ -1,4 +1,5 @@
-"""payouts: the community's payout account, batches (with their pain.001 file), transfers
+"""payouts: the community's payout account, batches (with their pain.001 file), transfers;
+management fees by date
 
 Revision ID: 0002_payouts
 Revises: 0001
@@ -93,8 +94,30 @@ def upgrade() -> None:
         unique=False,
     )
 
+    op.create_table(
+        "management_fees",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("community_id", sa.BigInteger(), nullable=False),
+        sa.Column("valid_from", sa.Date(), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("percent", sa.Numeric(precision=5, scale=2), nullable=True),
+        sa.Column("fixed_cents", sa.BigInteger(), nullable=True),
+        sa.Column("created_by", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_management_fees")),
+        sa.UniqueConstraint(
+            "community_id", "valid_from", name=op.f("uq_management_fees_community_id")
+        ),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("management_fees")
     op.drop_index("ix_payout_transfers_user_id", table_name="payout_transfers")
     op.drop_index("ix_payout_transfers_payout_id", table_name="payout_transfers")
     op.drop_table("payout_transfers")

@@ -9,7 +9,7 @@ from cerc_shared.app import create_service_app
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from economic_service.api import books, internal_reports, payouts, settlements
+from economic_service.api import books, distribution, internal_reports, payouts, settlements
 from economic_service.energy import EnergyClient
 from economic_service.models import outbox, processed_events, registry
 from economic_service.payees import PayeesClient
@@ -45,7 +45,13 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
         version="1.0.0",
         description="Settlement runs of a community month, the books, members' benefits.",
         lifespan=lifespan,
-        routers=[settlements.router, books.router, internal_reports.router, payouts.router],
+        routers=[
+            settlements.router,
+            books.router,
+            internal_reports.router,
+            payouts.router,
+            distribution.router,
+        ],
     )
 
 

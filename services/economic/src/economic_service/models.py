@@ -273,4 +273,22 @@ class PayoutTransfer(Base):
     )
 
 
+class ManagementFee(Base):
+    """The community's management fee from ``valid_from`` on: a PERCENT of each member's
+    approved amount, or a FIXED amount per member (never more than the member's amount),
+    deducted when an approved month is posted."""
+
+    __tablename__ = "management_fees"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    valid_from: Mapped[date] = mapped_column(nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    fixed_cents: Mapped[int | None] = mapped_column(BigInteger)
+    created_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (UniqueConstraint("community_id", "valid_from"),)
+
+
 __all__ = ["Base", "date", "outbox", "processed_events", "registry"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from cerc_shared.clock import ITALY
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from economic_service.models import (
     Account,
     JournalEntry,
+    ManagementFee,
     MemberResult,
     Payout,
     PayoutAccount,
@@ -329,3 +330,45 @@ async def insert_trase_if_absent(
         .returning(TraseRate.year)
     )
     return inserted is not None
+
+
+# ------------------------------------------------------------------ fees and postings
+
+
+async def fee_in_force(session: AsyncSession, community_id: int, day: date) -> ManagementFee | None:
+    found: ManagementFee | None = await session.scalar(
+        select(ManagementFee)
+        .where(ManagementFee.community_id == community_id, ManagementFee.valid_from <= day)
+        .order_by(ManagementFee.valid_from.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def fees_of_community(session: AsyncSession, community_id: int) -> list[ManagementFee]:
+    return list(
+        await session.scalars(
+            select(ManagementFee)
+            .where(ManagementFee.community_id == community_id)
+            .order_by(ManagementFee.valid_from)
+        )
+    )
+
+
+async def last_posted_run(
+    session: AsyncSession, community_id: int, period: str
+) -> SettlementRun | None:
+    """The run of the month whose figures the books hold now (FINAL, or the latest
+    ADJUSTMENT posted after it)."""
+    found: SettlementRun | None = await session.scalar(
+        select(SettlementRun)
+        .join(JournalEntry, JournalEntry.settlement_run_id == SettlementRun.id)
+        .where(
+            SettlementRun.community_id == community_id,
+            SettlementRun.period == period,
+            JournalEntry.kind.in_(("SETTLEMENT_DISTRIBUTION", "SETTLEMENT_ADJUSTMENT")),
+        )
+        .order_by(JournalEntry.id.desc())
+        .limit(1)
+    )
+    return found

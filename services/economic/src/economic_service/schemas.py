@@ -186,3 +186,41 @@ class StatusReportOut(BaseModel):
     failed: int
     still_pending: int
     unchanged: int
+
+
+# ------------------------------------------------------------------ fees, distribution
+
+
+class FeeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1)
+    valid_from: date
+    kind: Literal["PERCENT", "FIXED_PER_MEMBER"]
+    percent: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5, decimal_places=2)
+    amount: Decimal | None = Field(
+        default=None, gt=0, max_digits=12, decimal_places=2, description="euro per member"
+    )
+
+
+class FeeOut(BaseModel):
+    community_id: int
+    valid_from: date
+    kind: str
+    percent: Decimal | None
+    amount: Decimal | None
+    created_by: int
+    created_at: datetime
+
+
+class DistributeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    run_id: int = Field(ge=1, le=2**63 - 1)
+
+
+class DistributedOut(BaseModel):
+    run_id: int
+    community_id: int
+    period: str
+    kind: str
+    posted_now: bool
+    difference_eur: Decimal

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from economic_service import events, repository
 from economic_service.energy import EnergySource, EnergyUnavailable
 from economic_service.models import MemberResult, SettlementRun, registry
-from economic_service.service import ledger
+from economic_service.service import distribution
 from economic_service.service.access import require_admin
 from economic_service.service.engine_input import (
     InputProblem,
@@ -245,19 +245,6 @@ async def approve(session: AsyncSession, principal: Principal, run_id: int) -> S
                 cents=m.cents,
             )
         )
-    await ledger.post(
-        session,
-        community_id=run.community_id,
-        kind="SETTLEMENT_DISTRIBUTION",
-        key=f"settlement:{run.community_id}:{run.period}:final",
-        description=f"distribution of {run.period} (run {final.id}, approving {run.id})",
-        lines=ledger.distribution_lines(
-            run.total_cents or 0,
-            run.community_cents or 0,
-            [(m.user_id, m.cents) for m in members],
-        ),
-        created_by=principal.user_id,
-        settlement_run_id=final.id,
-    )
+    await distribution.post_final(session, final, members, principal.user_id)
     await events.run_approved(session, final, members, principal.user_id)
     return final

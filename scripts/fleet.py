@@ -122,7 +122,10 @@ class DevClient:
         return svc.env["CLIENT_ID"], svc.env["CLIENT_SECRET"]
 
 
-DEV_CLIENTS: tuple[DevClient, ...] = (DevClient("economic", ("energy:read", "registry:read-iban")),)
+DEV_CLIENTS: tuple[DevClient, ...] = (
+    DevClient("economic", ("energy:read", "registry:read-iban")),
+    DevClient("reporting", ("energy:read", "economic:read")),
+)
 
 
 def ensure_dev_clients(ports: dict[str, int], database: str, admin_username: str) -> None:

@@ -737,9 +737,13 @@ def _parse_prices(c: _Collector, value: Any) -> Prices | None:
         if h is None and h_raw is not None:
             c.add(f"{path}.hour", "must be an ISO-8601 instant with its UTC offset")
         price = c.required(o, "eur_mwh", path)
-        # JSON numbers from a file, or Decimal from an in-process caller; either
-        # way prices are quantised to the micro-euro before any money is made.
-        if isinstance(price, bool) or not isinstance(price, int | float | Decimal):
+        # JSON numbers from a file, a decimal string (what a service that keeps prices as
+        # Decimal writes, so no binary float stands between its table and the engine), or
+        # Decimal from an in-process caller; either way prices are quantised to the
+        # micro-euro before any money is made.
+        if isinstance(price, str):
+            price = c.decimal(price, f"{path}.eur_mwh")
+        elif isinstance(price, bool) or not isinstance(price, int | float | Decimal):
             if price is not None:
                 c.add(f"{path}.eur_mwh", "must be a number")
             price = None

@@ -95,6 +95,9 @@ class Plant:
     region: str
     entry_into_service: date
     capital_grant_eur_per_kw: Decimal = Decimal(0)
+    # The maximum eligible cost €/kW of the grant reduction when the caller's dated table says
+    # otherwise than the built-in one (parameters.GRANT_REDUCTION_RULES); None: the built-in.
+    max_eligible_cost_eur_per_kw: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,9 @@ def _check_plant(plant: Plant, path: str) -> list[Problem]:
         problems.append(Problem(f"{path}.power_kw", "must be > 0"))
     if plant.capital_grant_eur_per_kw < 0:
         problems.append(Problem(f"{path}.capital_grant_eur_per_kw", "must be >= 0"))
+    cost_cap = plant.max_eligible_cost_eur_per_kw
+    if cost_cap is not None and not cost_cap > 0:
+        problems.append(Problem(f"{path}.max_eligible_cost_eur_per_kw", "must be > 0"))
     if plant.region not in REGIONS:
         problems.append(Problem(f"{path}.region", f"unknown region {plant.region!r}"))
     return problems
@@ -365,7 +371,14 @@ def _check_prices(s: Scenario) -> list[Problem]:
 _MEMBER_KEYS = frozenset({"id", "enterprise", "public_body"})
 _POINT_KEYS = frozenset({"pod", "member", "substation", "zone", "plant"})
 _PLANT_KEYS = frozenset(
-    {"power_kw", "technology", "region", "entry_into_service", "capital_grant_eur_per_kw"}
+    {
+        "power_kw",
+        "technology",
+        "region",
+        "entry_into_service",
+        "capital_grant_eur_per_kw",
+        "max_eligible_cost_eur_per_kw",
+    }
 )
 _READING_KEYS = frozenset({"pod", "start", "minutes", "fed_in_kwh", "withdrawn_kwh"})
 _PRICE_KEYS = frozenset({"zone", "hour", "eur_mwh"})
@@ -592,9 +605,16 @@ def _parse_plant(c: _Collector, value: Any, path: str) -> Plant | None:
         c.add(f"{path}.region", f"unknown region {region_raw!r}")
     entry = c.day(c.required(o, "entry_into_service", path), f"{path}.entry_into_service")
     grant = c.decimal(o.get("capital_grant_eur_per_kw", 0), f"{path}.capital_grant_eur_per_kw")
+    cost_cap = None
+    if o.get("max_eligible_cost_eur_per_kw") is not None:
+        cost_cap = c.decimal(
+            o["max_eligible_cost_eur_per_kw"], f"{path}.max_eligible_cost_eur_per_kw"
+        )
+        if cost_cap is None:
+            return None
     if power is None or tech is None or region is None or entry is None or grant is None:
         return None
-    return Plant(power, Technology(tech), region, entry, grant)
+    return Plant(power, Technology(tech), region, entry, grant, cost_cap)
 
 
 def _parse_shares(c: _Collector, value: Any) -> Shares | None:

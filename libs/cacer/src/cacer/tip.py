@@ -73,9 +73,8 @@ def grant_reduction(
     rule = in_force(table, max(plant.entry_into_service, EXISTING_PLANT_CUTOFF))
     for cap in rule.cost_caps:
         if plant.power_kw <= cap.max_power_kw:
-            intensity = Fraction(plant.capital_grant_eur_per_kw) / Fraction(
-                cap.max_eligible_cost_eur_per_kw
-            )
+            max_cost = plant.max_eligible_cost_eur_per_kw or cap.max_eligible_cost_eur_per_kw
+            intensity = Fraction(plant.capital_grant_eur_per_kw) / Fraction(max_cost)
             return min(rule.max_reduction, rule.factor * intensity)
     # Above the largest cost cap the plant is over 1 MW and earns no TIP at all.
     return Fraction(0)

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from economic_service.api import books, distribution, internal_reports, payouts, settlements
 from economic_service.energy import EnergyClient
+from economic_service.api import books, internal_reports, parameters, prices, run_hours, settlements
 from economic_service.models import outbox, processed_events, registry
 from economic_service.payees import PayeesClient
 from economic_service.service.jobs import SettlementJobs
@@ -51,6 +52,9 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             internal_reports.router,
             payouts.router,
             distribution.router,
+            prices.router,
+            parameters.router,
+            run_hours.router,
         ],
     )
 

@@ -2,7 +2,9 @@
 
 * the registry read model (communities, shares by date, plants and their
   stays, memberships), kept from cer.v1, plant.v1 and membership.v1;
-* zonal prices and the dated rule parameters a platform admin may extend;
+* market prices as imported, the hourly zonal prices settlements use, their corrections;
+* the dated rule parameters a platform admin may extend;
+* the hours of each run per substation;
 * settlement runs, immutable once computed, with their members' results;
 * the books: accounts per community, journal entries whose postings sum to
   zero (checked by the database at commit), transactions, and the audit log.
@@ -22,6 +24,7 @@ from cerc_shared.outbox import define_outbox
 from cerc_shared.readmodels import RegistryReadModel
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -50,26 +53,100 @@ def _now() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
 
 
+class PriceImport(Base):
+    """One file of the market operator's prices as loaded (a ZIP of daily XML files or one XML).
+
+    The same bytes again are recognised by ``sha256`` and change nothing."""
+
+    __tablename__ = "price_imports"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    imported_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    imported_at: Mapped[datetime] = _now()
+    first_day: Mapped[date] = mapped_column(Date, nullable=False)
+    last_day: Mapped[date] = mapped_column(Date, nullable=False)
+    days: Mapped[int] = mapped_column(Integer, nullable=False)
+    market_prices: Mapped[int] = mapped_column(Integer, nullable=False)
+    hourly_added: Mapped[int] = mapped_column(Integer, nullable=False)
+    hourly_superseded: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class MarketPrice(Base):
+    """A zone's price as the market operator published it, per hour (``Prezzi``) or per
+    quarter hour (``Prezzi15``, from October 2025); the rules' hourly Pz is in ZonalPrice."""
+
+    __tablename__ = "market_prices"
+    zone: Mapped[str] = mapped_column(String(10), primary_key=True)
+    start_utc: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
+    eur_mwh: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
+    import_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("price_imports.id"), nullable=False
+    )
+
+
 class ZonalPrice(Base):
-    """The hourly zonal price Pz (€/MWh) of a market zone, for the hour starting at ``hour_utc``."""
+    """The hourly zonal price Pz (€/MWh) of a market zone, for the hour starting at
+    ``hour_utc``: what settlements use. ``source`` says whether it is the published hourly
+    price or the mean of the hour's four quarter prices (cacer.market_prices)."""
 
     __tablename__ = "zonal_prices"
     zone: Mapped[str] = mapped_column(String(10), primary_key=True)
     hour_utc: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     eur_mwh: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
     source: Mapped[str] = mapped_column(String(40), nullable=False)
+    import_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("price_imports.id"))
 
 
-class TraseRate(Base):
-    """TRASe by year (€/MWh), extending the engine's dated table; a year in
-    neither is an error the user sees, never a zero."""
+class PriceRevision(Base):
+    """A price replaced by a later import (a correction): the old value and who replaced it."""
 
-    __tablename__ = "trase_rates"
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    eur_mwh: Mapped[Decimal] = mapped_column(Numeric(10, 4), nullable=False)
+    __tablename__ = "price_revisions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # "zonal" (the rules' hourly Pz) or "market" (a published price, hourly or quarter hour)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)
+    zone: Mapped[str] = mapped_column(String(10), nullable=False)
+    start_utc: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    old_eur_mwh: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
+    new_eur_mwh: Mapped[Decimal] = mapped_column(Numeric(12, 6), nullable=False)
+    old_import_id: Mapped[int | None] = mapped_column(BigInteger)
+    import_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("price_imports.id"), nullable=False
+    )
+
+    __table_args__ = (Index("ix_price_revisions_zone", "zone", "start_utc"),)
+
+
+class RuleParameter(Base):
+    """A dated rule parameter a platform admin added over the engine's built-in table:
+    ``trase_eur_mwh`` (key "", from 1 January of its year), ``max_eligible_cost_eur_per_kw``
+    (key: the power class's upper bound in kW). Every change is in the audit log."""
+
+    __tablename__ = "rule_parameters"
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    key: Mapped[str] = mapped_column(String(20), primary_key=True)
+    valid_from: Mapped[date] = mapped_column(Date, primary_key=True)
+    value: Mapped[Decimal] = mapped_column(Numeric(14, 6), nullable=False)
     source: Mapped[str] = mapped_column(String(200), nullable=False)
-    created_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    created_at: Mapped[datetime] = _now()
+    set_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    set_at: Mapped[datetime] = _now()
+
+
+class SettlementHour(Base):
+    """A completed run's hour of one primary substation, as the engine computed it (Wh)."""
+
+    __tablename__ = "settlement_hours"
+    run_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("settlement_runs.id"), primary_key=True
+    )
+    substation: Mapped[str] = mapped_column(String(40), primary_key=True)
+    hour_utc: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    fed_in_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    withdrawn_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    shared_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    incentivised_wh: Mapped[int] = mapped_column(BigInteger, nullable=False)
 
 
 class SettlementRun(Base):

@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 
 from cerc_shared.clock import ITALY
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from economic_service.models import (
     Account,
+    AuditRecord,
     JournalEntry,
     ManagementFee,
+    MarketPrice,
     MemberResult,
     Payout,
     PayoutAccount,
     PayoutTransfer,
     Posting,
+    PriceImport,
+    PriceRevision,
+    RuleParameter,
+    SettlementHour,
     SettlementRun,
     Transaction,
-    TraseRate,
     ZonalPrice,
 )
 
 
 async def prices_between(
     session: AsyncSession, zones: set[str], start: datetime, end: datetime
-) -> list[tuple[str, datetime, Decimal]]:
+) -> list[tuple[str, datetime, Decimal, str]]:
+    """(zone, hour, €/MWh, source) of every stored hourly Pz of these zones in [start, end)."""
     rows = await session.execute(
-        select(ZonalPrice.zone, ZonalPrice.hour_utc, ZonalPrice.eur_mwh)
+        select(ZonalPrice.zone, ZonalPrice.hour_utc, ZonalPrice.eur_mwh, ZonalPrice.source)
         .where(
             ZonalPrice.zone.in_(zones),
             ZonalPrice.hour_utc >= start,
@@ -38,14 +45,271 @@ async def prices_between(
         )
         .order_by(ZonalPrice.zone, ZonalPrice.hour_utc)
     )
-    return [(r.zone, r.hour_utc, r.eur_mwh) for r in rows]
+    return [(r.zone, r.hour_utc, r.eur_mwh, r.source) for r in rows]
 
 
-async def trase_for(session: AsyncSession, year: int) -> Decimal | None:
-    value: Decimal | None = await session.scalar(
-        select(TraseRate.eur_mwh).where(TraseRate.year == year)
+async def price_import_by_digest(session: AsyncSession, sha256: str) -> PriceImport | None:
+    found: PriceImport | None = await session.scalar(
+        select(PriceImport).where(PriceImport.sha256 == sha256)
     )
-    return value
+    return found
+
+
+async def price_imports(
+    session: AsyncSession, *, offset: int, limit: int
+) -> tuple[list[PriceImport], int]:
+    total = await session.scalar(select(func.count()).select_from(PriceImport)) or 0
+    rows = await session.scalars(
+        select(PriceImport).order_by(PriceImport.id.desc()).offset(offset).limit(limit)
+    )
+    return list(rows), int(total)
+
+
+# Both upserts compare with what is stored and write only what differs; the CTEs all see the
+# rows as they were before the statement, so ``changed`` holds the values being replaced.
+_UPSERT_MARKET = text(
+    """
+WITH incoming AS (
+  SELECT * FROM unnest(CAST(:zones AS varchar[]), CAST(:starts AS timestamptz[]),
+                       CAST(:minutes AS int[]), CAST(:eurs AS numeric[]))
+           AS t(zone, start_utc, minutes, eur_mwh)
+), changed AS (
+  SELECT m.zone, m.start_utc, m.minutes, m.eur_mwh AS old, i.eur_mwh AS new, m.import_id
+  FROM market_prices m JOIN incoming i USING (zone, start_utc, minutes)
+  WHERE m.eur_mwh <> i.eur_mwh
+), history AS (
+  INSERT INTO price_revisions
+    (kind, zone, start_utc, minutes, old_eur_mwh, new_eur_mwh, old_import_id, import_id)
+  SELECT 'market', zone, start_utc, minutes, old, new, import_id, :import_id FROM changed
+)
+INSERT INTO market_prices (zone, start_utc, minutes, eur_mwh, import_id)
+SELECT zone, start_utc, minutes, eur_mwh, :import_id FROM incoming
+ON CONFLICT (zone, start_utc, minutes) DO UPDATE
+  SET eur_mwh = excluded.eur_mwh, import_id = excluded.import_id
+  WHERE market_prices.eur_mwh <> excluded.eur_mwh
+"""
+)
+
+_UPSERT_ZONAL = text(
+    """
+WITH incoming AS (
+  SELECT * FROM unnest(CAST(:zones AS varchar[]), CAST(:hours AS timestamptz[]),
+                       CAST(:eurs AS numeric[]), CAST(:sources AS varchar[]))
+           AS t(zone, hour_utc, eur_mwh, source)
+), changed AS (
+  SELECT z.zone, z.hour_utc, z.eur_mwh AS old, i.eur_mwh AS new, z.import_id
+  FROM zonal_prices z JOIN incoming i USING (zone, hour_utc)
+  WHERE z.eur_mwh <> i.eur_mwh AND NOT (z.source = :keep AND i.source = :over)
+), history AS (
+  INSERT INTO price_revisions
+    (kind, zone, start_utc, minutes, old_eur_mwh, new_eur_mwh, old_import_id, import_id)
+  SELECT 'zonal', zone, hour_utc, 60, old, new, import_id, :import_id FROM changed
+), written AS (
+  INSERT INTO zonal_prices (zone, hour_utc, eur_mwh, source, import_id)
+  SELECT zone, hour_utc, eur_mwh, source, :import_id FROM incoming
+  ON CONFLICT (zone, hour_utc) DO UPDATE
+    SET eur_mwh = excluded.eur_mwh, source = excluded.source, import_id = excluded.import_id
+    WHERE (zonal_prices.eur_mwh <> excluded.eur_mwh OR zonal_prices.source <> excluded.source)
+      AND NOT (zonal_prices.source = :keep AND excluded.source = :over)
+  RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM written WHERE inserted), (SELECT count(*) FROM changed)
+"""
+)
+
+#: Rows per statement: a year of quarter hours for seven zones is ~245,000 prices.
+_CHUNK = 20_000
+
+
+async def upsert_market_prices(
+    session: AsyncSession, import_id: int, rows: Sequence[tuple[str, datetime, int, Decimal]]
+) -> None:
+    for k in range(0, len(rows), _CHUNK):
+        chunk = rows[k : k + _CHUNK]
+        await session.execute(
+            _UPSERT_MARKET,
+            {
+                "zones": [r[0] for r in chunk],
+                "starts": [r[1] for r in chunk],
+                "minutes": [r[2] for r in chunk],
+                "eurs": [r[3] for r in chunk],
+                "import_id": import_id,
+            },
+        )
+
+
+async def upsert_zonal_prices(
+    session: AsyncSession,
+    import_id: int,
+    rows: Sequence[tuple[str, datetime, Decimal, str]],
+    *,
+    keep_source: str,
+    over_source: str,
+) -> tuple[int, int]:
+    """(hours added, hours whose price changed); a ``keep_source`` price is never replaced by
+    an ``over_source`` one."""
+    added = superseded = 0
+    for k in range(0, len(rows), _CHUNK):
+        chunk = rows[k : k + _CHUNK]
+        counts = (
+            await session.execute(
+                _UPSERT_ZONAL,
+                {
+                    "zones": [r[0] for r in chunk],
+                    "hours": [r[1] for r in chunk],
+                    "eurs": [r[2] for r in chunk],
+                    "sources": [r[3] for r in chunk],
+                    "import_id": import_id,
+                    "keep": keep_source,
+                    "over": over_source,
+                },
+            )
+        ).one()
+        added += int(counts[0])
+        superseded += int(counts[1])
+    return added, superseded
+
+
+async def zonal_prices_page(
+    session: AsyncSession,
+    zone: str | None,
+    start: datetime,
+    end: datetime,
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[ZonalPrice], int]:
+    where = [ZonalPrice.hour_utc >= start, ZonalPrice.hour_utc < end]
+    if zone is not None:
+        where.append(ZonalPrice.zone == zone)
+    total = await session.scalar(select(func.count()).select_from(ZonalPrice).where(*where)) or 0
+    rows = await session.scalars(
+        select(ZonalPrice)
+        .where(*where)
+        .order_by(ZonalPrice.hour_utc, ZonalPrice.zone)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total)
+
+
+async def market_prices_page(
+    session: AsyncSession,
+    zone: str | None,
+    start: datetime,
+    end: datetime,
+    *,
+    offset: int,
+    limit: int,
+) -> tuple[list[MarketPrice], int]:
+    where = [MarketPrice.start_utc >= start, MarketPrice.start_utc < end, MarketPrice.minutes == 15]
+    if zone is not None:
+        where.append(MarketPrice.zone == zone)
+    total = await session.scalar(select(func.count()).select_from(MarketPrice).where(*where)) or 0
+    rows = await session.scalars(
+        select(MarketPrice)
+        .where(*where)
+        .order_by(MarketPrice.start_utc, MarketPrice.zone)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total)
+
+
+async def price_revisions(
+    session: AsyncSession, zone: str, start: datetime, end: datetime
+) -> list[PriceRevision]:
+    rows = await session.scalars(
+        select(PriceRevision)
+        .where(
+            PriceRevision.zone == zone,
+            PriceRevision.start_utc >= start,
+            PriceRevision.start_utc < end,
+        )
+        .order_by(PriceRevision.id)
+    )
+    return list(rows)
+
+
+# ------------------------------------------------------------------ rule parameters
+
+
+async def rule_parameters(session: AsyncSession, name: str | None = None) -> list[RuleParameter]:
+    query = select(RuleParameter)
+    if name is not None:
+        query = query.where(RuleParameter.name == name)
+    rows = await session.scalars(
+        query.order_by(RuleParameter.name, RuleParameter.key, RuleParameter.valid_from)
+    )
+    return list(rows)
+
+
+async def rule_parameter(
+    session: AsyncSession, name: str, key: str, valid_from: date, *, lock: bool = False
+) -> RuleParameter | None:
+    query = select(RuleParameter).where(
+        RuleParameter.name == name, RuleParameter.key == key, RuleParameter.valid_from == valid_from
+    )
+    if lock:
+        query = query.with_for_update()
+    found: RuleParameter | None = await session.scalar(query)
+    return found
+
+
+async def parameter_audit(session: AsyncSession, *, limit: int) -> list[AuditRecord]:
+    rows = await session.scalars(
+        select(AuditRecord)
+        .where(AuditRecord.action.like("parameter.%"))
+        .order_by(AuditRecord.id.desc())
+        .limit(limit)
+    )
+    return list(rows)
+
+
+# ------------------------------------------------------------------ the hours of a run
+
+
+async def insert_settlement_hours(
+    session: AsyncSession,
+    run_id: int,
+    rows: Sequence[tuple[str, datetime, int, int, int, int]],
+) -> None:
+    for k in range(0, len(rows), _CHUNK):
+        chunk = rows[k : k + _CHUNK]
+        await session.execute(
+            insert(SettlementHour),
+            [
+                {
+                    "run_id": run_id,
+                    "substation": r[0],
+                    "hour_utc": r[1],
+                    "fed_in_wh": r[2],
+                    "withdrawn_wh": r[3],
+                    "shared_wh": r[4],
+                    "incentivised_wh": r[5],
+                }
+                for r in chunk
+            ],
+        )
+
+
+async def settlement_hours_page(
+    session: AsyncSession, run_id: int, substation: str | None, *, offset: int, limit: int
+) -> tuple[list[SettlementHour], int]:
+    where = [SettlementHour.run_id == run_id]
+    if substation is not None:
+        where.append(SettlementHour.substation == substation)
+    total = (
+        await session.scalar(select(func.count()).select_from(SettlementHour).where(*where)) or 0
+    )
+    rows = await session.scalars(
+        select(SettlementHour)
+        .where(*where)
+        .order_by(SettlementHour.hour_utc, SettlementHour.substation)
+        .offset(offset)
+        .limit(limit)
+    )
+    return list(rows), int(total)
 
 
 async def run(session: AsyncSession, run_id: int, *, lock: bool = False) -> SettlementRun | None:

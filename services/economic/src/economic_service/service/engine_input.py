@@ -74,6 +74,7 @@ def build_engine_input(
     energy: CommunityMonthEnergy,
     prices: Sequence[tuple[str, datetime, Decimal]],
     trase_eur_mwh: Decimal | None,
+    cost_cap_by_plant: Mapping[int, Decimal] | None = None,
 ) -> EngineInput:
     start, end = month_bounds(period)
     problems: list[str] = []
@@ -138,6 +139,8 @@ def build_engine_input(
                 else None,
                 "capital_grant_eur_per_kw": str(facts.capital_grant_eur_per_kw or 0),
             }
+            if cost_cap_by_plant and plant_id in cost_cap_by_plant:
+                point["plant"]["max_eligible_cost_eur_per_kw"] = str(cost_cap_by_plant[plant_id])
         points.append(point)
         members_used[owner] = latest_membership[owner]
         stay_days = [(s.valid_from, s.valid_to) for s in plant_stays]
@@ -178,20 +181,21 @@ def build_engine_input(
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "members": members,
         "points": points,
+        # Prices and shares as decimal strings: exact from the table to the engine.
         "prices": [
-            {"zone": zone, "hour": hour.astimezone(ITALY).isoformat(), "eur_mwh": float(eur)}
+            {"zone": zone, "hour": hour.astimezone(ITALY).isoformat(), "eur_mwh": str(eur)}
             for zone, hour, eur in prices
             if zone in zones
         ],
         "readings": readings,
         "distribution": {
-            "producers": float(shares.producers_pct / HUNDRED),
-            "consumers": float(shares.consumers_pct / HUNDRED),
-            "community": float(shares.community_fund_pct / HUNDRED),
+            "producers": str(shares.producers_pct / HUNDRED),
+            "consumers": str(shares.consumers_pct / HUNDRED),
+            "community": str(shares.community_fund_pct / HUNDRED),
         },
     }
     if trase_eur_mwh is not None:
-        document["trase_eur_mwh"] = float(trase_eur_mwh)
+        document["trase_eur_mwh"] = str(trase_eur_mwh)
     canonical = json.dumps(document, sort_keys=True, separators=(",", ":"))
     return EngineInput(
         document=document,

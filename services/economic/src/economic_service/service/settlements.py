@@ -10,21 +10,21 @@ from the last approved figures is what counts.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
 
 from cacer import ScenarioError, parse_scenario, settle
 from cacer.report import settlement_json
 from cerc_shared.auth import Principal
-from cerc_shared.clock import ITALY, italian_today
+from cerc_shared.clock import italian_today
 from cerc_shared.envelope import ApiError, NotFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from economic_service import events, repository
 from economic_service.energy import EnergySource, EnergyUnavailable
 from economic_service.models import MemberResult, SettlementRun, registry
-from economic_service.service import distribution
+from economic_service.service import distribution, ledger, parameters, prices, run_hours
 from economic_service.service.access import require_admin
 from economic_service.service.engine_input import (
     InputProblem,
@@ -34,6 +34,7 @@ from economic_service.service.engine_input import (
 )
 
 KINDS = ("ESTIMATE", "PROVISIONAL", "ADJUSTMENT")
+HOUR = timedelta(hours=1)
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -86,6 +87,8 @@ async def compute_run(session: AsyncSession, run: SettlementRun, energy: EnergyS
         )
     except EnergyUnavailable as exc:
         _fail(run, [{"code": "energy_unavailable", "message": str(exc)}])
+    except prices.PricesMissing as exc:
+        _fail(run, exc.errors())
     run.finished_at = datetime.now(UTC)
     await session.flush()
     await events.run_computed(session, run)
@@ -110,10 +113,12 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
             code="official_data_incomplete",
         )
     zones = {p.market_zone for p in plants.values() if p.market_zone}
-    start_utc = datetime.combine(start, time(), ITALY).astimezone(UTC)
-    end_utc = datetime.combine(end, time(), ITALY).astimezone(UTC)
-    prices = await repository.prices_between(session, zones, start_utc, end_utc)
-    trase = await repository.trase_for(session, start.year)
+    hours = prices.market_hours(start, end)
+    zonal = await repository.prices_between(session, zones, hours[0], hours[-1] + HOUR)
+    gaps = prices.missing_hours(zones, hours, ((zone, at) for zone, at, _, _ in zonal))
+    if gaps:
+        raise prices.PricesMissing(gaps)
+    in_force = await parameters.in_force_for(session, start, plants)
     engine_input = build_engine_input(
         period=run.period,
         stays=stays,
@@ -121,8 +126,9 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
         memberships=memberships,
         shares=shares,
         energy=month,
-        prices=prices,
-        trase_eur_mwh=trase,
+        prices=[(zone, at, eur) for zone, at, eur, _ in zonal],
+        trase_eur_mwh=in_force.trase_eur_mwh,
+        cost_cap_by_plant=in_force.cost_cap_by_plant,
     )
     run.progress = 50
     settlement = settle(parse_scenario(engine_input.document))
@@ -130,14 +136,19 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
     run.inputs_fingerprint = engine_input.fingerprint
     run.coverage = engine_input.coverage
     run.parameters = {
-        "trase_eur_mwh": str(trase) if trase is not None else "engine table",
+        **in_force.record,
         "distribution": engine_input.document["distribution"],
-        "prices": len(engine_input.document["prices"]),
+        "prices": {
+            "zones": sorted(zones),
+            "hours": len(engine_input.document["prices"]),
+            "sources": sorted({source for _, _, _, source in zonal}),
+        },
     }
     run.engine_version = version("cacer")
     run.result = report
     run.total_cents = settlement.total_cents
     run.community_cents = settlement.community_cents
+    await run_hours.store(session, run.id, settlement)
     for member in settlement.members:
         session.add(
             MemberResult(

@@ -73,10 +73,12 @@ async def demo_community(
     return c, users, energy
 
 
-async def settle_through_api(client: httpx.AsyncClient, c: Community, kind: str) -> dict[str, Any]:
+async def settle_through_api(
+    client: httpx.AsyncClient, c: Community, kind: str, period: str = MONTH
+) -> dict[str, Any]:
     response = await client.post(
         "/api/economic/settlements/",
-        json={"community_id": c.id, "period": MONTH, "kind": kind},
+        json={"community_id": c.id, "period": period, "kind": kind},
         headers=auth(c.admin),
     )
     assert response.status_code == 202, response.text

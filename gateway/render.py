@@ -53,7 +53,7 @@ NUMERIC = {
     "address_window": "per-address window, whole seconds",
     "max_dynamic_descriptors": "distinct users/addresses tracked (LRU size)",
     "max_body_bytes": "largest request body (413 beyond)",
-    "upload_max_body_bytes": "largest request body under /api/cer/",
+    "upload_max_body_bytes": "largest request body under /api/cer/ and of a price import",
     "xff_trusted_hops": "trusted X-Forwarded-For hops in front of the gateway",
     "route_timeout": "upstream timeout, seconds",
     "auth_limit": "login and registration requests per client address per auth window",

@@ -41,6 +41,11 @@ def main() -> None:
         # A past month of official data and prices: the demo can be settled, approved, paid.
         official = ROOT / "scripts" / "demo_official_data.py"
         subprocess.run([sys.executable, str(official), "--gateway", gateway], check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo_prices.py"), "--gateway", gateway,
+         "--username", DEMO_ADMIN[0], "--password", DEMO_ADMIN[2]],
+        check=True, cwd=ROOT,
+    )  # fmt: skip
     print(
         f"""
 CerCollettiva is running.

@@ -51,6 +51,8 @@ ROUTES = {
     "/api/iot/": "svc_iot",
     "/api/energy/": "svc_energy",
     "/api/economic/": "svc_economic",
+    # The market operator's price files, larger than other bodies; before /api/economic/.
+    "/api/economic/prices/imports/": "svc_economic",
     "/api/notifications/": "svc_notification",
     "/api/reports/": "svc_reporting",
     # The web app (scripts/web_server.py): every path outside /api/.
@@ -161,6 +163,7 @@ def test_rendered_config_follows_the_contract(tmp_path: Path) -> None:
     [live] = [(i, r) for i, r in enumerate(routes) if r["match"].get("path") == LIVE_PATH]
     assert live[1]["route"]["cluster"] == "svc_energy"
     assert live[0] < prefixes.index("/api/energy/")
+    assert prefixes.index("/api/economic/prices/imports/") < prefixes.index("/api/economic/")
     assert int(live[1]["route"]["timeout"].removesuffix("s")) >= 3600
     [reports] = [
         (i, r) for i, r in enumerate(routes) if r["match"].get("path") == ECONOMIC_REPORTS_PATH
@@ -773,6 +776,11 @@ def test_oversized_body_is_413(gateway: Gateway, keys: Keys) -> None:
         r = c.post(
             f"{gateway.base}/api/cer/1/statute/", content=b"x" * (UPLOAD_MAX_BODY + 1), headers=auth
         )
+        assert r.status_code == 413
+        # So may a year of the market operator's price files.
+        prices = f"{gateway.base}/api/economic/prices/imports/"
+        assert echoed(c.post(prices, content=b"x" * (UPLOAD_MAX_BODY - 10), headers=auth))
+        r = c.post(prices, content=b"x" * (UPLOAD_MAX_BODY + 1), headers=auth)
         assert r.status_code == 413
 
 

@@ -10,6 +10,8 @@ from the last approved figures is what counts.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from typing import Any
@@ -19,6 +21,7 @@ from cacer.report import settlement_json
 from cerc_shared.auth import Principal
 from cerc_shared.clock import italian_today
 from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.readmodels import PlantFacts
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from economic_service import events, repository
@@ -27,6 +30,7 @@ from economic_service.models import MemberResult, SettlementRun, registry
 from economic_service.service import distribution, ledger, parameters, prices, run_hours
 from economic_service.service.access import require_admin
 from economic_service.service.engine_input import (
+    EngineInput,
     InputProblem,
     build_engine_input,
     month_bounds,
@@ -99,17 +103,35 @@ def _fail(run: SettlementRun, errors: list[dict[str, Any]]) -> None:
     run.errors = errors
 
 
-async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySource) -> None:
+@dataclass(frozen=True)
+class MonthInput:
+    """A community month as the engine takes it, and what it was built from."""
+
+    engine_input: EngineInput
+    parameters: dict[str, Any]  # what a run records: parameters in force, shares, prices
+    plants: Mapping[int, PlantFacts]
+
+
+async def month_input(
+    session: AsyncSession,
+    community_id: int,
+    period: str,
+    energy: EnergySource,
+    *,
+    official_only: bool = False,
+) -> MonthInput:
+    """Everything a run of ``period`` gives the engine: the registry by date, the energy
+    service's hours, the zonal prices (every hour, or PricesMissing), the parameters in force."""
     reader = registry.reader(session)
-    start, end = month_bounds(run.period)
-    stays = await reader.plants_of_community(run.community_id, between=(start, end))
+    start, end = month_bounds(period)
+    stays = await reader.plants_of_community(community_id, between=(start, end))
     plants = await reader.plants(stay.plant_id for stay in stays)
-    memberships = await reader.memberships_of_community(run.community_id, between=(start, end))
-    shares = await reader.shares_on(run.community_id, start)
-    month = await energy.pod_hours(run.community_id, run.period)
-    if run.kind == "PROVISIONAL" and not month.official_complete:
+    memberships = await reader.memberships_of_community(community_id, between=(start, end))
+    shares = await reader.shares_on(community_id, start)
+    month = await energy.pod_hours(community_id, period)
+    if official_only and not month.official_complete:
         raise InputProblem(
-            [f"official data for {run.period} is not complete yet"],
+            [f"official data for {period} is not complete yet"],
             code="official_data_incomplete",
         )
     zones = {p.market_zone for p in plants.values() if p.market_zone}
@@ -120,7 +142,7 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
         raise prices.PricesMissing(gaps)
     in_force = await parameters.in_force_for(session, start, plants)
     engine_input = build_engine_input(
-        period=run.period,
+        period=period,
         stays=stays,
         plants=plants,
         memberships=memberships,
@@ -130,12 +152,7 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
         trase_eur_mwh=in_force.trase_eur_mwh,
         cost_cap_by_plant=in_force.cost_cap_by_plant,
     )
-    run.progress = 50
-    settlement = settle(parse_scenario(engine_input.document))
-    report = settlement_json(settlement)
-    run.inputs_fingerprint = engine_input.fingerprint
-    run.coverage = engine_input.coverage
-    run.parameters = {
+    recorded = {
         **in_force.record,
         "distribution": engine_input.document["distribution"],
         "prices": {
@@ -144,6 +161,20 @@ async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySour
             "sources": sorted({source for _, _, _, source in zonal}),
         },
     }
+    return MonthInput(engine_input, recorded, plants)
+
+
+async def _compute(session: AsyncSession, run: SettlementRun, energy: EnergySource) -> None:
+    month = await month_input(
+        session, run.community_id, run.period, energy, official_only=run.kind == "PROVISIONAL"
+    )
+    engine_input = month.engine_input
+    run.progress = 50
+    settlement = settle(parse_scenario(engine_input.document))
+    report = settlement_json(settlement)
+    run.inputs_fingerprint = engine_input.fingerprint
+    run.coverage = engine_input.coverage
+    run.parameters = month.parameters
     run.engine_version = version("cacer")
     run.result = report
     run.total_cents = settlement.total_cents

@@ -12,6 +12,15 @@ from fastapi import FastAPI
 from economic_service.api import books, distribution, internal_reports, payouts, settlements
 from economic_service.energy import EnergyClient
 from economic_service.api import books, internal_reports, parameters, prices, run_hours, settlements
+from economic_service.api import (
+    books,
+    internal_reports,
+    parameters,
+    prices,
+    run_hours,
+    settlements,
+    simulations,
+)
 from economic_service.models import outbox, processed_events, registry
 from economic_service.payees import PayeesClient
 from economic_service.service.jobs import SettlementJobs
@@ -55,6 +64,7 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             prices.router,
             parameters.router,
             run_hours.router,
+            simulations.router,
         ],
     )
 

@@ -49,6 +49,7 @@ class TotalsOut(BaseModel):
     total_cents: int
     community_cents: int
     members_cents: int
+    incentive_cents: int
 
 
 class NewcomerOut(BaseModel):
@@ -81,7 +82,10 @@ class SimulationOut(BaseModel):
 
 def _totals(t: simulations.Totals) -> TotalsOut:
     return TotalsOut(
-        total_cents=t.total_cents, community_cents=t.community_cents, members_cents=t.members_cents
+        total_cents=t.total_cents,
+        community_cents=t.community_cents,
+        members_cents=t.members_cents,
+        incentive_cents=t.incentive_cents,
     )
 
 

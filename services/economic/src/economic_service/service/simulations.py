@@ -84,9 +84,11 @@ class Totals:
     total_cents: int = 0
     community_cents: int = 0
     members_cents: int = 0  # the members already in the community
+    incentive_cents: int = 0  # the TIP part of total_cents (the rest is the ARERA refund)
 
     def add(self, other: Totals) -> None:
         self.total_cents += other.total_cents
+        self.incentive_cents += other.incentive_cents
         self.community_cents += other.community_cents
         self.members_cents += other.members_cents
 
@@ -237,12 +239,16 @@ def _settle_pair(
     return MonthResult(
         period=period,
         before=Totals(
-            before.total_cents, before.community_cents, sum(m.cents for m in before.members)
+            before.total_cents,
+            before.community_cents,
+            sum(m.cents for m in before.members),
+            before.incentive_cents,
         ),
         after=Totals(
             after.total_cents,
             after.community_cents,
             sum(m.cents for m in after.members if m.id != NEWCOMER),
+            after.incentive_cents,
         ),
         newcomer=NewcomerCents(mine.as_producer_cents, mine.as_consumer_cents, mine.cents),
         newcomer_kwh=newcomer_kwh,

@@ -94,6 +94,12 @@ async def test_a_file_with_one_bad_row_is_refused_whole_and_writes_nothing(
     async with maker() as session:
         assert await session.scalar(select(func.count()).select_from(PriceImport)) == imports_before
 
+    (far,) = days(date(2031, 1, 1), 1)
+    far_day = to_market_xml(far).replace(b"<Data>20310101</Data>", b"<Data>99991231</Data>")
+    refused = await upload(client, "lontano.xml", far_day)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "file"
+
     not_prices = await upload(client, "x.xml", b"<NewDataSet><Foo/></NewDataSet>")
     assert not_prices.status_code == 422
     assert "no <Prezzi> or <Prezzi15> rows" in not_prices.json()["errors"][0]["message"]
@@ -211,6 +217,8 @@ async def test_prices_are_paged_and_bad_ranges_are_named(client: httpx.AsyncClie
         ("from=2031-04-01&to=2033-04-01", "to"),
         ("from=2031-04-01&to=2031-04-02&zone=XYZ", "zone"),
         ("to=2031-04-02", "from"),
+        ("from=0001-01-01&to=0001-01-02", "from"),
+        ("from=9999-12-30&to=9999-12-31", "from"),
     ):
         response = await client.get(f"/api/economic/prices/?{query}", headers=auth(new_id()))
         assert response.status_code == 422, query

@@ -85,6 +85,11 @@ def import_out(record: PriceImport, *, unchanged: bool = False) -> PriceImportOu
 
 def _days(start: date, end: date) -> tuple[datetime, datetime]:
     """[from, to] as local days, both included, to UTC instants [start, end)."""
+    for name, day in (("from", start), ("to", end)):
+        if not prices.FIRST_DAY <= day <= prices.LAST_DAY:
+            expected = f"{prices.FIRST_DAY} to {prices.LAST_DAY}"
+            raise ApiError(422, "validation_error", f"{day} is outside the market's days",
+                           field=name, expected=expected)  # fmt: skip
     if end < start:
         raise ApiError(422, "validation_error", "to is before from", field="to",
                        expected="a day on or after from")  # fmt: skip

@@ -38,6 +38,8 @@ from economic_service.models import AuditRecord, PriceImport
 HOURLY_FILE = "hourly file"
 QUARTER_HOUR_MEAN = "quarter-hour mean"
 ZIP_MAGIC = b"PK\x03\x04"
+#: The market days a price may be stored for (the zonal market began in 2004).
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 #: Problems shown to the uploader; the library already summarises beyond 20 of one kind.
 MAX_ERRORS = 200
 
@@ -116,6 +118,13 @@ async def import_prices(
         days = await run_in_threadpool(parse_file, name, data)
     except PriceFileError as exc:
         raise _file_errors(exc.problems) from None
+    except (ValueError, OverflowError) as exc:  # a date no calendar here can hold
+        raise _file_errors([f"{name}: {exc}"]) from None
+    outside = sorted({d.day for d in days if not FIRST_DAY <= d.day <= LAST_DAY})
+    if outside:
+        raise _file_errors(
+            [f"{name}: Data {d:%Y%m%d} is outside {FIRST_DAY:%Y}..{LAST_DAY:%Y}" for d in outside]
+        )
     quarter_days = {d.day for d in days if d.interval_minutes == 15}
     record = PriceImport(
         sha256=digest,

@@ -223,3 +223,14 @@ async def test_prices_are_paged_and_bad_ranges_are_named(client: httpx.AsyncClie
         response = await client.get(f"/api/economic/prices/?{query}", headers=auth(new_id()))
         assert response.status_code == 422, query
         assert response.json()["errors"][0]["field"] == field, response.json()
+
+
+async def test_the_same_file_sent_twice_at_once_is_imported_once(
+    client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
+) -> None:
+    import asyncio
+
+    data = to_market_zip(days(date(2031, 5, 1), 2, seed=11))
+    answers = await asyncio.gather(*(upload(client, "maggio.zip", data) for _ in range(2)))
+    assert sorted(a.status_code for a in answers) == [200, 201], [a.text for a in answers]
+    assert len({a.json()["data"]["id"] for a in answers}) == 1

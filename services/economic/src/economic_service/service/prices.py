@@ -29,6 +29,7 @@ from cacer.market_prices import (
 from cerc_shared.auth import Principal
 from cerc_shared.clock import ITALY
 from cerc_shared.envelope import ApiError, ErrorItem
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
@@ -137,8 +138,17 @@ async def import_prices(
         hourly_added=0,
         hourly_superseded=0,
     )
-    session.add(record)
-    await session.flush()
+    try:
+        # The same file sent twice at once: the second waits on the unique digest, then
+        # finds the first one's import once it has committed.
+        async with session.begin_nested():
+            session.add(record)
+            await session.flush()
+    except IntegrityError:
+        existing = await repository.price_import_by_digest(session, digest)
+        if existing is None:
+            raise
+        return ImportResult(existing, unchanged=True)
     market = [
         (row.zone.value, _at(row.start_utc), row.minutes, row.eur_mwh)
         for d in days

@@ -35,17 +35,18 @@ def main() -> None:
     # The services' own OAuth clients (development secrets, in scripts/fleet.py).
     fleet.ensure_dev_clients(ports, fleet.DEV_DATABASE, DEMO_ADMIN[0])
     gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    # The demo year of zonal prices (and a TRASe marked DEMO ONLY where the engine has none).
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo_prices.py"), "--gateway", gateway,
+         "--username", DEMO_ADMIN[0], "--password", DEMO_ADMIN[2]],
+        check=True, cwd=ROOT,
+    )  # fmt: skip
     extra = ROOT / "scripts" / "demo_community.py"
     if extra.exists():
         subprocess.run([sys.executable, str(extra), "--gateway", gateway], check=True, cwd=ROOT)
         # A past month of official data and prices: the demo can be settled, approved, paid.
         official = ROOT / "scripts" / "demo_official_data.py"
         subprocess.run([sys.executable, str(official), "--gateway", gateway], check=True, cwd=ROOT)
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "demo_prices.py"), "--gateway", gateway,
-         "--username", DEMO_ADMIN[0], "--password", DEMO_ADMIN[2]],
-        check=True, cwd=ROOT,
-    )  # fmt: skip
     print(
         f"""
 CerCollettiva is running.

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_prices_parameters"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002_payouts"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

@@ -9,18 +9,18 @@ from cerc_shared.app import create_service_app
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from economic_service.api import books, distribution, internal_reports, payouts, settlements
-from economic_service.energy import EnergyClient
-from economic_service.api import books, internal_reports, parameters, prices, run_hours, settlements
 from economic_service.api import (
     books,
+    distribution,
     internal_reports,
     parameters,
+    payouts,
     prices,
     run_hours,
     settlements,
     simulations,
 )
+from economic_service.energy import EnergyClient
 from economic_service.models import outbox, processed_events, registry
 from economic_service.payees import PayeesClient
 from economic_service.service.jobs import SettlementJobs

@@ -587,11 +587,29 @@ async def insert_missing_prices(
 async def insert_trase_if_absent(
     session: AsyncSession, year: int, eur_mwh: Decimal, source: str, created_by: int
 ) -> bool:
+    """A TRASe for ``year`` (from 1 January) unless the platform already has one."""
+    start = date(year, 1, 1)
+    existing = await session.scalar(
+        select(RuleParameter.valid_from).where(
+            RuleParameter.name == "trase_eur_mwh",
+            RuleParameter.valid_from >= start,
+            RuleParameter.valid_from < date(year + 1, 1, 1),
+        )
+    )
+    if existing is not None:
+        return False
     inserted = await session.scalar(
-        insert(TraseRate)
-        .values(year=year, eur_mwh=eur_mwh, source=source, created_by=created_by)
-        .on_conflict_do_nothing(index_elements=["year"])
-        .returning(TraseRate.year)
+        insert(RuleParameter)
+        .values(
+            name="trase_eur_mwh",
+            key="",
+            valid_from=start,
+            value=eur_mwh,
+            source=source,
+            set_by=created_by,
+        )
+        .on_conflict_do_nothing(index_elements=["name", "key", "valid_from"])
+        .returning(RuleParameter.valid_from)
     )
     return inserted is not None
 

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from economic_service import events, repository
 from economic_service.energy import EnergySource, EnergyUnavailable
 from economic_service.models import MemberResult, SettlementRun, registry
-from economic_service.service import distribution, ledger, parameters, prices, run_hours
+from economic_service.service import distribution, parameters, prices, run_hours
 from economic_service.service.access import require_admin
 from economic_service.service.engine_input import (
     EngineInput,

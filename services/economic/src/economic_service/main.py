@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from cerc_shared.app import create_service_app
+from cerc_shared.crypto import FieldCipher
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
@@ -23,6 +24,11 @@ from economic_service.api import (
 from economic_service.energy import EnergyClient
 from economic_service.models import outbox, processed_events, registry
 from economic_service.payees import PayeesClient
+from economic_service.api import books, settlements
+from economic_service.api import gse as gse_api
+from economic_service.api import reconciliation as reconciliation_api
+from economic_service.models import outbox, processed_events, registry
+from economic_service.service.gse.schedule import GseWorker
 from economic_service.service.jobs import SettlementJobs
 from economic_service.settings import EconomicSettings
 from economic_service.tokens import client_tokens
@@ -47,6 +53,10 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             app.state.payees = PayeesClient(settings, tokens)
             jobs = SettlementJobs(runtime.sessionmaker, settings, EnergyClient(settings, tokens))
             runtime.add(jobs, name="settlement_jobs", start=settings.settle_jobs)
+            cipher = FieldCipher.from_setting(settings.data_keys, settings.data_key_current)
+            app.state.field_cipher = cipher
+            gse = GseWorker(runtime.sessionmaker, settings, cipher)
+            runtime.add(gse, name="gse_worker", start=settings.gse_sync)
             yield
 
     return create_service_app(
@@ -66,6 +76,7 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             run_hours.router,
             simulations.router,
         ],
+        routers=[settlements.router, books.router, gse_api.router, reconciliation_api.router],
     )
 
 

@@ -298,6 +298,19 @@ class PayoutAccount(Base):
     iban: Mapped[str] = mapped_column(String(34), nullable=False)
     bic: Mapped[str | None] = mapped_column(String(11))
     minimum_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+# ------------------------------------------------------------------ the GSE loop
+
+
+class GseCredential(Base):
+    """A community's OAuth client at the GSE, set by its ADMIN; the secret is
+    sealed with the service's field key (cerc_shared.crypto), never stored clear."""
+
+    __tablename__ = "gse_credentials"
+    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    client_secret_sealed: Mapped[str] = mapped_column(String(500), nullable=False)
+    # The GSE's id of the community's configuration, once registered.
+    configuration_id: Mapped[str | None] = mapped_column(String(40))
     updated_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[datetime] = _now()
 
@@ -366,6 +379,141 @@ class ManagementFee(Base):
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (UniqueConstraint("community_id", "valid_from"),)
+class GsePlant(Base):
+    """A POD as the GSE registered it (its id, e.g. GSE-PLT-000001)."""
+
+    __tablename__ = "gse_plants"
+    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    pod: Mapped[str] = mapped_column(String(20), primary_key=True)
+    gse_plant_id: Mapped[str] = mapped_column(String(40), nullable=False)
+    eligibility: Mapped[str | None] = mapped_column(String(20))
+    registered_at: Mapped[datetime] = _now()
+
+
+class GseSyncJob(Base):
+    """One exchange with the GSE: QUEUED -> RUNNING -> COMPLETED or FAILED.
+    ``requested_by`` 0: the schedule asked."""
+
+    __tablename__ = "gse_sync_jobs"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False)
+    requested_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    months: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    errors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_gse_sync_jobs_community_id", "community_id", "id"),
+        Index("ix_gse_sync_jobs_queued", "id", postgresql_where=text("status = 'QUEUED'")),
+    )
+
+
+class GseResult(Base):
+    """A month's figures as the GSE published them (pulled, or imported from its
+    file). A new row only when the content changes (a recalculation), so a re-pull
+    stores nothing; the newest row of a month is the GSE's current word."""
+
+    __tablename__ = "gse_results"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    month: Mapped[str] = mapped_column(String(7), nullable=False)
+    gse_id: Mapped[str] = mapped_column(String(60), nullable=False)
+    revision: Mapped[int] = mapped_column(Integer, nullable=False)
+    content_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    source: Mapped[str] = mapped_column(String(10), nullable=False)  # API or IMPORT
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    received_at: Mapped[datetime] = _now()
+
+    __table_args__ = (
+        UniqueConstraint("community_id", "gse_id", "content_sha256"),
+        Index("ix_gse_results_month", "community_id", "month", "id"),
+    )
+
+
+class GseAdvance(Base):
+    """A monthly advance per plant as the GSE states it (GSE-ADV-...)."""
+
+    __tablename__ = "gse_advances"
+    gse_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    month: Mapped[str] = mapped_column(String(7), nullable=False)
+    pod: Mapped[str] = mapped_column(String(20), nullable=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    due_on: Mapped[date] = mapped_column(Date, nullable=False)
+
+    __table_args__ = (Index("ix_gse_advances_month", "community_id", "month"),)
+
+
+class ExpectedGsePayment(Base):
+    """What the platform expects the GSE to pay: each plant's monthly advance by
+    the engine's formula (cacer.advance), due on the last working day of M+1."""
+
+    __tablename__ = "expected_gse_payments"
+    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    pod: Mapped[str] = mapped_column(String(20), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # ADVANCE
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    due_on: Mapped[date] = mapped_column(Date, nullable=False)
+
+
+class GsePayment(Base):
+    """A payment the GSE made (GSE-PAY-...); its GSE_PAYMENT transaction closes
+    the receivable once, whatever the number of pulls."""
+
+    __tablename__ = "gse_payments"
+    gse_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    payment_date: Mapped[date] = mapped_column(Date, nullable=False)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    source: Mapped[str] = mapped_column(String(10), nullable=False)
+    transaction_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("transactions.id"))
+    received_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_gse_payments_community_id", "community_id", "payment_date"),)
+
+
+class GseBalance(Base):
+    """The GSE's running balance: what it carried over (under the €50 threshold)."""
+
+    __tablename__ = "gse_balances"
+    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    carried_over_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    pending_items: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    last_run_on: Mapped[date | None] = mapped_column(Date)
+    updated_at: Mapped[datetime] = _now()
+
+
+class GseImport(Base):
+    """A GSE statement a manager uploaded (figures or payments), whole or not at all."""
+
+    __tablename__ = "gse_imports"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)  # RESULTS or PAYMENTS
+    filename: Mapped[str] = mapped_column(String(200), nullable=False)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    rows: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _now()
+
+
+class ReconciliationAlert(Base):
+    """A mismatch already announced (reconciliation.v1): one event per GSE
+    figures row and platform run, however often the month is pulled."""
+
+    __tablename__ = "reconciliation_alerts"
+    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    period: Mapped[str] = mapped_column(String(7), primary_key=True)
+    gse_result_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    run_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    difference_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    created_at: Mapped[datetime] = _now()
 
 
 __all__ = ["Base", "date", "outbox", "processed_events", "registry"]

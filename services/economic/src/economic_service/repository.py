@@ -8,12 +8,25 @@ from decimal import Decimal
 
 from cerc_shared.clock import ITALY
 from sqlalchemy import func, select, text
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from economic_service.models import (
     Account,
     AuditRecord,
+    ExpectedGsePayment,
+    GseAdvance,
+    GseBalance,
+    GseCredential,
+    GseImport,
+    GsePayment,
+    GsePlant,
+    GseResult,
+    GseSyncJob,
     JournalEntry,
     ManagementFee,
     MarketPrice,
@@ -26,6 +39,7 @@ from economic_service.models import (
     PriceRevision,
     RuleParameter,
     SettlementHour,
+    ReconciliationAlert,
     SettlementRun,
     Transaction,
     ZonalPrice,
@@ -622,6 +636,69 @@ async def fee_in_force(session: AsyncSession, community_id: int, day: date) -> M
         select(ManagementFee)
         .where(ManagementFee.community_id == community_id, ManagementFee.valid_from <= day)
         .order_by(ManagementFee.valid_from.desc())
+# ------------------------------------------------------------------ the GSE loop
+
+
+async def gse_credential(session: AsyncSession, community_id: int) -> GseCredential | None:
+    found: GseCredential | None = await session.get(GseCredential, community_id)
+    return found
+
+
+async def save_gse_credential(
+    session: AsyncSession, community_id: int, client_id: str, sealed: str, by: int
+) -> None:
+    values = {"client_id": client_id, "client_secret_sealed": sealed, "updated_by": by}
+    await session.execute(
+        insert(GseCredential)
+        .values(community_id=community_id, **values)
+        .on_conflict_do_update(
+            index_elements=["community_id"], set_={**values, "updated_at": func.now()}
+        )
+    )
+
+
+async def set_gse_configuration(session: AsyncSession, community_id: int, gse_id: str) -> None:
+    credential = await gse_credential(session, community_id)
+    if credential is not None:
+        credential.configuration_id = gse_id
+
+
+async def communities_with_gse_credentials(session: AsyncSession) -> list[int]:
+    return list(await session.scalars(select(GseCredential.community_id)))
+
+
+async def save_gse_plant(
+    session: AsyncSession, community_id: int, pod: str, gse_plant_id: str, eligibility: str | None
+) -> None:
+    values = {"gse_plant_id": gse_plant_id, "eligibility": eligibility}
+    await session.execute(
+        insert(GsePlant)
+        .values(community_id=community_id, pod=pod, **values)
+        .on_conflict_do_update(index_elements=["community_id", "pod"], set_=values)
+    )
+
+
+async def gse_plants(session: AsyncSession, community_id: int) -> dict[str, GsePlant]:
+    rows = await session.scalars(select(GsePlant).where(GsePlant.community_id == community_id))
+    return {p.pod: p for p in rows}
+
+
+async def gse_job(session: AsyncSession, job_id: int, *, lock: bool = False) -> GseSyncJob | None:
+    query = select(GseSyncJob).where(GseSyncJob.id == job_id)
+    if lock:
+        query = query.with_for_update()
+    found: GseSyncJob | None = await session.scalar(query)
+    return found
+
+
+async def open_gse_job(session: AsyncSession, community_id: int) -> GseSyncJob | None:
+    """A job of the community still QUEUED or RUNNING (the schedule adds no second one)."""
+    found: GseSyncJob | None = await session.scalar(
+        select(GseSyncJob)
+        .where(
+            GseSyncJob.community_id == community_id,
+            GseSyncJob.status.in_(("QUEUED", "RUNNING")),
+        )
         .limit(1)
     )
     return found
@@ -633,6 +710,117 @@ async def fees_of_community(session: AsyncSession, community_id: int) -> list[Ma
             select(ManagementFee)
             .where(ManagementFee.community_id == community_id)
             .order_by(ManagementFee.valid_from)
+async def claim_queued_gse_job(session: AsyncSession) -> GseSyncJob | None:
+    found: GseSyncJob | None = await session.scalar(
+        select(GseSyncJob)
+        .where(GseSyncJob.status == "QUEUED")
+        .order_by(GseSyncJob.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+    return found
+
+
+async def requeue_running_gse_jobs(session: AsyncSession) -> None:
+    await session.execute(
+        update(GseSyncJob).where(GseSyncJob.status == "RUNNING").values(status="QUEUED")
+    )
+
+
+async def recent_gse_jobs(session: AsyncSession, community_id: int) -> list[GseSyncJob]:
+    rows = await session.scalars(
+        select(GseSyncJob)
+        .where(GseSyncJob.community_id == community_id)
+        .order_by(GseSyncJob.id.desc())
+        .limit(10)
+    )
+    return list(rows)
+
+
+async def insert_gse_result(session: AsyncSession, values: dict[str, object]) -> int | None:
+    """The new row's id, or None when the GSE said exactly this before."""
+    new_id: int | None = await session.scalar(
+        insert(GseResult)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["community_id", "gse_id", "content_sha256"])
+        .returning(GseResult.id)
+    )
+    return new_id
+
+
+async def latest_gse_result(
+    session: AsyncSession, community_id: int, month: str
+) -> GseResult | None:
+    found: GseResult | None = await session.scalar(
+        select(GseResult)
+        .where(GseResult.community_id == community_id, GseResult.month == month)
+        .order_by(GseResult.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def insert_gse_advance(session: AsyncSession, values: dict[str, object]) -> bool:
+    new: str | None = await session.scalar(
+        insert(GseAdvance)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["gse_id"])
+        .returning(GseAdvance.gse_id)
+    )
+    return new is not None
+
+
+async def gse_advances(session: AsyncSession, community_id: int, month: str) -> list[GseAdvance]:
+    rows = await session.scalars(
+        select(GseAdvance)
+        .where(GseAdvance.community_id == community_id, GseAdvance.month == month)
+        .order_by(GseAdvance.pod)
+    )
+    return list(rows)
+
+
+async def insert_gse_payment(session: AsyncSession, values: dict[str, object]) -> bool:
+    """True when the payment is new; a payment pulled again inserts nothing."""
+    new: str | None = await session.scalar(
+        insert(GsePayment)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["gse_id"])
+        .returning(GsePayment.gse_id)
+    )
+    return new is not None
+
+
+async def gse_payment(session: AsyncSession, gse_id: str) -> GsePayment | None:
+    found: GsePayment | None = await session.get(GsePayment, gse_id)
+    return found
+
+
+async def gse_payments(session: AsyncSession, community_id: int) -> list[GsePayment]:
+    rows = await session.scalars(
+        select(GsePayment)
+        .where(GsePayment.community_id == community_id)
+        .order_by(GsePayment.payment_date, GsePayment.gse_id)
+    )
+    return list(rows)
+
+
+async def save_gse_balance(
+    session: AsyncSession,
+    community_id: int,
+    carried_over_cents: int,
+    pending_items: list[dict[str, object]],
+    last_run_on: date | None,
+) -> None:
+    values = {
+        "carried_over_cents": carried_over_cents,
+        "pending_items": pending_items,
+        "last_run_on": last_run_on,
+    }
+    await session.execute(
+        insert(GseBalance)
+        .values(community_id=community_id, **values)
+        .on_conflict_do_update(
+            index_elements=["community_id"], set_={**values, "updated_at": func.now()}
         )
     )
 
@@ -654,3 +842,63 @@ async def last_posted_run(
         .limit(1)
     )
     return found
+async def gse_balance(session: AsyncSession, community_id: int) -> GseBalance | None:
+    found: GseBalance | None = await session.get(GseBalance, community_id)
+    return found
+
+
+async def save_expected_payment(session: AsyncSession, values: dict[str, object]) -> None:
+    await session.execute(
+        insert(ExpectedGsePayment)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["community_id", "period", "pod"],
+            set_={k: v for k, v in values.items() if k in ("kind", "amount_cents", "due_on")},
+        )
+    )
+
+
+async def expected_payments(
+    session: AsyncSession, community_id: int, period: str
+) -> list[ExpectedGsePayment]:
+    rows = await session.scalars(
+        select(ExpectedGsePayment)
+        .where(
+            ExpectedGsePayment.community_id == community_id,
+            ExpectedGsePayment.period == period,
+        )
+        .order_by(ExpectedGsePayment.pod)
+    )
+    return list(rows)
+
+
+async def latest_completed_run(
+    session: AsyncSession, community_id: int, period: str
+) -> SettlementRun | None:
+    found: SettlementRun | None = await session.scalar(
+        select(SettlementRun)
+        .where(
+            SettlementRun.community_id == community_id,
+            SettlementRun.period == period,
+            SettlementRun.status == "COMPLETED",
+        )
+        .order_by(SettlementRun.id.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def insert_reconciliation_alert(session: AsyncSession, values: dict[str, object]) -> bool:
+    """True the first time this GSE figure and this run are found to disagree."""
+    new: int | None = await session.scalar(
+        insert(ReconciliationAlert)
+        .values(**values)
+        .on_conflict_do_nothing()
+        .returning(ReconciliationAlert.run_id)
+    )
+    return new is not None
+
+
+async def add_gse_import(session: AsyncSession, record: GseImport) -> None:
+    session.add(record)
+    await session.flush()

@@ -134,6 +134,24 @@ class PayoutAccountOut(BaseModel):
     iban: str
     bic: str | None
     minimum_amount: Decimal
+# ------------------------------------------------------------------ the GSE loop
+
+MAX_BIGINT = 2**63 - 1
+
+
+class GseCredentialsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
+    client_id: str = Field(min_length=3, max_length=100)
+    client_secret: str = Field(min_length=8, max_length=200)
+
+
+class GseCredentialsOut(BaseModel):
+    """The secret is never answered: it is sealed at rest and only the worker opens it."""
+
+    community_id: int
+    client_id: str
+    configuration_id: str | None
     updated_by: int
     updated_at: datetime
 
@@ -224,3 +242,35 @@ class DistributedOut(BaseModel):
     kind: str
     posted_now: bool
     difference_eur: Decimal
+class GseSyncIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
+    months: list[str] | None = Field(default=None, examples=[["2025-05", "2025-06"]])
+
+
+class GseJobOut(BaseModel):
+    id: int
+    community_id: int
+    status: str
+    requested_by: int
+    months: list[str]
+    summary: dict[str, Any] | None
+    errors: list[dict[str, Any]] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class GseStatusOut(BaseModel):
+    community_id: int
+    credentials: GseCredentialsOut | None
+    circuit: str
+    circuit_failures: int
+    jobs: list[GseJobOut]
+
+
+class GseImportOut(BaseModel):
+    kind: str
+    rows: int
+    new: list[str]
+    unchanged: int

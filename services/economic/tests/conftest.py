@@ -94,6 +94,7 @@ def settings(energy: tuple[EnergyStandIn, int]) -> EconomicSettings:
         energy_url=f"http://127.0.0.1:{energy[1]}",
         cer_url=f"http://127.0.0.1:{energy[1]}",
         consume_read_models=False,
+        gse_sync=False,  # test_gse.py runs its own worker against the GSE simulator
         settle_poll_interval_s=0.1,
     )
 

@@ -21,12 +21,14 @@ from typing import Any
 import httpx
 import pytest
 from cerc_shared import testing as kit
+from cerc_shared.clock import italian_today
 from cerc_shared.testing import eventually
 from economic_service.main import create_app
 from economic_service.models import (
     GseCredential,
     GsePayment,
     GseResult,
+    GseSyncJob,
     JournalEntry,
     Transaction,
     outbox,
@@ -653,3 +655,34 @@ def test_the_breaker_opens_at_the_threshold_and_half_opens_after_the_cool_down()
     breaker.before_call()
     breaker.succeeded()
     assert breaker.state == "CLOSED" and breaker.failures == 0
+
+
+async def test_the_schedule_queues_a_job_for_each_community_with_credentials(
+    gse_app: FastAPI,
+    api: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    gse_maker: async_sessionmaker[AsyncSession],
+    energy: tuple[EnergyStandIn, int],
+) -> None:
+    c, _ = await june_community(gse_maker, energy[0], sim)
+    await with_credentials(api, c, sim)
+    without = Community(gse_maker, energy[0])
+    await without.create()
+    await gse_app.state.gse_worker.enqueue_scheduled()
+
+    async def jobs_of(community: Community) -> list[GseSyncJob]:
+        async with gse_maker() as session:
+            rows = await session.scalars(
+                select(GseSyncJob).where(GseSyncJob.community_id == community.id)
+            )
+            return list(rows)
+
+    [job] = await jobs_of(c)
+    assert job.requested_by == 0  # the schedule, not a person
+    assert job.months == calendar.previous_months(italian_today(), 6)
+    assert await jobs_of(without) == []
+
+    async def done() -> bool:
+        return (await jobs_of(c))[0].status == "COMPLETED"
+
+    await eventually(done, "the scheduled job ran")

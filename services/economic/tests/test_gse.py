@@ -686,3 +686,48 @@ async def test_the_schedule_queues_a_job_for_each_community_with_credentials(
         return (await jobs_of(c))[0].status == "COMPLETED"
 
     await eventually(done, "the scheduled job ran")
+
+
+async def test_the_year_true_up_is_recorded_once_as_an_adjustment_run(
+    api: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    gse_maker: async_sessionmaker[AsyncSession],
+    energy: tuple[EnergyStandIn, int],
+) -> None:
+    c, _ = await june_community(gse_maker, energy[0], sim)
+    run = await estimate(api, c)
+    await with_credentials(api, c, sim)
+    first = await sync(api, c)
+    assert first["status"] == "COMPLETED" and first["summary"]["true_up_runs"] == []
+
+    # 20 May 2025: the GSE has settled 2024 (June's figures less June's advance).
+    await sim.put("/admin/clock", json={"now": "2025-05-20T10:00:00+02:00"})
+    try:
+        second = await sync(api, c)
+        again = await sync(api, c)
+    finally:
+        await sim.put("/admin/clock", json={"now": "2024-08-05T10:00:00+02:00"})
+    assert second["status"] == "COMPLETED", second
+    [adjustment] = second["summary"]["true_up_runs"]
+    assert again["summary"]["true_up_runs"] == []  # the same figures: recorded once
+
+    r = await api.get(
+        "/api/economic/reconciliations/",
+        params={"community_id": c.id, "period": "2024"},
+        headers=auth(c.admin),
+    )
+    assert r.status_code == 200, r.text
+    year = r.json()["data"]["true_up"]
+    june_cents = int(Decimal(str(run["total_eur"])) * 100)
+    assert year["adjustment_run_id"] == adjustment
+    assert year["gse_figures_cents"] == year["platform_cents"] == june_cents
+    assert [m["month"] for m in year["months"]] == [MONTH]
+    assert year["expected_true_up_cents"] == june_cents - year["advances_cents"]
+    assert year["gse_true_up_cents"] == year["expected_true_up_cents"] and year["matches"]
+    assert year["due_on"] == "2025-05-15"
+
+    stored = await api.get(f"/api/economic/settlements/{adjustment}/", headers=auth(c.admin))
+    assert stored.status_code == 200
+    data = stored.json()["data"]
+    assert data["kind"] == "ADJUSTMENT" and data["period"] == "2024"
+    assert data["difference"] == {"total_cents": 0, "true_up_cents": 0}

@@ -902,3 +902,54 @@ async def insert_reconciliation_alert(session: AsyncSession, values: dict[str, o
 async def add_gse_import(session: AsyncSession, record: GseImport) -> None:
     session.add(record)
     await session.flush()
+
+
+async def latest_gse_results_of_year(
+    session: AsyncSession, community_id: int, year: int
+) -> list[GseResult]:
+    """The newest figures of each month of ``year`` the GSE published."""
+    rows = await session.scalars(
+        select(GseResult)
+        .where(GseResult.community_id == community_id, GseResult.month.like(f"{year:04d}-%"))
+        .order_by(GseResult.month, GseResult.id.desc())
+    )
+    newest: dict[str, GseResult] = {}
+    for row in rows:
+        newest.setdefault(row.month, row)
+    return list(newest.values())
+
+
+async def gse_advances_of_year(
+    session: AsyncSession, community_id: int, year: int
+) -> list[GseAdvance]:
+    rows = await session.scalars(
+        select(GseAdvance).where(
+            GseAdvance.community_id == community_id, GseAdvance.month.like(f"{year:04d}-%")
+        )
+    )
+    return list(rows)
+
+
+async def platform_run_of_month(
+    session: AsyncSession, community_id: int, period: str
+) -> SettlementRun | None:
+    """The approved (FINAL) run of a month, else its latest completed run."""
+    return await final_run(session, community_id, period) or await latest_completed_run(
+        session, community_id, period
+    )
+
+
+async def true_up_run(
+    session: AsyncSession, community_id: int, year: int, fingerprint: str | None = None
+) -> SettlementRun | None:
+    query = select(SettlementRun).where(
+        SettlementRun.community_id == community_id,
+        SettlementRun.period == f"{year:04d}",
+        SettlementRun.kind == "ADJUSTMENT",
+    )
+    if fingerprint is not None:
+        query = query.where(SettlementRun.inputs_fingerprint == fingerprint)
+    found: SettlementRun | None = await session.scalar(
+        query.order_by(SettlementRun.id.desc()).limit(1)
+    )
+    return found

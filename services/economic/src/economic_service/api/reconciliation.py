@@ -22,7 +22,14 @@ async def reconcile(
     session: DbSession,
     principal: CurrentPrincipal,
     community_id: QueryId,
-    period: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-06"])],
+    period: Annotated[
+        str,
+        Query(
+            pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$",
+            description="a month YYYY-MM, or a year YYYY for its true-up (conguaglio)",
+            examples=["2025-06", "2024"],
+        ),
+    ],
 ) -> Envelope[dict[str, Any]]:
     tolerance = request.app.state.settings.reconciliation_tolerance_cents
     return ok(await reconciliation.reconcile(session, principal, community_id, period, tolerance))

@@ -35,7 +35,7 @@ from economic_service import repository
 from economic_service.models import GseResult, SettlementRun, outbox, registry
 from economic_service.service import ledger
 from economic_service.service.access import require_admin
-from economic_service.service.gse import calendar
+from economic_service.service.gse import calendar, true_up
 
 TOTALS = (
     "shared_energy_kwh",
@@ -332,11 +332,43 @@ async def reconcile(
     session: AsyncSession, principal: Principal, community_id: int, period: str, tolerance: int
 ) -> dict[str, Any]:
     await require_admin(session, principal, community_id)
+    if len(period) == 4:
+        return await year(session, community_id, int(period))
     return {
         "community_id": community_id,
         "period": period,
         "figures": await figures(session, community_id, period, tolerance),
         "payments": await payments(session, community_id, period),
+    }
+
+
+async def year(session: AsyncSession, community_id: int, year: int) -> dict[str, Any]:
+    """The year's true-up: the GSE's final figures less its advances, against the
+    conguaglio it stated and paid, and the ADJUSTMENT run that recorded it."""
+    view = await true_up.year_view(session, community_id, year)
+    run = await repository.true_up_run(session, community_id, year)
+    stated = (run.result or {}).get("gse_true_up_cents") if run else None
+    paid = [
+        {
+            "payment_id": p.gse_id,
+            "payment_date": p.payment_date.isoformat(),
+            "amount_cents": _cents(i.get("amount_eur", "0")),
+        }
+        for p in await repository.gse_payments(session, community_id)
+        for i in p.items
+        if i.get("kind") == "CONGUAGLIO" and i.get("period") == str(year)
+    ]
+    view.pop("fingerprint")
+    return {
+        "community_id": community_id,
+        "period": str(year),
+        "true_up": {
+            **view,
+            "gse_true_up_cents": stated,
+            "matches": stated == view["expected_true_up_cents"] if stated is not None else None,
+            "paid": paid,
+            "adjustment_run_id": run.id if run else None,
+        },
     }
 
 

@@ -26,7 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from economic_service import repository
 from economic_service.models import GseImport, registry
 from economic_service.service.access import require_admin
-from economic_service.service.gse import calendar, statements
+from economic_service.service.gse import calendar, statements, true_up
 from economic_service.service.reconciliation import announce_if_mismatch
 
 RESULT_COLUMNS = (
@@ -424,6 +424,8 @@ async def import_statement(
                 session, community_id, payment, source="IMPORT", actor=principal.user_id
             ):
                 new.append(payment["id"])
+        for year, stated in true_up.stated_true_ups(documents, None).items():
+            await true_up.record_true_up(session, community_id, year, stated)
     await repository.add_gse_import(
         session,
         GseImport(

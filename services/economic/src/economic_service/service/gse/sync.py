@@ -28,7 +28,7 @@ from economic_service import repository
 from economic_service.energy import EnergySource, EnergyUnavailable
 from economic_service.models import GseSyncJob, registry
 from economic_service.service.access import require_admin
-from economic_service.service.gse import calendar, statements
+from economic_service.service.gse import calendar, statements, true_up
 from economic_service.service.gse.client import GseClient, GseRefused
 from economic_service.service.reconciliation import announce_if_mismatch
 
@@ -264,6 +264,11 @@ async def store(
         await statements.store_balance(session, cid, outcome.balance)
     for month in sorted(set(plan.months) | set(new_results)):
         await statements.expect_advances(session, cid, month)
+    true_ups = []
+    for year, stated in sorted(true_up.stated_true_ups(outcome.payments, outcome.balance).items()):
+        run = await true_up.record_true_up(session, cid, year, stated)
+        if run is not None:
+            true_ups.append(run.id)
     mismatches = []
     for month in sorted(set(new_results)):
         if await announce_if_mismatch(session, cid, month, tolerance_cents):
@@ -277,6 +282,7 @@ async def store(
         "advances_new": new_advances,
         "payments_new": new_payments,
         "mismatches_announced": mismatches,
+        "true_up_runs": true_ups,
         "problems": outcome.problems,
         "finished_at": datetime.now(UTC).isoformat(),
     }

@@ -27,6 +27,7 @@ from economic_service.main import create_app
 from economic_service.models import (
     GseCredential,
     GsePayment,
+    GsePlant,
     GseResult,
     GseSyncJob,
     JournalEntry,
@@ -731,3 +732,74 @@ async def test_the_year_true_up_is_recorded_once_as_an_adjustment_run(
     data = stored.json()["data"]
     assert data["kind"] == "ADJUSTMENT" and data["period"] == "2024"
     assert data["difference"] == {"total_cents": 0, "true_up_cents": 0}
+
+
+@pytest.mark.parametrize("fault", ["trase", "refund_only", "data_source"])
+async def test_each_kind_of_difference_is_named_for_what_it_is(
+    fault: str,
+    api: httpx.AsyncClient,
+    sim: httpx.AsyncClient,
+    gse_maker: async_sessionmaker[AsyncSession],
+    energy: tuple[EnergyStandIn, int],
+) -> None:
+    c, pods = await june_community(gse_maker, energy[0], sim)
+    official = energy[0].months[(c.id, MONTH)]
+    if fault == "data_source":
+        # The run is made on the devices' readings, a tenth above what the
+        # distributor measured (fed in and withdrawn, so the shared energy moves
+        # too); the GSE gets the official data.
+        devices = {
+            "month": MONTH,
+            "official_complete": False,
+            "pods": [
+                {
+                    "pod": item["pod"],
+                    "hours": [
+                        {
+                            **h,
+                            "source": "iot",
+                            "fed_in_kwh": f"{float(h['fed_in_kwh']) * 1.1:.3f}",
+                            "withdrawn_kwh": f"{float(h['withdrawn_kwh']) * 1.1:.3f}",
+                        }
+                        for h in item["hours"]
+                    ],
+                }
+                for item in official["pods"]
+            ],
+        }
+        energy[0].months[(c.id, MONTH)] = devices
+        await estimate(api, c)
+        energy[0].months[(c.id, MONTH)] = official
+    else:
+        await estimate(api, c)
+    await with_credentials(api, c, sim)
+    first = await sync(api, c)
+    configuration = first["summary"]["configuration_id"]
+    if fault == "trase":
+        r = await sim.put(
+            "/admin/trase",
+            json={"year": 2024, "eur_mwh": "14.00", "configuration_id": configuration},
+        )
+        assert r.status_code == 200
+        expected = {("PARAMETER_DIFFERENCE", None)}
+    elif fault == "refund_only":
+        async with gse_maker() as session:
+            plant = await session.get(GsePlant, (c.id, pods["producer"]))
+            assert plant is not None
+        r = await sim.put(
+            f"/admin/plants/{plant.gse_plant_id}/eligibility",
+            json={"status": "REFUND_ONLY", "reason": "over 1 MW"},
+        )
+        assert r.status_code == 200
+        expected = {("PLANT_TREATED_DIFFERENTLY", pods["producer"])}
+    else:
+        expected = {("DIFFERENT_DATA_SOURCE", pods["producer"])}
+    if fault != "data_source":
+        assert (await reconciliation(api, c))["figures"]["status"] == "MATCHED"
+        second = await sync(api, c)
+        assert second["summary"]["mismatches_announced"] == [MONTH], second
+    figures = (await reconciliation(api, c))["figures"]
+    assert figures["status"] == "MISMATCH", figures
+    named = {(x["cause"], x["pod"]) for x in figures["causes"] if x["cause"] != "ROUNDING"}
+    assert named == expected, figures["causes"]
+    assert sum(x["difference_cents"] for x in figures["causes"]) == figures["difference_cents"]

@@ -201,6 +201,28 @@ class Demo:
         )  # fmt: skip
 
 
+# The GSE simulator's development client (tools/gse_sim): a published dev key.
+GSE_DEV_CLIENT = ("cerc_referente_dev", "cerc_referente_dev_secret")
+
+
+def gse_credentials(demo: Demo, cid: int) -> None:
+    """Give the demo community the simulator's client, so its GSE worker talks to
+    the simulator. The economic service learns of the community through Kafka, so
+    it may answer 404 for a moment; the demo goes on without it if it never does."""
+    client_id, secret = GSE_DEV_CLIENT
+    body = {"community_id": cid, "client_id": client_id, "client_secret": secret}
+    status = 0
+    for _ in range(30):
+        status = demo.http.put(
+            "/api/economic/gse/credentials/", json=body, headers=demo.auth("demo-manager")
+        ).status_code
+        if status == 200:
+            print("GSE: the demo community uses the simulator's development client")
+            return
+        time.sleep(1)
+    print(f"GSE: credentials not set ({status}); PUT /api/economic/gse/credentials/ later")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--gateway", default=None, help="gateway base URL (default: ports.env)")
@@ -214,6 +236,7 @@ def main() -> None:
     for spec in PLANTS:
         demo.plant(cid, spec)
     demo.statute(cid)
+    gse_credentials(demo, cid)
     summary = demo.check(demo.http.get(f"/api/cer/{cid}/", headers=demo.auth("demo-manager")), 200)
     data = summary["data"]
     print(f"Demo community {data['name']} (id {cid}, code {CODE}): "

@@ -61,6 +61,8 @@ FLEET: tuple[Service, ...] = (
     ),
     # Settles community months; reads the energy service's internal API and the
     # CER service's IBANs with its own client-credentials token (DEV_CLIENTS).
+    # Settles community months; reads the energy service's internal API; talks
+    # to the GSE (its simulator, started with the local servers).
     Service(
         name="economic",
         package="economic_service",
@@ -70,6 +72,7 @@ FLEET: tuple[Service, ...] = (
             "TOKEN_URL": "http://127.0.0.1:{USER_PORT}/api/auth/token/",
             "CLIENT_ID": "cerc-dev-economic",
             "CLIENT_SECRET": "cerc-economic-dev-only-client-secret",  # DEVELOPMENT KEY
+            "GSE_URL": "http://127.0.0.1:{GSE_SIM_PORT}",
         },
     ),
     # The bridge is its own process; its share group and client id follow the

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from economic_service import repository
 from economic_service.energy import EnergyClient, EnergySource
+from economic_service.models import GseSyncJob
 from economic_service.service.gse import sync
 from economic_service.service.gse.calendar import previous_months
 from economic_service.service.gse.client import (
@@ -118,18 +119,25 @@ class GseWorker(Worker):
         return True
 
     async def run_job(self, job_id: int) -> None:
+        """Plan, exchange, store. Whatever goes wrong ends the job FAILED with the
+        reason: a job left RUNNING would be queued again at every restart."""
         summary: dict[str, Any] | None = None
         errors: list[dict[str, Any]] | None = None
         async with self._sessionmaker() as session:
             job = await repository.gse_job(session, job_id)
             assert job is not None
+            community_id = job.community_id
             try:
                 plan = await sync.plan(session, job, self._cipher)
-            except (LookupError, ValueError) as exc:
+            except LookupError as exc:
                 plan, errors = None, [{"code": "no_gse_credentials", "message": str(exc)}]
-        breaker = self.breaker(job.community_id) if plan else None
+            except Exception as exc:  # a secret that no configured key opens, among others
+                log.exception("gse sync job %s: cannot prepare", job_id)
+                plan, errors = None, [{"code": "cannot_prepare", "message": repr(exc)}]
+        breaker = self.breaker(community_id)
         outcome = None
-        if plan is not None and breaker is not None:
+        calls: dict[str, Any] = {}
+        if plan is not None:
             async with httpx.AsyncClient(
                 base_url=self._settings.gse_url, timeout=self._settings.gse_timeout_s
             ) as http:
@@ -144,22 +152,36 @@ class GseWorker(Worker):
                     outcome = await sync.exchange(plan, gse, self.energy)
                 except GseError as exc:
                     errors = [{"code": exc.code, "message": str(exc)}]
+                except Exception as exc:  # an answer not as the GSE documents it
+                    log.exception("gse sync job %s: unexpected answer", job_id)
+                    errors = [{"code": "unexpected_answer", "message": repr(exc)}]
                 calls = {"attempts": gse.log.attempts, "retries": gse.log.retries}
+        if plan is not None and outcome is not None:
+            try:
+                async with self._sessionmaker() as session, session.begin():
+                    job = await repository.gse_job(session, job_id, lock=True)
+                    assert job is not None
+                    summary = await sync.store(
+                        session, plan, outcome, self._settings.reconciliation_tolerance_cents
+                    )
+                    self._finish(job, summary | {"calls": calls, "circuit": breaker.state}, None)
+                log.info("gse sync job %s completed", job_id)
+                return
+            except Exception as exc:  # nothing of it kept: the transaction rolled back
+                log.exception("gse sync job %s: cannot store", job_id)
+                errors = [{"code": "cannot_store", "message": repr(exc)}]
         async with self._sessionmaker() as session, session.begin():
             job = await repository.gse_job(session, job_id, lock=True)
             assert job is not None
-            if plan is not None and outcome is not None:
-                summary = await sync.store(
-                    session, plan, outcome, self._settings.reconciliation_tolerance_cents
-                )
-            if plan is not None:
-                summary = {
-                    **(summary or {}),
-                    "calls": calls,
-                    "circuit": breaker.state if breaker else None,
-                }
-            job.status = "FAILED" if errors else "COMPLETED"
-            job.summary = summary
-            job.errors = errors
-            job.finished_at = datetime.now(UTC)
-        log.info("gse sync job %s %s", job_id, "failed" if errors else "completed")
+            extra = {"calls": calls, "circuit": breaker.state} if plan is not None else None
+            self._finish(job, extra, errors)
+        log.info("gse sync job %s failed: %s", job_id, errors)
+
+    @staticmethod
+    def _finish(
+        job: GseSyncJob, summary: dict[str, Any] | None, errors: list[dict[str, Any]] | None
+    ) -> None:
+        job.status = "FAILED" if errors else "COMPLETED"
+        job.summary = summary
+        job.errors = errors
+        job.finished_at = datetime.now(UTC)

@@ -12,7 +12,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0004_gse"
-down_revision: str | None = "0001"
+down_revision: str | None = "0003_prices_parameters"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

@@ -37,7 +37,6 @@ class EconomicSettings(ServiceSettings):
     settle_jobs: bool = True
     settle_poll_interval_s: float = 1.0
 
-    secret_fields: tuple[str, ...] = ("database_url", "client_secret")
     # Field encryption of the GSE client secrets: "kid:base64,kid2:base64" and
     # the kid new writes use (older kids keep opening old rows).
     data_keys: str = _DEV_DATA_KEY
@@ -68,4 +67,4 @@ class EconomicSettings(ServiceSettings):
     # not a mismatch (the GSE rounds per plant and per hour).
     reconciliation_tolerance_cents: int = 100
 
-    secret_fields: tuple[str, ...] = ("database_url", "energy_token", "data_keys")
+    secret_fields: tuple[str, ...] = ("database_url", "client_secret", "data_keys")

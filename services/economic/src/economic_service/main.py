@@ -21,13 +21,11 @@ from economic_service.api import (
     settlements,
     simulations,
 )
+from economic_service.api import gse as gse_api
+from economic_service.api import reconciliation as reconciliation_api
 from economic_service.energy import EnergyClient
 from economic_service.models import outbox, processed_events, registry
 from economic_service.payees import PayeesClient
-from economic_service.api import books, settlements
-from economic_service.api import gse as gse_api
-from economic_service.api import reconciliation as reconciliation_api
-from economic_service.models import outbox, processed_events, registry
 from economic_service.service.gse.schedule import GseWorker
 from economic_service.service.jobs import SettlementJobs
 from economic_service.settings import EconomicSettings
@@ -55,7 +53,9 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             runtime.add(jobs, name="settlement_jobs", start=settings.settle_jobs)
             cipher = FieldCipher.from_setting(settings.data_keys, settings.data_key_current)
             app.state.field_cipher = cipher
-            gse = GseWorker(runtime.sessionmaker, settings, cipher)
+            gse = GseWorker(
+                runtime.sessionmaker, settings, cipher, energy=EnergyClient(settings, tokens)
+            )
             runtime.add(gse, name="gse_worker", start=settings.gse_sync)
             yield
 
@@ -75,8 +75,9 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             parameters.router,
             run_hours.router,
             simulations.router,
+            gse_api.router,
+            reconciliation_api.router,
         ],
-        routers=[settlements.router, books.router, gse_api.router, reconciliation_api.router],
     )
 
 

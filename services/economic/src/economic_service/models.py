@@ -298,19 +298,6 @@ class PayoutAccount(Base):
     iban: Mapped[str] = mapped_column(String(34), nullable=False)
     bic: Mapped[str | None] = mapped_column(String(11))
     minimum_cents: Mapped[int] = mapped_column(BigInteger, nullable=False)
-# ------------------------------------------------------------------ the GSE loop
-
-
-class GseCredential(Base):
-    """A community's OAuth client at the GSE, set by its ADMIN; the secret is
-    sealed with the service's field key (cerc_shared.crypto), never stored clear."""
-
-    __tablename__ = "gse_credentials"
-    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    client_id: Mapped[str] = mapped_column(String(100), nullable=False)
-    client_secret_sealed: Mapped[str] = mapped_column(String(500), nullable=False)
-    # The GSE's id of the community's configuration, once registered.
-    configuration_id: Mapped[str | None] = mapped_column(String(40))
     updated_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
     updated_at: Mapped[datetime] = _now()
 
@@ -379,6 +366,28 @@ class ManagementFee(Base):
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (UniqueConstraint("community_id", "valid_from"),)
+
+
+__all__ = ["Base", "date", "outbox", "processed_events", "registry"]
+
+
+# ------------------------------------------------------------------ the GSE loop
+
+
+class GseCredential(Base):
+    """A community's OAuth client at the GSE, set by its ADMIN; the secret is
+    sealed with the service's field key (cerc_shared.crypto), never stored clear."""
+
+    __tablename__ = "gse_credentials"
+    community_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(100), nullable=False)
+    client_secret_sealed: Mapped[str] = mapped_column(String(500), nullable=False)
+    # The GSE's id of the community's configuration, once registered.
+    configuration_id: Mapped[str | None] = mapped_column(String(40))
+    updated_by: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = _now()
+
+
 class GsePlant(Base):
     """A POD as the GSE registered it (its id, e.g. GSE-PLT-000001)."""
 

@@ -7,11 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from cerc_shared.clock import ITALY
-from sqlalchemy import func, select, text
-from datetime import date, datetime
-from decimal import Decimal
-
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -37,9 +33,9 @@ from economic_service.models import (
     Posting,
     PriceImport,
     PriceRevision,
+    ReconciliationAlert,
     RuleParameter,
     SettlementHour,
-    ReconciliationAlert,
     SettlementRun,
     Transaction,
     ZonalPrice,
@@ -636,6 +632,40 @@ async def fee_in_force(session: AsyncSession, community_id: int, day: date) -> M
         select(ManagementFee)
         .where(ManagementFee.community_id == community_id, ManagementFee.valid_from <= day)
         .order_by(ManagementFee.valid_from.desc())
+        .limit(1)
+    )
+    return found
+
+
+async def fees_of_community(session: AsyncSession, community_id: int) -> list[ManagementFee]:
+    return list(
+        await session.scalars(
+            select(ManagementFee)
+            .where(ManagementFee.community_id == community_id)
+            .order_by(ManagementFee.valid_from)
+        )
+    )
+
+
+async def last_posted_run(
+    session: AsyncSession, community_id: int, period: str
+) -> SettlementRun | None:
+    """The run of the month whose figures the books hold now (FINAL, or the latest
+    ADJUSTMENT posted after it)."""
+    found: SettlementRun | None = await session.scalar(
+        select(SettlementRun)
+        .join(JournalEntry, JournalEntry.settlement_run_id == SettlementRun.id)
+        .where(
+            SettlementRun.community_id == community_id,
+            SettlementRun.period == period,
+            JournalEntry.kind.in_(("SETTLEMENT_DISTRIBUTION", "SETTLEMENT_ADJUSTMENT")),
+        )
+        .order_by(JournalEntry.id.desc())
+        .limit(1)
+    )
+    return found
+
+
 # ------------------------------------------------------------------ the GSE loop
 
 
@@ -704,12 +734,6 @@ async def open_gse_job(session: AsyncSession, community_id: int) -> GseSyncJob |
     return found
 
 
-async def fees_of_community(session: AsyncSession, community_id: int) -> list[ManagementFee]:
-    return list(
-        await session.scalars(
-            select(ManagementFee)
-            .where(ManagementFee.community_id == community_id)
-            .order_by(ManagementFee.valid_from)
 async def claim_queued_gse_job(session: AsyncSession) -> GseSyncJob | None:
     found: GseSyncJob | None = await session.scalar(
         select(GseSyncJob)
@@ -825,23 +849,6 @@ async def save_gse_balance(
     )
 
 
-async def last_posted_run(
-    session: AsyncSession, community_id: int, period: str
-) -> SettlementRun | None:
-    """The run of the month whose figures the books hold now (FINAL, or the latest
-    ADJUSTMENT posted after it)."""
-    found: SettlementRun | None = await session.scalar(
-        select(SettlementRun)
-        .join(JournalEntry, JournalEntry.settlement_run_id == SettlementRun.id)
-        .where(
-            SettlementRun.community_id == community_id,
-            SettlementRun.period == period,
-            JournalEntry.kind.in_(("SETTLEMENT_DISTRIBUTION", "SETTLEMENT_ADJUSTMENT")),
-        )
-        .order_by(JournalEntry.id.desc())
-        .limit(1)
-    )
-    return found
 async def gse_balance(session: AsyncSession, community_id: int) -> GseBalance | None:
     found: GseBalance | None = await session.get(GseBalance, community_id)
     return found

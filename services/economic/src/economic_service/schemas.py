@@ -134,24 +134,6 @@ class PayoutAccountOut(BaseModel):
     iban: str
     bic: str | None
     minimum_amount: Decimal
-# ------------------------------------------------------------------ the GSE loop
-
-MAX_BIGINT = 2**63 - 1
-
-
-class GseCredentialsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    community_id: int = Field(ge=1, le=MAX_BIGINT)
-    client_id: str = Field(min_length=3, max_length=100)
-    client_secret: str = Field(min_length=8, max_length=200)
-
-
-class GseCredentialsOut(BaseModel):
-    """The secret is never answered: it is sealed at rest and only the worker opens it."""
-
-    community_id: int
-    client_id: str
-    configuration_id: str | None
     updated_by: int
     updated_at: datetime
 
@@ -242,6 +224,30 @@ class DistributedOut(BaseModel):
     kind: str
     posted_now: bool
     difference_eur: Decimal
+
+
+# ------------------------------------------------------------------ the GSE loop
+
+MAX_BIGINT = 2**63 - 1
+
+
+class GseCredentialsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
+    client_id: str = Field(min_length=3, max_length=100)
+    client_secret: str = Field(min_length=8, max_length=200)
+
+
+class GseCredentialsOut(BaseModel):
+    """The secret is never answered: it is sealed at rest and only the worker opens it."""
+
+    community_id: int
+    client_id: str
+    configuration_id: str | None
+    updated_by: int
+    updated_at: datetime
+
+
 class GseSyncIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     community_id: int = Field(ge=1, le=MAX_BIGINT)

@@ -57,7 +57,8 @@ _FORMATS = {Money: "#,##0.00 [$€-x-euro2]", Energy: "#,##0.000", Percent: "0.0
 def xlsx_bytes(document: Document) -> bytes:
     """One sheet per table (its key as name); numbers as numbers with formats."""
     book = Workbook()
-    book.remove(book.active)
+    for default in list(book.worksheets):  # the empty sheet a new workbook starts with
+        book.remove(default)
     bold = Font(bold=True)
     for section in document.sections:
         for table in section.tables:

@@ -33,6 +33,7 @@ from economic_service.service.gse.client import (
     RetryPolicy,
 )
 from economic_service.settings import EconomicSettings
+from economic_service.tokens import client_tokens
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class GseWorker(Worker):
         self._settings = settings
         self._cipher = cipher
         self._clock = clock
-        self.energy: EnergySource = energy or EnergyClient(settings)
+        self.energy: EnergySource = energy or EnergyClient(settings, client_tokens(settings))
         self.breakers: dict[int, CircuitBreaker] = {}
         self._retry = RetryPolicy(
             max_attempts=settings.gse_max_attempts,

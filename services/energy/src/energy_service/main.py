@@ -18,6 +18,7 @@ from energy_service.api import (
     internal_reports,
     live,
     measurements,
+    predictions,
 )
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
@@ -106,6 +107,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             aggregations.router,
             completeness.router,
             live.router,
+            predictions.router,
             internal.router,
             internal_reports.router,
         ],

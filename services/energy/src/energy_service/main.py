@@ -24,7 +24,7 @@ from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
 from energy_service.ingest import MeasurementIngestor
 from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
 from energy_service.models import outbox, processed_events
-from energy_service.retention import Retention, RetentionPlan
+from energy_service.retention import SETTLEMENT_POLICY, Retention, RetentionPlan, duration
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import InfluxTimeSeries
 
@@ -41,6 +41,9 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 settings.influx_org,
                 settings.bucket,
                 timeout_s=settings.influx_timeout_s,
+                # The quarter-hour series exists where the service sets retention up.
+                settlement_policy=SETTLEMENT_POLICY if settings.retention_setup else None,
+                raw_retention=duration(settings.influx_raw_retention),
             )
             runtime.on_close(store.close)
             if settings.influx_ensure_bucket:

@@ -23,19 +23,31 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
 
-from energy_service.timeseries import ENERGY_MEASUREMENT, TimeSeriesUnavailable, _flux_time
+from energy_service.timeseries import (
+    ENERGY_MEASUREMENT,
+    QUARTER_MEASUREMENT,
+    TimeSeriesUnavailable,
+    _flux_time,
+)
 
 SETTLEMENT_POLICY = "settlement"
-QUARTER_MEASUREMENT = "energy_quarter"
 CONTINUOUS_QUERY = "cq_energy_quarter"
 _FIELDS = ("energy_produced", "energy_consumed", "energy_fed_in", "energy_withdrawn")
 _DURATION = re.compile(r"\d+[hdw]")
 _IDENTIFIER = re.compile(r"[A-Za-z0-9_]+")
 _GROUP = 'GROUP BY time(15m, 1ns), "plant_id", "source"'
+
+
+def duration(value: str) -> timedelta:
+    """An InfluxDB duration of the plan's kind (``396d``, ``24h``, ``2w``) as a timedelta."""
+    if not _DURATION.fullmatch(value):
+        raise ValueError(f"retention {value!r} is not an InfluxDB duration like 396d")
+    unit = {"h": "hours", "d": "days", "w": "weeks"}[value[-1]]
+    return timedelta(**{unit: int(value[:-1])})
 
 
 @dataclass(frozen=True)

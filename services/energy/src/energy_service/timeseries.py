@@ -33,6 +33,10 @@ from influxdb_client.rest import ApiException
 
 ENERGY_MEASUREMENT = "energy_data"
 STATUS_MEASUREMENT = "device_status"
+# The downsampled quarter hours, kept ten years in their own policy (retention.py).
+QUARTER_MEASUREMENT = "energy_quarter"
+QUARTER_NS = 15 * 60 * 10**9
+RAW_MARGIN = timedelta(days=1)
 
 # The specification's field names in InfluxDB, and the names the API uses
 # (the event catalogue's, with units).
@@ -131,6 +135,13 @@ class TimeSeriesStore(Protocol):
 
     async def energy_sums(self, query: SeriesQuery, every: timedelta) -> list[EnergySum]:
         """Energy per plant, source and interval of ``every`` (aligned to UTC)."""
+
+    def raw_kept_after(self) -> datetime | None:
+        """Raw readings stamped before this are (or soon will be) gone; None: kept for ever."""
+
+    async def write_quarters(self, points: Sequence[EnergyPoint]) -> None:
+        """Quarter-hour points (one plant, source and quarter each, stamped at its end) into
+        the long-kept quarter-hour series too; nothing when there is none."""
 
     async def ping(self) -> None: ...
 
@@ -263,9 +274,22 @@ class InfluxTimeSeries:
     """The InfluxDB adapter (1.8 with the v2 API and flux, or 2.x)."""
 
     def __init__(
-        self, url: str, token: str, org: str, bucket: str, timeout_s: float = 30.0
+        self,
+        url: str,
+        token: str,
+        org: str,
+        bucket: str,
+        timeout_s: float = 30.0,
+        *,
+        settlement_policy: str | None = None,
+        raw_retention: timedelta | None = None,
     ) -> None:
         self._url = url
+        # The downsampled quarter hours (retention.py) and how long raw readings stay: reads
+        # older than that fall back on the quarter hours, imports write both. None: no
+        # downsampled series (a development database with one policy kept for ever).
+        self._settlement_policy = settlement_policy
+        self._raw_retention = raw_retention
         self._token = token
         self._org = org
         self._bucket = bucket
@@ -277,6 +301,12 @@ class InfluxTimeSeries:
         # this ~270 us (queries still go through the client).
         self._write_url = f"{url.rstrip('/')}/api/v2/write"
         self._write_params = {"org": org, "bucket": bucket, "precision": "ns"}
+        database = bucket.partition("/")[0]
+        self._quarter_params = {
+            "org": org,
+            "bucket": f"{database}/{settlement_policy}",
+            "precision": "ns",
+        }
         # Energy sums go through InfluxQL (/query): on 1.8 a Flux window sum
         # of a day's quarter hours cost ~70 ms (Flux engine start-up and the
         # client's CSV parsing), the same InfluxQL ~7 ms (bench/bench_energy_reads.py).
@@ -329,11 +359,12 @@ class InfluxTimeSeries:
         await self.write_lines([to_line(p) for p in points])
 
     async def write_lines(self, lines: Sequence[str]) -> None:
+        await self._write_lines(lines, self._write_params)
+
+    async def _write_lines(self, lines: Sequence[str], params: Mapping[str, str]) -> None:
         body = "\n".join(lines).encode()
         try:
-            async with self._http.post(
-                self._write_url, params=self._write_params, data=body
-            ) as response:
+            async with self._http.post(self._write_url, params=params, data=body) as response:
                 if 200 <= response.status < 300:
                     return
                 status = response.status
@@ -349,7 +380,32 @@ class InfluxTimeSeries:
             raise TimeSeriesRejected(message)
         raise TimeSeriesUnavailable(f"HTTP {status}: {message}")
 
-    # -- reads
+    def raw_kept_after(self) -> datetime | None:
+        if self._raw_retention is None or self._settlement_policy is None:
+            return None
+        # A day's margin: InfluxDB drops whole shard groups, and a write close to the horizon
+        # may be refused by the time it arrives; such hours are read from the quarter hours.
+        return datetime.now(UTC) - self._raw_retention + RAW_MARGIN
+
+    async def write_quarters(self, points: Sequence[EnergyPoint]) -> None:
+        if self._settlement_policy is None or not points:
+            return
+        lines = []
+        for point in points:
+            fields = ",".join(
+                f"{ENERGY_FIELDS[name]}={float(value)!r}"
+                for name, value in point.values.items()
+                if value is not None
+            )
+            if not fields:
+                raise InvalidPoint("a reading with no measured value")
+            # Labelled by the quarter's start + 1 ns, as the continuous query labels it.
+            label = _ns(point.timestamp) - QUARTER_NS + 1
+            lines.append(
+                f"{QUARTER_MEASUREMENT},plant_id={point.plant_id},source={_tag(point.source)} "
+                f"{fields} {label}"
+            )
+        await self._write_lines(lines, self._quarter_params)
 
     def _selection(self, query: SeriesQuery, fields: Sequence[str] | None) -> str:
         parts = [
@@ -412,6 +468,34 @@ class InfluxTimeSeries:
     async def energy_sums(self, query: SeriesQuery, every: timedelta) -> list[EnergySum]:
         if query.plant_ids is not None and not query.plant_ids:
             return []
+        raw = await self._sums(query, every, self._policy, ENERGY_MEASUREMENT)
+        kept_after = self.raw_kept_after()
+        # Quarter hours of a source are whole; a device filter or a finer step cannot be
+        # answered from them, and a range after the horizon needs no fallback.
+        if (
+            kept_after is None
+            or query.start >= kept_after
+            or query.device_id is not None
+            or int(every.total_seconds()) % (QUARTER_NS // 10**9)
+        ):
+            return raw
+        older = SeriesQuery(
+            start=query.start,
+            end=min(query.end, kept_after),
+            plant_ids=query.plant_ids,
+            source=query.source,
+        )
+        assert self._settlement_policy is not None  # raw_kept_after() said so
+        quarters = await self._sums(older, every, self._settlement_policy, QUARTER_MEASUREMENT)
+        # Raw readings, while they last, are the truth; the quarter hours fill what expired.
+        have = {(s.plant_id, s.source, s.start) for s in raw}
+        merged = raw + [s for s in quarters if (s.plant_id, s.source, s.start) not in have]
+        merged.sort(key=lambda s: (s.plant_id, s.source, s.start))
+        return merged
+
+    async def _sums(
+        self, query: SeriesQuery, every: timedelta, policy: str, measurement: str
+    ) -> list[EnergySum]:
         sums = ", ".join(f'sum("{f}") AS "{f}"' for f in ENERGY_SUM_FIELDS)
         where = [
             f"time >= '{_flux_time(query.start)}'",
@@ -425,10 +509,11 @@ class InfluxTimeSeries:
         if query.source is not None:
             where.append(f'"source" = {_influxql_string(query.source)}')
         step = int(every.total_seconds())
-        database, policy = _influxql_ident(self._database), _influxql_ident(self._policy)
-        target = f'{database}.{policy}."{ENERGY_MEASUREMENT}"'
+        database = _influxql_ident(self._database)
+        target = f"{database}.{_influxql_ident(policy)}.{_influxql_ident(measurement)}"
         # Interval-ending readings: windows offset by 1 ns put the one stamped
-        # 10:00 into 09:00-10:00 (labelled 09:00:00.000000001).
+        # 10:00 into 09:00-10:00 (labelled 09:00:00.000000001). The quarter hours are labelled
+        # by their start + 1 ns, so the same windows hold them.
         grouping = f'GROUP BY time({step}s, 1ns), "plant_id", "source" fill(none)'
         statement = f"SELECT {sums} FROM {target} WHERE {' AND '.join(where)} {grouping}"  # noqa: S608
         out = []

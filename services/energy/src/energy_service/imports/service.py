@@ -216,12 +216,25 @@ async def import_file(
     )
     await repo.add(record, rows)
     await repo.supersede(superseded, record.id)
+    await write_points(store, to_write, record.id)
+    return ImportResult(record, rows, unchanged=False, written={r.id for r in written_rows})
+
+
+async def write_points(
+    store: TimeSeriesStore, to_write: Sequence[EnergyPoint], import_id: int
+) -> None:
+    """The official values into the raw series (those InfluxDB still keeps: months past the raw
+    retention would be refused) and into the long-kept quarter hours, which is what is read
+    once the raw readings have expired (item 8)."""
+    kept_after = store.raw_kept_after()
+    raw = to_write if kept_after is None else [p for p in to_write if p.timestamp > kept_after]
     for start in range(0, len(to_write), WRITE_CHUNK):
-        await store.write(to_write[start : start + WRITE_CHUNK])
+        await store.write_quarters(to_write[start : start + WRITE_CHUNK])
+    for start in range(0, len(raw), WRITE_CHUNK):
+        await store.write(raw[start : start + WRITE_CHUNK])
         log.info(
             "import %s: %d of %d values written",
-            record.id,
-            min(start + WRITE_CHUNK, len(to_write)),
-            len(to_write),
+            import_id,
+            min(start + WRITE_CHUNK, len(raw)),
+            len(raw),
         )
-    return ImportResult(record, rows, unchanged=False, written={r.id for r in written_rows})

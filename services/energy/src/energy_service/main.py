@@ -21,6 +21,7 @@ from energy_service.api import (
     predictions,
 )
 from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
+from energy_service.imports.jobs import ImportJobs
 from energy_service.ingest import MeasurementIngestor
 from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
 from energy_service.models import outbox, processed_events
@@ -85,6 +86,12 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 on_stored=live_tally.add,
             )
             runtime.add(ingestor, name="ingestor", start=settings.ingest)
+            app.state.import_background_bytes = settings.import_background_bytes
+            runtime.add(
+                ImportJobs(runtime.sessionmaker, store),
+                name="import_jobs",
+                start=settings.import_jobs,
+            )
             runtime.consumer(
                 settings.consumer_group("read-models"),
                 READ_MODEL_TOPICS,

@@ -50,6 +50,10 @@ class EnergySettings(ServiceSettings):
     live_directory_refresh_s: float = 30.0
     live_keepalive_s: float = 15.0
     live_min_interval_s: float = 0.25
+    # Distributor uploads larger than this are loaded as background jobs (202 + progress);
+    # the worker runs where ``import_jobs`` is on (every replica may: jobs are claimed).
+    import_background_bytes: int = 2 * 1024 * 1024
+    import_jobs: bool = True
     # The read models of plants and memberships (plant.v1, membership.v1).
     consume_read_models: bool = True
     # Consumer groups name the database so two fleets on one broker (dev and

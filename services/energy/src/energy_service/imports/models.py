@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     Numeric,
+    SmallInteger,
     String,
     UniqueConstraint,
     func,
@@ -76,3 +77,36 @@ class MeterImportCurve(Base):
     # this one; for a curve that equalled the current one when loaded (and so
     # was not written), the import of that current curve.
     superseded_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class MeterImportJob(Base):
+    """An upload loaded in the background (a large ZIP): its state, progress and row errors.
+
+    QUEUED -> RUNNING -> DONE (``import_id`` says which import it became, possibly an earlier
+    one for the same file), REJECTED (the file had errors, ``errors`` lists them, nothing
+    written) or FAILED (the store or the database failed after ``attempts`` tries)."""
+
+    __tablename__ = "meter_import_jobs"
+    __table_args__ = (Index("ix_meter_import_jobs_status", "status", "lease_until"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    community_id: Mapped[int] = mapped_column(BigInteger)
+    uploaded_by: Mapped[int] = mapped_column(BigInteger)
+    # The uploader's user type: a platform administrator's job runs with their rights.
+    uploader_type: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(255))
+    pod: Mapped[str | None] = mapped_column(String(20))
+    direction: Mapped[str | None] = mapped_column(String(10))
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
+    status: Mapped[str] = mapped_column(String(10), default="QUEUED")
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # A RUNNING job whose lease ran out (its worker died) is taken again.
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    values_total: Mapped[int | None] = mapped_column(Integer)
+    values_written: Mapped[int] = mapped_column(Integer, default=0)
+    errors: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    import_id: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import undefer
 
-from energy_service.imports.models import MeterImport, MeterImportCurve
+from energy_service.imports.models import MeterImport, MeterImportCurve, MeterImportJob
 
 
 class ImportRepository:
@@ -75,3 +78,55 @@ class ImportRepository:
             .limit(limit)
         )
         return list(rows), int(total or 0)
+
+
+class ImportJobRepository:
+    """The background uploads: queued, claimed under a lease, their progress, their end."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, job: MeterImportJob) -> MeterImportJob:
+        self.session.add(job)
+        await self.session.flush()
+        return job
+
+    async def get(self, job_id: int) -> MeterImportJob | None:
+        return await self.session.get(MeterImportJob, job_id)
+
+    async def claim(self, now: datetime, lease: timedelta) -> MeterImportJob | None:
+        """The oldest job waiting (or whose worker's lease ran out), now RUNNING under a new
+        lease; other workers skip the row while this transaction holds it."""
+        job: MeterImportJob | None = await self.session.scalar(
+            select(MeterImportJob)
+            .options(undefer(MeterImportJob.content))
+            .where(
+                or_(
+                    MeterImportJob.status == "QUEUED",
+                    (MeterImportJob.status == "RUNNING") & (MeterImportJob.lease_until < now),
+                )
+            )
+            .order_by(MeterImportJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if job is not None:
+            job.status = "RUNNING"
+            job.attempts += 1
+            job.lease_until = now + lease
+            await self.session.flush()
+        return job
+
+    async def progress(self, job_id: int, written: int, total: int) -> None:
+        await self.session.execute(
+            update(MeterImportJob)
+            .where(MeterImportJob.id == job_id)
+            .values(values_written=written, values_total=total)
+        )
+
+    async def finish(self, job_id: int, status: str, **values: Any) -> None:
+        await self.session.execute(
+            update(MeterImportJob)
+            .where(MeterImportJob.id == job_id)
+            .values(status=status, lease_until=None, **values)
+        )

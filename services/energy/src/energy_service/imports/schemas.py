@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from energy_service.imports.models import MeterImport, MeterImportCurve
+from energy_service.imports.models import MeterImport, MeterImportCurve, MeterImportJob
 
 DirectionIn = Literal["immessa", "prelevata", "fed_in", "withdrawn"]
 
@@ -87,4 +87,45 @@ def import_out(
         unchanged=unchanged,
         warnings=list(record.warnings or []),
         curves=None if curves is None else [curve_out(c, record.id) for c in curves],
+    )
+
+
+class ImportJobOut(BaseModel):
+    """A file loaded in the background. ``progress``: values written over values to write
+    (None until the file is validated); ``errors``: the rows refused (REJECTED) or why the
+    load failed (FAILED); ``import_id``: the import it became (DONE)."""
+
+    id: int
+    community_id: int
+    file_name: str
+    status: Literal["QUEUED", "RUNNING", "DONE", "REJECTED", "FAILED"]
+    progress: float | None
+    values_total: int | None
+    values_written: int
+    errors: list[dict[str, Any]]
+    import_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def job_out(job: MeterImportJob) -> ImportJobOut:
+    progress = None
+    if job.status == "DONE":
+        progress = 1.0
+    elif job.values_total:
+        progress = round(job.values_written / job.values_total, 4)
+    elif job.values_total == 0:
+        progress = 1.0
+    return ImportJobOut(
+        id=job.id,
+        community_id=job.community_id,
+        file_name=job.file_name,
+        status=job.status,
+        progress=progress,
+        values_total=job.values_total,
+        values_written=job.values_written,
+        errors=list(job.errors or []),
+        import_id=job.import_id,
+        created_at=job.created_at,
+        updated_at=job.updated_at,
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -43,6 +43,9 @@ DEVICE_ID = "distributor"
 SOURCE = "official"
 FIELD: dict[str, str] = {"fed_in": "energy_fed_in_kwh", "withdrawn": "energy_withdrawn_kwh"}
 WRITE_CHUNK = 20_000
+
+# Told (values written, values to write) after validation and after each chunk.
+Progress = Callable[[int, int], Awaitable[None]]
 
 
 @dataclass
@@ -97,6 +100,7 @@ async def import_file(
     data: bytes,
     pod: str | None,
     direction: Direction | None,
+    progress: Progress | None = None,
 ) -> ImportResult:
     await require_community_manager(session, principal, community_id)
     repo = ImportRepository(session)
@@ -216,12 +220,15 @@ async def import_file(
     )
     await repo.add(record, rows)
     await repo.supersede(superseded, record.id)
-    await write_points(store, to_write, record.id)
+    await write_points(store, to_write, record.id, progress)
     return ImportResult(record, rows, unchanged=False, written={r.id for r in written_rows})
 
 
 async def write_points(
-    store: TimeSeriesStore, to_write: Sequence[EnergyPoint], import_id: int
+    store: TimeSeriesStore,
+    to_write: Sequence[EnergyPoint],
+    import_id: int,
+    progress: Progress | None = None,
 ) -> None:
     """The official values into the raw series (those InfluxDB still keeps: months past the raw
     retention would be refused) and into the long-kept quarter hours, which is what is read
@@ -230,11 +237,19 @@ async def write_points(
     raw = to_write if kept_after is None else [p for p in to_write if p.timestamp > kept_after]
     for start in range(0, len(to_write), WRITE_CHUNK):
         await store.write_quarters(to_write[start : start + WRITE_CHUNK])
+    if progress is not None:
+        await progress(0, len(to_write))
     for start in range(0, len(raw), WRITE_CHUNK):
         await store.write(raw[start : start + WRITE_CHUNK])
+        if progress is not None:
+            # The quarter hours are written first: a raw chunk done is that many values done.
+            done = len(to_write) - len(raw) + min(start + WRITE_CHUNK, len(raw))
+            await progress(done, len(to_write))
         log.info(
             "import %s: %d of %d values written",
             import_id,
             min(start + WRITE_CHUNK, len(raw)),
             len(raw),
         )
+    if progress is not None and not raw:
+        await progress(len(to_write), len(to_write))

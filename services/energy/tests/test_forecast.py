@@ -116,3 +116,21 @@ def test_without_history_defaults_say_so() -> None:
         IntervalQuantities(9, FIRST - HOUR, "iot", 99.0, 0.0, 99.0, 0.0, "derived"),
     ]
     assert forecast([SOLAR], old, NOW).plants[0].performance_ratio_basis == "default"
+
+
+def test_the_ratio_keeps_the_plants_own_daily_shape() -> None:
+    """A plant shaded in the morning: its afternoons are forecast nearer the clear sky."""
+    sky = clear_sky_per_kw("Lombardia", PAST, FIRST)
+    items = []
+    for i, kwh in enumerate(sky):
+        at = PAST + i * HOUR
+        ratio = 0.3 if at.astimezone(ITALY).hour < 13 else 0.9
+        items.append(IntervalQuantities(1, at, "iot", ratio * 10 * kwh, 0.0, 0.0, 0.0, "derived"))
+    solar = forecast([SOLAR], items, NOW).plants[0]
+    ahead = clear_sky_per_kw("Lombardia", FIRST, FIRST + 48 * HOUR)
+    for i, at in enumerate(FIRST + k * HOUR for k in range(48)):
+        hour = at.astimezone(ITALY).hour
+        if 8 <= hour <= 18:
+            expected = (0.3 if hour < 13 else 0.9) * 10 * ahead[i]
+            assert solar.pv_kwh[i] == pytest.approx(expected), at
+    assert solar.performance_ratio is not None and 0.3 < solar.performance_ratio < 0.9

@@ -5,8 +5,9 @@ energy, and the hours a member does best to consume in.
   not publish a home's coordinates, which are personal data; the region's chief town is within
   a degree of any plant and the performance ratio absorbs the rest), times the plant's kW, times
   its performance ratio: what it measured over the recent weeks divided by what the clear sky
-  would have given in the same hours. Clouds, shading, orientation and ageing are in that ratio;
-  a plant without history gets `DEFAULT_PERFORMANCE_RATIO` (a typical Italian year's measured
+  would have given in the same hours, overall and per local hour of the day (orientation and
+  shading have a daily shape). Clouds, shading, orientation and ageing are in that ratio; a
+  plant without history gets `DEFAULT_PERFORMANCE_RATIO` (a typical Italian year's measured
   over clear-sky energy).
 * Consumption: per plant, the mean of the same weekday and local hour over the recent weeks
   with data; a consuming plant with no history at all gets a standard household
@@ -44,6 +45,10 @@ DEFAULT_PERFORMANCE_RATIO = 0.75
 # A ratio above 1 means the clear sky under-counts (a better site than the region's chief
 # town, a bifacial array); far above it means the kW registered is wrong: clamp, do not trust.
 MAX_PERFORMANCE_RATIO = 1.2
+# An hour's own ratio is trusted where the clear sky gave at least this share of its brightest
+# hour's energy, and capped (a plant's hour far above the clear sky is a clock or kW error).
+HOURLY_RATIO_MIN_SHARE = 0.1
+MAX_HOURLY_RATIO = 3.0
 DEFAULT_ANNUAL_KWH = Decimal(2700)  # an Italian household's typical year
 BEST_HOURS = 6
 # Below a watt-hour an hour's surplus is rounding, not a reason to move a washing machine.
@@ -167,6 +172,34 @@ def _produced(item: IntervalQuantities) -> float:
     return item.produced_kwh if item.produced_kwh > 0 else item.fed_in_kwh
 
 
+def _hourly_ratios(
+    items: Sequence[IntervalQuantities], past_sky: Sequence[float], past: datetime, kw: float
+) -> tuple[float, dict[int, float]] | None:
+    """The plant's performance ratio overall and per local hour of the day, or None without
+    production in its history.
+
+    Per hour, because a plant's shortfall against the clear sky has a shape of its own: a roof
+    facing west keeps more of the afternoon than the south-facing default, a chimney shades the
+    morning. An hour the clear sky barely lights (dawn, dusk) takes the overall ratio."""
+    measured: dict[int, float] = defaultdict(float)
+    clear: dict[int, float] = defaultdict(float)
+    for item in items:
+        hour = item.start.astimezone(ITALY).hour
+        measured[hour] += _produced(item)
+        clear[hour] += past_sky[(item.start - past) // HOUR] * kw
+    total_clear, total_measured = sum(clear.values()), sum(measured.values())
+    if total_clear <= 0 or total_measured <= 0:
+        return None
+    overall = min(total_measured / total_clear, MAX_PERFORMANCE_RATIO)
+    brightest = max(clear.values())
+    hourly = {
+        hour: min(measured[hour] / energy, MAX_HOURLY_RATIO)
+        for hour, energy in clear.items()
+        if energy >= HOURLY_RATIO_MIN_SHARE * brightest
+    }
+    return overall, hourly
+
+
 def forecast(
     plants: Sequence[ForecastPlant],
     history: Iterable[IntervalQuantities],
@@ -210,13 +243,16 @@ def forecast(
         pv = [0.0] * hours
         if plant.solar_kw > 0:
             ratio, ratio_basis = DEFAULT_PERFORMANCE_RATIO, "default"
-            past_sky = sky(plant.region, behind=True)
-            clear = sum(past_sky[(i.start - past) // HOUR] for i in items) * plant.solar_kw
-            measured = sum(_produced(i) for i in items)
-            if clear > 0 and measured > 0:
-                ratio = min(measured / clear, MAX_PERFORMANCE_RATIO)
+            by_hour = _hourly_ratios(items, sky(plant.region, behind=True), past, plant.solar_kw)
+            if by_hour is not None:
+                ratio, hourly = by_hour
                 ratio_basis = "history"
-            pv = [ratio * plant.solar_kw * kwh for kwh in sky(plant.region, behind=False)]
+            else:
+                hourly = {}
+            pv = [
+                hourly.get(at.astimezone(ITALY).hour, ratio) * plant.solar_kw * kwh
+                for at, kwh in zip(horizon, sky(plant.region, behind=False), strict=True)
+            ]
         consumption = [0.0] * hours
         consumption_basis = "none"
         if plant.consumes:

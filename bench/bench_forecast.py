@@ -1,0 +1,171 @@
+"""Forecast error on held-out simulator history (run: `uv run python bench/bench_forecast.py`).
+
+The simulator's devices (scripts/simulator.py: PV generators, household loads, prosumers' grid
+meters) are run for four weeks of one-minute steps; the energy service's forecast
+(energy_service.forecast, the function GET /api/energy/predictions/ calls) is fed those four
+weeks as hourly settled quantities and predicts the next 48 hours, which are then simulated and
+compared. Repeated over several seeds and start dates. Printed: MAPE of the community's PV
+(daylight hours: actual at least 5 % of the window's peak), consumption (every hour) and shared
+energy (hours with at least 0.05 kWh shared), beside a naive forecast (each hour as the same
+hour the day before) so the figure has a yardstick. Nothing asserts; no servers needed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import random
+import sys
+import time
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from energy_service.forecast import ForecastPlant, forecast
+from energy_service.quantities import IntervalQuantities
+
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import describe
+
+HOUR = timedelta(hours=1)
+STEP_S = 60
+HISTORY = timedelta(weeks=4)
+HORIZON = 48
+# (kind, peak kW) of each simulated plant: the demo's mix, a little larger.
+FLEET = [("pv", 4.0), ("pv", 6.0), ("pv", 10.0), ("home", 0.0), ("home", 0.0), ("home", 0.0),
+         ("home", 0.0), ("grid", 3.0), ("grid", 5.0)]  # fmt: skip
+STARTS = [datetime(2025, 5, 5, tzinfo=UTC), datetime(2025, 6, 2, tzinfo=UTC),
+          datetime(2025, 9, 1, tzinfo=UTC)]  # fmt: skip
+SEEDS = [1, 2, 3]
+
+
+def _simulator() -> Any:
+    path = Path(__file__).resolve().parents[1] / "scripts" / "simulator.py"
+    spec = importlib.util.spec_from_file_location("simulator", path)
+    if spec is None or spec.loader is None:
+        raise SystemExit(f"cannot load the simulator from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["simulator"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def simulate(sim: Any, start: datetime, hours: int, seed: int) -> list[IntervalQuantities]:
+    """Hourly quantities of each plant (its id is its index), as the service would settle them."""
+    devices = [
+        sim.SimDevice(f"d{i}", f"d{i}", i, "x", kind, peak, rng=random.Random(seed * 100 + i))
+        for i, (kind, peak) in enumerate(FLEET)
+    ]
+    sums: dict[tuple[int, datetime], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    at = start
+    for _ in range(hours * 3600 // STEP_S):
+        at += timedelta(seconds=STEP_S)
+        hour = start + (at - start - timedelta(seconds=1)) // HOUR * HOUR
+        for device in devices:
+            first, second = device.step(at, STEP_S)
+            cell = sums[(device.plant_id, hour)]
+            cell[0] += first * STEP_S / 3600
+            cell[1] += second * STEP_S / 3600
+    out = []
+    for (plant, hour), (first, second) in sorted(sums.items()):
+        kind = FLEET[plant][0]
+        if kind == "grid":  # export and import at the connection
+            out.append(IntervalQuantities(plant, hour, "iot", 0.0, 0.0, first, second, "measured"))
+        else:  # a generator or a load: the exchange derived, as quantities.py does
+            fed, taken = max(0.0, first - second), max(0.0, second - first)
+            out.append(IntervalQuantities(plant, hour, "iot", first, second, fed, taken, "derived"))
+    return out
+
+
+def plants() -> list[ForecastPlant]:
+    kinds = {"pv": ("PRODUCER", "PV"), "home": ("CONSUMER", None), "grid": ("PROSUMER", "PV")}
+    return [
+        ForecastPlant(i, kinds[kind][0], kinds[kind][1], peak or None, "Lombardia", "S1")
+        for i, (kind, peak) in enumerate(FLEET)
+    ]
+
+
+def community(items: list[IntervalQuantities], start: datetime) -> dict[str, list[float]]:
+    """Per hour of the horizon: PV, consumption and shared energy of the whole community."""
+    pv, load, fed, taken = ([0.0] * HORIZON for _ in range(4))
+    for item in items:
+        index = (item.start - start) // HOUR
+        if not 0 <= index < HORIZON:
+            continue
+        kind = FLEET[item.plant_id][0]
+        # A grid meter sees net flows only: its PV and load are unknown, its exchange is not.
+        pv[index] += item.produced_kwh if kind == "pv" else 0.0
+        load[index] += item.consumed_kwh if kind == "home" else 0.0
+        fed[index] += item.fed_in_kwh
+        taken[index] += item.withdrawn_kwh
+    shared = [min(f, t) for f, t in zip(fed, taken, strict=True)]
+    return {"pv": pv, "consumption": load, "shared": shared}
+
+
+def mape(actual: list[float], predicted: list[float], floor: float) -> tuple[float, int]:
+    pairs = [(a, p) for a, p in zip(actual, predicted, strict=True) if a >= floor]
+    if not pairs:
+        raise SystemExit("no hour above the floor: the MAPE would be undefined")
+    return 100 * sum(abs(p - a) / a for a, p in pairs) / len(pairs), len(pairs)
+
+
+def main() -> None:
+    sim = _simulator()
+    errors: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    took = []
+    for start in STARTS:
+        for seed in SEEDS:
+            items = simulate(sim, start, int(HISTORY / HOUR) + HORIZON, seed)
+            now = start + HISTORY
+            history = [i for i in items if i.start < now]
+            held_out = [i for i in items if i.start >= now]
+            began = time.perf_counter()
+            result = forecast(plants(), history, now, hours=HORIZON)
+            took.append(time.perf_counter() - began)
+            predicted_plants = {p.plant_id: p for p in result.plants}
+            predicted = {
+                "pv": [
+                    sum(
+                        predicted_plants[i].pv_kwh[h] for i, (k, _) in enumerate(FLEET) if k == "pv"
+                    )
+                    for h in range(HORIZON)
+                ],
+                "consumption": [
+                    sum(
+                        predicted_plants[i].consumption_kwh[h]
+                        for i, (k, _) in enumerate(FLEET)
+                        if k == "home"
+                    )
+                    for h in range(HORIZON)
+                ],
+                "shared": [h.shared_kwh for h in result.hours],
+            }
+            actual = community(held_out, now)
+            # The yardstick: each hour as the same hour the day before the horizon.
+            yesterday = community(history, now - timedelta(days=1))
+            naive = {k: v[:24] * 2 for k, v in yesterday.items()}
+            floors = {"pv": 0.05 * max(actual["pv"]), "consumption": 0.0, "shared": 0.05}
+            for name in ("pv", "consumption", "shared"):
+                floor = floors[name] or 1e-9
+                errors[name].append(
+                    (mape(actual[name], predicted[name], floor)[0],
+                     mape(actual[name], naive[name], floor)[0])
+                )  # fmt: skip
+    print(f"machine: {describe()}")
+    print(
+        f"forecast of {len(FLEET)} simulated plants, 4 weeks of history, 48 h held out, "
+        f"{len(STARTS)} start dates x {len(SEEDS)} seeds"
+    )
+    for name, runs in errors.items():
+        model = sum(r[0] for r in runs) / len(runs)
+        naive_error = sum(r[1] for r in runs) / len(runs)
+        worst = max(r[0] for r in runs)
+        print(
+            f"  {name:12s} MAPE {model:6.1f} %  (worst run {worst:6.1f} %; "
+            f"naive same-hour-yesterday {naive_error:6.1f} %)"
+        )
+    print(f"  forecast() time: median {sorted(took)[len(took) // 2] * 1000:.0f} ms per run")
+
+
+if __name__ == "__main__":
+    main()

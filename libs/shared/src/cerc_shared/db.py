@@ -8,22 +8,19 @@ back when it raises; domain code never calls ``commit()``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Annotated, Any, Protocol
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event, text
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import Pool
 
 from cerc_shared.envelope import ApiError
 from cerc_shared.settings import ServiceSettings
@@ -49,10 +46,6 @@ def service_metadata() -> MetaData:
     return MetaData(naming_convention=NAMING_CONVENTION)
 
 
-# A pooled connection used less than this long ago is taken as alive without asking.
-PING_AFTER_IDLE_S = 5.0
-
-
 def create_engine(
     settings: ServiceSettings,
     *,
@@ -60,46 +53,18 @@ def create_engine(
     server_settings: Mapping[str, str] | None = None,
 ) -> AsyncEngine:
     """The service's engine, its connections in its own schema. ``pre_ping``
-    checks a connection idle for ``PING_AFTER_IDLE_S`` before it is handed out
-    (:func:`ping_when_idle`); a hot loop that survives a failed statement anyway
-    may leave it off. ``server_settings`` are further settings of every connection."""
+    checks a connection before each checkout (a round trip); a hot loop that
+    survives a failed statement anyway may leave it off. ``server_settings``
+    are further settings of every connection."""
     session_settings = dict(server_settings or {})
     if settings.database_schema:
         session_settings["search_path"] = settings.database_schema
-    engine = create_async_engine(
+    return create_async_engine(
         settings.database_url,
         pool_size=settings.database_pool_size,
+        pool_pre_ping=pre_ping,
         connect_args={"server_settings": session_settings} if session_settings else {},
     )
-    if pre_ping:
-        ping_when_idle(engine.sync_engine.pool, PING_AFTER_IDLE_S)
-    return engine
-
-
-def ping_when_idle(pool: Pool, idle_s: float) -> None:
-    """Check a pooled connection before handing it out, but only one idle ``idle_s`` or more.
-
-    SQLAlchemy's ``pool_pre_ping`` asks on every checkout, and with asyncpg its ping is three
-    round trips (BEGIN, an empty statement, ROLLBACK): more than the one query of a dashboard
-    read. A connection handed back a moment ago is as alive as it was then; one idle long
-    enough for PostgreSQL, a proxy or a restart to have closed it is asked first, and a dead
-    one is replaced before anyone sees it (the pool retries on DisconnectionError)."""
-
-    @event.listens_for(pool, "checkin")
-    def _checked_in(dbapi_connection: Any, record: Any) -> None:
-        if record is not None:
-            record.info["cerc_checked_in_at"] = time.monotonic()
-
-    @event.listens_for(pool, "checkout")
-    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        checked_in_at = record.info.get("cerc_checked_in_at")
-        # A connection just opened has no check-in yet: it was tested by connecting.
-        if checked_in_at is None or time.monotonic() - checked_in_at < idle_s:
-            return
-        try:
-            dbapi_connection.ping()
-        except Exception as exc:
-            raise DisconnectionError(f"pooled connection found dead: {exc}") from exc
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -148,6 +148,22 @@ class MembershipPeriod:
 
 
 @dataclass(frozen=True)
+class AccessPeriod:
+    """Days ``[valid_from, valid_to)`` in which a principal held a role for a
+    plant (None: unbounded): ``read`` as the owner of one of its stays,
+    ``manage`` as an administrator of the community it was in."""
+
+    access: Access
+    valid_from: date | None
+    valid_to: date | None
+
+    def covers(self, day: date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day < self.valid_to
+        )
+
+
+@dataclass(frozen=True)
 class SharesPeriod:
     valid_from: date
     producers_pct: Decimal
@@ -600,6 +616,63 @@ class RegistryReader:
             return "read"
         return None
 
+    async def access_periods(
+        self, principal: Principal, on: date, plant_ids: Sequence[int] | None = None
+    ) -> dict[int, list[AccessPeriod]] | None:
+        """Per plant (those of ``plant_ids``, else every one), the days in which
+        ``principal`` held a role for it, so that a POD registered again by
+        someone else never opens its earlier tenant's history (issue 12, item 1):
+        each stay it owned (``read``), and each stay in a community it
+        administers on ``on``, cut to its ADMIN memberships there (``manage``).
+        Days before a plant's first stay belong to that stay (no other tenant
+        had it). Plants without any such day are left out; None: every plant
+        and every day (a platform administrator)."""
+        if principal.is_platform_admin:
+            return None
+        periods, memberships = self.model.plant_periods, self.model.memberships
+        administered = await self.administered_communities(principal.user_id, on)
+        concerned = select(periods.c.plant_id).where(
+            or_(
+                periods.c.owner_user_id == principal.user_id,
+                periods.c.community_id.in_(administered),
+            )
+        )
+        if plant_ids is not None:
+            concerned = concerned.where(periods.c.plant_id.in_(sorted(set(plant_ids))))
+        stays = await self._periods(
+            select(periods)
+            .where(periods.c.plant_id.in_(concerned))
+            .order_by(periods.c.plant_id, periods.c.valid_from)
+        )
+        admin_spans: dict[int, list[MembershipPeriod]] = {}
+        if administered:
+            for membership in await self._memberships(
+                select(memberships).where(
+                    memberships.c.user_id == principal.user_id,
+                    memberships.c.role == "ADMIN",
+                    memberships.c.community_id.in_(administered),
+                )
+            ):
+                admin_spans.setdefault(membership.community_id, []).append(membership)
+        found: dict[int, list[AccessPeriod]] = {}
+        first_seen: set[int] = set()
+        for stay in stays:
+            start = stay.valid_from if stay.plant_id in first_seen else None
+            first_seen.add(stay.plant_id)
+            spans = []
+            if stay.owner_user_id == principal.user_id:
+                spans.append(AccessPeriod("read", start, stay.valid_to))
+            for membership in admin_spans.get(stay.community_id, []):
+                begin = (
+                    membership.valid_from if start is None else max(start, membership.valid_from)
+                )
+                end = _earlier(stay.valid_to, membership.valid_to)
+                if end is None or begin < end:
+                    spans.append(AccessPeriod("manage", begin, end))
+            if spans:
+                found.setdefault(stay.plant_id, []).extend(spans)
+        return found
+
     async def may_read_plant(self, principal: Principal, plant_id: int, on: date) -> bool:
         plant = await self.plant(plant_id)
         return plant is not None and await self.access(principal, plant, on) is not None
@@ -638,6 +711,13 @@ class RegistryReader:
             )
             for r in rows
         ]
+
+
+def _earlier(first: date | None, second: date | None) -> date | None:
+    """The earlier of two period ends, None being open."""
+    if first is None:
+        return second
+    return first if second is None else min(first, second)
 
 
 def _when(

@@ -29,7 +29,7 @@ from cerc_shared.clock import ITALY, italian_today
 from cerc_shared.envelope import ApiError, NotFound
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
 from cerc_shared.outbox import record
-from cerc_shared.readmodels import PlantFacts, PlantStay
+from cerc_shared.readmodels import AccessPeriod, PlantFacts, PlantStay
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_service.completeness import PodCompleteness, completeness, month_bounds
@@ -46,7 +46,7 @@ from energy_service.schemas import (
     ReadingsIn,
     Resolution,
 )
-from energy_service.timeseries import SeriesQuery, TimeSeriesStore
+from energy_service.timeseries import SeriesQuery, Span, TimeSeriesStore
 
 DEFAULT_SPAN = {
     "raw": timedelta(days=1),
@@ -79,16 +79,79 @@ async def readable_plant(session: AsyncSession, principal: Principal, plant_id: 
     return plant
 
 
-async def plant_scope(
-    session: AsyncSession, principal: Principal, plant_id: int | None
-) -> list[int] | None:
-    """The plants a query covers; None means every plant (platform administrators)."""
-    if plant_id is not None:
-        await readable_plant(session, principal, plant_id)
-        return [plant_id]
-    if principal.is_platform_admin:
-        return None
-    return await registry.reader(session).visible_plant_ids(principal.user_id, italian_today())
+@dataclass(frozen=True)
+class ReadingScope:
+    """The readings a principal may see: per plant, the spans of instants
+    (``start < timestamp <= end``) in which they held a role for it. None:
+    every plant and every instant (a platform administrator)."""
+
+    spans: dict[int, list[Span]] | None
+
+    @property
+    def plant_ids(self) -> list[int] | None:
+        return None if self.spans is None else sorted(self.spans)
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=ITALY)
+
+
+async def reading_scope(
+    session: AsyncSession, principal: Principal, plant_id: int | None = None
+) -> ReadingScope:
+    """Which readings the principal may see, of one plant (404 if none) or of all.
+
+    Access follows the periods (issue 12, item 1): an owner sees a plant's
+    readings in the stays they owned it, a community's administrator in its
+    stays in that community while they were its ADMIN; so whoever registers a
+    POD again never sees the previous tenant's history, and the previous
+    tenant never sees theirs."""
+    reader = registry.reader(session)
+    periods = await reader.access_periods(
+        principal, italian_today(), None if plant_id is None else [plant_id]
+    )
+    if plant_id is not None and (
+        await reader.plant(plant_id) is None or (periods is not None and plant_id not in periods)
+    ):
+        raise NotFound("plant")
+    if periods is None:
+        return ReadingScope(None if plant_id is None else {plant_id: [(None, None)]})
+    return ReadingScope(
+        {
+            plant: [(_midnight(p.valid_from), _midnight(p.valid_to)) for p in spans]
+            for plant, spans in periods.items()
+        }
+    )
+
+
+@dataclass(frozen=True)
+class PlantInScope:
+    """A plant as the aggregations see it: it counts only on the days of its spans."""
+
+    plant_id: int
+    pod: str
+    primary_substation: str | None
+    days: list[AccessPeriod] | None
+
+    def active_on(self, day: date) -> bool:
+        return self.days is None or any(p.covers(day) for p in self.days)
+
+
+async def plant_in_scope(
+    session: AsyncSession, principal: Principal, plant_id: int
+) -> PlantInScope:
+    """One plant for ``by=plant`` aggregations, counted on the principal's days only."""
+    reader = registry.reader(session)
+    plant = await reader.plant(plant_id)
+    periods = await reader.access_periods(principal, italian_today(), [plant_id])
+    if plant is None or (periods is not None and plant_id not in periods):
+        raise NotFound("plant")
+    return PlantInScope(
+        plant_id,
+        plant.pod,
+        plant.primary_substation,
+        None if periods is None else periods[plant_id],
+    )
 
 
 async def require_community_manager(
@@ -172,7 +235,7 @@ def resolve_range(
 
 async def read_measurements(
     store: TimeSeriesStore,
-    plant_ids: list[int] | None,
+    scope: ReadingScope,
     filters: MeasurementFilter,
     *,
     page: int,
@@ -182,9 +245,10 @@ async def read_measurements(
     query = SeriesQuery(
         start=start,
         end=end,
-        plant_ids=plant_ids,
+        plant_ids=scope.plant_ids,
         device_id=filters.device_id,
         source=filters.source,
+        spans=scope.spans,
     )
     offset = (page - 1) * per_page
     if filters.resolution == "raw":

@@ -87,13 +87,31 @@ Point = EnergyPoint | DeviceStatusPoint
 
 @dataclass(frozen=True)
 class SeriesQuery:
-    """Which readings: ``start < timestamp <= end``; ``plant_ids`` None means every plant."""
+    """Which readings: ``start < timestamp <= end``; ``plant_ids`` None means every plant.
+
+    ``spans``, when given, keeps of each plant only the readings with
+    ``span_start < timestamp <= span_end`` in one of its spans (None: open),
+    and leaves out plants it does not name: the days a caller held a role for
+    the plant (``RegistryReader.access_periods``)."""
 
     start: datetime
     end: datetime
     plant_ids: Sequence[int] | None = None
     device_id: str | None = None
     source: str | None = None
+    spans: Mapping[int, Sequence[Span]] | None = None
+
+    def in_spans(self, plant_id: int, interval_start: datetime, interval_end: datetime) -> bool:
+        """Whether the readings of ``(interval_start, interval_end]`` are in a span of the plant."""
+        if self.spans is None:
+            return True
+        return any(
+            (begin is None or begin <= interval_start) and (end is None or interval_end <= end)
+            for begin, end in self.spans.get(plant_id, ())
+        )
+
+
+Span = tuple[datetime | None, datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +280,20 @@ def _flux_time(value: datetime) -> str:
     return f"{base}.{rest:09d}Z"
 
 
+def _flux_spans(spans: Mapping[int, Sequence[Span]]) -> str:
+    """A Flux predicate: the row's plant is one of ``spans`` and its time in one of its spans."""
+    alternatives = []
+    for plant_id, plant_spans in sorted(spans.items()):
+        for begin, end in plant_spans:
+            terms = [f'r.plant_id == "{int(plant_id)}"']
+            if begin is not None:
+                terms.append(f"r._time >= {_flux_time(begin)}")
+            if end is not None:
+                terms.append(f"r._time < {_flux_time(end)}")
+            alternatives.append("(" + " and ".join(terms) + ")")
+    return " or ".join(alternatives) or "false"
+
+
 def _influxql_string(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -416,6 +448,8 @@ class InfluxTimeSeries:
         if query.plant_ids is not None:
             ids = ", ".join(_flux_string(str(int(p))) for p in query.plant_ids)
             parts.append(f"|> filter(fn: (r) => contains(value: r.plant_id, set: [{ids}]))")
+        if query.spans is not None:
+            parts.append(f"|> filter(fn: (r) => {_flux_spans(query.spans)})")
         if query.device_id is not None:
             parts.append(f"|> filter(fn: (r) => r.device_id == {_flux_string(query.device_id)})")
         if query.source is not None:
@@ -437,7 +471,7 @@ class InfluxTimeSeries:
     async def raw_page(
         self, query: SeriesQuery, *, offset: int, limit: int
     ) -> tuple[list[RawReading], int]:
-        if query.plant_ids is not None and not query.plant_ids:
+        if (query.plant_ids is not None and not query.plant_ids) or query.spans == {}:
             return [], 0
         points = (
             self._selection(query, None)
@@ -466,7 +500,7 @@ class InfluxTimeSeries:
         return readings, total
 
     async def energy_sums(self, query: SeriesQuery, every: timedelta) -> list[EnergySum]:
-        if query.plant_ids is not None and not query.plant_ids:
+        if (query.plant_ids is not None and not query.plant_ids) or query.spans == {}:
             return []
         raw = await self._sums(query, every, self._policy, ENERGY_MEASUREMENT)
         kept_after = self.raw_kept_after()
@@ -527,6 +561,8 @@ class InfluxTimeSeries:
                 if not measured:
                     continue
                 start = datetime.fromtimestamp((int(at_ns) // 10**9) // step * step, UTC)
+                if not query.in_spans(plant_id, start, start + every):
+                    continue
                 out.append(
                     EnergySum(
                         plant_id=plant_id,

@@ -128,7 +128,7 @@ async def _perimeter(
     if by == "plant":
         if plant_id is None:
             raise ApiError(422, "validation_error", "by=plant needs plant_id", field="plant_id")
-        return [await service.readable_plant(session, principal, plant_id)]
+        return [await service.plant_in_scope(session, principal, plant_id)]
     if community_id is None:
         raise ApiError(422, "validation_error", f"by={by} needs community_id", field="community_id")
     # The Italian days the buckets cover, as a half-open span.

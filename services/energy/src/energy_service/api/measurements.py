@@ -46,9 +46,9 @@ async def list_measurements(
     page: Page = 1,
     per_page: PerPage = 100,
 ) -> Measurements:
-    plant_ids = await service.plant_scope(session, principal, plant_id)
+    scope = await service.reading_scope(session, principal, plant_id)
     items, total = await service.read_measurements(
-        store, plant_ids, filters, page=page, per_page=per_page
+        store, scope, filters, page=page, per_page=per_page
     )
     return ok(items, PageMeta(page=page, per_page=per_page, total=total))
 
@@ -63,9 +63,9 @@ async def plant_measurements(
     page: Page = 1,
     per_page: PerPage = 100,
 ) -> Measurements:
-    await service.readable_plant(session, principal, plant_id)
+    scope = await service.reading_scope(session, principal, plant_id)
     items, total = await service.read_measurements(
-        store, [plant_id], filters, page=page, per_page=per_page
+        store, scope, filters, page=page, per_page=per_page
     )
     return ok(items, PageMeta(page=page, per_page=per_page, total=total))
 

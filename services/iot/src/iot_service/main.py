@@ -18,7 +18,7 @@ from iot_service.detector import OfflineDetector
 from iot_service.models import outbox, processed_events, registry
 from iot_service.mqtt.dynsec import DynSec, DynSecError
 from iot_service.mqtt.publisher import CommandPublisher
-from iot_service.service import IotContext, apply_cer_event
+from iot_service.service import IotContext, cer_event_handler
 from iot_service.settings import IotSettings
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,12 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
             except DynSecError as exc:
                 # Not fatal: the broker may come later; provisioning reports it then.
                 log.warning("could not ensure the MQTT bridge and command accounts: %s", exc)
-            runtime.consumer("iot-read-model", registry.topics, apply_cer_event, processed_events)
+            runtime.consumer(
+                "iot-read-model",
+                registry.topics,
+                cer_event_handler(context.dynsec),
+                processed_events,
+            )
             detector = OfflineDetector(
                 runtime.sessionmaker,
                 after_intervals=settings.offline_after_intervals,

@@ -5,7 +5,7 @@ from the CER service's events."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, get_args
 
 from cerc_shared.consumer import define_processed_events
@@ -16,6 +16,7 @@ from cerc_shared.readmodels import RegistryReadModel
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -72,6 +73,9 @@ class Device(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first day of the plant's stay (in a community) the device was
+    # registered in: who reads and manages it follows that stay (migration 0006).
+    plant_stay_from: Mapped[date | None] = mapped_column(Date)
     # The bridge's state of the device's cumulative registers (counters.py),
     # ``{"<format>:<register>": ["<last timestamp>", <last kWh>]}``: written by
     # the bridge alone (repository.py), loaded only when asked for.

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,6 +34,16 @@ class DeviceRepository:
             await self.session.scalar(select(Device.id).where(Device.id == device_id)) is not None
         )
 
+    async def live_of_plant(self, plant_id: int) -> list[Device]:
+        """The plant's devices not revoked, locked."""
+        rows = await self.session.scalars(
+            select(Device)
+            .where(Device.plant_id == plant_id, Device.revoked_at.is_(None))
+            .order_by(Device.id)
+            .with_for_update()
+        )
+        return list(rows)
+
     async def add(self, device: Device) -> Device:
         self.session.add(device)
         await self.session.flush()
@@ -52,9 +62,24 @@ class DeviceRepository:
     ) -> tuple[list[Device], int]:
         query = select(Device)
         if visible_to is not None:
-            plants = registry.plants
-            query = query.join(plants, plants.c.plant_id == Device.plant_id).where(
-                registry.reader(self.session).visible_plants(visible_to, day)
+            # The stay the device was registered in (service.device_access):
+            # its owner then, or an administrator today of that community.
+            periods = registry.plant_periods
+            stay_from = func.coalesce(
+                Device.plant_stay_from, func.date(func.timezone("Europe/Rome", Device.created_at))
+            )
+            stay = (
+                select(periods.c.community_id, periods.c.owner_user_id)
+                .where(periods.c.plant_id == Device.plant_id, periods.c.valid_from <= stay_from)
+                .order_by(periods.c.valid_from.desc())
+                .limit(1)
+                .lateral("stay")
+            )
+            administered = registry.reader(self.session).administered_communities_query(
+                visible_to, day
+            )
+            query = query.join(stay, true()).where(
+                or_(stay.c.owner_user_id == visible_to, stay.c.community_id.in_(administered))
             )
         if plant_id is not None:
             query = query.where(Device.plant_id == plant_id)

@@ -5,13 +5,12 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from cerc_shared.events.iot import MeasuringPoint
+from cerc_shared.events.iot import DeviceStatus, MeasuringPoint
 from cerc_shared.ids import MAX_BIGINT
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from iot_service.mqtt.topics import DEVICE_ID_PATTERN, RESERVED_PREFIX
 
-DeviceStatus = Literal["ONLINE", "OFFLINE", "ERROR"]
 CommandStatus = Literal["SENT", "ACKED", "FAILED", "EXPIRED"]
 
 _Input = ConfigDict(extra="forbid", str_strip_whitespace=True)

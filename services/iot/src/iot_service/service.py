@@ -9,6 +9,7 @@ told the device (or plant) does not exist.
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import uuid
 from collections.abc import Awaitable, Callable
@@ -17,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, Protocol
 
 from cerc_shared.auth import Principal
-from cerc_shared.clock import italian_today
+from cerc_shared.clock import ITALY, italian_today
 from cerc_shared.envelope import ApiError, NotFound
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.cer import PlantLeft
 from cerc_shared.events.iot import DeviceRegistered, DeviceRevoked, DeviceStatusChanged
 from cerc_shared.outbox import record
 from cerc_shared.readmodels import Access, PlantFacts
@@ -42,6 +45,7 @@ from iot_service.schemas import (
 from iot_service.settings import IotSettings
 
 PRODUCER = "iot"
+log = logging.getLogger(__name__)
 
 # Publishes one MQTT message (topic, payload) at QoS 1; raises on failure.
 Publish = Callable[[str, bytes], Awaitable[None]]
@@ -69,6 +73,28 @@ async def access_to(
     return await registry.reader(session).access(principal, plant, italian_today())
 
 
+async def device_access(
+    session: AsyncSession, principal: Principal, device: Device
+) -> Access | None:
+    """Access follows the plant's stays (issue 12, item 1): a device belongs to
+    the stay it was registered in. Its owner then and that community's
+    administrators (today) read it; they manage it only while that stay is
+    current, so whoever registers the POD again never reaches the previous
+    tenant's meter, nor that tenant once the plant has left."""
+    if principal.is_platform_admin:
+        return "manage"
+    reader = registry.reader(session)
+    today = italian_today()
+    stay = await reader.period_of_plant(
+        device.plant_id, device.plant_stay_from or device.created_at.astimezone(ITALY).date()
+    )
+    if stay is None:
+        return None
+    if await reader.is_community_admin(principal.user_id, stay.community_id, today):
+        return "manage" if stay.active_on(today) else "read"
+    return "read" if stay.owner_user_id == principal.user_id else None
+
+
 async def _device_for(
     session: AsyncSession, principal: Principal, device_id: str, need: Access, *, lock: bool = False
 ) -> Device:
@@ -76,8 +102,7 @@ async def _device_for(
     device = await (devices.get_for_update(device_id) if lock else devices.get(device_id))
     if device is None:
         raise NotFound("device")
-    plant = await registry.reader(session).plant(device.plant_id)
-    granted = await access_to(session, principal, plant) if plant else None
+    granted = await device_access(session, principal, device)
     if granted is None:
         raise NotFound("device")
     if need == "manage" and granted != "manage":
@@ -127,6 +152,7 @@ async def register_device(
         raise ApiError(
             409, "plant_inactive", "the plant is not in a community today", field="plant_id"
         )
+    stay = await registry.reader(session).period_of_plant(plant.plant_id, italian_today())
     devices = DeviceRepository(session)
     if await devices.exists(body.device_id):
         raise ApiError(409, "device_exists", "a device with this id exists", field="device_id")
@@ -140,6 +166,7 @@ async def register_device(
         mqtt_username=device_username(body.device_id),
         status="OFFLINE",
         created_by=principal.user_id,
+        plant_stay_from=stay.valid_from if stay else None,
     )
     try:
         async with session.begin_nested():
@@ -225,6 +252,7 @@ async def revoke_device(
     except DynSecError as exc:
         raise _mqtt_unavailable(exc) from exc
     device.revoked_at = datetime.now(UTC)
+    device.status, device.status_detail = "REVOKED", "revoked by request"
     await session.flush()
     await record(
         session,
@@ -233,6 +261,31 @@ async def revoke_device(
         producer=PRODUCER,
     )
     return device
+
+
+async def revoke_devices_of_plant(session: AsyncSession, dynsec: DynSec, plant_id: int) -> int:
+    """The plant left its community (or its owner left it): its devices are
+    revoked at once, in the broker and here, each with a ``device.revoked``
+    (reason ``plant_left``). A broker that does not answer leaves the client
+    there, but the device is REVOKED and the bridge refuses its messages; the
+    failure is logged for an operator."""
+    revoked = 0
+    for device in await DeviceRepository(session).live_of_plant(plant_id):
+        try:
+            await dynsec.remove_device(username=device.mqtt_username, device_id=device.id)
+        except DynSecError as exc:  # NotOurClient included: never delete a stranger's client
+            log.error("device %s revoked here but not in the broker: %s", device.id, exc)
+        device.revoked_at = datetime.now(UTC)
+        device.status, device.status_detail = "REVOKED", "the plant left its community"
+        await record(
+            session,
+            outbox,
+            DeviceRevoked(device_id=device.id, plant_id=plant_id, reason="plant_left"),
+            producer=PRODUCER,
+        )
+        revoked += 1
+    await session.flush()
+    return revoked
 
 
 async def get_device(session: AsyncSession, principal: Principal, device_id: str) -> Device:
@@ -408,5 +461,22 @@ def status_event(device: DeviceState, previous: str | None) -> DeviceStatusChang
 
 # ---------------------------------------------------------------- read model
 
-# Keeps the plants and memberships this service authorises with.
+
+def cer_event_handler(dynsec: DynSec) -> Callable[[AsyncSession, EventEnvelope], Awaitable[None]]:
+    """Keeps the plants and memberships this service authorises with, and revokes
+    a plant's devices once its stay has ended (a member leaving ends their
+    plants' stays, so that arrives here as ``plant.left`` too)."""
+
+    async def handle(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await registry.apply(session, envelope)
+        event = envelope.data
+        if not isinstance(event, PlantLeft):
+            return
+        if event.valid_to is not None and event.valid_to <= italian_today():
+            await revoke_devices_of_plant(session, dynsec, event.plant_id)
+
+    return handle
+
+
+# The read model alone, without revocations (the tests feed it this way).
 apply_cer_event = registry.apply

@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cerc_shared.events.base import Event
 
-DeviceStatus = Literal["ONLINE", "OFFLINE", "ERROR"]
+# REVOKED: its credentials are gone from the broker and the bridge refuses it.
+DeviceStatus = Literal["ONLINE", "OFFLINE", "ERROR", "REVOKED"]
 ReadingSource = Literal["iot", "official", "manual"]
 # Where a meter measures (the iot service's device registry knows it):
 # ``grid_connection`` is the bidirectional meter at the POD, so its exported
@@ -47,6 +48,9 @@ class DeviceRegistered(_DeviceEvent):
 class DeviceRevoked(_DeviceEvent):
     type: Literal["device.revoked"] = "device.revoked"
     version: Literal[1] = 1
+    # ``plant_left``: revoked by the iot service itself because the plant left
+    # its community (or its owner left it); ``by_request``: through the API.
+    reason: Literal["by_request", "plant_left"] = "by_request"
 
 
 class DeviceStatusChanged(_DeviceEvent):

@@ -6,6 +6,7 @@ from typing import Annotated
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, PageMeta, ok
+from cerc_shared.events.iot import DeviceStatus
 from cerc_shared.ids import OptionalQueryId
 from fastapi import APIRouter, Path, Query, status
 
@@ -18,7 +19,6 @@ from iot_service.schemas import (
     DeviceCreate,
     DeviceOut,
     DevicePatch,
-    DeviceStatus,
     ProvisionedDevice,
 )
 

@@ -88,7 +88,8 @@ def sign_tokens(users: list[tuple[int, str]]) -> list[str]:
     from user_service.settings import UserSettings
     from user_service.tokens import issue_access_token, load_signing_key
 
-    settings = UserSettings()
+    # The checkout's development key (unset environment means production).
+    settings = UserSettings(environment="development")
     key = load_signing_key(settings)
     return [
         issue_access_token(key, settings, user_id=uid, username=name, user_type="PRIVATE").token

@@ -31,6 +31,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import uuid
 from dataclasses import dataclass, field
@@ -273,6 +274,9 @@ async def run_device(
 
 
 async def simulate(args: argparse.Namespace) -> None:
+    # A development tool: it provisions with the broker's development admin
+    # account unless CERC_IOT_ENVIRONMENT says otherwise (unset means production).
+    os.environ.setdefault("CERC_IOT_ENVIRONMENT", "development")
     settings = IotSettings()
     ctx = IotContext(
         settings=settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import logging
+import os
 
 import httpx
 import pytest
@@ -55,6 +56,19 @@ def test_development_keys_refused_outside_development() -> None:
         ServiceSettings(environment="production", database_url=dsn)
     real = "postgresql+asyncpg://svc:s3cr3t@db/x"
     assert ServiceSettings(environment="production", database_url=real).environment == "production"
+
+
+def test_a_service_without_an_environment_runs_as_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 12, item 11: development is asked for, never assumed."""
+    for name in [n for n in os.environ if n.endswith("ENVIRONMENT")]:
+        monkeypatch.delenv(name)
+    assert ServiceSettings(database_url="postgresql+asyncpg://svc:s3cr3t@db/x").environment == (
+        "production"
+    )
+    with pytest.raises(ValueError, match="development keys are not allowed in production"):
+        ServiceSettings(database_url="postgresql+asyncpg://svc:svc_dev@db/x")
 
 
 class Body(BaseModel):

@@ -3,7 +3,10 @@
 Each service subclasses :class:`ServiceSettings` with its own env prefix
 (``CERC_USER_``, ``CERC_CER_``...). Development keys are allowed only while
 ``environment`` is ``development`` or ``test``: a production start with one of
-them is refused, so a forgotten default never reaches a real deployment.
+them is refused, so a forgotten default never reaches a real deployment. A
+service whose ``environment`` is not set runs as production (issue 12, item
+11): development is always asked for explicitly (``scripts/fleet.py``, the
+tests' settings and migrations, compose and the Kubernetes dev overlay).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
 
     service_name: str = "service"
-    environment: Environment = "development"
+    environment: Environment = "production"
     log_level: str = "INFO"
 
     database_url: str = ""

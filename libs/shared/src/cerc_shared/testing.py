@@ -78,7 +78,12 @@ def alembic(service: str, service_dir: Path, dsn: str, *args: str) -> None:
         ["alembic", "-c", str(service_dir / "alembic.ini"), *args],
         capture_output=True,
         text=True,
-        env={**os.environ, f"CERC_{service.upper()}_DATABASE_URL": dsn},
+        env={
+            **os.environ,
+            f"CERC_{service.upper()}_DATABASE_URL": dsn,
+            # The test database's login is a development key (unset means production).
+            f"CERC_{service.upper()}_ENVIRONMENT": "test",
+        },
         check=False,
     )
     if run.returncode != 0:

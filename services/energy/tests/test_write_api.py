@@ -71,7 +71,7 @@ async def test_manual_and_official_readings_reach_influxdb_with_their_source(
                 },
             ],
         },
-        headers=auth(OWNER),
+        headers=auth(CER_ADMIN),
     )
     assert manual.status_code == 202, manual.text
     assert manual.json()["data"] | {"event_id": None} == {
@@ -87,7 +87,8 @@ async def test_manual_and_official_readings_reach_influxdb_with_their_source(
             "source": "official",
             "readings": [
                 {
-                    "device_id": "POD",
+                    # A device that reports for this plant (or, absent, "official").
+                    "device_id": "meter-1",
                     "timestamp": "2025-06-02T13:00:00+02:00",
                     "energy_produced_kwh": 2.8,
                 }
@@ -120,9 +121,9 @@ async def test_manual_and_official_readings_reach_influxdb_with_their_source(
     await eventually(all_stored, "the posted readings ingested")
     raw = await client.get(f"/api/plants/{plant}/measurements/", params=day, headers=auth(OWNER))
     assert [(r["timestamp"], r["device_id"], r["source"]) for r in raw.json()["data"]] == [
-        # Same instant: ordered by plant, then device id ("POD" < "meter-1").
-        ("2025-06-02T11:00:00Z", "POD", "official"),
+        # Same instant and device: ordered by source.
         ("2025-06-02T11:00:00Z", "meter-1", "iot"),
+        ("2025-06-02T11:00:00Z", "meter-1", "official"),
         ("2025-06-02T12:00:00Z", "manual", "manual"),
         ("2025-06-02T13:00:00Z", "manual", "manual"),
     ]
@@ -150,7 +151,8 @@ async def test_bad_input_is_refused_with_the_field_and_nothing_is_written(
 ) -> None:
     plant, not_mine = new_plant_id(), new_plant_id()
     await read_models.plant(plant, owner=OWNER, community=COMMUNITY)
-    await read_models.plant(not_mine, owner=OWNER + 50, community=COMMUNITY)
+    await read_models.plant(not_mine, owner=OWNER + 50, community=COMMUNITY + 1)
+    await read_models.member(CER_ADMIN, COMMUNITY, role="ADMIN")
     future = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
     path = f"/api/plants/{plant}/measurements/"
 
@@ -190,16 +192,23 @@ async def test_bad_input_is_refused_with_the_field_and_nothing_is_written(
             "readings.1.timestamp",
         ),
         (path, body(reading(), source="iot"), 422, "source"),
-        (path, body(reading(), source="official"), 403, "source"),  # a member may not
+        # Not the source's name nor a device of the plant: no new series (item 6).
+        (path, body(reading(), reading(device_id="meter-9")), 422, "readings.1.device_id"),
         ("/api/energy/measurements/", body(reading()), 422, "plant_id"),
         (f"/api/plants/{not_mine}/measurements/", body(reading()), 404, ""),
         (f"/api/plants/{new_plant_id()}/measurements/", body(reading()), 404, ""),
     ]
     for url, payload, status, field in cases:
-        response = await client.post(url, json=payload, headers=auth(OWNER))
+        response = await client.post(url, json=payload, headers=auth(CER_ADMIN))
         assert response.status_code == status, (field, response.text)
         error = response.json()["errors"][0]
         assert (error["field"] or "") == field, (field, response.text)
+    # Manual and official readings outrank the meter: the plant's owner adds
+    # neither, only the community's administrators do (issue 12, item 5).
+    for source in ("manual", "official"):
+        response = await client.post(path, json=body(reading(), source=source), headers=auth(OWNER))
+        assert response.status_code == 403, response.text
+        assert response.json()["errors"][0]["field"] == "source"
 
     assert await outbox_rows(sessionmaker) == []
     _, total = await store.raw_page(

@@ -179,8 +179,9 @@ async def require_community_member(
         raise NotFound("community")
 
 
-async def may_post_official(session: AsyncSession, principal: Principal, plant: PlantFacts) -> bool:
-    """The community's or the platform's administrators add official readings."""
+async def may_post_readings(session: AsyncSession, principal: Principal, plant: PlantFacts) -> bool:
+    """Manual and official readings outrank the meter in settlement, so only the
+    community's (today) or the platform's administrators add them (issue 12, item 5)."""
     access = await registry.reader(session).access(principal, plant, italian_today())
     return access == "manage"
 
@@ -346,7 +347,11 @@ def _order(
 
 
 async def accept_readings(
-    session: AsyncSession, principal: Principal, plant_id: int, body: ReadingsIn
+    session: AsyncSession,
+    store: TimeSeriesStore,
+    principal: Principal,
+    plant_id: int,
+    body: ReadingsIn,
 ) -> ReadingsAccepted:
     """Accept manual or official readings for a plant.
 
@@ -357,17 +362,30 @@ async def accept_readings(
     without losing them. The answer is 202: readable once ingested, usually
     within a fraction of a second."""
     plant = await readable_plant(session, principal, plant_id)
-    if body.source == "official" and not await may_post_official(session, principal, plant):
+    if not await may_post_readings(session, principal, plant):
         raise ApiError(
             403,
             "forbidden",
-            "official readings are added by the community's or the platform's administrators",
+            f"{body.source} readings are added by the community's or the platform's administrators",
             field="source",
         )
+    # Every device id is an InfluxDB tag: free text would let a caller mint
+    # series without end (issue 12, item 6). The source's own name, or a
+    # device that already reports for this plant.
+    named = {item.device_id for item in body.readings} - {None, body.source}
+    known = await store.device_ids(plant_id) if named else set()
     seen: dict[tuple[str, datetime], int] = {}
     readings = []
     for index, item in enumerate(body.readings):
         device_id = item.device_id or body.source
+        if device_id != body.source and device_id not in known:
+            raise ApiError(
+                422,
+                "unknown_device",
+                "device_id is the source's name or a device that reports for this plant",
+                field=f"readings.{index}.device_id",
+                expected=f"{body.source!r} or one of the plant's devices",
+            )
         at = item.timestamp.astimezone(UTC)
         if (device_id, at) in seen:
             raise ApiError(

@@ -160,6 +160,8 @@ class TimeSeriesStore(Protocol):
     async def write_quarters(self, points: Sequence[EnergyPoint]) -> None:
         """Quarter-hour points (one plant, source and quarter each, stamped at its end) into
         the long-kept quarter-hour series too; nothing when there is none."""
+    async def device_ids(self, plant_id: int) -> set[str]:
+        """The device ids the plant's readings carry (every source)."""
 
     async def ping(self) -> None: ...
 
@@ -576,6 +578,17 @@ class InfluxTimeSeries:
                     )
                 )
         return out
+
+    async def device_ids(self, plant_id: int) -> set[str]:
+        database, policy = _influxql_ident(self._database), _influxql_ident(self._policy)
+        statement = (
+            f'SHOW TAG VALUES FROM {database}.{policy}."{ENERGY_MEASUREMENT}" '
+            f'WITH KEY = "device_id" WHERE "plant_id" = \'{int(plant_id)}\''
+        )
+        return {
+            str(value) for series in await self._influxql(statement)
+            for _, value in series.get("values", [])
+        }  # fmt: skip
 
     async def _influxql(self, statement: str) -> list[dict[str, Any]]:
         """The series of one InfluxQL statement (POSTed: a community's plant list is long)."""

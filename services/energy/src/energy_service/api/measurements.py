@@ -74,11 +74,12 @@ async def plant_measurements(
 async def add_measurements(
     body: PlantReadingsIn,
     session: DbSession,
+    store: Store,
     principal: CurrentPrincipal,
     request: Request,
     background: BackgroundTasks,
 ) -> Envelope[ReadingsAccepted]:
-    accepted = await service.accept_readings(session, principal, body.plant_id, body)
+    accepted = await service.accept_readings(session, store, principal, body.plant_id, body)
     _poke_relay(request, background)
     return ok(accepted)
 
@@ -88,10 +89,11 @@ async def add_plant_measurements(
     plant_id: PathId,
     body: ReadingsIn,
     session: DbSession,
+    store: Store,
     principal: CurrentPrincipal,
     request: Request,
     background: BackgroundTasks,
 ) -> Envelope[ReadingsAccepted]:
-    accepted = await service.accept_readings(session, principal, plant_id, body)
+    accepted = await service.accept_readings(session, store, principal, plant_id, body)
     _poke_relay(request, background)
     return ok(accepted)

@@ -3,6 +3,7 @@
 # energy service uses: /api/v2/write, /api/v2/query (flux) and /health, on
 # 127.0.0.1:$INFLUX_PORT, with auth on. State in .run/influxdb.
 #   infra/influxdb.sh install|start|stop|restart|status|ready
+#   infra/influxdb.sh config DIR PORT   (this config for an influxd of its own, for tests)
 # v2 clients: url http://127.0.0.1:$INFLUX_PORT, token "cerc:cerc_influx_dev",
 # org "-", bucket "cercollettiva/autogen".
 set -euo pipefail
@@ -32,6 +33,11 @@ INFLUX_SNAPSHOT_SIZE="${CERC_INFLUX_SNAPSHOT_SIZE:-25m}"
 # bench_ingest (whole run, 2 readings an event) was 58 us at the default 100,
 # 51 us at 200, 43 us at 400, for a resident size of 1.9 -> 2.1 GB.
 INFLUX_GOGC="${CERC_INFLUX_GOGC:-400}"
+# Series per database (issue 12, item 6): a fleet of 100,000 devices is about
+# 400,000 (iot readings and status per device, manual and official per plant);
+# past the cap InfluxDB refuses the points that would add a series, so a flood
+# of new tag values cannot grow the in-memory index until the server dies.
+INFLUX_MAX_SERIES="${CERC_INFLUX_MAX_SERIES:-1000000}"
 
 influxd_bin() {
   local v
@@ -89,6 +95,7 @@ bind-address = "127.0.0.1:$RPC_PORT"
   # device_id is a tag: the default cap of 100,000 values per tag would refuse
   # the 100,001st device's readings (an aggregator's fleet is that size).
   max-values-per-tag = 0
+  max-series-per-database = $INFLUX_MAX_SERIES
   # The cache goes to disk at the default 25 MB (CERC_INFLUX_SNAPSHOT_SIZE to
   # try others: 128m cost more CPU per reading on the bench, 70 us against 51).
   cache-snapshot-memory-size = "$INFLUX_SNAPSHOT_SIZE"
@@ -204,6 +211,17 @@ cmd_status() {
   fi
 }
 
+# config DIR PORT: the same configuration for an influxd with its state in DIR
+# listening on PORT (RPC on PORT+2), written to DIR/influxdb.conf; the local
+# server's own config is not touched (tests/contract/test_influx_limits.py).
+cmd_config() {
+  local dir="${1:?config DIR PORT}" port="${2:?config DIR PORT}"
+  I_RUN="$(realpath -m "$dir")" I_CONF="$(realpath -m "$dir")/influxdb.conf"
+  INFLUX_PORT="$port" RPC_PORT="$((port + 2))"
+  write_config
+  echo "$I_CONF"
+}
+
 cmd_ready() {
   running || die "not running"
   wait_health 5
@@ -211,4 +229,9 @@ cmd_ready() {
   log "ready"
 }
 
+if [[ "${1:-}" == config ]]; then
+  shift
+  cmd_config "$@"
+  exit 0
+fi
 dispatch "$@"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from cerc_shared.outbox import OutboxRelay
 from cerc_shared.testing import eventually
-from energy_service.models import outbox
+from energy_service.models import outbox, reading_writes
 from energy_service.timeseries import EnergyPoint, InfluxTimeSeries, SeriesQuery
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -94,9 +94,32 @@ async def test_manual_and_official_readings_reach_influxdb_with_their_source(
                 }
             ],
         },
-        headers=auth(CER_ADMIN),
+        headers={**auth(CER_ADMIN), "x-request-id": "gateway-request-7"},
     )
     assert official.status_code == 202, official.text
+
+    # Each write audited: who, under which request id, what it posted, and
+    # what was stored at those instants (the device's 3.0 the official figure outranks).
+    async with sessionmaker() as session:
+        audit = (await session.execute(select(reading_writes).order_by(reading_writes.c.id))).all()
+    assert [(a.source, a.written_by, len(a.readings), a.replaced) for a in audit] == [
+        ("manual", CER_ADMIN, 2, []),
+        (
+            "official",
+            CER_ADMIN,
+            1,
+            [
+                {
+                    "timestamp": "2025-06-02T11:00:00+00:00",
+                    "device_id": "meter-1",
+                    "source": "iot",
+                    "energy_produced_kwh": 3.0,
+                }
+            ],
+        ),
+    ]
+    assert audit[1].correlation_id == "gateway-request-7"
+    assert audit[1].readings[0]["energy_produced_kwh"] == 2.8
 
     rows = await outbox_rows(sessionmaker)
     assert [r.type for r in rows] == ["measurement.accepted", "measurement.accepted"]
@@ -223,3 +246,4 @@ async def test_bad_input_is_refused_with_the_field_and_nothing_is_written(
     assert total == 0
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(outbox)) == 0
+        assert await session.scalar(select(func.count()).select_from(reading_writes)) == 0

@@ -9,6 +9,8 @@ from cerc_shared.consumer import define_processed_events
 from cerc_shared.db import service_metadata
 from cerc_shared.outbox import define_outbox
 from cerc_shared.readmodels import RegistryReadModel
+from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table, Uuid, func
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -22,3 +24,21 @@ registry = RegistryReadModel(Base.metadata)
 
 outbox = define_outbox(Base.metadata)
 processed_events = define_processed_events(Base.metadata)
+
+# Manual and official readings posted over the API, audited (migration 0004):
+# who, when, under which request id, what was posted and what was stored at
+# those instants before (``service.accept_readings``).
+reading_writes = Table(
+    "reading_writes",
+    Base.metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("plant_id", BigInteger, nullable=False),
+    Column("source", String(10), nullable=False),
+    Column("written_by", BigInteger, nullable=False),
+    Column("correlation_id", String(100)),
+    Column("written_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("readings", JSONB, nullable=False),
+    Column("replaced", JSONB, nullable=False),
+    Index("ix_reading_writes_plant_id", "plant_id", "written_at"),
+)

@@ -18,6 +18,7 @@ that source is read.
 from __future__ import annotations
 
 import re
+import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from cerc_shared.auth import Principal
 from cerc_shared.clock import ITALY, italian_today
 from cerc_shared.envelope import ApiError, NotFound
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
+from cerc_shared.logging import get_correlation_id
 from cerc_shared.outbox import record
 from cerc_shared.readmodels import AccessPeriod, PlantFacts, PlantStay
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +39,7 @@ from energy_service.events import PRODUCER
 from energy_service.imports.repository import ImportRepository
 from energy_service.models import outbox, registry
 from energy_service.quantities import QUARTER_HOUR_S, IntervalQuantities, quarters_of, settle
+from energy_service.repository import ReadingAuditRepository
 from energy_service.schemas import (
     BucketSource,
     EnergyBucketOut,
@@ -404,8 +407,46 @@ async def accept_readings(
         )
     event = MeasurementsAccepted(plant_id=plant_id, source=body.source, readings=readings)
     envelope = await record(session, outbox, event, producer=PRODUCER)
+    await _audit(session, store, principal, envelope.id, event)
     return ReadingsAccepted(
         event_id=envelope.id, plant_id=plant_id, source=body.source, readings=len(readings)
+    )
+
+
+async def _audit(
+    session: AsyncSession,
+    store: TimeSeriesStore,
+    principal: Principal,
+    event_id: uuid.UUID,
+    event: MeasurementsAccepted,
+) -> None:
+    """Who posted what, when and under which request id (the gateway's, adopted
+    as the correlation id), and the readings of every source already stored at
+    those instants: what this write replaces or outranks (issue 12, item 5)."""
+    instants = {r.timestamp for r in event.readings}
+    stored, _ = await store.raw_page(
+        SeriesQuery(
+            start=min(instants) - timedelta(microseconds=1),
+            end=max(instants),
+            plant_ids=[event.plant_id],
+        ),
+        offset=0,
+        limit=10_000,
+    )
+    replaced = [
+        {"timestamp": r.timestamp.isoformat(), "device_id": r.device_id, "source": r.source}
+        | {name: value for name, value in r.values.items() if value is not None}
+        for r in stored
+        if r.timestamp in instants
+    ]
+    await ReadingAuditRepository(session).add(
+        event_id=event_id,
+        plant_id=event.plant_id,
+        source=event.source,
+        written_by=principal.user_id,
+        correlation_id=get_correlation_id(),
+        readings=[r.model_dump(mode="json", exclude_none=True) for r in event.readings],
+        replaced=replaced,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from cerc_shared.events.economic import SettlementApproved
 from cerc_shared.outbox import OutboxRelay
 from cerc_shared.testing import eventually
 from energy_service.models import outbox, reading_writes
@@ -247,3 +248,39 @@ async def test_bad_input_is_refused_with_the_field_and_nothing_is_written(
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(outbox)) == 0
         assert await session.scalar(select(func.count()).select_from(reading_writes)) == 0
+
+
+async def test_no_manual_or_official_reading_goes_into_a_settled_month(
+    client: httpx.AsyncClient, read_models: ReadModels
+) -> None:
+    """Issue 12, item 5: the economic service's settlement.approved closes the
+    community's month; readings into it would change what was paid."""
+    plant = new_plant_id()
+    await read_models.plant(plant, owner=OWNER, community=COMMUNITY)
+    await read_models.member(CER_ADMIN, COMMUNITY, role="ADMIN")
+    await read_models.deliver(
+        SettlementApproved(
+            run_id=plant, community_id=COMMUNITY, period="2025-05", kind="FINAL",
+            approves_run_id=plant - 1, approved_by=CER_ADMIN, total_cents=100,
+            community_cents=10, members=[],
+        )
+    )  # fmt: skip
+    path = f"/api/plants/{plant}/measurements/"
+
+    async def post(*stamps: str) -> httpx.Response:
+        return await client.post(
+            path,
+            json={"source": "manual", "readings": [reading(timestamp=t) for t in stamps]},
+            headers=auth(CER_ADMIN),
+        )
+
+    # 1 June 00:00 local ends the last interval of 31 May: still May.
+    refused = await post("2025-04-30T23:00:00+02:00", "2025-06-01T00:00:00+02:00")
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["errors"][0] | {"message": None} == {
+        "code": "period_settled",
+        "message": None,
+        "field": "readings.1.timestamp",
+        "expected": "a month not yet settled",
+    }
+    assert (await post("2025-04-30T23:00:00+02:00", "2025-06-01T00:15:00+02:00")).status_code == 202

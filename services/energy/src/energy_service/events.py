@@ -9,10 +9,30 @@ over HTTP (see ``service.accept_readings``).
 
 from __future__ import annotations
 
+from datetime import date
+
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.economic import SettlementApproved
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from energy_service.models import registry
+from energy_service.repository import SettledMonthRepository
 
 PRODUCER = "energy"
 
-# The kernel's registry read model: plants, their stays in communities, memberships.
-handle_read_model_event = registry.apply
-READ_MODEL_TOPICS = registry.topics
+
+async def handle_read_model_event(session: AsyncSession, envelope: EventEnvelope) -> None:
+    """The kernel's registry read model (plants, their stays, memberships), and
+    the months a FINAL settlement closed (settlement.approved), into which no
+    manual or official reading goes."""
+    event = envelope.data
+    if isinstance(event, SettlementApproved):
+        year, month = event.period.split("-")
+        await SettledMonthRepository(session).add(
+            event.community_id, date(int(year), int(month), 1), event.run_id
+        )
+        return
+    await registry.apply(session, envelope)
+
+
+READ_MODEL_TOPICS = (*registry.topics, SettlementApproved.topic)

@@ -9,7 +9,7 @@ from cerc_shared.consumer import define_processed_events
 from cerc_shared.db import service_metadata
 from cerc_shared.outbox import define_outbox
 from cerc_shared.readmodels import RegistryReadModel
-from sqlalchemy import BigInteger, Column, DateTime, Index, String, Table, Uuid, func
+from sqlalchemy import BigInteger, Column, Date, DateTime, Index, String, Table, Uuid, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 
@@ -41,4 +41,14 @@ reading_writes = Table(
     Column("readings", JSONB, nullable=False),
     Column("replaced", JSONB, nullable=False),
     Index("ix_reading_writes_plant_id", "plant_id", "written_at"),
+)
+
+# Community months with a FINAL settlement (settlement.approved on
+# settlement.v1, migration 0005): no manual or official reading goes into them.
+settled_months = Table(
+    "settled_months",
+    Base.metadata,
+    Column("community_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("month", Date, primary_key=True),
+    Column("run_id", BigInteger, nullable=False),
 )

@@ -4,12 +4,14 @@ in ``imports.repository``)."""
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_service.models import reading_writes
+from energy_service.models import reading_writes, settled_months
 
 
 class ReadingAuditRepository:
@@ -38,3 +40,29 @@ class ReadingAuditRepository:
                 replaced=replaced,
             )
         )
+
+
+class SettledMonthRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, community_id: int, month: date, run_id: int) -> None:
+        await self.session.execute(
+            upsert(settled_months)
+            .values(community_id=community_id, month=month, run_id=run_id)
+            .on_conflict_do_update(
+                index_elements=["community_id", "month"], set_={"run_id": run_id}
+            )
+        )
+
+    async def settled(self, pairs: set[tuple[int, date]]) -> set[tuple[int, date]]:
+        """Which of these (community, month) pairs are settled."""
+        if not pairs:
+            return set()
+        communities = sorted({c for c, _ in pairs})
+        rows = await self.session.execute(
+            select(settled_months.c.community_id, settled_months.c.month).where(
+                settled_months.c.community_id.in_(communities)
+            )
+        )
+        return {(int(c), m) for c, m in rows} & pairs

@@ -39,7 +39,7 @@ from energy_service.events import PRODUCER
 from energy_service.imports.repository import ImportRepository
 from energy_service.models import outbox, registry
 from energy_service.quantities import QUARTER_HOUR_S, IntervalQuantities, quarters_of, settle
-from energy_service.repository import ReadingAuditRepository
+from energy_service.repository import ReadingAuditRepository, SettledMonthRepository
 from energy_service.schemas import (
     BucketSource,
     EnergyBucketOut,
@@ -405,12 +405,38 @@ async def accept_readings(
                 **item.model_dump(exclude={"device_id", "timestamp"}),
             )
         )
+    await _refuse_settled_months(session, plant_id, readings)
     event = MeasurementsAccepted(plant_id=plant_id, source=body.source, readings=readings)
     envelope = await record(session, outbox, event, producer=PRODUCER)
     await _audit(session, store, principal, envelope.id, event)
     return ReadingsAccepted(
         event_id=envelope.id, plant_id=plant_id, source=body.source, readings=len(readings)
     )
+
+
+async def _refuse_settled_months(
+    session: AsyncSession, plant_id: int, readings: list[Reading]
+) -> None:
+    """A reading inside a month the plant's community has settled (FINAL) is
+    refused: it would change what was paid (issue 12, item 5)."""
+    reader = registry.reader(session)
+    where: dict[int, tuple[int, date]] = {}
+    for index, reading in enumerate(readings):
+        # The interval ends at the timestamp: its day is the instant just before.
+        day = (reading.timestamp - timedelta(microseconds=1)).astimezone(ITALY).date()
+        stay = await reader.period_of_plant(plant_id, day)
+        if stay is not None:
+            where[index] = (stay.community_id, day.replace(day=1))
+    settled = await SettledMonthRepository(session).settled(set(where.values()))
+    for index, pair in where.items():
+        if pair in settled:
+            raise ApiError(
+                409,
+                "period_settled",
+                f"{pair[1]:%Y-%m} is settled for the plant's community",
+                field=f"readings.{index}.timestamp",
+                expected="a month not yet settled",
+            )
 
 
 async def _audit(

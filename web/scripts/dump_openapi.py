@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +20,9 @@ def main() -> int:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent.parent / "openapi"
     out.mkdir(parents=True, exist_ok=True)
     for name in SERVICES:
+        # Built with the development defaults only to render the routes (a
+        # service without ENVIRONMENT runs as production and refuses them).
+        os.environ.setdefault(f"CERC_{name.upper()}_ENVIRONMENT", "development")
         module = importlib.import_module(f"{name}_service.main")
         app = (
             module.app()

@@ -160,6 +160,7 @@ class TimeSeriesStore(Protocol):
     async def write_quarters(self, points: Sequence[EnergyPoint]) -> None:
         """Quarter-hour points (one plant, source and quarter each, stamped at its end) into
         the long-kept quarter-hour series too; nothing when there is none."""
+
     async def device_ids(self, plant_id: int) -> set[str]:
         """The device ids the plant's readings carry (every source)."""
 

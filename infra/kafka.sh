@@ -1,7 +1,20 @@
 #!/usr/bin/env bash
 # Apache Kafka, KRaft single node (broker + controller in one JVM), from the
 # Maven Central jars listed in infra/kafka/pom.xml. State in .run/kafka.
-#   infra/kafka.sh install|start|stop|restart|status|ready
+#   infra/kafka.sh install|start|stop|restart|status|ready|grant [NAMESPACE...]
+#
+# Two client listeners on loopback:
+#   127.0.0.1:$KAFKA_SASL_PORT  SASL_PLAINTEXT, SCRAM-SHA-512: one principal per
+#       service, authorised by the StandardAuthorizer with the ACLs of
+#       cerc_shared.bus_acl (each service writes only the topics it owns and
+#       reads those it consumes). The fleet connects here.
+#   127.0.0.1:$KAFKA_PORT       PLAINTEXT, unauthenticated, a super user (like
+#       the controller's own listener): the administrator's door on loopback,
+#       used to create the users and ACLs and by tests that read and inject
+#       events directly. Production has no such listener (SASL_SSL only).
+# The SCRAM users and ACLs are applied at every start (idempotent) for the
+# plain names and the dev fleet's namespace; `grant NS` adds another fleet's.
+# Passwords are development keys (<principal>_kafka_dev), not secrets.
 set -euo pipefail
 COMPONENT=kafka
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,11 +62,19 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_PLAINTEXT://127.0.0.1:$KAFKA_SASL_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+# ACLs by topic (cerc_shared.bus_acl). The loopback PLAINTEXT and controller
+# listeners authenticate nobody (User:ANONYMOUS): the broker's own requests
+# and the administrator's come that way, so ANONYMOUS is a super user there.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS;User:cerc_admin
+allow.everyone.if.no.acl.found=false
 log.dirs=$K_RUN/data
 # One node: every internal topic has one replica.
 num.partitions=3
@@ -114,11 +135,11 @@ do_start() {
     write_config
     format_storage
     local p
-    for p in "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT"; do
+    for p in "$KAFKA_PORT" "$KAFKA_SASL_PORT" "$KAFKA_CONTROLLER_PORT"; do
       port_busy "$p" && die "127.0.0.1:$p is taken by another process (see: ss -ltnp | grep $p)"
     done
     mark_log "$K_LOG"
-    log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT)"
+    log "starting Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT, SASL :$KAFKA_SASL_PORT (controller :$KAFKA_CONTROLLER_PORT)"
     # setsid: the broker must outlive the shell (and the Ctrl-C) that started it.
     # shellcheck disable=SC2086
     setsid java $HEAP_OPTS -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true \
@@ -129,6 +150,25 @@ do_start() {
     running || fail "Kafka exited at once"
   fi
   wait_ready 90
+  grant "" cercollettiva
+}
+
+# grant NAMESPACE...: the bus's SCRAM users and their ACLs for the topics and
+# groups of those namespaces ("" = the plain names), from cerc_shared.bus_acl.
+grant() {
+  local script out classes
+  classes="$(java_classes)"
+  script="$(cd "$REPO" && uv run --frozen python -m cerc_shared.bus_acl "$@")" \
+    || die "could not render the ACL table (uv run python -m cerc_shared.bus_acl)"
+  out="$(tool -cp "$LIBS/*:$classes" Acls "127.0.0.1:$KAFKA_PORT" <<<"$script" 2>&1)" \
+    || fail "could not apply the users and ACLs: $out"
+  log "namespaces [${*}]: $out"
+}
+
+cmd_grant() {
+  running || die "not running"
+  ((${#})) || set -- ""
+  grant "$@"
 }
 
 cmd_start() {
@@ -150,19 +190,23 @@ cmd_status() {
   fi
 }
 
-# WaitReady.java compiled once into the cache; recompiled when the source changes.
-waitready_classes() {
-  local dir="$CACHE/kafka-$KAFKA_VERSION/waitready" src="$INFRA/kafka/WaitReady.java"
-  if [[ ! -f "$dir/WaitReady.class" || "$src" -nt "$dir/WaitReady.class" ]]; then
-    mkdir -p "$dir"
-    javac -nowarn -cp "$LIBS/*" -d "$dir" "$src" >&2 || die "could not compile $src"
-  fi
+# WaitReady.java and Acls.java compiled once into the cache; recompiled when
+# a source changes.
+java_classes() {
+  local dir="$CACHE/kafka-$KAFKA_VERSION/tools" name src
+  mkdir -p "$dir"
+  for name in WaitReady Acls; do
+    src="$INFRA/kafka/$name.java"
+    if [[ ! -f "$dir/$name.class" || "$src" -nt "$dir/$name.class" ]]; then
+      javac -nowarn -cp "$LIBS/*" -d "$dir" "$src" >&2 || die "could not compile $src"
+    fi
+  done
   echo "$dir"
 }
 
 wait_ready() {
   local out classes
-  classes="$(waitready_classes)"
+  classes="$(java_classes)"
   if out="$(tool -cp "$LIBS/*:$classes" WaitReady "127.0.0.1:$KAFKA_PORT" "${1:-60}" 2>&1)"; then
     log "ready: $out"
   else
@@ -177,4 +221,4 @@ cmd_ready() {
   wait_ready 5
 }
 
-dispatch "$@"
+if [[ "${1:-}" == grant ]]; then shift; cmd_grant "$@"; else dispatch "$@"; fi

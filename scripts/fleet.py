@@ -26,6 +26,8 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cerc_shared.bus_acl import development_password
+
 ROOT = Path(__file__).resolve().parent.parent
 PORTS_ENV = ROOT / "infra" / "ports.env"
 DEV_DATABASE = "cercollettiva"
@@ -42,6 +44,8 @@ class Service:
     # Further processes of the same service (e.g. the MQTT bridge), each run as
     # `python -m <module>` with the same environment.
     workers: tuple[str, ...] = ()
+    # The Kafka principal of the workers when not the service's (cerc_shared.bus_acl).
+    worker_principal: str = ""
 
 
 FLEET: tuple[Service, ...] = (
@@ -87,6 +91,7 @@ FLEET: tuple[Service, ...] = (
             "BRIDGE_CLIENT_ID": "cerc-bridge-{IOT_PORT}-0",
         },
         workers=("iot_service.bridge",),
+        worker_principal="bridge",
     ),
     # Mails go to the local SMTP sink (tools/smtp_sink, started by make infra-up).
     Service(
@@ -171,19 +176,33 @@ def kafka_namespace(database: str) -> str:
     return database
 
 
-def service_env(svc: Service, ports: dict[str, int], database: str) -> dict[str, str]:
+def service_env(
+    svc: Service, ports: dict[str, int], database: str, principal: str = ""
+) -> dict[str, str]:
+    """The service's settings; ``principal``: its Kafka principal when not its name."""
     prefix = f"CERC_{svc.name.upper()}_"
+    principal = principal or svc.name
     # Development keys (see infra/postgres.sh); production reads real secrets.
     values = {
         "ENVIRONMENT": "development",
         "DATABASE_URL": f"postgresql+asyncpg://{svc.name}_svc:{svc.name}_dev@127.0.0.1:"
         f"{ports['PG_PORT']}/{database}",
-        "KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['KAFKA_PORT']}",
+        # The authenticated listener, as the service's own principal: the bus
+        # lets it write only the topics it owns (infra/kafka.sh, bus_acl).
+        "KAFKA_BOOTSTRAP": f"127.0.0.1:{ports['KAFKA_SASL_PORT']}",
+        "KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+        "KAFKA_SASL_USERNAME": principal,
+        "KAFKA_SASL_PASSWORD": development_password(principal),
         "JWKS_URL": f"http://127.0.0.1:{ports['USER_PORT']}/api/auth/jwks/",
         "KAFKA_NAMESPACE": kafka_namespace(database),
     }
     values.update({k: v.format(**ports) for k, v in svc.env.items()})
     return {**os.environ, **{prefix + k: v for k, v in values.items()}}
+
+
+def grant_bus_access(namespace: str) -> None:
+    """The principals' ACLs on this fleet's topics and groups (idempotent)."""
+    subprocess.run(["bash", str(ROOT / "infra" / "kafka.sh"), "grant", namespace], check=True)
 
 
 def _pid_alive(pid_file: Path) -> int | None:
@@ -230,6 +249,7 @@ def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None
     where = run_dir(offset)
     where.mkdir(parents=True, exist_ok=True)
     chosen = [s for s in FLEET if only is None or s.name in only]
+    grant_bus_access(kafka_namespace(database))
     for svc in chosen:
         env = service_env(svc, ports, database)
         if svc.migrate:
@@ -250,11 +270,12 @@ def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None
             env,
             where,
         )  # fmt: skip
+        worker_env = service_env(svc, ports, database, svc.worker_principal)
         for module in svc.workers:
             _spawn(
                 f"{svc.name}-{module.rsplit('.', 1)[-1]}",
                 [sys.executable, "-m", module],
-                env,
+                worker_env,
                 where,
             )
     for svc in chosen:

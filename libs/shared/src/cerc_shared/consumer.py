@@ -9,7 +9,8 @@ the reason in its headers, and the consumer goes on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Uuid, func
@@ -49,6 +50,7 @@ class IdempotentConsumer(KafkaPollLoop):
         processed: Table,
         handler: Handler,
         namespace: str = "",
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         # ``name`` is recorded with each processed event; the Kafka group and
         # topics live in ``namespace`` (see ServiceSettings.kafka_namespace).
@@ -58,6 +60,7 @@ class IdempotentConsumer(KafkaPollLoop):
             bootstrap=bootstrap,
             group_id=namespaced(namespace, name),
             label=name,
+            security=security,
         )
         self._sessionmaker = sessionmaker
         self._processed = processed

@@ -21,7 +21,10 @@ CORRELATION_HEADER = "correlation_id"
 EVENT_TYPE_HEADER = "event_type"
 
 
-def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
+def new_producer(
+    bootstrap: str, client_id: str, security: Mapping[str, Any] | None = None
+) -> AIOKafkaProducer:
+    """``security``: the service's principal (ServiceSettings.kafka_client_options)."""
     # acks=all + idempotence: a retried send is written once per partition.
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap,
@@ -30,6 +33,7 @@ def new_producer(bootstrap: str, client_id: str) -> AIOKafkaProducer:
         enable_idempotence=True,
         linger_ms=5,
         request_timeout_ms=10_000,
+        **(security or {}),
     )
 
 
@@ -58,6 +62,7 @@ class KafkaPollLoop(Worker):
         max_records: int = 500,
         poll_timeout_ms: int = 500,
         consumer_options: Mapping[str, Any] | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(name)
         self._topics = list(topics)
@@ -68,6 +73,7 @@ class KafkaPollLoop(Worker):
         self._max_records = max_records
         self._poll_timeout_ms = poll_timeout_ms
         self._consumer_options = dict(consumer_options or {})
+        self._security = dict(security or {})
         self._dlq: AIOKafkaProducer | None = None
         self.dead_lettered = 0
 
@@ -83,8 +89,9 @@ class KafkaPollLoop(Worker):
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             **self._consumer_options,
+            **self._security,
         )
-        dlq = self._dlq = new_producer(self._bootstrap, f"{self._label}-dlq")
+        dlq = self._dlq = new_producer(self._bootstrap, f"{self._label}-dlq", self._security)
         try:
             await consumer.start()
             await dlq.start()

@@ -18,8 +18,9 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -136,6 +137,7 @@ class OutboxRelay(Worker):
         listen_dsn: str | None = None,
         schema: str = "",
         idle_poll_s: float = 5.0,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         """With ``listen_dsn`` (a plain ``postgresql://`` DSN) the relay listens
         for its ``schema``'s commits and polls every ``idle_poll_s``; without
@@ -150,6 +152,7 @@ class OutboxRelay(Worker):
         self._outbox = outbox
         self._bootstrap = bootstrap
         self._client_id = client_id
+        self._security = dict(security or {})
         self._poll_interval_s = poll_interval_s
         self._batch_size = batch_size
         self._producer: AIOKafkaProducer | None = None
@@ -175,6 +178,7 @@ class OutboxRelay(Worker):
             namespace=settings.kafka_namespace,
             listen_dsn=settings.database_dsn,
             schema=settings.database_schema,
+            security=settings.kafka_client_options(),
         )
 
     def poke(self) -> None:
@@ -234,7 +238,7 @@ class OutboxRelay(Worker):
 
     async def _ensure_producer(self) -> AIOKafkaProducer:
         if self._producer is None:
-            producer = new_producer(self._bootstrap, self._client_id)
+            producer = new_producer(self._bootstrap, self._client_id, self._security)
             try:
                 await producer.start()
             except BaseException:

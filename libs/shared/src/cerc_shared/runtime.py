@@ -90,6 +90,7 @@ class Runtime:
                 processed=processed,
                 handler=handler,
                 namespace=self.settings.kafka_namespace,
+                security=self.settings.kafka_client_options(),
             ),
             name=state,
             start=start,

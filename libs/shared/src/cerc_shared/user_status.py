@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
@@ -37,11 +39,19 @@ class NotCaughtUp(RuntimeError):
 
 
 class UserStatusCache(Worker):
-    def __init__(self, *, bootstrap: str, topic: str, client_id: str) -> None:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        topic: str,
+        client_id: str,
+        security: Mapping[str, Any] | None = None,
+    ) -> None:
         super().__init__("user-status")
         self._bootstrap = bootstrap
         self._topic = topic
         self._client_id = client_id
+        self._security = dict(security or {})
         self._inactive: set[int] = set()
         self._caught_up = asyncio.Event()
 
@@ -51,6 +61,7 @@ class UserStatusCache(Worker):
             bootstrap=settings.kafka_bootstrap,
             topic=settings.topic(UserUpdated.topic),
             client_id=f"{settings.service_name}-user-status",
+            security=settings.kafka_client_options(),
         )
 
     def refuses(self, user_id: int) -> bool:
@@ -103,6 +114,7 @@ class UserStatusCache(Worker):
             group_id=None,
             auto_offset_reset="earliest",
             enable_auto_commit=False,
+            **self._security,
         )
         try:
             await consumer.start()

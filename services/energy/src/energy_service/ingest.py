@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -271,6 +271,7 @@ class MeasurementIngestor(KafkaPollLoop):
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
         on_stored: Callable[[Sequence[Point]], None] | None = None,
+        security: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
             f"ingest-{group_id}",
@@ -292,6 +293,7 @@ class MeasurementIngestor(KafkaPollLoop):
                 # A store outage holds the poll loop; stay in the group meanwhile.
                 "max_poll_interval_ms": 900_000,
             },
+            security=security,
         )
         self._store = store
         # Told of every batch the store accepted (the live tally); it must be

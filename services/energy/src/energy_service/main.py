@@ -83,6 +83,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 chunk_points=settings.ingest_write_chunk_points,
                 fetch_min_bytes=settings.ingest_fetch_min_bytes,
                 fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
+                security=settings.kafka_client_options(),
                 on_stored=live_tally.add,
             )
             runtime.add(ingestor, name="ingestor", start=settings.ingest)

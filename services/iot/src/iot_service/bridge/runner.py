@@ -95,7 +95,9 @@ class BridgeRunner:
         backoff = 0.5
         try:
             while not self._stop.is_set():
-                producer = new_producer(s.kafka_bootstrap, f"iot-bridge-{client_id(s)}")
+                producer = new_producer(
+                    s.kafka_bootstrap, f"iot-bridge-{client_id(s)}", s.kafka_client_options()
+                )
                 try:
                     await producer.start()
                     await self._session(Bridge(s, sessionmaker, producer))

@@ -45,6 +45,7 @@ WEB_CSP = (
 # Numeric parameters: name -> help. Their defaults come from the target.
 NUMERIC = {
     "listen_port": "HTTP listener port",
+    "tls_port": "HTTPS listener port",
     "admin_port": "admin interface port (always bound to 127.0.0.1)",
     "health_port": "port of the listener that serves only GET /ready (0 = ephemeral)",
     "user_limit": "requests per user per window",
@@ -67,6 +68,9 @@ NUMERIC = {
 TEXT = {
     "listen_address": "address the listeners bind",
     "access_log_path": "JSON access log destination",
+    "tls_cert": "certificate chain (PEM) of the HTTPS listener",
+    "tls_key": "private key (PEM) of the HTTPS listener",
+    "require_tls": "plain HTTP: NONE serves it, ALL only redirects to https",
     "upstream_host": "one host for every service (overrides per-service hosts)",
     "upstream_port": "one port for every service (overrides per-service ports)",
 }
@@ -83,6 +87,12 @@ def read_ports_env(path: Path) -> dict[str, str]:
         key, value = line.split("=", 1)
         values[key.strip()] = value.strip().strip("'\"")
     return values
+
+
+def dev_tls_directory() -> Path:
+    """Where cerc_shared.dev_tls keeps the development CA (same rule)."""
+    cache = os.environ.get("CERC_CACHE") or str(Path.home() / ".cache" / "cercollettiva")
+    return Path(cache) / "tls"
 
 
 def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
@@ -103,6 +113,12 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
             **common,
             "listen_address": "127.0.0.1",
             "listen_port": ports["GATEWAY_PORT"],
+            "tls_port": ports["GATEWAY_TLS_PORT"],
+            # The development CA's gateway certificate (cerc_shared.dev_tls
+            # creates it; the fleet makes sure it exists before rendering).
+            "tls_cert": str(dev_tls_directory() / "gateway.crt"),
+            "tls_key": str(dev_tls_directory() / "gateway.key"),
+            "require_tls": "NONE",
             "admin_port": ports["GATEWAY_ADMIN_PORT"],
             # Locally readiness is read from the admin port itself.
             "health_port": ports.get("GATEWAY_HEALTH_PORT", "0"),
@@ -121,6 +137,11 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
             **common,
             "listen_address": "0.0.0.0",  # noqa: S104 - a pod listens on its own IP
             "listen_port": "8080",
+            "tls_port": "8443",
+            # cert-manager's Secret gateway-tls (deploy/k8s/base/tls), mounted.
+            "tls_cert": "/etc/cerc/tls/tls.crt",
+            "tls_key": "/etc/cerc/tls/tls.key",
+            "require_tls": "ALL",
             "admin_port": "9901",
             "health_port": "8081",
             "user_limit": "20",
@@ -175,6 +196,8 @@ def resolve(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]
     if "upstream_port" in params:
         for svc in UPSTREAMS:
             params[f"{svc}_port"] = params["upstream_port"]
+    if params["require_tls"] not in ("NONE", "ALL"):
+        raise SystemExit(f"require_tls must be NONE or ALL, got {params['require_tls']!r}")
     for name in NUMERIC:
         if not params[name].isdigit():
             raise SystemExit(f"{name} must be a non-negative integer, got {params[name]!r}")

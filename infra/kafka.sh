@@ -160,8 +160,11 @@ grant() {
   classes="$(java_classes)"
   script="$(cd "$REPO" && uv run --frozen python -m cerc_shared.bus_acl "$@")" \
     || die "could not render the ACL table (uv run python -m cerc_shared.bus_acl)"
-  out="$(tool -cp "$LIBS/*:$classes" Acls "127.0.0.1:$KAFKA_PORT" <<<"$script" 2>&1)" \
-    || fail "could not apply the users and ACLs: $out"
+  if ! out="$(tool -cp "$LIBS/*:$classes" Acls "127.0.0.1:$KAFKA_PORT" <<<"$script" 2>&1)"; then
+    [[ "$out" == *"No Authorizer is configured"* ]] \
+      && die "the running broker has no SASL listener nor ACLs (started by an older infra/kafka.sh): restart it with \`bash infra/kafka.sh restart\`"
+    fail "could not apply the users and ACLs: $out"
+  fi
   log "namespaces [${*}]: $out"
 }
 

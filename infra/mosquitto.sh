@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Mosquitto for local development, with our own config in .run/mosquitto (the
-# Debian system service is not used): 127.0.0.1:$MQTT_PORT, no anonymous
+# Debian system service is not used): 127.0.0.1:$MQTT_PORT (plain, loopback
+# only: the iot service's bridge and the administrator), 127.0.0.1:$MQTT_TLS_PORT
+# (MQTT over TLS for devices, with the certificate of the development CA,
+# cerc_shared.dev_tls; TLS 1.2 or 1.3), no anonymous
 # clients, persistence on, and credentials/ACLs held by the dynamic security
 # plugin (mosquitto_dynamic_security.so), so they change at run time without a
 # restart or a file edit -- the same way in Kubernetes.
@@ -32,6 +35,7 @@ M_CONF="$M_RUN/mosquitto.conf"
 M_PID="$M_RUN/mosquitto.pid"
 M_LOG="$M_RUN/mosquitto.log"
 M_DYNSEC="$M_RUN/dynamic-security.json"
+M_TLS="$M_RUN/tls"
 # Development keys, not secrets: the account of the iot service's MQTT bridge
 # and the dynamic security administrator.
 BRIDGE_USER=cerc_bridge
@@ -94,14 +98,35 @@ max_queued_messages 3000000
 # (up to 1000 readings) and the next be in flight to it, not the default 20.
 max_inflight_messages 5000
 listener $MQTT_PORT 127.0.0.1
+# Devices: MQTT over TLS. tls_version is the minimum (1.2; 1.3 is taken when
+# the device offers it); this Mosquitto would otherwise accept TLS 1.1.
+listener $MQTT_TLS_PORT 127.0.0.1
+certfile $M_TLS/mqtt.crt
+keyfile $M_TLS/mqtt.key
+tls_version tlsv1.2
 CONF
   cat "$INFRA/mosquitto-limits.conf" >>"$M_CONF"
+  install_certificate
   if [[ ! -s "$M_DYNSEC" ]]; then
     mosquitto_ctrl dynsec init "$M_DYNSEC" "$DYNSEC_ADMIN" "$DYNSEC_ADMIN_PASSWORD" >/dev/null
   fi
   chmod 600 "$M_DYNSEC"
   [[ $EUID -eq 0 ]] && chown -R "$M_OS_USER": "$M_RUN"
   return 0
+}
+
+# The broker's certificate from the development CA (created on first use in
+# $CERC_CACHE/tls), copied beside the config: as root Mosquitto runs as the
+# mosquitto user, which cannot read root's cache.
+install_certificate() {
+  local pki
+  command -v uv >/dev/null 2>&1 || die "uv not found: the development CA is made by cerc_shared.dev_tls"
+  pki="$(cd "$REPO" && uv run --frozen python -m cerc_shared.dev_tls)" \
+    || die "could not create the development CA (uv run python -m cerc_shared.dev_tls)"
+  mkdir -p "$M_TLS"
+  install -m 600 "$pki/mqtt.key" "$M_TLS/mqtt.key"
+  install -m 644 "$pki/mqtt.crt" "$M_TLS/mqtt.crt"
+  install -m 644 "$pki/ca.crt" "$M_TLS/ca.crt"
 }
 
 dynsec_plugin() {
@@ -150,9 +175,12 @@ do_start() {
   else
     write_config
     rm -f "$M_PID"
-    port_busy "$MQTT_PORT" && die "127.0.0.1:$MQTT_PORT is taken by another process (see: ss -ltnp | grep $MQTT_PORT)"
+    local p
+    for p in "$MQTT_PORT" "$MQTT_TLS_PORT"; do
+      port_busy "$p" && die "127.0.0.1:$p is taken by another process (see: ss -ltnp | grep $p)"
+    done
     mark_log "$M_LOG"
-    log "starting on 127.0.0.1:$MQTT_PORT"
+    log "starting on 127.0.0.1:$MQTT_PORT (plain, loopback) and :$MQTT_TLS_PORT (TLS)"
     mosquitto -c "$M_CONF" -d 9>&- || die_with_log "$M_LOG" "mosquitto did not start"
     local i
     for ((i = 0; i < 50; i++)); do running && break; sleep 0.1; done
@@ -209,7 +237,13 @@ wait_ready() {
     ((SECONDS < deadline)) || die_with_log "$M_LOG" "no MQTT publish/subscribe round trip as $BRIDGE_USER"
     sleep 0.3
   done
-  log "ready: publish/subscribe round trip as $BRIDGE_USER on 127.0.0.1:$MQTT_PORT"
+  # The devices' door: a TLS handshake checked against the development CA.
+  until mosquitto_pub -h 127.0.0.1 -p "$MQTT_TLS_PORT" --cafile "$M_TLS/ca.crt" \
+    -u "$BRIDGE_USER" -P "$BRIDGE_PASSWORD" -t "$READY_TOPIC_PREFIX/tls" -q 1 -m ready 2>/dev/null; do
+    ((SECONDS < deadline)) || die_with_log "$M_LOG" "no MQTT-over-TLS publish on 127.0.0.1:$MQTT_TLS_PORT"
+    sleep 0.3
+  done
+  log "ready: publish/subscribe round trip as $BRIDGE_USER on 127.0.0.1:$MQTT_PORT, TLS publish on :$MQTT_TLS_PORT"
 }
 
 cmd_ready() { running || die "not running"; wait_ready 5; }

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cerc_shared.bus_acl import development_password
+from cerc_shared.dev_tls import ensure_dev_pki
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS_ENV = ROOT / "infra" / "ports.env"
@@ -87,6 +88,8 @@ FLEET: tuple[Service, ...] = (
         env={
             "MQTT_HOST": "127.0.0.1",
             "MQTT_PORT": "{MQTT_PORT}",
+            # Devices are told the TLS listener; the bridge stays on loopback plain.
+            "MQTT_PUBLIC_PORT": "{MQTT_TLS_PORT}",
             "BRIDGE_SHARE_GROUP": "cerc-bridge-{IOT_PORT}",
             "BRIDGE_CLIENT_ID": "cerc-bridge-{IOT_PORT}-0",
         },
@@ -159,7 +162,7 @@ def read_ports(offset: int) -> dict[str, int]:
             ports[key] = int(value)
     # Only what the fleet itself listens on moves; the local servers stay.
     moving = {
-        *("GATEWAY_PORT", "GATEWAY_ADMIN_PORT", "WEB_PORT"),
+        *("GATEWAY_PORT", "GATEWAY_TLS_PORT", "GATEWAY_ADMIN_PORT", "WEB_PORT"),
         *(f"{n.upper()}_PORT" for n in SERVICE_NAMES),
     }
     return {k: v + offset if k in moving else v for k, v in ports.items()}
@@ -291,6 +294,7 @@ def up(only: set[str] | None, offset: int, database: str, gateway: bool) -> None
             where,
         )  # fmt: skip
         _wait_http(f"http://127.0.0.1:{ports['WEB_PORT']}/healthz", "web", where)
+        ensure_dev_pki()  # the HTTPS listener's certificate
         ports_file = where / "ports.env"
         ports_file.write_text("".join(f"{k}={v}\n" for k, v in ports.items()))
         config = where / "envoy.yaml"

@@ -17,7 +17,9 @@ household load behind one meter whose registers are export and import;
 ``grid_connection``: the energy service stores them as fed-in and withdrawn
 energy, so the demo community has shared energy within minutes). They publish
 the specification's message with cumulative registers, a status every tenth
-reading, and acknowledge any command they receive.
+reading, and acknowledge any command they receive. Like real devices they
+connect over TLS, to Mosquitto's MQTT_TLS_PORT (infra/ports.env), trusting the
+development CA (cerc_shared.dev_tls; ``--cafile`` for another).
 
 ``--speedup N`` runs simulated time N times faster. Readings must not lie in
 the future, so with a speed-up the simulation starts ``duration x speedup``
@@ -33,6 +35,7 @@ import json
 import math
 import os
 import random
+import ssl
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,6 +44,7 @@ from pathlib import Path
 import aiomqtt
 from cerc_shared import db
 from cerc_shared.auth import Principal
+from cerc_shared.dev_tls import ensure_dev_pki
 from cerc_shared.events.iot import MeasuringPoint
 from iot_service import service
 from iot_service.models import Device, registry
@@ -52,6 +56,15 @@ from iot_service.settings import IotSettings
 from sqlalchemy import select
 
 STATE_FILE = Path(".run/simulator/devices.json")
+PORTS_ENV = Path(__file__).resolve().parent.parent / "infra" / "ports.env"
+
+
+def mqtt_tls_port() -> int:
+    """The devices' port: Mosquitto's TLS listener."""
+    for line in PORTS_ENV.read_text().splitlines():
+        if line.startswith("MQTT_TLS_PORT="):
+            return int(line.split("=", 1)[1])
+    raise SystemExit(f"MQTT_TLS_PORT missing from {PORTS_ENV}")
 KINDS = ("pv", "home", "grid")
 MEASURING_POINTS: dict[str, MeasuringPoint] = {
     "pv": "generator",
@@ -222,15 +235,18 @@ async def run_device(
     interval_s: int,
     speedup: float,
     readings: int | None,
+    port: int,
+    tls: ssl.SSLContext,
 ) -> int:
     root = f"energy/plant/{device.plant_id}/device/{device.device_id}"
     sent = 0
     async with aiomqtt.Client(
         settings.mqtt_host,
-        settings.mqtt_port,
+        port,
         username=device.username,
         password=device.password,
         identifier=f"{device.device_id}-{uuid.uuid4().hex[:6]}",
+        tls_context=tls,
     ) as client:
         await client.subscribe(f"{root}/commands", qos=1)
 
@@ -299,6 +315,8 @@ async def simulate(args: argparse.Namespace) -> None:
         + (f"{readings} readings each" if readings else "until stopped"),
         flush=True,
     )
+    port = args.mqtt_port or mqtt_tls_port()
+    tls = ssl.create_default_context(cafile=args.cafile or ensure_dev_pki().ca)
     try:
         counts = await asyncio.gather(
             *(
@@ -309,6 +327,8 @@ async def simulate(args: argparse.Namespace) -> None:
                     interval_s=args.interval,
                     speedup=speedup,
                     readings=readings,
+                    port=port,
+                    tls=tls,
                 )
                 for d in devices
             )
@@ -325,6 +345,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--speedup", type=float, default=1.0, help="simulated/real time")
     parser.add_argument("--duration", type=float, default=0, help="real seconds; 0: forever")
     parser.add_argument("--plant-id", type=int, action="append", default=[], help="repeatable")
+    parser.add_argument("--mqtt-port", type=int, default=0, help="MQTT over TLS port")
+    parser.add_argument("--cafile", default="", help="CA to trust (default: the development CA)")
     args = parser.parse_args(argv)
     if args.count < 1 or args.interval < 10 or args.speedup <= 0 or args.duration < 0:
         parser.error("count >= 1, interval >= 10, speedup > 0, duration >= 0")

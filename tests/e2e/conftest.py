@@ -4,6 +4,7 @@ disturbed. Tests talk to it through Envoy, as a user would."""
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from cerc_shared.dev_tls import ensure_dev_pki
 from cerc_shared.settings import namespaced
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,6 +24,11 @@ STRONG_PASSWORD = "Correct-Horse-42"
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import fleet as fleet_script  # noqa: E402
+
+
+def device_tls() -> ssl.SSLContext:
+    """How a device connects: MQTT over TLS, trusting the development CA."""
+    return ssl.create_default_context(cafile=ensure_dev_pki().ca)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any
 import aiomqtt
 import httpx
 
-from .conftest import Fleet, bearer, register_and_login
+from .conftest import Fleet, bearer, device_tls, register_and_login
 
 
 def eventually(fetch: Any, done: Any, what: str, timeout_s: float = 60) -> httpx.Response:
@@ -180,7 +180,11 @@ def test_a_device_reading_through_mosquitto_is_readable_through_the_gateway(flee
 
     async def publish() -> None:
         async with aiomqtt.Client(
-            mqtt["host"], mqtt["port"], username=mqtt["username"], password=mqtt["password"]
+            mqtt["host"],
+            mqtt["port"],
+            username=mqtt["username"],
+            password=mqtt["password"],
+            tls_context=device_tls(),
         ) as client:
             for at, produced, consumed in messages:
                 payload = {

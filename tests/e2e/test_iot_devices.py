@@ -17,7 +17,7 @@ import aiomqtt
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from .conftest import Fleet, bearer, register_and_login
+from .conftest import Fleet, bearer, device_tls, register_and_login
 
 
 def _founder_with_plant(fleet: Fleet, run: str) -> tuple[dict[str, str], int]:
@@ -87,6 +87,8 @@ def test_a_device_provisioned_through_the_gateway_reports_and_obeys(fleet: Fleet
     device, creds = provisioned["device"], provisioned["credentials"]
     device_id = device["device_id"]
     assert creds["username"] == f"dev-{device_id}" and creds["password"]
+    # Devices are sent to the broker's TLS listener, never the plain one.
+    assert creds["port"] == fleet.ports["MQTT_TLS_PORT"] != fleet.ports["MQTT_PORT"]
     # Nobody else is told the device exists.
     stranger = register_and_login(fleet, f"iot-stranger-{run}")
     path = f"{fleet.gateway}/api/iot/devices/{device_id}/"
@@ -107,7 +109,11 @@ def test_a_device_provisioned_through_the_gateway_reports_and_obeys(fleet: Fleet
 async def _connect_refused(device_id: str, creds: dict[str, Any]) -> bool:
     try:
         async with aiomqtt.Client(
-            "127.0.0.1", creds["port"], username=creds["username"], password=creds["password"]
+            "127.0.0.1",
+            creds["port"],
+            username=creds["username"],
+            password=creds["password"],
+            tls_context=device_tls(),
         ):
             return False
     except aiomqtt.MqttCodeError as refused:
@@ -123,7 +129,11 @@ async def _report_and_obey(
     readings: list[dict[str, Any]] = []
     try:
         async with aiomqtt.Client(
-            "127.0.0.1", creds["port"], username=creds["username"], password=creds["password"]
+            "127.0.0.1",
+            creds["port"],
+            username=creds["username"],
+            password=creds["password"],
+            tls_context=device_tls(),
         ) as mqtt:
             await mqtt.subscribe(creds["topics"]["commands"], qos=1)
             for i, kwh in enumerate((10.0, 10.4, 11.0)):

@@ -65,6 +65,8 @@ def mqtt_tls_port() -> int:
         if line.startswith("MQTT_TLS_PORT="):
             return int(line.split("=", 1)[1])
     raise SystemExit(f"MQTT_TLS_PORT missing from {PORTS_ENV}")
+
+
 KINDS = ("pv", "home", "grid")
 MEASURING_POINTS: dict[str, MeasuringPoint] = {
     "pv": "generator",

@@ -897,9 +897,11 @@ def _tls_address(gw: Gateway) -> tuple[str, int]:
 
 def test_https_serves_the_api_with_the_development_ca(gateway: Gateway, keys: Keys) -> None:
     trusting = ssl.create_default_context(cafile=ensure_dev_pki().ca)
-    with socket.create_connection(_tls_address(gateway), timeout=5) as raw:
-        with trusting.wrap_socket(raw, server_hostname="localhost") as tls:
-            assert tls.version() == "TLSv1.3"
+    with (
+        socket.create_connection(_tls_address(gateway), timeout=5) as raw,
+        trusting.wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() == "TLSv1.3"
     with httpx.Client(verify=trusting, timeout=10) as c:
         answer = c.get(f"{gateway.tls_base}/api/users/me/", headers=bearer(token(keys)))
     assert answer.status_code == 200, answer.text
@@ -922,9 +924,11 @@ def test_tls_below_1_2_is_refused(gateway: Gateway) -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         old.minimum_version = ssl.TLSVersion.TLSv1
         old.maximum_version = ssl.TLSVersion.TLSv1_1
-    with socket.create_connection(_tls_address(gateway), timeout=5) as raw:
-        with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION|protocol version"):
-            old.wrap_socket(raw, server_hostname="localhost")
+    with (
+        socket.create_connection(_tls_address(gateway), timeout=5) as raw,
+        pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|protocol version"),
+    ):
+        old.wrap_socket(raw, server_hostname="localhost")
 
 
 def test_plain_http_only_redirects_where_tls_is_required(

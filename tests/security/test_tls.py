@@ -66,13 +66,17 @@ def test_the_broker_refuses_tls_below_1_2() -> None:
         warnings.simplefilter("ignore", DeprecationWarning)
         old.minimum_version = ssl.TLSVersion.TLSv1
         old.maximum_version = ssl.TLSVersion.TLSv1_1
-    with socket.create_connection(("127.0.0.1", _tls_port()), timeout=5) as raw:
-        with pytest.raises(ssl.SSLError, match="PROTOCOL_VERSION|protocol version"):
-            old.wrap_socket(raw, server_hostname="localhost")
+    with (
+        socket.create_connection(("127.0.0.1", _tls_port()), timeout=5) as raw,
+        pytest.raises(ssl.SSLError, match=r"PROTOCOL_VERSION|protocol version"),
+    ):
+        old.wrap_socket(raw, server_hostname="localhost")
     # ...while TLS 1.2 and up succeed with the same CA and name.
-    with socket.create_connection(("127.0.0.1", _tls_port()), timeout=5) as raw:
-        with _trusting().wrap_socket(raw, server_hostname="localhost") as tls:
-            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+    with (
+        socket.create_connection(("127.0.0.1", _tls_port()), timeout=5) as raw,
+        _trusting().wrap_socket(raw, server_hostname="localhost") as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
 def test_the_plain_listener_is_loopback_only_and_devices_get_the_tls_one() -> None:

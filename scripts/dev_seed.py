@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from cerc_shared.dev_tls import ensure_dev_pki
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
@@ -41,6 +43,7 @@ def main() -> None:
          "--username", DEMO_ADMIN[0], "--password", DEMO_ADMIN[2]],
         check=True, cwd=ROOT,
     )  # fmt: skip
+    ca = ensure_dev_pki().ca
     extra = ROOT / "scripts" / "demo_community.py"
     if extra.exists():
         subprocess.run([sys.executable, str(extra), "--gateway", gateway], check=True, cwd=ROOT)
@@ -52,6 +55,9 @@ def main() -> None:
 CerCollettiva is running.
   web app              {gateway}/   (demo-manager, demo-anna, ... / Demo-Community-2025)
   gateway (REST API)   {gateway}/api/
+  gateway over HTTPS   https://localhost:{ports["GATEWAY_TLS_PORT"]}/api/
+  devices (MQTT, TLS)  mqtts://localhost:{ports["MQTT_TLS_PORT"]}
+  development CA       {ca}  (curl --cacert, mosquitto_pub --cafile)
   user service docs    http://127.0.0.1:{ports["USER_PORT"]}/docs
   gateway admin        http://127.0.0.1:{ports["GATEWAY_ADMIN_PORT"]}/
   platform admin       {DEMO_ADMIN[0]} / {DEMO_ADMIN[2]}   (development credentials)

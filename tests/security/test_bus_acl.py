@@ -182,3 +182,16 @@ async def test_a_wrong_password_is_refused(granted: str) -> None:
     # aiokafka reports the SASL failure as a failed bootstrap.
     with pytest.raises(KafkaConnectionError):
         await _produce("cer", namespaced(granted, "cer.v1"), password="cer_guess")
+
+
+def test_an_authenticated_bus_without_a_principal_is_refused_at_start() -> None:
+    with pytest.raises(ValueError, match="kafka_sasl_username"):
+        ServiceSettings(kafka_security_protocol="SASL_PLAINTEXT", kafka_sasl_username="cer")
+    options = ServiceSettings(
+        kafka_security_protocol="SASL_SSL",
+        kafka_sasl_username="cer",
+        kafka_sasl_password="x",
+    ).kafka_client_options()
+    assert options["sasl_mechanism"] == "SCRAM-SHA-512"
+    assert options["security_protocol"] == "SASL_SSL" and "ssl_context" in options
+    assert ServiceSettings().kafka_client_options() == {}

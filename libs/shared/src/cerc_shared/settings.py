@@ -108,6 +108,18 @@ class ServiceSettings(BaseSettings):
         return self.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
     @model_validator(mode="after")
+    def _bus_principal_when_authenticated(self) -> ServiceSettings:
+        # Caught at start-up, not at the first Kafka connection.
+        if self.kafka_security_protocol != "PLAINTEXT" and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_username and kafka_sasl_password (the service's principal)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _refuse_development_keys_in_production(self) -> ServiceSettings:
         if self.environment in ("development", "test"):
             return self

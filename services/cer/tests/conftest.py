@@ -36,6 +36,7 @@ def settings_for(database: str, documents: Path) -> CerSettings:
     return CerSettings(
         database_url=prepare_database("cer", database, SERVICE_DIR),
         environment="test",
+        **kit.bus_principal("cer"),
         consume_users=False,
         storage_dir=str(documents),
         max_document_bytes=MAX_DOCUMENT_BYTES,

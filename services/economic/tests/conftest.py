@@ -91,6 +91,7 @@ def settings(energy: tuple[EnergyStandIn, int]) -> EconomicSettings:
     return EconomicSettings(
         database_url=dsn,
         environment="test",
+        **kit.bus_principal("economic"),
         energy_url=f"http://127.0.0.1:{energy[1]}",
         cer_url=f"http://127.0.0.1:{energy[1]}",
         consume_read_models=False,

@@ -110,6 +110,7 @@ def settings() -> EnergySettings:
     return EnergySettings(
         database_url=dsn,
         environment="test",
+        **kit.bus_principal("energy"),
         influx_url=INFLUX_URL,
         influx_bucket=f"{INFLUX_DATABASE}/autogen",
         consumer_group_prefix=f"energy-tests-{uuid.uuid4().hex[:8]}",

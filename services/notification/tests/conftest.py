@@ -58,6 +58,7 @@ def settings() -> NotificationSettings:
     return NotificationSettings(
         database_url=dsn,
         environment="test",
+        **kit.bus_principal("notification"),
         smtp_port=SMTP_PORT,
         consume_events=False,
         # The tests run the delivery themselves, at the moments they choose.

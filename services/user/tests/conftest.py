@@ -19,6 +19,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> UserSettings:
     return UserSettings(
         database_url=dsn,
         environment="test",
+        **kit.bus_principal("user"),
         max_failed_logins=3,
         throttle_base_s=30,
         throttle_max_s=100,

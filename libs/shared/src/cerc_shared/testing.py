@@ -30,6 +30,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from cerc_shared.auth import StaticKeys, TokenVerifier
+from cerc_shared.bus_acl import development_password
 from cerc_shared.db import create_engine
 from cerc_shared.settings import ServiceSettings
 
@@ -50,6 +51,18 @@ def ports() -> dict[str, str]:
             key, _, value = line.partition("=")
             values[key] = value
     return values
+
+
+def bus_principal(principal: str) -> dict[str, Any]:
+    """Settings that put a service under test on the bus as its own principal
+    (the local SASL listener, cerc_shared.bus_acl's ACLs): it can write only
+    its own topics there, as in a fleet."""
+    return {
+        "kafka_bootstrap": f"127.0.0.1:{ports()['KAFKA_SASL_PORT']}",
+        "kafka_security_protocol": "SASL_PLAINTEXT",
+        "kafka_sasl_username": principal,
+        "kafka_sasl_password": development_password(principal),
+    }
 
 
 def service_dsn(service: str, database: str) -> str:

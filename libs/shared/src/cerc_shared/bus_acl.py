@@ -49,7 +49,10 @@ READS: dict[str, tuple[str, ...]] = {
     "bridge": (),
     "energy": ("cer.v1", "membership.v1", "plant.v1", "measurement.v1", "device.v1"),
     "economic": ("cer.v1", "membership.v1", "plant.v1"),
-    "notification": ("cer.v1", "membership.v1", "plant.v1", "device.v1", "invitation.v1"),
+    "notification": (
+        *("cer.v1", "membership.v1", "plant.v1", "device.v1", "invitation.v1"),
+        *("settlement.v1", "payout.v1", "reconciliation.v1"),
+    ),
     "reporting": ("settlement.v1", "transaction.v1"),
 }
 

@@ -104,6 +104,8 @@ listener $MQTT_TLS_PORT 127.0.0.1
 certfile $M_TLS/mqtt.crt
 keyfile $M_TLS/mqtt.key
 tls_version tlsv1.2
+# mosquitto-limits.conf follows: its max_connections, a per-listener setting,
+# binds this last listener, the devices' one.
 CONF
   cat "$INFRA/mosquitto-limits.conf" >>"$M_CONF"
   install_certificate

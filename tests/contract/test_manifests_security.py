@@ -99,9 +99,8 @@ def test_every_service_reaches_the_bus_as_its_own_principal(overlay: str) -> Non
     config_maps = kinds(docs, "ConfigMap")
     workloads = {**kinds(docs, "Deployment"), **kinds(docs, "StatefulSet")}
     expected_protocol = "SASL_PLAINTEXT" if overlay.endswith("dev") else "SASL_SSL"
+    on_the_bus = set()
     for name, workload in workloads.items():
-        if name == "gateway":
-            continue
         [container] = workload["spec"]["template"]["spec"]["containers"]
         env: dict[str, str] = {}
         for source in container.get("envFrom", []):
@@ -109,7 +108,11 @@ def test_every_service_reaches_the_bus_as_its_own_principal(overlay: str) -> Non
                 env.update(config_maps[source["configMapRef"]["name"]]["data"])
         explicit = {e["name"]: e for e in container.get("env", [])}
         env.update({k: e["value"] for k, e in explicit.items() if "value" in e})
-        prefix = next(k.removesuffix("KAFKA_BOOTSTRAP") for k in env if k.endswith("_BOOTSTRAP"))
+        bootstrap = [k for k in env if k.endswith("_KAFKA_BOOTSTRAP")]
+        if not bootstrap:  # the gateway, the web app: not on the bus
+            continue
+        on_the_bus.add(name)
+        prefix = bootstrap[0].removesuffix("KAFKA_BOOTSTRAP")
         assert env[prefix + "KAFKA_SECURITY_PROTOCOL"] == expected_protocol, name
         principal = env[prefix + "KAFKA_SASL_USERNAME"]
         assert principal in bus_acl.PRINCIPALS, name
@@ -118,6 +121,8 @@ def test_every_service_reaches_the_bus_as_its_own_principal(overlay: str) -> Non
         if name == "iot-bridge":
             ref = explicit[prefix + "KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
             assert ref["key"] == "CERC_IOT_BRIDGE_KAFKA_SASL_PASSWORD"
+    built = {p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml")}
+    assert on_the_bus >= built | {"iot-bridge"}
 
 
 # --------------------------------------------------------------------------- network policies
@@ -206,6 +211,7 @@ FLOWS_ALLOWED = [
     ("gateway", "user", 8000),
     ("gateway", "energy", 8000),
     ("gateway", "notification", 8000),
+    ("gateway", "web", 8000),
     ("cer", "user", 8000),  # JWKS
     ("economic", "energy", 8000),  # the internal API settlement reads
     ("energy", OUTSIDE, 8086),  # InfluxDB
@@ -231,6 +237,9 @@ FLOWS_DENIED = [
     ("energy", OUTSIDE, 1883),  # only iot talks MQTT
     ("cer", OUTSIDE, 443),  # only economic calls out (the GSE)
     ("iot-bridge", "user", 8000),
+    (OUTSIDE, "web", 8000),  # the app only through the gateway
+    ("web", "user", 8000),  # the app calls nothing itself
+    ("web", OUTSIDE, 5432),
 ]
 
 

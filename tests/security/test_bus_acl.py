@@ -57,6 +57,7 @@ def test_what_each_service_consumes_is_granted_and_nothing_it_does_not() -> None
     from energy_service.settings import EnergySettings
     from iot_service.main import registry as iot_registry
     from notification_service.rules import TOPICS as NOTIFICATION_TOPICS
+    from reporting_service.main import registry as reporting_registry
 
     energy_ingest = EnergySettings().ingest_topics.split(",")
     consumed = {
@@ -67,12 +68,13 @@ def test_what_each_service_consumes_is_granted_and_nothing_it_does_not() -> None
         "energy": {*READ_MODEL_TOPICS, *energy_ingest, "user.v1"},
         "economic": {*economic_registry.topics, "user.v1"},
         "notification": {*NOTIFICATION_TOPICS, "user.v1"},
+        "reporting": {*reporting_registry.topics, "user.v1"},
     }
     for principal, topics in consumed.items():
         assert topics <= set(bus_acl.reads(principal)), principal
     # Read models are authorisation data: nobody but their readers sees them.
     assert "membership.v1" not in bus_acl.reads("cer")
-    assert "membership.v1" not in bus_acl.reads("reporting")
+    assert "membership.v1" not in bus_acl.reads("bridge")
 
 
 def test_a_development_bus_password_is_refused_in_production() -> None:
@@ -167,8 +169,8 @@ async def test_a_consumer_reads_what_it_consumes_and_nothing_else(written: str) 
     group = namespaced(NAMESPACE, f"energy.acl-probe-{uuid.uuid4().hex[:8]}")
     assert await _read_one("energy", written, group) >= 1
     with pytest.raises(TopicAuthorizationFailedError):
-        # reporting never consumes membership.v1 (nor cer, which writes it).
-        await _read_one("reporting", written, None)
+        # cer writes membership.v1 but never reads it back.
+        await _read_one("cer", written, None)
 
 
 @pytest.mark.servers

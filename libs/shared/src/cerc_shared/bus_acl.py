@@ -47,7 +47,14 @@ READS: dict[str, tuple[str, ...]] = {
     "cer": (),
     "iot": ("cer.v1", "membership.v1", "plant.v1"),
     "bridge": (),
-    "energy": ("cer.v1", "membership.v1", "plant.v1", "measurement.v1", "device.v1"),
+    "energy": (
+        "cer.v1",
+        "membership.v1",
+        "plant.v1",
+        "measurement.v1",
+        "device.v1",
+        "settlement.v1",
+    ),
     "economic": ("cer.v1", "membership.v1", "plant.v1"),
     "notification": (
         *("cer.v1", "membership.v1", "plant.v1", "device.v1", "invitation.v1"),

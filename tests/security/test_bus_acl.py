@@ -59,11 +59,11 @@ def test_what_each_service_consumes_is_granted_and_nothing_it_does_not() -> None
     from notification_service.rules import TOPICS as NOTIFICATION_TOPICS
     from reporting_service.main import registry as reporting_registry
 
-    energy_ingest = EnergySettings().ingest_topics.split(",")
+    energy_ingest = EnergySettings(environment="test").ingest_topics.split(",")
     consumed = {
         # The user-status cache of the kernel runs in every service.
         "user": {"user.v1"},
-        "cer": {"user.v1"} if CerSettings().consume_users else set(),
+        "cer": {"user.v1"} if CerSettings(environment="test").consume_users else set(),
         "iot": {*iot_registry.topics, "user.v1"},
         "energy": {*READ_MODEL_TOPICS, *energy_ingest, "user.v1"},
         "economic": {*economic_registry.topics, "user.v1"},

@@ -74,7 +74,7 @@ export default function DevicesPage({ communityId }: { communityId?: number }) {
       ) : shown.length === 0 ? (
         <Empty>{t("devices.empty")}</Empty>
       ) : (
-        <Table.ScrollContainer minWidth={640}>
+        <Table.ScrollContainer minWidth={640} type="native" tabIndex={0}>
           <Table striped>
             <Table.Thead>
               <Table.Tr>

@@ -125,7 +125,7 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
               {t("energy.hourlyHint")}
             </Text>
           ) : (
-          <Table.ScrollContainer minWidth={640}>
+          <Table.ScrollContainer minWidth={640} type="native" tabIndex={0}>
             <Table striped>
               <Table.Caption>{t("energy.coverageHint")}</Table.Caption>
               <Table.Thead>

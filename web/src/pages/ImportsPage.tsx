@@ -110,7 +110,7 @@ export default function ImportsPage({ communityId }: { communityId: number }) {
       ) : history.data.length === 0 ? (
         <Empty>{t("imports.empty")}</Empty>
       ) : (
-        <Table.ScrollContainer minWidth={560}>
+        <Table.ScrollContainer minWidth={560} type="native" tabIndex={0}>
           <Table striped>
             <Table.Thead>
               <Table.Tr>

@@ -138,7 +138,7 @@ export default function MemberHomePage() {
             {benefits.data.months.length === 0 ? (
               <Empty>{t("me.noBenefits")}</Empty>
             ) : (
-              <Table.ScrollContainer minWidth={520}>
+              <Table.ScrollContainer minWidth={520} type="native" tabIndex={0}>
                 <Table striped>
                   <Table.Caption>{t("me.howComputed")}</Table.Caption>
                   <Table.Thead>

@@ -42,7 +42,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
       ) : members.data.length === 0 ? (
         <Empty>{t("members.empty")}</Empty>
       ) : (
-        <Table.ScrollContainer minWidth={680}>
+        <Table.ScrollContainer minWidth={680} type="native" tabIndex={0}>
           <Table striped>
             <Table.Thead>
               <Table.Tr>
@@ -93,7 +93,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
           <Title order={3} size="h4" id="invitations-title">
             {t("members.invitations")}
           </Title>
-          <Table.ScrollContainer minWidth={520}>
+          <Table.ScrollContainer minWidth={520} type="native" tabIndex={0}>
             <Table>
               <Table.Thead>
                 <Table.Tr>

@@ -93,7 +93,7 @@ function Preferences() {
         {t("notifications.preferences")}
       </Title>
       <FormErrors error={save.error} fields={[]} />
-      <Table.ScrollContainer minWidth={420}>
+      <Table.ScrollContainer minWidth={420} type="native" tabIndex={0}>
         <Table>
           <Table.Thead>
             <Table.Tr>

@@ -69,7 +69,7 @@ export function OverviewPage({ community }: { community: Community }) {
             <Text size="sm" c="dimmed">
               {t("overview.updatedAt", { at: formatDateTime(snapshot.at) })}
             </Text>
-            <Table.ScrollContainer minWidth={480}>
+            <Table.ScrollContainer minWidth={480} type="native" tabIndex={0}>
               <Table striped>
                 <Table.Thead>
                   <Table.Tr>
@@ -108,7 +108,7 @@ export function OverviewPage({ community }: { community: Community }) {
           {t("overview.bySubstation")}
         </Title>
         {community.power_by_substation.length ? (
-          <Table.ScrollContainer minWidth={520}>
+          <Table.ScrollContainer minWidth={520} type="native" tabIndex={0}>
             <Table striped>
               <Table.Thead>
                 <Table.Tr>

@@ -103,7 +103,7 @@ export default function SettlementsPage({ communityId }: { communityId: number }
               <Title order={3} size="h4">
                 {formatMonth(month, i18n.language)}
               </Title>
-              <Table.ScrollContainer minWidth={560}>
+              <Table.ScrollContainer minWidth={560} type="native" tabIndex={0}>
                 <Table striped>
                   <Table.Thead>
                     <Table.Tr>
@@ -192,7 +192,7 @@ function RunDetail({ runId, communityId, onClose }: { runId: number; communityId
             </Alert>
           ) : null}
           {(data.members ?? []).length > 0 && (
-          <Table.ScrollContainer minWidth={520}>
+          <Table.ScrollContainer minWidth={520} type="native" tabIndex={0}>
             <Table striped>
               <Table.Thead>
                 <Table.Tr>

@@ -77,7 +77,10 @@ def _compare(
 
 def _run_trase(run: SettlementRun) -> Decimal | None:
     said = (run.parameters or {}).get("trase_eur_mwh")
-    if said and said != "engine table":
+    # A run records the TRASe in force as {value, origin, source} (None: none known).
+    if isinstance(said, dict) and said.get("value") is not None:
+        return Decimal(str(said["value"]))
+    if said and isinstance(said, str | int | float) and said != "engine table":
         return Decimal(str(said))
     year = int(run.period[:4])
     if year in TRASE_EUR_MWH_BY_YEAR:

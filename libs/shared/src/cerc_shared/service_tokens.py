@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
@@ -93,6 +93,17 @@ class ClientCredentials:
     def invalidate(self) -> None:
         """Forget the token (the callee answered 401): the next call fetches a new one."""
         self._held = None
+
+    async def send(
+        self, send: Callable[[dict[str, str]], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        """``send(headers)`` with the token; answered 401 (a token revoked or signed
+        with a rotated key), once more with a fresh one."""
+        response = await send(await self.headers())
+        if response.status_code == 401:
+            self.invalidate()
+            response = await send(await self.headers())
+        return response
 
     async def _fetch(self) -> _Held:
         form = {"grant_type": "client_credentials"}

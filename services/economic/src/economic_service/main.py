@@ -49,13 +49,13 @@ def create_app(settings: EconomicSettings | None = None) -> FastAPI:
             tokens = client_tokens(settings)
             app.state.client_tokens = tokens
             app.state.payees = PayeesClient(settings, tokens)
-            jobs = SettlementJobs(runtime.sessionmaker, settings, EnergyClient(settings, tokens))
+            # One energy client (one connection pool) for the settlement jobs and the GSE sync.
+            energy = EnergyClient(settings, tokens)
+            jobs = SettlementJobs(runtime.sessionmaker, settings, energy)
             runtime.add(jobs, name="settlement_jobs", start=settings.settle_jobs)
             cipher = FieldCipher.from_setting(settings.data_keys, settings.data_key_current)
             app.state.field_cipher = cipher
-            gse = GseWorker(
-                runtime.sessionmaker, settings, cipher, energy=EnergyClient(settings, tokens)
-            )
+            gse = GseWorker(runtime.sessionmaker, settings, cipher, energy=energy)
             runtime.add(gse, name="gse_worker", start=settings.gse_sync)
             yield
 

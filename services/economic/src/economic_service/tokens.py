@@ -20,10 +20,6 @@ def client_tokens(settings: EconomicSettings) -> ClientCredentials | None:
 async def call_with_token(
     tokens: ClientCredentials | None, send: Callable[[dict[str, str]], Awaitable[httpx.Response]]
 ) -> httpx.Response:
-    """``send(headers)`` with the token; answered 401 (a token revoked or signed with a
-    rotated key), once more with a fresh one."""
-    response = await send(await tokens.headers() if tokens else {})
-    if response.status_code == 401 and tokens is not None:
-        tokens.invalidate()
-        response = await send(await tokens.headers())
-    return response
+    """``send`` with the service's token (the kernel retries once after a 401), or
+    without one where no client is configured (tests with stand-ins)."""
+    return await tokens.send(send) if tokens is not None else await send({})

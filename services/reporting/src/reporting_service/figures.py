@@ -14,6 +14,7 @@ here on: never float.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,11 +31,12 @@ class FiguresUnavailable(RuntimeError):
 
 
 class TokenSource(Protocol):
-    """The service's own token (cerc_shared.service_tokens.ClientCredentials)."""
+    """The service's own token (cerc_shared.service_tokens.ClientCredentials):
+    ``send(headers)`` with it, asking for a fresh one after a 401."""
 
-    async def token(self) -> str: ...
-
-    def invalidate(self) -> None: ...
+    async def send(
+        self, send: Callable[[dict[str, str]], Awaitable[httpx.Response]]
+    ) -> httpx.Response: ...
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,11 @@ class StaticToken:
 
     value: str
 
-    async def token(self) -> str:
-        return self.value
-
-    def invalidate(self) -> None:
-        """Nothing to forget: the same token is sent again."""
+    async def send(
+        self, send: Callable[[dict[str, str]], Awaitable[httpx.Response]]
+    ) -> httpx.Response:
+        # Nothing to refresh: a refused static token would be refused again.
+        return await send({"Authorization": f"Bearer {self.value}"} if self.value else {})
 
 
 def token_source(settings: ReportingSettings) -> TokenSource:
@@ -234,20 +236,19 @@ class HttpFigures:
     async def _get(self, url: str, params: dict[str, Any]) -> Any:
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=self.timeout_s)
-        for attempt in (1, 2):
+        http = self._http
+
+        async def send(headers: dict[str, str]) -> httpx.Response:
             try:
-                token = await self.tokens.token()
-            except ClientTokenError as exc:
-                raise FiguresUnavailable(f"no service token: {exc}") from exc
-            headers = {"Authorization": f"Bearer {token}"} if token else {}
-            try:
-                response = await self._http.get(url, params=params, headers=headers)
+                return await http.get(url, params=params, headers=headers)
             except httpx.HTTPError as exc:
                 raise FiguresUnavailable(f"{url} unreachable: {exc}") from exc
-            if response.status_code != 401 or attempt == 2:
-                break
-            # A token refused (keys rotated, client revoked and re-made): ask once more.
-            self.tokens.invalidate()
+
+        try:
+            # A token refused (keys rotated, client revoked and re-made): the kernel asks once more.
+            response = await self.tokens.send(send)
+        except ClientTokenError as exc:
+            raise FiguresUnavailable(f"no service token: {exc}") from exc
         if response.status_code != 200:
             raise FiguresUnavailable(
                 f"{url} answered {response.status_code}: {response.text[:300]}"

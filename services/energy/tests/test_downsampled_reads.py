@@ -13,8 +13,10 @@ from cerc_shared.auth import Principal
 from energy_service.imports.service import import_file
 from energy_service.retention import SETTLEMENT_POLICY, Retention, RetentionPlan
 from energy_service.timeseries import (
+    QUARTER_MEASUREMENT,
     EnergyPoint,
     InfluxTimeSeries,
+    RawReading,
     SeriesQuery,
     TimeSeriesRejected,
 )
@@ -121,3 +123,64 @@ async def test_a_file_older_than_the_raw_retention_is_loaded_and_read(
         (day + i * HOUR, "official", 4 * 0.125) for i in range(24)
     ]
     assert date(2025, 2, 10) == (day + HOUR).date()
+
+
+async def test_expired_raw_readings_are_read_from_the_quarter_hours(
+    short_lived: InfluxTimeSeries,
+) -> None:
+    store = short_lived
+    plant, other = new_plant_id(), new_plant_id()
+    old = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=20)
+    await store.write_quarters(
+        [
+            EnergyPoint(plant, "d", "official", old + QUARTER, {"energy_fed_in_kwh": 1.5}),
+            EnergyPoint(plant, "d", "official", old + 2 * QUARTER, {"energy_fed_in_kwh": 0.5}),
+            EnergyPoint(plant, "d", "official", old + 2 * QUARTER, {"energy_withdrawn_kwh": 0.25}),
+            EnergyPoint(other, "d", "official", old + QUARTER, {"energy_fed_in_kwh": 7.0}),
+        ]
+    )
+    recent = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 3 * HOUR
+    await store.write([EnergyPoint(plant, "m", "iot", recent + QUARTER, {"energy_fed_in_kwh": 1})])
+
+    def seen(
+        readings: list[RawReading],
+    ) -> list[tuple[datetime, str, str, float | None, float | None]]:
+        return [
+            (r.timestamp, r.device_id, r.source, r.values["energy_fed_in_kwh"],
+             r.values["energy_withdrawn_kwh"])
+            for r in readings
+        ]  # fmt: skip
+
+    expired = SeriesQuery(start=old, end=old + HOUR, plant_ids=[plant])
+    readings, total = await store.raw_page(expired, offset=0, limit=10)
+    assert total == 2
+    # One per quarter, stamped at its end, the fields of that quarter merged.
+    assert seen(readings) == [
+        (old + QUARTER, QUARTER_MEASUREMENT, "official", 1.5, None),
+        (old + 2 * QUARTER, QUARTER_MEASUREMENT, "official", 0.5, 0.25),
+    ]
+    plain = InfluxTimeSeries(INFLUX_URL, TOKEN, "-", BUCKET)
+    try:
+        assert await plain.raw_page(expired, offset=0, limit=10) == ([], 0)
+    finally:
+        await plain.close()
+
+    # A range across the horizon: the quarter hours, then the raw readings, paged as one list.
+    across = SeriesQuery(start=old, end=recent + HOUR, plant_ids=[plant])
+    first, total = await store.raw_page(across, offset=0, limit=2)
+    second, _ = await store.raw_page(across, offset=2, limit=2)
+    assert total == 3
+    assert seen(first + second) == [
+        (old + QUARTER, QUARTER_MEASUREMENT, "official", 1.5, None),
+        (old + 2 * QUARTER, QUARTER_MEASUREMENT, "official", 0.5, 0.25),
+        (recent + QUARTER, "m", "iot", 1.0, None),
+    ]
+    # The caller's spans hold for the quarter hours too: the other plant only from old + 30 min.
+    spans = SeriesQuery(
+        start=old, end=old + HOUR, spans={plant: [(old + QUARTER, None)], other: [(None, old)]}
+    )
+    readings, total = await store.raw_page(spans, offset=0, limit=10)
+    assert (total, seen(readings)) == (
+        1,
+        [(old + 2 * QUARTER, QUARTER_MEASUREMENT, "official", 0.5, 0.25)],
+    )

@@ -37,6 +37,7 @@ STATUS_MEASUREMENT = "device_status"
 QUARTER_MEASUREMENT = "energy_quarter"
 QUARTER_NS = 15 * 60 * 10**9
 RAW_MARGIN = timedelta(days=1)
+QUARTER = timedelta(minutes=15)
 
 # The specification's field names in InfluxDB, and the names the API uses
 # (the event catalogue's, with units).
@@ -476,6 +477,85 @@ class InfluxTimeSeries:
     ) -> tuple[list[RawReading], int]:
         if (query.plant_ids is not None and not query.plant_ids) or query.spans == {}:
             return [], 0
+        kept_after = self.raw_kept_after()
+        # As energy_sums: before the horizon the quarter hours answer (a device filter cannot
+        # be answered from them). Split at the horizon rather than merged, so the older part
+        # all comes first in time order and a page is an offset into one or the other.
+        if kept_after is None or query.start >= kept_after or query.device_id is not None:
+            return await self._raw_page(query, offset=offset, limit=limit)
+        expired = SeriesQuery(
+            start=query.start,
+            end=min(query.end, kept_after),
+            plant_ids=query.plant_ids,
+            source=query.source,
+            spans=query.spans,
+        )
+        quarters, quarter_total = await self._quarter_page(expired, offset=offset, limit=limit)
+        if query.end <= kept_after:
+            return quarters, quarter_total
+        recent = SeriesQuery(
+            start=kept_after,
+            end=query.end,
+            plant_ids=query.plant_ids,
+            source=query.source,
+            spans=query.spans,
+        )
+        rest = limit - len(quarters)
+        readings, raw_total = await self._raw_page(
+            recent, offset=max(0, offset - quarter_total), limit=max(rest, 0)
+        )
+        return quarters + readings[: max(rest, 0)], quarter_total + raw_total
+
+    async def _quarter_page(
+        self, query: SeriesQuery, *, offset: int, limit: int
+    ) -> tuple[list[RawReading], int]:
+        """The downsampled quarter hours as readings, one per plant, source and quarter, stamped
+        at the quarter's end; their ``device_id`` is the series' name (no device is kept)."""
+        assert self._settlement_policy is not None  # raw_kept_after() said so
+        # Labelled by the quarter's start + 1 ns: shifted back onto its end, the filters and
+        # the order are the raw readings' own.
+        parts = [
+            f"from(bucket: {_flux_string(f'{self._database}/{self._settlement_policy}')})",
+            f"|> range(start: {_flux_time(query.start - QUARTER)}, stop: {_flux_time(query.end)})",
+            f'|> filter(fn: (r) => r._measurement == "{QUARTER_MEASUREMENT}")',
+            f"|> timeShift(duration: {QUARTER_NS - 1}ns)",
+            f"|> filter(fn: (r) => r._time >= {_flux_time(query.start)}"
+            f" and r._time < {_flux_time(query.end)})",
+        ]
+        if query.plant_ids is not None:
+            ids = ", ".join(_flux_string(str(int(p))) for p in query.plant_ids)
+            parts.append(f"|> filter(fn: (r) => contains(value: r.plant_id, set: [{ids}]))")
+        if query.spans is not None:
+            parts.append(f"|> filter(fn: (r) => {_flux_spans(query.spans)})")
+        if query.source is not None:
+            parts.append(f"|> filter(fn: (r) => r.source == {_flux_string(query.source)})")
+        parts.append('|> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")')
+        parts.append("|> group()")
+        points = "\n  ".join(parts)
+        counted = await self._query(points + '\n  |> count(column: "plant_id")')
+        total = int(counted[0]["plant_id"]) if counted else 0
+        if limit <= 0 or offset >= total:
+            return [], total
+        rows = await self._query(
+            points
+            + '\n  |> sort(columns: ["_time", "plant_id", "source"])'
+            + f"\n  |> limit(n: {int(limit)}, offset: {int(offset)})"
+        )
+        readings = [
+            RawReading(
+                timestamp=row["_time"],
+                plant_id=int(row["plant_id"]),
+                device_id=QUARTER_MEASUREMENT,
+                source=str(row["source"]),
+                values={api: _opt_float(row.get(stored)) for stored, api in _API_NAME.items()},
+            )
+            for row in rows
+        ]
+        return readings, total
+
+    async def _raw_page(
+        self, query: SeriesQuery, *, offset: int, limit: int
+    ) -> tuple[list[RawReading], int]:
         points = (
             self._selection(query, None)
             + '\n  |> pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")'

@@ -55,6 +55,7 @@ NUMERIC = {
     "max_dynamic_descriptors": "distinct users/addresses tracked (LRU size)",
     "max_body_bytes": "largest request body (413 beyond)",
     "upload_max_body_bytes": "largest request body under /api/cer/ and of a price import",
+    "import_max_body_bytes": "largest declared body of a meter-file import (streamed)",
     "xff_trusted_hops": "trusted X-Forwarded-For hops in front of the gateway",
     "route_timeout": "upstream timeout, seconds",
     "auth_limit": "login and registration requests per client address per auth window",
@@ -100,6 +101,9 @@ def target_defaults(target: str, ports_env: Path) -> dict[str, str]:
         "admin_address": "127.0.0.1",
         "max_body_bytes": str(1 * MIB),
         "upload_max_body_bytes": str(10 * MIB),
+        # The energy service takes files up to 200 MiB (api/imports.py); 1 MiB more for the
+        # multipart form around the file, so the service's 413 is the one that names the file.
+        "import_max_body_bytes": str(201 * MIB),
         "xff_trusted_hops": "0",
         "route_timeout": "30",
         "live_timeout": "3600",
@@ -208,6 +212,8 @@ def resolve(args: argparse.Namespace, environ: dict[str, str]) -> dict[str, str]
     for name in at_least_one:
         if int(params[name]) < 1:
             raise SystemExit(f"{name} must be at least 1")
+    # Envoy's range_match excludes its end.
+    params["import_max_body_bytes_end"] = str(int(params["import_max_body_bytes"]) + 1)
     params["jwks_authority"] = f"{params['user_host']}:{params['user_port']}"
     return params
 

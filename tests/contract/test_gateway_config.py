@@ -56,6 +56,8 @@ ROUTES = {
     "/api/economic/": "svc_economic",
     # The market operator's price files, larger than other bodies; before /api/economic/.
     "/api/economic/prices/imports/": "svc_economic",
+    # The distributor's meter files, streamed up to their own limit; before /api/energy/.
+    "/api/energy/imports/": "svc_energy",
     "/api/notifications/": "svc_notification",
     "/api/reports/": "svc_reporting",
     # The web app (scripts/web_server.py): every path outside /api/.
@@ -82,6 +84,8 @@ USER_LIMIT, USER_WINDOW = 3, 2
 ADDRESS_LIMIT, ADDRESS_WINDOW = 6, 2
 AUTH_LIMIT = 3  # login/registration per address, per minute
 MAX_BODY, UPLOAD_MAX_BODY = 1024, 4096
+# Meter-file imports are streamed, up to a limit of their own: several MiB, beyond every buffer.
+IMPORT_MAX_BODY = 6 * 1024 * 1024
 
 
 def envoy_binary() -> str:
@@ -172,6 +176,19 @@ def test_rendered_config_follows_the_contract(tmp_path: Path) -> None:
     assert live[1]["route"]["cluster"] == "svc_energy"
     assert live[0] < prefixes.index("/api/energy/")
     assert prefixes.index("/api/economic/prices/imports/") < prefixes.index("/api/economic/")
+    # Meter files: streamed (no buffer) while the declared length is within the limit (the
+    # service's 200 MiB and the form around it), 413 beyond, both before /api/energy/.
+    imports = [
+        (i, r) for i, r in enumerate(routes) if r["match"].get("prefix") == "/api/energy/imports/"
+    ]
+    [(streamed_at, streamed), (refused_at, refused)] = imports
+    [length] = streamed["match"]["headers"]
+    assert length["name"] == "content-length"
+    assert length["range_match"] == {"start": 0, "end": 201 * 1024 * 1024 + 1}
+    buffer = streamed["typed_per_filter_config"]["envoy.filters.http.buffer"]
+    assert buffer["disabled"] is True
+    assert refused["direct_response"]["status"] == 413
+    assert streamed_at < refused_at < prefixes.index("/api/energy/")
     assert int(live[1]["route"]["timeout"].removesuffix("s")) >= 3600
     [reports] = [
         (i, r) for i, r in enumerate(routes) if r["match"].get("path") == ECONOMIC_REPORTS_PATH
@@ -379,6 +396,8 @@ def start_gateway(tmp: Path, stub: Stub, name: str, limits: dict[str, int]) -> I
         str(MAX_BODY),
         "--upload-max-body-bytes",
         str(UPLOAD_MAX_BODY),
+        "--import-max-body-bytes",
+        str(IMPORT_MAX_BODY),
         "--access-log-path",
         str(access_log),
     ]
@@ -685,9 +704,14 @@ def test_rendered_config_sheds_load_and_times_requests_out(tmp_path: Path) -> No
     hcm = listener["filter_chains"][0]["filters"][0]["typed_config"]
     assert hcm["request_timeout"] == "120s" and hcm["request_headers_timeout"] == "10s"
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
-    # Every proxied route times out; the others answer 404 at the gateway.
+    # Every proxied route times out; the others answer 404 at the gateway (413: a meter file
+    # declared larger than its limit).
     assert all("timeout" in r["route"] for r in routes if "route" in r)
-    assert all(r["direct_response"]["status"] == 404 for r in routes if "route" not in r)
+    assert all(
+        r["direct_response"]["status"] == (413 if "headers" in r["match"] else 404)
+        for r in routes
+        if "route" not in r
+    )
     # Login and registration: 10 a minute per address in Kubernetes.
     for path in ("/api/auth/login/", "/api/auth/register/"):
         route = next(r for r in routes if r["match"].get("path") == path)
@@ -793,6 +817,33 @@ def test_oversized_body_is_413(gateway: Gateway, keys: Keys) -> None:
         prices = f"{gateway.base}/api/economic/prices/imports/"
         assert echoed(c.post(prices, content=b"x" * (UPLOAD_MAX_BODY - 10), headers=auth))
         r = c.post(prices, content=b"x" * (UPLOAD_MAX_BODY + 1), headers=auth)
+        assert r.status_code == 413
+
+
+def test_meter_file_import_streams_up_to_its_own_limit(gateway: Gateway, keys: Keys) -> None:
+    auth = bearer(token(keys))
+    imports = f"{gateway.base}/api/energy/imports/"
+    with client() as c:
+        # Several MiB (past the upload buffer and the connection's 1 MiB) reach the service whole.
+        upload = c.post(
+            imports,
+            files={"file": ("IT001E00000001_202501_immessa.csv", b"x" * (IMPORT_MAX_BODY - 1024))},
+            data={"community_id": "1"},
+            headers=auth,
+        )
+        assert upload.status_code == 200, upload.text
+        assert echoed(upload)["body_bytes"] > 5 * 1024 * 1024
+        exact = c.post(imports, content=b"x" * IMPORT_MAX_BODY, headers=auth)
+        assert echoed(exact)["body_bytes"] == IMPORT_MAX_BODY
+        r = c.post(imports, content=b"x" * (IMPORT_MAX_BODY + 1), headers=auth)
+        assert r.status_code == 413
+        # Without a declared length (chunked) the energy routes' 1 MiB buffer holds.
+        r = c.post(imports, content=iter([b"x" * (MAX_BODY + 1)]), headers=auth)
+        assert r.status_code == 413
+        # Other energy routes keep the ordinary limit.
+        r = c.post(
+            f"{gateway.base}/api/energy/measurements/", content=b"x" * (MAX_BODY + 1), headers=auth
+        )
         assert r.status_code == 413
 
 

@@ -160,9 +160,10 @@ class Demo:
         body: dict[str, Any] = response.json()
         return body
 
-    def one_day_of_readings(self, token: str, plant_id: int, day: date) -> str:
+    def one_day_of_readings(self, writer: str, token: str, plant_id: int, day: date) -> str:
         """96 quarter-hour manual readings of ``day`` (Italian time) for the
-        plant; the query of its day by hour, once the energy service has them."""
+        plant, added by ``writer`` (manual readings are an administrator's); the
+        query of its day by hour as ``token``, once the energy service has them."""
         start = datetime.combine(day, clock(), ROME)
         end = datetime.combine(day + timedelta(days=1), clock(), ROME)
         readings = [
@@ -171,7 +172,7 @@ class Demo:
              "energy_consumed_kwh": round(0.2 + (i % 7) / 10, 3)}
             for i in range(96)
         ]  # fmt: skip
-        auth = {"Authorization": f"Bearer {token}"}
+        auth = {"Authorization": f"Bearer {writer}"}
         deadline = time.monotonic() + 60
         # The energy service learns of the plant from plant.v1: give it a moment.
         while True:
@@ -265,7 +266,7 @@ def main() -> None:
             listed = demo.get("/api/plants/?per_page=20", manager)["meta"]["total"]
             own = demo.get("/api/plants/?per_page=20", owner)["data"][0]
             day = datetime.now(ROME).date() - timedelta(days=1)
-            energy = gateway + demo.one_day_of_readings(owner, own["id"], day)
+            energy = gateway + demo.one_day_of_readings(manager, owner, own["id"], day)
 
             cases: list[tuple[str, str, str, str]] = []
             if "floor" in chosen:

@@ -30,10 +30,11 @@ from cerc_shared.events.cer import MembershipEnded, MembershipStarted, PlantRegi
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
 from cerc_shared.kafka import new_producer
 from cerc_shared.testing import ports, prepare_database
-from energy_service.events import handle_read_model_event
+from energy_service.events import handle_read_model_event, read_model_handler
 from energy_service.ingest import DEVICE_TOPIC, MEASUREMENT_TOPIC
 from energy_service.main import create_app
 from energy_service.models import processed_events
+from energy_service.scope_cache import ScopeCache
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import InfluxTimeSeries
 from fastapi import FastAPI
@@ -162,7 +163,9 @@ class ReadModels:
     """Feeds the plant and membership read models the way plant.v1 and
     membership.v1 do: through the consumer and its handler."""
 
-    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, maker: async_sessionmaker[AsyncSession], scopes: ScopeCache[Any] | None = None
+    ) -> None:
         self.maker = maker
         self.consumer = IdempotentConsumer(
             name="energy-tests",
@@ -170,7 +173,8 @@ class ReadModels:
             bootstrap="unused:0",
             sessionmaker=maker,
             processed=processed_events,
-            handler=handle_read_model_event,
+            # As the app's consumer: the app's kept reading scopes are forgotten.
+            handler=handle_read_model_event if scopes is None else read_model_handler(scopes),
         )
         self._memberships = itertools.count(random.randrange(10**8, 9 * 10**8))
 
@@ -221,8 +225,8 @@ class ReadModels:
 
 
 @pytest.fixture
-def read_models(sessionmaker: async_sessionmaker[AsyncSession]) -> ReadModels:
-    return ReadModels(sessionmaker)
+def read_models(sessionmaker: async_sessionmaker[AsyncSession], app: FastAPI) -> ReadModels:
+    return ReadModels(sessionmaker, app.state.reading_scopes)
 
 
 def readings_event(

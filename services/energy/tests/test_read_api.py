@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from cerc_shared.events.cer import PlantUpdated
+from cerc_shared.events.cer import MembershipEnded, MembershipStarted, PlantUpdated
 from energy_service.models import registry
 from energy_service.timeseries import EnergyPoint, InfluxTimeSeries
 
@@ -379,3 +379,38 @@ async def _plant_facts(read_models: ReadModels, plant: int) -> dict[str, Any]:
         "valid_from": row.valid_from,
         "valid_to": row.valid_to,
     }
+
+
+async def test_a_callers_scope_is_kept_until_the_registry_moves(
+    client: httpx.AsyncClient, store: InfluxTimeSeries, read_models: ReadModels
+) -> None:
+    plant, manager = new_plant_id(), 4242
+    await read_models.plant(plant, owner=OWNER, community=COMMUNITY)
+    membership: dict[str, Any] = {
+        "membership_id": 10**9 + plant, "community_id": COMMUNITY, "user_id": manager,
+        "role": "ADMIN", "member_type": "PRIVATE", "body_type": "NONE",
+        "valid_from": datetime(2024, 1, 1).date(), "valid_to": None,
+    }  # fmt: skip
+    await read_models.deliver(MembershipStarted(**membership))
+    at = datetime(2024, 5, 5, 12, 0, tzinfo=UTC)
+    await store.write([consumed(plant, "meter-1", at, 1.0)])
+    window = {"start": "2024-05-05T00:00:00+02:00", "end": "2024-05-06T00:00:00+02:00"}
+
+    async def status() -> int:
+        response = await get(client, f"/api/plants/{plant}/measurements/", auth(manager), **window)
+        return response.status_code
+
+    assert await status() == 200
+    # Changed behind the consumer's back: the scope kept a moment ago still answers...
+    async with read_models.maker() as session, session.begin():
+        table = registry.memberships
+        await session.execute(
+            table.delete().where(table.c.membership_id == membership["membership_id"])
+        )
+    assert await status() == 200
+    # ...but an event applied in this process forgets it at once.
+    await read_models.deliver(MembershipStarted(**membership))
+    assert await status() == 200
+    ended = {**membership, "valid_to": datetime(2024, 6, 1).date()}
+    await read_models.deliver(MembershipEnded(**ended))
+    assert await status() == 404

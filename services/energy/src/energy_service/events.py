@@ -9,7 +9,9 @@ over HTTP (see ``service.accept_readings``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
+from typing import Any
 
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.economic import SettlementApproved
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_service.models import registry
 from energy_service.repository import SettledMonthRepository
+from energy_service.scope_cache import ScopeCache
 
 PRODUCER = "energy"
 
@@ -33,6 +36,18 @@ async def handle_read_model_event(session: AsyncSession, envelope: EventEnvelope
         )
         return
     await registry.apply(session, envelope)
+
+
+def read_model_handler(
+    scopes: ScopeCache[Any],
+) -> Callable[[AsyncSession, EventEnvelope], Awaitable[None]]:
+    """The handler, forgetting the reading scopes this process keeps once the registry moved."""
+
+    async def apply_and_forget(session: AsyncSession, envelope: EventEnvelope) -> None:
+        await handle_read_model_event(session, envelope)
+        scopes.forget()
+
+    return apply_and_forget
 
 
 READ_MODEL_TOPICS = (*registry.topics, SettlementApproved.topic)

@@ -20,12 +20,14 @@ from energy_service.api import (
     measurements,
     predictions,
 )
-from energy_service.events import READ_MODEL_TOPICS, handle_read_model_event
+from energy_service.events import READ_MODEL_TOPICS, read_model_handler
 from energy_service.imports.jobs import ImportJobs
 from energy_service.ingest import MeasurementIngestor
 from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
 from energy_service.models import outbox, processed_events
 from energy_service.retention import SETTLEMENT_POLICY, Retention, RetentionPlan, duration
+from energy_service.scope_cache import ScopeCache
+from energy_service.service import ReadingScope
 from energy_service.settings import EnergySettings
 from energy_service.timeseries import InfluxTimeSeries
 
@@ -93,10 +95,13 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 name="import_jobs",
                 start=settings.import_jobs,
             )
+            scopes = app.state.reading_scopes = ScopeCache[ReadingScope](
+                settings.reading_scope_cache_s
+            )
             runtime.consumer(
                 settings.consumer_group("read-models"),
                 READ_MODEL_TOPICS,
-                handle_read_model_event,
+                read_model_handler(scopes),
                 processed_events,
                 start=settings.consume_read_models,
             )

@@ -49,6 +49,7 @@ from energy_service.schemas import (
     ReadingsIn,
     Resolution,
 )
+from energy_service.scope_cache import ScopeCache
 from energy_service.timeseries import SeriesQuery, Span, TimeSeriesStore
 
 DEFAULT_SPAN = {
@@ -100,7 +101,10 @@ def _midnight(day: date | None) -> datetime | None:
 
 
 async def reading_scope(
-    session: AsyncSession, principal: Principal, plant_id: int | None = None
+    session: AsyncSession,
+    principal: Principal,
+    plant_id: int | None = None,
+    cache: ScopeCache[ReadingScope] | None = None,
 ) -> ReadingScope:
     """Which readings the principal may see, of one plant (404 if none) or of all.
 
@@ -109,12 +113,28 @@ async def reading_scope(
     stays in that community while they were its ADMIN; so whoever registers a
     POD again never sees the previous tenant's history, and the previous
     tenant never sees theirs."""
+    today = italian_today()
+    key = (principal.user_id, principal.user_type, plant_id, today)
+    if cache is not None and (kept := cache.get(key)) is not None:
+        return kept
+    generation = 0 if cache is None else cache.generation
+    scope = await _reading_scope(session, principal, plant_id, today)
+    if cache is not None:
+        cache.put(key, generation, scope)
+    return scope
+
+
+async def _reading_scope(
+    session: AsyncSession, principal: Principal, plant_id: int | None, today: date
+) -> ReadingScope:
     reader = registry.reader(session)
     periods = await reader.access_periods(
-        principal, italian_today(), None if plant_id is None else [plant_id]
+        principal, today, None if plant_id is None else [plant_id]
     )
+    # A plant with a period in the registry is known: only a platform administrator's
+    # request (no periods) asks the registry whether the plant exists.
     if plant_id is not None and (
-        await reader.plant(plant_id) is None or (periods is not None and plant_id not in periods)
+        plant_id not in periods if periods is not None else await reader.plant(plant_id) is None
     ):
         raise NotFound("plant")
     if periods is None:

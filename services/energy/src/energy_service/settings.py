@@ -56,6 +56,9 @@ class EnergySettings(ServiceSettings):
     import_jobs: bool = True
     # The read models of plants and memberships (plant.v1, membership.v1).
     consume_read_models: bool = True
+    # How long a caller's reading scope (which plants and days they may read) is kept for
+    # the measurements reads (scope_cache.py); 0 asks the registry on every request.
+    reading_scope_cache_s: float = 2.0
     # Consumer groups name the database so two fleets on one broker (dev and
     # e2e) each see every event; set explicitly to override.
     consumer_group_prefix: str = ""

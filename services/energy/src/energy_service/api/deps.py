@@ -6,13 +6,19 @@ from fastapi import Depends, Query, Request
 from pydantic import AwareDatetime
 
 from energy_service.schemas import Resolution, SourceName
-from energy_service.service import MeasurementFilter
+from energy_service.scope_cache import ScopeCache
+from energy_service.service import MeasurementFilter, ReadingScope
 from energy_service.timeseries import TimeSeriesStore
 
 
 async def _store(request: Request) -> TimeSeriesStore:
     store: TimeSeriesStore = request.app.state.timeseries
     return store
+
+
+async def _scopes(request: Request) -> ScopeCache[ReadingScope]:
+    scopes: ScopeCache[ReadingScope] = request.app.state.reading_scopes
+    return scopes
 
 
 async def _filters(
@@ -40,6 +46,7 @@ async def _filters(
 
 
 Store = Annotated[TimeSeriesStore, Depends(_store)]
+Scopes = Annotated[ScopeCache[ReadingScope], Depends(_scopes)]
 Filters = Annotated[MeasurementFilter, Depends(_filters)]
 Page = Annotated[int, Query(ge=1, le=1_000_000)]
 PerPage = Annotated[int, Query(ge=1, le=1000)]

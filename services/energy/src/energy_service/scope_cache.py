@@ -1,0 +1,58 @@
+"""Reading scopes kept a moment per caller, plant and day.
+
+A dashboard asks for the same plant again and again, and deciding which of its
+readings the caller may see costs two or three registry queries, a third of a
+dashboard read's CPU (bench/bench_gateway.py). The scope only changes when the
+registry read model does, so it is kept for ``ttl_s`` seconds and forgotten, in
+this process, as soon as a registry event is applied here. Another worker or
+replica of the service applies its own events: there a change is seen within
+``ttl_s`` at most, of the order of the read model's own lag behind the CER
+service. The token is still checked on every request; only the caller's own
+scope is kept, under the caller's identity and the Italian day.
+
+A scope computed while a registry event came in is not kept (``generation``):
+it may predate the event. Bounded: past ``max_entries`` everything is forgotten.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class ScopeCache(Generic[T]):
+    def __init__(
+        self,
+        ttl_s: float,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._ttl_s = ttl_s
+        self._max_entries = max_entries
+        self._clock = clock
+        self._entries: dict[Hashable, tuple[float, T]] = {}
+        self.generation = 0
+
+    def get(self, key: Hashable) -> T | None:
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        expires, value = entry
+        if self._clock() >= expires:
+            del self._entries[key]
+            return None
+        return value
+
+    def put(self, key: Hashable, generation: int, value: T) -> None:
+        if self._ttl_s <= 0 or generation != self.generation:
+            return
+        if len(self._entries) >= self._max_entries:
+            self._entries.clear()
+        self._entries[key] = (self._clock() + self._ttl_s, value)
+
+    def forget(self) -> None:
+        self._entries.clear()
+        self.generation += 1

@@ -60,6 +60,16 @@ def test_csv_errors_name_file_line_column_and_expectation() -> None:
     assert len(parsed.errors) == 2
 
 
+def test_a_csv_the_csv_module_cannot_read_is_refused_not_failed() -> None:
+    # A cell longer than the csv module's 128 KiB limit (seen: a multi-MiB upload of junk).
+    data = b"Giorno;" + b"x" * (200 * 1024) + b"\r\n"
+    parsed = parse_file(f"{POD}_202503_immessa.csv", data)
+    assert parsed.curves == []
+    [error] = parsed.errors
+    assert (error.line, error.expected) == (1, "a quarter-hour CSV (Giorno;00:00-00:15;...)")
+    assert "field larger than field limit" in error.message
+
+
 def test_an_october_csv_without_the_repeated_columns_is_refused_on_that_day() -> None:
     parsed = parse_file(f"{POD}_202510_immessa.csv", csv_month(2025, 10, repeated_hour=False))
     assert parsed.curves == []

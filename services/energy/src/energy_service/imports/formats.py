@@ -189,7 +189,15 @@ def parse_csv(
         )
     if direction is None:
         out.error(name, None, None, "immessa or prelevata in the file name or form", "no direction")
-    rows = list(csv.reader(io.StringIO(_decode(data)), delimiter=";", quotechar='"'))
+    reader = csv.reader(io.StringIO(_decode(data)), delimiter=";", quotechar='"')
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        # A cell beyond the csv module's limit (128 KiB) or a NUL byte: not a meter file, and
+        # refused as one rather than failing the upload (500).
+        out.error(name, reader.line_num, None, "a quarter-hour CSV (Giorno;00:00-00:15;...)",
+                  f"unreadable CSV: {exc}")  # fmt: skip
+        return out
     while rows and not any(cell.strip() for cell in rows[-1]):
         rows.pop()
     if not rows:

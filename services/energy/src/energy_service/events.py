@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+import sqlalchemy.event
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.economic import SettlementApproved
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +47,11 @@ def read_model_handler(
     async def apply_and_forget(session: AsyncSession, envelope: EventEnvelope) -> None:
         await handle_read_model_event(session, envelope)
         scopes.forget()
+        # Once more at commit: a request that read the registry before the commit (still the
+        # old one) under the generation just begun must not keep what it read.
+        sqlalchemy.event.listen(
+            session.sync_session, "after_commit", lambda _: scopes.forget(), once=True
+        )
 
     return apply_and_forget
 

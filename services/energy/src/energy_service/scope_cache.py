@@ -13,7 +13,9 @@ scope is kept, under the caller's identity and the Italian day.
 A scope computed while a registry event came in is not kept (``generation``):
 it may predate the event. The handler forgets when it applies an event and again
 when its transaction commits, so a scope read in between (the registry before
-the commit) is not kept either (events.read_model_handler). Bounded: past ``max_entries`` everything is forgotten.
+the commit) is not kept either (events.read_model_handler).
+
+Bounded: past ``max_entries`` everything is forgotten.
 """
 
 from __future__ import annotations

@@ -62,19 +62,27 @@ def test_what_each_service_consumes_is_granted_and_nothing_it_does_not() -> None
     energy_ingest = EnergySettings(environment="test").ingest_topics.split(",")
     consumed = {
         # The user-status cache of the kernel runs in every service.
-        "user": {"user.v1"},
-        "cer": {"user.v1"} if CerSettings(environment="test").consume_users else set(),
-        "iot": {*iot_registry.topics, "user.v1"},
-        "energy": {*READ_MODEL_TOPICS, *energy_ingest, "user.v1"},
-        "economic": {*economic_registry.topics, "user.v1"},
-        "notification": {*NOTIFICATION_TOPICS, "user.v1"},
-        "reporting": {*reporting_registry.topics, "user.v1"},
+        "user": {"user-status.v1"},
+        "cer": {
+            "user-status.v1",
+            *(["user.v1"] if CerSettings(environment="test").consume_users else []),
+        },
+        "iot": {*iot_registry.topics, "user-status.v1"},
+        "energy": {*READ_MODEL_TOPICS, *energy_ingest, "user-status.v1"},
+        "economic": {*economic_registry.topics, "user-status.v1"},
+        "notification": {*NOTIFICATION_TOPICS, "user-status.v1"},
+        "reporting": {*reporting_registry.topics, "user-status.v1"},
     }
     for principal, topics in consumed.items():
         assert topics <= set(bus_acl.reads(principal)), principal
     # Read models are authorisation data: nobody but their readers sees them.
     assert "membership.v1" not in bus_acl.reads("cer")
     assert "membership.v1" not in bus_acl.reads("bridge")
+    # People's e-mails and names: only the services that write to them or name them.
+    assert {p for p in bus_acl.PRINCIPALS if "user.v1" in bus_acl.reads(p)} == {
+        "cer",
+        "notification",
+    }
 
 
 def test_a_development_bus_password_is_refused_in_production() -> None:
@@ -171,6 +179,19 @@ async def test_a_consumer_reads_what_it_consumes_and_nothing_else(written: str) 
     with pytest.raises(TopicAuthorizationFailedError):
         # cer writes membership.v1 but never reads it back.
         await _read_one("cer", written, None)
+
+
+@pytest.mark.servers
+async def test_a_service_reads_account_statuses_but_not_peoples_facts(granted: str) -> None:
+    # Every service refuses deactivated users (user-status.v1); the e-mails and
+    # names on user.v1 are for cer and notification only.
+    facts, status = namespaced(granted, "user.v1"), namespaced(granted, "user-status.v1")
+    await _produce("user", facts)
+    await _produce("user", status)
+    assert await _read_one("economic", status, None) >= 1
+    assert await _read_one("notification", facts, None) >= 1
+    with pytest.raises(TopicAuthorizationFailedError):
+        await _read_one("economic", facts, None)
 
 
 @pytest.mark.servers

@@ -140,3 +140,36 @@ async def test_the_profile_is_read_as_stored_and_a_user_gone_is_not_found(
         await session.commit()
     gone = await client.get("/api/users/me/", headers=bearer(tokens))
     assert gone.status_code == 404 and gone.json()["errors"][0]["code"] == "not_found"
+
+
+async def test_an_accounts_status_travels_alone_on_its_own_topic(
+    client: httpx.AsyncClient, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    # Every service reads user-status.v1 to refuse deactivated users; what it
+    # carries must not include the person's facts (e-mail, names).
+    tokens = await register_and_login(client)
+    me = (await client.get("/api/users/me/", headers=bearer(tokens))).json()["data"]
+    admin = await _admin_tokens(client, sessionmaker)
+    await client.patch("/api/users/me/", json={"first_name": "Maria"}, headers=bearer(tokens))
+    for active in (False, True):
+        answer = await client.patch(
+            f"/api/users/{me['id']}/", json={"is_active": active}, headers=bearer(admin)
+        )
+        assert answer.status_code == 200
+    async with sessionmaker() as session:
+        rows = (
+            await session.execute(select(outbox.c.topic, outbox.c.envelope).order_by(outbox.c.id))
+        ).all()
+    statuses = [
+        r.envelope["data"]
+        for r in rows
+        if r.topic.endswith("user-status.v1") and r.envelope["data"]["user_id"] == me["id"]
+    ]
+    # Deactivated, reactivated; registering and renaming announce no status.
+    assert [s["is_active"] for s in statuses] == [False, True]
+    assert all(set(s) == {"type", "version", "user_id", "is_active"} for s in statuses)
+
+    # Seeding the topic announces the deactivated accounts again, and only them.
+    await client.patch(f"/api/users/{me['id']}/", json={"is_active": False}, headers=bearer(admin))
+    async with sessionmaker() as session, session.begin():
+        assert await service.publish_statuses(session) == 1

@@ -10,9 +10,10 @@ the services' consumers and the real broker.
   read from the catalogue (the module an event is declared in names its
   producer: ``cerc_shared.events.cer`` -> ``cer``), plus the few topics outside
   it (``EXTRA_WRITES``: the bridge's MQTT dead letters).
-- READ: the topics it consumes (``READS``); every service reads ``user.v1``
-  (the deactivated-user cache of the kernel). A consumer may also write the
-  dead-letter topic ``<topic>.dlq`` of what it reads.
+- READ: the topics it consumes (``READS``); every service reads
+  ``user-status.v1`` (the deactivated-user cache of the kernel), and only the
+  services that write to people or name them read their facts on ``user.v1``.
+  A consumer may also write the dead-letter topic ``<topic>.dlq`` of what it reads.
 - CREATE on the topics it reads or writes: the first client to ask for a
   topic creates it (auto-creation), whichever side it is on; creating an
   empty topic grants nothing else.
@@ -34,17 +35,17 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from cerc_shared.events import CATALOGUE
+from cerc_shared.events import CATALOGUE, TOPICS
 from cerc_shared.kafka import DLQ_SUFFIX
 from cerc_shared.settings import namespaced
 
-USER_TOPIC = "user.v1"
+STATUS_TOPIC = "user-status.v1"
 
-# What each principal consumes (besides user.v1, which every service reads).
+# What each principal consumes (besides user-status.v1, which every service reads).
 # The bridge is the iot service's second process: it only produces.
 READS: dict[str, tuple[str, ...]] = {
     "user": (),
-    "cer": (),
+    "cer": ("user.v1",),
     "iot": ("cer.v1", "membership.v1", "plant.v1"),
     "bridge": (),
     "energy": (
@@ -57,6 +58,7 @@ READS: dict[str, tuple[str, ...]] = {
     ),
     "economic": ("cer.v1", "membership.v1", "plant.v1"),
     "notification": (
+        "user.v1",
         *("cer.v1", "membership.v1", "plant.v1", "device.v1", "invitation.v1"),
         *("settlement.v1", "payout.v1", "reconciliation.v1"),
     ),
@@ -103,7 +105,7 @@ def writes(principal: str) -> tuple[str, ...]:
 
 
 def reads(principal: str) -> tuple[str, ...]:
-    return tuple(sorted({USER_TOPIC, *READS[principal]}))
+    return tuple(sorted({STATUS_TOPIC, *READS[principal]}))
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,18 @@ def grants(principal: str, namespace: str = "") -> Iterator[Grant]:
     yield Grant(principal, "GROUP", "PREFIXED", namespaced(namespace, principal), "READ")
 
 
+def managed(namespace: str = "") -> Iterator[str]:
+    """The resources this table decides for (``scope`` lines): every topic the
+    catalogue and the extra writers name, their dead letters, and each
+    principal's groups. A principal's grant on one of them that the table no
+    longer gives is revoked, so narrowing a READ takes effect on the broker."""
+    topics = {*TOPICS, *(t for ts in EXTRA_WRITES.values() for t in ts)}
+    for name in sorted(topics | {t + DLQ_SUFFIX for t in topics}):
+        yield f"scope TOPIC LITERAL {namespaced(namespace, name)}"
+    for principal in PRINCIPALS:
+        yield f"scope GROUP PREFIXED {namespaced(namespace, principal)}"
+
+
 def acl_script(namespaces: list[str]) -> str:
     """The users and ACLs of every principal in ``namespaces``, one per line, as
     infra/kafka/Acls.java reads them."""
@@ -145,6 +159,7 @@ def acl_script(namespaces: list[str]) -> str:
     lines += dict.fromkeys(
         g.line() for ns in dict.fromkeys(namespaces) for p in PRINCIPALS for g in grants(p, ns)
     )
+    lines += dict.fromkeys(line for ns in dict.fromkeys(namespaces) for line in managed(ns))
     return "\n".join(lines) + "\n"
 
 

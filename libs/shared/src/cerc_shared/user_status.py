@@ -1,9 +1,10 @@
 """Which accounts are deactivated, so a service refuses their still-valid tokens.
 
 An access token lives up to its expiry (15 minutes) whatever happens to the
-account; the user service announces a deactivation on ``user.v1``. Each
-process keeps the set of deactivated user ids, read from the start of
-``user.v1`` without a consumer group (every replica needs every event), and
+account; the user service announces a deactivation on ``user-status.v1``
+(status only: the people's facts on ``user.v1`` are not every service's to
+read). Each process keeps the set of deactivated user ids, read from the start
+of ``user-status.v1`` without a consumer group (every replica needs every event), and
 ``cerc_shared.auth`` refuses a principal in it: a deactivated user is shut
 out within the outbox-to-Kafka delay, not at the token's expiry.
 
@@ -27,7 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
 
 from cerc_shared.events import EventEnvelope
-from cerc_shared.events.user import UserRegistered, UserUpdated
+from cerc_shared.events.user import UserStatusChanged
 from cerc_shared.settings import ServiceSettings
 from cerc_shared.worker import Worker
 
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 
 class NotCaughtUp(RuntimeError):
-    """The cache has not yet read ``user.v1`` to its end."""
+    """The cache has not yet read ``user-status.v1`` to its end."""
 
 
 class UserStatusCache(Worker):
@@ -59,7 +60,7 @@ class UserStatusCache(Worker):
     def from_settings(cls, settings: ServiceSettings) -> UserStatusCache:
         return cls(
             bootstrap=settings.kafka_bootstrap,
-            topic=settings.topic(UserUpdated.topic),
+            topic=settings.topic(UserStatusChanged.topic),
             client_id=f"{settings.service_name}-user-status",
             security=settings.kafka_client_options(),
         )
@@ -68,12 +69,12 @@ class UserStatusCache(Worker):
         return user_id in self._inactive
 
     def apply(self, envelope: EventEnvelope) -> None:
-        facts = envelope.data
-        if isinstance(facts, UserRegistered | UserUpdated):
-            if facts.is_active:
-                self._inactive.discard(facts.user_id)
+        status = envelope.data
+        if isinstance(status, UserStatusChanged):
+            if status.is_active:
+                self._inactive.discard(status.user_id)
             else:
-                self._inactive.add(facts.user_id)
+                self._inactive.add(status.user_id)
 
     async def ready(self) -> None:
         """A readiness check: until the backlog is read, a deactivated user could pass."""

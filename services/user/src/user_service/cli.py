@@ -1,7 +1,9 @@
 """Operator commands: `cerc-user create-admin --username U --email E` (password on stdin);
 `cerc-user ensure-client --admin U --client-id C --name N --scope S...` (secret on stdin): a
 SERVICE client with a chosen id and secret, for a fleet whose services know theirs by
-configuration (the development fleet)."""
+configuration (the development fleet);
+`cerc-user publish-statuses`: announce every deactivated account on user-status.v1 again
+(once, where accounts were deactivated before that topic existed)."""
 
 from __future__ import annotations
 
@@ -47,6 +49,16 @@ async def _ensure_client(
         await engine.dispose()
 
 
+async def _publish_statuses() -> int:
+    settings = UserSettings()
+    engine = db.create_engine(settings)
+    try:
+        async with db.create_sessionmaker(engine)() as session, session.begin():
+            return await service.publish_statuses(session)
+    finally:
+        await engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="cerc-user")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -58,7 +70,11 @@ def main() -> None:
     ensure.add_argument("--client-id", required=True)
     ensure.add_argument("--name", required=True)
     ensure.add_argument("--scope", action="append", required=True, choices=[s.value for s in Scope])
+    sub.add_parser("publish-statuses", help="announce every deactivated account again")
     args = parser.parse_args()
+    if args.command == "publish-statuses":
+        print(f"{asyncio.run(_publish_statuses())} deactivated accounts announced")
+        return
     secret = sys.stdin.readline().rstrip("\n")
     if not secret:
         parser.error("give the password or secret on standard input")

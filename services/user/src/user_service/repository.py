@@ -53,6 +53,9 @@ class UserRepository:
             .with_for_update()
         )
 
+    async def inactive_ids(self) -> list[int]:
+        return list(await self.session.scalars(select(User.id).where(User.is_active.is_(False))))
+
     async def username_taken(self, username: str, *, except_id: int | None = None) -> bool:
         query = select(User.id).where(func.lower(User.username) == username.lower())
         if except_id is not None:

@@ -17,6 +17,7 @@ from cerc_shared.events.user import (
     AccountSecurityChanged,
     SecurityChange,
     UserRegistered,
+    UserStatusChanged,
     UserUpdated,
 )
 from cerc_shared.outbox import record
@@ -74,6 +75,25 @@ async def _publish_user(session: AsyncSession, user: User, *, changed: list[str]
     }
     event = UserRegistered(**facts) if changed is None else UserUpdated(**facts, changed=changed)
     await record(session, outbox, event, producer=PRODUCER)
+    if changed is not None and "is_active" in changed:
+        # The status alone, for the services that must not read the facts
+        # (a new account is active, every reader's default: nothing to say).
+        await _publish_status(session, user.id, is_active=user.is_active)
+
+
+async def _publish_status(session: AsyncSession, user_id: int, *, is_active: bool) -> None:
+    status = UserStatusChanged(user_id=user_id, is_active=is_active)
+    await record(session, outbox, status, producer=PRODUCER)
+
+
+async def publish_statuses(session: AsyncSession) -> int:
+    """Announce every deactivated account on ``user-status.v1`` again (seeding
+    the topic where accounts were deactivated before it existed); the active
+    ones need nothing, active being every reader's default."""
+    inactive = await UserRepository(session).inactive_ids()
+    for user_id in inactive:
+        await _publish_status(session, user_id, is_active=False)
+    return len(inactive)
 
 
 async def _publish_security(

@@ -50,7 +50,12 @@ from cerc_shared.events.iot import (
     DeviceStatusChanged,
     MeasurementsAccepted,
 )
-from cerc_shared.events.user import AccountSecurityChanged, UserRegistered, UserUpdated
+from cerc_shared.events.user import (
+    AccountSecurityChanged,
+    UserRegistered,
+    UserStatusChanged,
+    UserUpdated,
+)
 
 # Each producing service keeps its events in its own module here; the union
 # below is the one list of everything that may travel on Kafka.
@@ -58,6 +63,7 @@ AnyEvent = Annotated[
     UserRegistered
     | UserUpdated
     | AccountSecurityChanged
+    | UserStatusChanged
     | CommunityCreated
     | CommunityUpdated
     | CommunityDeactivated
@@ -88,6 +94,7 @@ CATALOGUE: tuple[type[Event], ...] = (
     UserRegistered,
     UserUpdated,
     AccountSecurityChanged,
+    UserStatusChanged,
     *CER_EVENTS,
     DeviceRegistered,
     DeviceRevoked,

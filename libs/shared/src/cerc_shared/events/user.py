@@ -1,4 +1,11 @@
-"""Events of the user service (topic ``user.v1``, keyed by user id)."""
+"""Events of the user service, keyed by user id.
+
+``user.v1`` carries a person's facts (name, e-mail, language): only the
+services that write to people or show their names read it (cer,
+notification). ``user-status.v1`` carries only whether an account is active:
+every service reads it to refuse a deactivated user's tokens
+(``cerc_shared.user_status``), without being able to read anyone's e-mail.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +62,21 @@ class AccountSecurityChanged(Event):
     # The client's address as the gateway saw it (sign-ins; None otherwise).
     address: str | None = None
     user_agent: str | None = None
+
+    def key(self) -> str:
+        return str(self.user_id)
+
+
+class UserStatusChanged(Event):
+    """Whether an account may act: published whenever an account is
+    deactivated or reactivated (and again by ``cerc-user publish-statuses`` to
+    seed the topic). A new account is active, which every reader assumes."""
+
+    topic: ClassVar[str] = "user-status.v1"
+    type: Literal["user.status_changed"] = "user.status_changed"
+    version: Literal[1] = 1
+    user_id: int
+    is_active: bool
 
     def key(self) -> str:
         return str(self.user_id)

@@ -15,13 +15,12 @@ from typing import Any
 
 from cerc_shared.auth import PARTNER_SCOPES, Principal, Scope
 from cerc_shared.envelope import ApiError, NotFound
-from cerc_shared.logging import get_correlation_id
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.concurrency import run_in_threadpool
 
 from user_service import passwords, tokens
-from user_service.models import ApiClient, AuditEntry
-from user_service.repository import AuditRepository, ClientRepository
+from user_service.models import ApiClient, audit
+from user_service.repository import ClientRepository
 from user_service.schemas import ClientIn, ClientOut, ClientToken
 from user_service.service import AuthContext
 
@@ -65,16 +64,14 @@ async def _audit(
     client: ApiClient,
     before: dict[str, Any] | None,
 ) -> None:
-    await AuditRepository(session).add(
-        AuditEntry(
-            actor_user_id=actor.user_id,
-            action=action,
-            entity_type="api_client",
-            entity_id=client.client_id,
-            before=before,
-            after=_snapshot(client),
-            correlation_id=get_correlation_id(),
-        )
+    await audit.record(
+        session,
+        action,
+        entity_type="api_client",
+        entity_id=client.client_id,
+        actor_user_id=actor.user_id,
+        before=before,
+        after=_snapshot(client),
     )
 
 

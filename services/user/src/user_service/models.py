@@ -4,6 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any, get_args
 
+from cerc_shared.audit import AuditTrail, define_audit_log
 from cerc_shared.consumer import define_processed_events
 from cerc_shared.db import service_metadata
 from cerc_shared.events.user import Language, UserType
@@ -21,7 +22,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 USER_TYPES: tuple[str, ...] = get_args(UserType)
@@ -131,22 +132,27 @@ class ApiClient(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+# The kernel's trail (cerc_shared.audit): client registrations and revocations,
+# logins and user administration. Append-only (a trigger refuses UPDATE and DELETE).
+audit_log = define_audit_log(Base.metadata)
+audit = AuditTrail(audit_log)
+
+
 class AuditEntry(Base):
-    """Append-only (a trigger refuses UPDATE and DELETE): who registered or revoked what."""
+    """An entry of ``audit_log``, for reading it as objects (the tests do)."""
 
-    __tablename__ = "audit_log"
-    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
-    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id", "id"),)
+    __table__ = audit_log
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    actor_user_id: Mapped[int] = mapped_column(BigInteger)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    action: Mapped[str] = mapped_column(String(60))
-    entity_type: Mapped[str] = mapped_column(String(30))
-    entity_id: Mapped[str] = mapped_column(String(64))
-    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    correlation_id: Mapped[str | None] = mapped_column(String(128))
+    id: Mapped[int]
+    community_id: Mapped[int | None]
+    actor_user_id: Mapped[int | None]
+    at: Mapped[datetime]
+    action: Mapped[str]
+    entity_type: Mapped[str]
+    entity_id: Mapped[str]
+    before: Mapped[dict[str, Any] | None]
+    after: Mapped[dict[str, Any] | None]
+    correlation_id: Mapped[str | None]
 
 
 outbox = define_outbox(Base.metadata)

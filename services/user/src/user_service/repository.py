@@ -11,7 +11,7 @@ from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from user_service.models import ApiClient, AuditEntry, LoginThrottle, RefreshToken, User
+from user_service.models import ApiClient, LoginThrottle, RefreshToken, User
 
 
 class ProfileReads:
@@ -213,20 +213,3 @@ class ClientRepository:
             query.order_by(ApiClient.id).offset((page - 1) * per_page).limit(per_page)
         )
         return list(rows), int(total or 0)
-
-
-class AuditRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def add(self, entry: AuditEntry) -> None:
-        self.session.add(entry)
-        await self.session.flush()
-
-    async def for_entity(self, entity_type: str, entity_id: str) -> list[AuditEntry]:
-        rows = await self.session.scalars(
-            select(AuditEntry)
-            .where(AuditEntry.entity_type == entity_type, AuditEntry.entity_id == entity_id)
-            .order_by(AuditEntry.id)
-        )
-        return list(rows)

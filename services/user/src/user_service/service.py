@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from user_service import passwords, tokens
-from user_service.models import RefreshToken, User, outbox
+from user_service.models import RefreshToken, User, audit, outbox
 from user_service.repository import (
     LoginThrottleRepository,
     ProfileReads,
@@ -197,7 +197,8 @@ def _throttle_subject(user: User | None, login: str) -> str:
 
 async def _count_failure(
     throttles: LoginThrottleRepository, settings: UserSettings, subject: str, address: str
-) -> None:
+) -> int | None:
+    """Count a failed login; the seconds the address must now wait, if any."""
     now = datetime.now(UTC)
     forget_before = now - timedelta(seconds=settings.throttle_forget_s)
     await throttles.forget_stale(address, forget_before)
@@ -208,8 +209,30 @@ async def _count_failure(
     if beyond >= 0:
         # Growing, not fixed: 10^6 one-time codes would take years, yet the
         # owner (from another address) is never locked out by someone else.
-        delay = min(settings.throttle_max_s, settings.throttle_base_s * 2 ** min(beyond, 30))
+        delay: int = min(settings.throttle_max_s, settings.throttle_base_s * 2 ** min(beyond, 30))
         await throttles.block(subject, address, now + timedelta(seconds=delay))
+        return delay
+    return None
+
+
+async def _audit_login(
+    session: AsyncSession,
+    action: str,
+    user: User | None,
+    login_name: str,
+    address: str,
+    **facts: object,
+) -> None:
+    """Logins in the trail: succeeded, failed (why, and the wait it started)
+    and throttled. A name that matches no account is kept as typed."""
+    await audit.record(
+        session,
+        action,
+        entity_type="user" if user else "login",
+        entity_id=user.id if user else login_name[:64],
+        actor_user_id=user.id if user else None,
+        after={"address": address, **facts},
+    )
 
 
 async def login(
@@ -230,21 +253,32 @@ async def login(
         # Answered before the password is looked at, and the same for a name
         # that matches no account: neither a password oracle nor an account one.
         retry = int((throttle.blocked_until - now).total_seconds()) + 1
+        await _audit_login(
+            session, "login.throttled", user, data.username, address, retry_after_s=retry
+        )
         raise ApiError(
             429,
             "too_many_attempts",
             f"too many failed logins from this address; try again in {retry} s",
             headers={"Retry-After": str(retry)},
+            keep_changes=True,
         )
     if user is None or not passwords.verify_password(user.password_hash, data.password):
         if user is None:
             passwords.verify_password(passwords.DUMMY_HASH, data.password)
         else:
             user.failed_logins += 1
-        await _count_failure(throttles, settings, subject, address)
+        wait = await _count_failure(throttles, settings, subject, address)
+        await _audit_login(
+            session, "login.failed", user, data.username, address,
+            reason="credentials", blocked_for_s=wait,
+        )  # fmt: skip
         raise _invalid_credentials()
     if not user.is_active:
-        raise ApiError(403, "account_inactive", "this account has been deactivated")
+        await _audit_login(session, "login.failed", user, data.username, address, reason="inactive")
+        raise ApiError(
+            403, "account_inactive", "this account has been deactivated", keep_changes=True
+        )
     if user.two_factor_enabled:
         if data.otp is None:
             raise ApiError(
@@ -254,13 +288,20 @@ async def login(
             # A wrong code counts like a wrong password: knowing the password
             # must not buy unlimited guesses at six digits.
             user.failed_logins += 1
-            await _count_failure(throttles, settings, subject, address)
+            wait = await _count_failure(throttles, settings, subject, address)
+            await _audit_login(
+                session, "login.failed", user, data.username, address,
+                reason="otp", blocked_for_s=wait,
+            )  # fmt: skip
             raise ApiError(401, "invalid_otp", "the code is wrong or already used", field="otp",
                            keep_changes=True)  # fmt: skip
     user.failed_logins = 0
     await throttles.clear(subject, address)
     await _publish_security(
         session, user, "session_started", address=address, user_agent=user_agent
+    )
+    await _audit_login(
+        session, "login.succeeded", user, data.username, address, user_agent=user_agent
     )
     return await _issue_pair(session, ctx, user, family_id=uuid.uuid4())
 
@@ -335,12 +376,25 @@ async def update_me(session: AsyncSession, user_id: int, patch: UserPatch) -> Us
     return user
 
 
-async def admin_update(session: AsyncSession, user_id: int, patch: AdminUserPatch) -> User:
+async def admin_update(
+    session: AsyncSession, actor: Principal, user_id: int, patch: AdminUserPatch
+) -> User:
+    """A platform administrator changes an account (deactivates it, say): audited."""
     user = await UserRepository(session).get_for_update(user_id)
     if user is None:
         raise NotFound("user")
     changes = patch.model_dump(exclude_unset=True, exclude_none=True)
     changed = [k for k, v in changes.items() if getattr(user, k) != v]
+    if changed:
+        await audit.record(
+            session,
+            "user.updated",
+            entity_type="user",
+            entity_id=user.id,
+            actor_user_id=actor.user_id,
+            before={k: getattr(user, k) for k in sorted(changed)},
+            after={k: changes[k] for k in sorted(changed)},
+        )
     for key in changed:
         setattr(user, key, changes[key])
     if "is_active" in changed and not user.is_active:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cerc_shared.bus_acl import development_password
-from cerc_shared.dev_tls import ensure_dev_pki
+from cerc_shared.dev_tls import DevPki, default_directory, ensure_dev_pki
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS_ENV = ROOT / "infra" / "ports.env"
@@ -90,6 +90,8 @@ FLEET: tuple[Service, ...] = (
             "MQTT_PORT": "{MQTT_PORT}",
             # Devices are told the TLS listener; the bridge stays on loopback plain.
             "MQTT_PUBLIC_PORT": "{MQTT_TLS_PORT}",
+            # ...and sent the development CA to trust it by.
+            "MQTT_PUBLIC_CA_FILE": str(DevPki(default_directory()).ca),
             "BRIDGE_SHARE_GROUP": "cerc-bridge-{IOT_PORT}",
             "BRIDGE_CLIENT_ID": "cerc-bridge-{IOT_PORT}-0",
         },

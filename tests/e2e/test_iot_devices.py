@@ -16,6 +16,7 @@ from typing import Any
 import aiomqtt
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from cerc_shared.dev_tls import ensure_dev_pki
 
 from .conftest import Fleet, bearer, device_tls, register_and_login
 
@@ -89,6 +90,8 @@ def test_a_device_provisioned_through_the_gateway_reports_and_obeys(fleet: Fleet
     assert creds["username"] == f"dev-{device_id}" and creds["password"]
     # Devices are sent to the broker's TLS listener, never the plain one.
     assert creds["port"] == fleet.ports["MQTT_TLS_PORT"] != fleet.ports["MQTT_PORT"]
+    assert creds["tls"] is True
+    assert creds["ca_certificate"] == ensure_dev_pki().ca.read_text()
     # Nobody else is told the device exists.
     stranger = register_and_login(fleet, f"iot-stranger-{run}")
     path = f"{fleet.gateway}/api/iot/devices/{device_id}/"

@@ -31,6 +31,8 @@ def settings() -> IotSettings:
         kafka_bootstrap=f"127.0.0.1:{p['KAFKA_PORT']}",
         # The detector is driven by the tests, not by the clock.
         offline_check_interval_s=3600,
+        # So is the stay-end revoker (one check at start, then hourly).
+        stay_end_check_interval_s=3600,
         command_ack_timeout_s=60,
     )
 

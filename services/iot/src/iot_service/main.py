@@ -20,6 +20,7 @@ from iot_service.mqtt.dynsec import DynSec, DynSecError
 from iot_service.mqtt.publisher import CommandPublisher
 from iot_service.service import IotContext, cer_event_handler
 from iot_service.settings import IotSettings
+from iot_service.stay_ends import StayEndRevoker
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,14 @@ def create_app(settings: IotSettings | None = None) -> FastAPI:
                 every_s=settings.offline_check_interval_s,
             )
             runtime.add(detector, name="offline_detector")
+            runtime.add(
+                StayEndRevoker(
+                    runtime.sessionmaker,
+                    context.dynsec,
+                    every_s=settings.stay_end_check_interval_s,
+                ),
+                name="stay_end_revoker",
+            )
             yield
 
     return create_service_app(

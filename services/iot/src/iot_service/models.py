@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any, get_args
 
+from cerc_shared.audit import AuditTrail, define_audit_log
 from cerc_shared.consumer import define_processed_events
 from cerc_shared.db import service_metadata
 from cerc_shared.events.iot import DeviceStatus, MeasuringPoint
@@ -113,4 +114,6 @@ class CommandAck(Base):
 
 
 outbox = define_outbox(Base.metadata)
+# Device provisioning, rotation, revocation and commands (cerc_shared.audit).
+audit = AuditTrail(define_audit_log(Base.metadata))
 processed_events = define_processed_events(Base.metadata)

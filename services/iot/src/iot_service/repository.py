@@ -9,7 +9,8 @@ from datetime import date, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import func, or_, select, text, true
+from cerc_shared.clock import ITALY
+from sqlalchemy import Date, and_, cast, func, or_, select, text, true
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -34,13 +35,41 @@ class DeviceRepository:
             await self.session.scalar(select(Device.id).where(Device.id == device_id)) is not None
         )
 
-    async def live_of_plant(self, plant_id: int) -> list[Device]:
-        """The plant's devices not revoked, locked."""
+    async def live_of_ended_stays(
+        self, today: date, plant_id: int | None = None, limit: int = 500
+    ) -> list[Device]:
+        """Devices not revoked whose plant stay (the one each was registered in)
+        has ended by ``today``, locked, skipping rows another replica holds.
+        A device from before stays were recorded belongs to the stay that
+        covered its creation day."""
+        periods = registry.plant_periods
+        created_day = cast(func.timezone(ITALY.key, Device.created_at), Date)
+        its_stay = or_(
+            and_(
+                Device.plant_stay_from.is_not(None),
+                periods.c.valid_from == Device.plant_stay_from,
+            ),
+            and_(
+                Device.plant_stay_from.is_(None),
+                periods.c.valid_from <= created_day,
+                or_(periods.c.valid_to.is_(None), periods.c.valid_to > created_day),
+            ),
+        )
+        ended = (
+            select(periods.c.plant_id)
+            .where(
+                periods.c.plant_id == Device.plant_id,
+                its_stay,
+                periods.c.valid_to.is_not(None),
+                periods.c.valid_to <= today,
+            )
+            .exists()
+        )
+        query = select(Device).where(Device.revoked_at.is_(None), ended)
+        if plant_id is not None:
+            query = query.where(Device.plant_id == plant_id)
         rows = await self.session.scalars(
-            select(Device)
-            .where(Device.plant_id == plant_id, Device.revoked_at.is_(None))
-            .order_by(Device.id)
-            .with_for_update()
+            query.order_by(Device.id).limit(limit).with_for_update(skip_locked=True)
         )
         return list(rows)
 

@@ -77,6 +77,10 @@ class MqttCredentials(BaseModel):
 
     host: str
     port: int
+    # MQTT over TLS (the broker's 8883 listener; the plain one is the bridge's).
+    tls: bool
+    # The CA to trust for the broker's certificate (PEM), when it is not a public one.
+    ca_certificate: str | None
     username: str
     password: str
     topics: MqttTopics

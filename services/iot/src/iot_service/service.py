@@ -12,11 +12,14 @@ import json
 import logging
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
+from pathlib import Path
 from typing import Literal, Protocol
 
+from cerc_shared.audit import AuditRecord
 from cerc_shared.auth import Principal
 from cerc_shared.clock import ITALY, italian_today
 from cerc_shared.envelope import ApiError, NotFound
@@ -28,7 +31,7 @@ from cerc_shared.readmodels import Access, PlantFacts
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from iot_service.models import Command, CommandAck, Device, outbox, registry
+from iot_service.models import Command, CommandAck, Device, audit, outbox, registry
 from iot_service.mqtt.dynsec import DynSec, DynSecError, NotOurClient
 from iot_service.mqtt.topics import commands_topic, device_root, device_username
 from iot_service.repository import CommandRepository, DeviceRepository
@@ -65,6 +68,12 @@ class IotContext:
     def public_port(self) -> int:
         return self.settings.mqtt_public_port or self.settings.mqtt_port
 
+    @cached_property
+    def public_ca(self) -> str | None:
+        """Read once, at the first provisioning (a missing file fails it loudly)."""
+        ca_file = self.settings.mqtt_public_ca_file
+        return Path(ca_file).read_text() if ca_file else None
+
 
 async def access_to(
     session: AsyncSession, principal: Principal, plant: PlantFacts
@@ -95,6 +104,35 @@ async def device_access(
     return "read" if stay.owner_user_id == principal.user_id else None
 
 
+async def _stay_community(session: AsyncSession, device: Device) -> int | None:
+    """The community of the stay the device was registered in (its audit entries' community)."""
+    stay = await registry.reader(session).period_of_plant(
+        device.plant_id, device.plant_stay_from or device.created_at.astimezone(ITALY).date()
+    )
+    return stay.community_id if stay else None
+
+
+async def _audit(
+    session: AsyncSession,
+    action: str,
+    device: Device,
+    actor: Principal | None,
+    *,
+    community_id: int | None = None,
+    **facts: object,
+) -> None:
+    """Provisioning, rotation, revocation and commands in the trail (cerc_shared.audit)."""
+    await audit.record(
+        session,
+        action,
+        entity_type="device",
+        entity_id=device.id,
+        actor_user_id=actor.user_id if actor else None,
+        community_id=community_id or await _stay_community(session, device),
+        after={"plant_id": device.plant_id, "mqtt_username": device.mqtt_username, **facts},
+    )
+
+
 async def _device_for(
     session: AsyncSession, principal: Principal, device_id: str, need: Access, *, lock: bool = False
 ) -> Device:
@@ -115,6 +153,8 @@ def _credentials(ctx: IotContext, device: Device, password: str) -> MqttCredenti
     return MqttCredentials(
         host=ctx.public_host,
         port=ctx.public_port,
+        tls=ctx.settings.mqtt_public_tls,
+        ca_certificate=ctx.public_ca,
         username=device.mqtt_username,
         password=password,
         topics=MqttTopics(
@@ -202,6 +242,10 @@ async def register_device(
         raise _not_our_client(exc) from exc
     except DynSecError as exc:
         raise _mqtt_unavailable(exc) from exc
+    await _audit(
+        session, "device.provisioned", device, principal,
+        community_id=stay.community_id if stay else plant.community_id, model=device.model,
+    )  # fmt: skip
     return ProvisionedDevice(
         device=DeviceOut.model_validate(device), credentials=_credentials(ctx, device, password)
     )
@@ -231,8 +275,11 @@ async def rotate_credentials(
         raise _not_our_client(exc) from exc
     except DynSecError as exc:
         raise _mqtt_unavailable(exc) from exc
-    device.mqtt_username = username
+    previous, device.mqtt_username = device.mqtt_username, username
     await session.flush()
+    await _audit(
+        session, "device.credentials_rotated", device, principal, previous_username=previous
+    )
     return ProvisionedDevice(
         device=DeviceOut.model_validate(device), credentials=_credentials(ctx, device, password)
     )
@@ -260,17 +307,22 @@ async def revoke_device(
         DeviceRevoked(device_id=device.id, plant_id=device.plant_id),
         producer=PRODUCER,
     )
+    await _audit(session, "device.revoked", device, principal, reason="request")
     return device
 
 
-async def revoke_devices_of_plant(session: AsyncSession, dynsec: DynSec, plant_id: int) -> int:
-    """The plant left its community (or its owner left it): its devices are
-    revoked at once, in the broker and here, each with a ``device.revoked``
-    (reason ``plant_left``). A broker that does not answer leaves the client
-    there, but the device is REVOKED and the bridge refuses its messages; the
-    failure is logged for an operator."""
-    revoked = 0
-    for device in await DeviceRepository(session).live_of_plant(plant_id):
+async def revoke_devices_of_ended_stays(
+    session: AsyncSession, dynsec: DynSec, today: date, *, plant_id: int | None = None
+) -> list[Device]:
+    """Devices whose plant stay has ended by ``today`` (the plant left its
+    community, or its owner left it) are revoked, in the broker and here, each
+    with a ``device.revoked`` (reason ``plant_left``). Only the stay a device
+    was registered in counts: the next tenant's meters of the same plant stay.
+    A broker that does not answer leaves the client there, but the device is
+    REVOKED and the bridge refuses its messages; the failure is logged for an
+    operator. Idempotent: a revoked device is never picked again."""
+    devices = await DeviceRepository(session).live_of_ended_stays(today, plant_id)
+    for device in devices:
         try:
             await dynsec.remove_device(username=device.mqtt_username, device_id=device.id)
         except DynSecError as exc:  # NotOurClient included: never delete a stranger's client
@@ -280,12 +332,12 @@ async def revoke_devices_of_plant(session: AsyncSession, dynsec: DynSec, plant_i
         await record(
             session,
             outbox,
-            DeviceRevoked(device_id=device.id, plant_id=plant_id, reason="plant_left"),
+            DeviceRevoked(device_id=device.id, plant_id=device.plant_id, reason="plant_left"),
             producer=PRODUCER,
         )
-        revoked += 1
+        await _audit(session, "device.revoked", device, None, reason="plant_left")
     await session.flush()
-    return revoked
+    return devices
 
 
 async def get_device(session: AsyncSession, principal: Principal, device_id: str) -> Device:
@@ -324,6 +376,38 @@ async def list_devices(
         plant_id=plant_id,
         status=status,
         include_revoked=include_revoked,
+    )
+
+
+async def device_audit(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    community_id: int | None,
+    page: int,
+    per_page: int,
+    device_id: str | None,
+    action: str | None,
+) -> tuple[Sequence[AuditRecord], int]:
+    """The device trail of a community, for its administrators (today) and the
+    platform's; the platform's may leave out the community. Anyone else: 404."""
+    if not principal.is_platform_admin:
+        if community_id is None:
+            raise ApiError(
+                422, "validation_error", "community_id is required", field="community_id"
+            )
+        if not await registry.reader(session).is_community_admin(
+            principal.user_id, community_id, italian_today()
+        ):
+            raise NotFound("community")
+    return await audit.page(
+        session,
+        page=page,
+        per_page=per_page,
+        community_id=community_id,
+        entity_type="device",
+        entity_id=device_id,
+        action=action,
     )
 
 
@@ -382,6 +466,10 @@ async def send_command(
         await ctx.publish(commands_topic(device.plant_id, device.id), json.dumps(payload).encode())
     except Exception as exc:
         raise ApiError(503, "mqtt_unavailable", f"the command was not sent: {exc}") from exc
+    await _audit(
+        session, "device.command_sent", device, principal,
+        command_id=str(command.id), command=command.command, params=command.params,
+    )  # fmt: skip
     return _command_out(command, None, ctx.settings.command_ack_timeout_s)
 
 
@@ -472,8 +560,11 @@ def cer_event_handler(dynsec: DynSec) -> Callable[[AsyncSession, EventEnvelope],
         event = envelope.data
         if not isinstance(event, PlantLeft):
             return
+        # A leave dated in the future is the StayEndRevoker's, on its day.
         if event.valid_to is not None and event.valid_to <= italian_today():
-            await revoke_devices_of_plant(session, dynsec, event.plant_id)
+            await revoke_devices_of_ended_stays(
+                session, dynsec, italian_today(), plant_id=event.plant_id
+            )
 
     return handle
 

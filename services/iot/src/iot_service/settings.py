@@ -17,6 +17,11 @@ class IotSettings(ServiceSettings):
     # What devices are told to connect to (may differ from how we reach it).
     mqtt_public_host: str = ""
     mqtt_public_port: int = 0
+    # Whether that listener is TLS (it is, but for a test broker), and the CA
+    # devices must trust, sent with their credentials (PEM file; empty: a
+    # public CA they already trust).
+    mqtt_public_tls: bool = True
+    mqtt_public_ca_file: str = ""
     # The dynamic security administrator: creates and deletes device clients.
     mqtt_admin_username: str = "cerc_dynsec_admin"
     mqtt_admin_password: str = "cerc_dynsec_dev"  # noqa: S105 - development key
@@ -50,6 +55,9 @@ class IotSettings(ServiceSettings):
     # The OFFLINE detector: silent for this many of its intervals.
     offline_after_intervals: int = 3
     offline_check_interval_s: float = 5.0
+    # How often devices of plant stays that ended (a leave dated in the
+    # future reaching its day) are looked for and revoked.
+    stay_end_check_interval_s: float = 60.0
     # An unacknowledged command is EXPIRED after this long.
     command_ack_timeout_s: int = 300
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+from cerc_shared.audit import AuditOut
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, PageMeta, ok
@@ -120,3 +121,25 @@ async def get_command(
     principal: CurrentPrincipal,
 ) -> Envelope[CommandOut]:
     return ok(await service.get_command(session, ctx, principal, device_id, command_id))
+
+
+@router.get("/audit/")
+async def device_audit(
+    session: DbSession,
+    principal: CurrentPrincipal,
+    community_id: OptionalQueryId = None,
+    device_id: Annotated[str | None, Query(pattern=DEVICE_ID_PATTERN)] = None,
+    action: Annotated[str | None, Query(max_length=60)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> Envelope[list[AuditOut]]:
+    """A community's device trail (provisioning, rotations, revocations,
+    commands), newest first: its administrators and the platform's."""
+    entries, total = await service.device_audit(
+        session, principal, community_id=community_id, page=page, per_page=per_page,
+        device_id=device_id, action=action,
+    )  # fmt: skip
+    return ok(
+        [AuditOut.model_validate(e) for e in entries],
+        PageMeta(page=page, per_page=per_page, total=total),
+    )

@@ -50,9 +50,8 @@ def test_device_audit_keeps_the_gateways_request_id_not_the_clients(fleet: Fleet
     assert provisioned.status_code == 201, provisioned.text
     gateway_id = provisioned.headers["x-request-id"]
     assert gateway_id and gateway_id != FORGED
-    community_id = httpx.get(f"{gw}/api/plants/{plant_id}/", headers=bearer(manager)).json()[
-        "data"
-    ]["cer_id"]
+    plant = httpx.get(f"{gw}/api/plants/{plant_id}/", headers=bearer(manager)).json()["data"]
+    community_id = plant["community_id"]
 
     [entry] = _trail(fleet, "/api/iot/audit/", manager, community_id=community_id,
                      device_id=device_id)  # fmt: skip

@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-SERVICES = ("user", "cer", "iot", "energy", "economic", "notification")
+SERVICES = ("user", "cer", "iot", "energy", "economic", "notification", "reporting")
 
 
 def main() -> int:

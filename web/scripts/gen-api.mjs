@@ -9,7 +9,7 @@ import openapiTS, { astToString } from "openapi-typescript";
 
 const web = join(dirname(fileURLToPath(import.meta.url)), "..");
 const root = join(web, "..");
-const services = ["user", "cer", "iot", "energy", "economic", "notification"];
+const services = ["user", "cer", "iot", "energy", "economic", "notification", "reporting"];
 
 // The image build dumps them in a Python stage and sets CERC_OPENAPI_DUMPED.
 if (!process.env.CERC_OPENAPI_DUMPED) {

@@ -22,6 +22,10 @@ const ImportsPage = lazy(() => import("./pages/ImportsPage"));
 const MemberHomePage = lazy(() => import("./pages/MemberHomePage"));
 const ProfilePage = lazy(() => import("./pages/ProfilePage"));
 const NotificationsPage = lazy(() => import("./pages/NotificationsPage"));
+const PayoutsPage = lazy(() => import("./money/PayoutsPage"));
+const ReconciliationPage = lazy(() => import("./money/ReconciliationPage"));
+const ReportsPage = lazy(() => import("./money/ReportsPage"));
+const PricesPage = lazy(() => import("./money/PricesPage"));
 
 function useSignedIn(): boolean {
   return useSyncExternalStore(
@@ -174,6 +178,10 @@ function SignedIn() {
             <Route path="/me/devices" element={<DevicesPage />} />
             <Route path="/me/profile" element={<ProfilePage />} />
             <Route path="/me/notifications" element={<NotificationsPage />} />
+            <Route path="/cer/:id/payouts" element={<PayoutsPage />} />
+            <Route path="/cer/:id/reconciliation" element={<ReconciliationPage />} />
+            <Route path="/cer/:id/reports" element={<ReportsPage />} />
+            <Route path="/prices" element={<PricesPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Suspense>
@@ -205,6 +213,10 @@ function ManagerLinks({
       {link(`${base}/devices`, t("nav.devices"))}
       {link(`${base}/members`, t("nav.members"))}
       {link(`${base}/imports`, t("nav.imports"))}
+      {link(`${base}/payouts`, t("moneyNav.payouts"))}
+      {link(`${base}/reconciliation`, t("moneyNav.reconciliation"))}
+      {link(`${base}/reports`, t("moneyNav.reports"))}
+      {link("/prices", t("moneyNav.prices"))}
     </>
   );
 }

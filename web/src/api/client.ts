@@ -7,6 +7,7 @@ import type { paths as EconomicPaths } from "./generated/economic";
 import type { paths as EnergyPaths } from "./generated/energy";
 import type { paths as IotPaths } from "./generated/iot";
 import type { paths as NotificationPaths } from "./generated/notification";
+import type { paths as ReportingPaths } from "./generated/reporting";
 import type { paths as UserPaths } from "./generated/user";
 import { session } from "./session";
 
@@ -69,6 +70,7 @@ export const iotApi = client<IotPaths>();
 export const energyApi = client<EnergyPaths>();
 export const economicApi = client<EconomicPaths>();
 export const notificationApi = client<NotificationPaths>();
+export const reportingApi = client<ReportingPaths>();
 
 interface Envelope<T> {
   success?: boolean;

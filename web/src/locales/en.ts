@@ -256,4 +256,10 @@ export const en: Shape<typeof it> = {
       digest: "The day's digest",
     },
   },
+  moneyNav: {
+    payouts: "Payouts",
+    reconciliation: "GSE reconciliation",
+    reports: "Reports",
+    prices: "Prices and parameters",
+  },
 };

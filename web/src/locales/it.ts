@@ -251,4 +251,10 @@ export const it = {
       digest: "Riepilogo del giorno",
     },
   },
+  moneyNav: {
+    payouts: "Pagamenti",
+    reconciliation: "Riconciliazione GSE",
+    reports: "Report",
+    prices: "Prezzi e parametri",
+  },
 };

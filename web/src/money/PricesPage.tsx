@@ -1,0 +1,242 @@
+import { Button, FileInput, Group, NativeSelect, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
+import { useTranslation } from "react-i18next";
+import { economicApi, unwrap } from "../api/client";
+import type { components } from "../api/generated/economic";
+import { useMe } from "../api/hooks";
+import { Stat } from "../components/Stat";
+import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { formatDate, formatDateTime, italianToday } from "../format";
+import { uploadForm } from "./api";
+import { formatPrice, priceSummary } from "./logic";
+import "./strings";
+
+type Zone = components["schemas"]["MarketZone"];
+type PriceImport = components["schemas"]["PriceImportOut"];
+const ZONES: Zone[] = ["NORD", "CNOR", "CSUD", "SUD", "CALA", "SICI", "SARD"];
+
+export default function PricesPage() {
+  const { t } = useTranslation(undefined, { keyPrefix: "money.prices" });
+  const me = useMe();
+  return (
+    <Stack>
+      <Title order={2}>{t("title")}</Title>
+      <Parameters />
+      <Prices />
+      {me.data?.user_type === "ADMIN" && <PriceImports />}
+    </Stack>
+  );
+}
+
+function Parameters() {
+  const { t } = useTranslation(undefined, { keyPrefix: "money.prices" });
+  const parameters = useQuery({
+    queryKey: ["parameters"],
+    queryFn: () => unwrap(economicApi.GET("/api/economic/parameters/")),
+  });
+  return (
+    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="parameters-title">
+      <Stack>
+        <Title order={3} size="h4" id="parameters-title">
+          {t("parametersTitle")}
+        </Title>
+        {parameters.isPending ? (
+          <Loading />
+        ) : parameters.isError ? (
+          <ErrorState error={parameters.error} />
+        ) : parameters.data.length === 0 ? (
+          <Empty>{t("parametersEmpty")}</Empty>
+        ) : (
+          <Table.ScrollContainer minWidth={640} type="native" tabIndex={0} aria-label={t("parametersTitle")}>
+            <Table striped>
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th scope="col">{t("name")}</Table.Th>
+                  <Table.Th scope="col">{t("key")}</Table.Th>
+                  <Table.Th scope="col">{t("validFrom")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("value")}</Table.Th>
+                  <Table.Th scope="col">{t("source")}</Table.Th>
+                  <Table.Th scope="col">{t("origin")}</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {parameters.data.map((p) => (
+                  <Table.Tr key={`${p.name}/${p.key}/${p.valid_from}`} data-testid="parameter-row">
+                    <Table.Td>{p.name}</Table.Td>
+                    <Table.Td>{p.key || "—"}</Table.Td>
+                    <Table.Td>{formatDate(p.valid_from)}</Table.Td>
+                    <Table.Td className="num">{formatPrice(p.value)}</Table.Td>
+                    <Table.Td>{p.source}</Table.Td>
+                    <Table.Td>{p.origin}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+        )}
+      </Stack>
+    </Paper>
+  );
+}
+
+function Prices() {
+  const { t } = useTranslation(undefined, { keyPrefix: "money.prices" });
+  const [day, setDay] = useState(italianToday());
+  const [zone, setZone] = useState<Zone>("NORD");
+  const valid = /^\d{4}-\d{2}-\d{2}$/.test(day);
+  const prices = useQuery({
+    queryKey: ["prices", day, zone],
+    enabled: valid,
+    queryFn: () =>
+      unwrap(economicApi.GET("/api/economic/prices/", { params: { query: { from: day, to: day, zone, resolution: "hour", per_page: 100 } } })),
+  });
+  const summary = priceSummary((prices.data ?? []).map((p) => p.eur_mwh));
+  return (
+    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="prices-title">
+      <Stack>
+        <Title order={3} size="h4" id="prices-title">
+          {t("pricesTitle")}
+        </Title>
+        <Group align="end">
+          <TextInput type="date" label={t("day")} value={day} onChange={(e) => setDay(e.currentTarget.value)} error={fieldError(prices.error, "from")} />
+          <NativeSelect label={t("zone")} value={zone} onChange={(e) => setZone(e.currentTarget.value as Zone)} data={ZONES} />
+        </Group>
+        {!valid ? null : prices.isPending ? (
+          <Loading />
+        ) : prices.isError ? (
+          <ErrorState error={prices.error} />
+        ) : prices.data.length === 0 || !summary ? (
+          <Empty>{t("pricesEmpty")}</Empty>
+        ) : (
+          <>
+            <SimpleGrid cols={{ base: 1, xs: 3 }}>
+              <Stat label={`${t("average")} (${t("price")})`} value={formatPrice(summary.mean)} testId="price-mean" />
+              <Stat label={`${t("min")} (${t("price")})`} value={formatPrice(summary.min)} />
+              <Stat label={`${t("max")} (${t("price")})`} value={formatPrice(summary.max)} />
+            </SimpleGrid>
+            <Table.ScrollContainer minWidth={360} type="native" tabIndex={0} aria-label={t("pricesTitle")} mah={420}>
+              <Table striped stickyHeader>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th scope="col">{t("hour")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("price")}</Table.Th>
+                    <Table.Th scope="col">{t("source")}</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {prices.data.map((p) => (
+                    <Table.Tr key={p.start_utc} data-testid="price-row">
+                      {/* The local hour as the service gives it (with its offset): 00-01, ... */}
+                      <Table.Td>{`${p.start.slice(11, 13)}–${String((Number(p.start.slice(11, 13)) + 1) % 24).padStart(2, "0")}`}</Table.Td>
+                      <Table.Td className="num">{formatPrice(p.eur_mwh)}</Table.Td>
+                      <Table.Td>{p.source}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          </>
+        )}
+      </Stack>
+    </Paper>
+  );
+}
+
+function PriceImports() {
+  const { t } = useTranslation(undefined, { keyPrefix: "money.prices" });
+  const queries = useQueryClient();
+  const [file, setFile] = useState<File | null>(null);
+  const history = useQuery({
+    queryKey: ["price-imports"],
+    queryFn: () => unwrap(economicApi.GET("/api/economic/prices/imports/")),
+  });
+  const send = useMutation({
+    mutationFn: () => uploadForm<PriceImport>("/api/economic/prices/imports/", { file: file! }),
+    onSuccess: () => {
+      setFile(null);
+      void queries.invalidateQueries({ queryKey: ["price-imports"] });
+      void queries.invalidateQueries({ queryKey: ["prices"] });
+    },
+  });
+  return (
+    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="price-import-title">
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (file) send.mutate();
+        }}
+      >
+        <Stack>
+          <Title order={3} size="h4" id="price-import-title">
+            {t("importTitle")}
+          </Title>
+          <FormErrors error={send.error} fields={["file"]} />
+          <Group align="end">
+            <FileInput
+              label={t("file")}
+              description={t("importHint")}
+              accept=".xml,.zip,application/xml,application/zip"
+              value={file}
+              onChange={setFile}
+              clearable
+              error={fieldError(send.error, "file")}
+              miw={280}
+            />
+            <Button type="submit" disabled={!file} loading={send.isPending}>
+              {t("import")}
+            </Button>
+          </Group>
+          {send.isSuccess && (
+            <Text size="sm" c="teal.9" role="status">
+              {send.data.unchanged
+                ? t("unchanged")
+                : t("imported", {
+                    days: send.data.days,
+                    first: formatDate(send.data.first_day),
+                    last: formatDate(send.data.last_day),
+                    added: send.data.hourly_added,
+                    superseded: send.data.hourly_superseded,
+                  })}
+            </Text>
+          )}
+          <Title order={4} size="h5">
+            {t("historyTitle")}
+          </Title>
+          {history.isPending ? (
+            <Loading />
+          ) : history.isError ? (
+            <ErrorState error={history.error} />
+          ) : history.data.length === 0 ? (
+            <Empty>{t("historyEmpty")}</Empty>
+          ) : (
+            <Table.ScrollContainer minWidth={560} type="native" tabIndex={0} aria-label={t("historyTitle")}>
+              <Table striped>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th scope="col">{t("file")}</Table.Th>
+                    <Table.Th scope="col">{t("days")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("hourly")}</Table.Th>
+                    <Table.Th scope="col">{t("importedAt")}</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {history.data.map((i) => (
+                    <Table.Tr key={i.id}>
+                      <Table.Td>{i.filename}</Table.Td>
+                      <Table.Td>
+                        {formatDate(i.first_day)} – {formatDate(i.last_day)} ({i.days})
+                      </Table.Td>
+                      <Table.Td className="num">{i.hourly_added + i.hourly_superseded}</Table.Td>
+                      <Table.Td>{formatDateTime(i.imported_at)}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )}
+        </Stack>
+      </form>
+    </Paper>
+  );
+}

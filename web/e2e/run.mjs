@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createHmac } from "node:crypto";
 import { chromium } from "playwright-core";
+import { moneyChecks } from "./money.mjs";
 
 const require = createRequire(import.meta.url);
 const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
@@ -18,6 +19,9 @@ const OTHER = { username: process.env.CERC_OTHER_USER ?? "", password: process.e
 const CHROMIUM = process.env.CERC_CHROMIUM ?? "/usr/bin/chromium";
 const DEMO_ID = process.env.CERC_DEMO_CER_ID ?? "1";
 const TFA = { username: process.env.CERC_TFA_USER ?? "", password: process.env.CERC_TFA_PASSWORD ?? "" };
+// The money pages' month (official data and prices loaded) and the platform admin.
+const PAYOUT_MONTH = process.env.CERC_PAYOUT_MONTH ?? "2025-06";
+const ADMIN = { username: process.env.CERC_ADMIN_USER ?? "", password: process.env.CERC_ADMIN_PASSWORD ?? "" };
 
 /** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, `stepOffset` steps from now. */
 function totp(secret, stepOffset = 0) {
@@ -228,6 +232,11 @@ async function shot(page, name) {
     assert(/line 1, column A/.test((await errors.textContent()) ?? ""), "errors do not name line and column");
     await shot(page, "07-manager-imports");
     await axe(page, "imports");
+  });
+
+  await moneyChecks({
+    page, base, gateway: GATEWAY, month: PAYOUT_MONTH, password: PASSWORD, admin: ADMIN, communityId: DEMO_ID,
+    check, assert, shot, axe, open,
   });
 
   await check("the app keeps to its CSP (no inline script refused) and raised no page error", async () => {

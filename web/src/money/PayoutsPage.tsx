@@ -103,7 +103,7 @@ function DownloadButton({ payout }: { payout: Payout }) {
     <>
       <Button
         size="xs"
-        variant="light"
+        variant="default"
         onClick={() => fetchFile.mutate()}
         loading={fetchFile.isPending}
         aria-label={t("downloadOf", { id: payout.id })}
@@ -181,7 +181,7 @@ function AccountForm({ communityId }: { communityId: number }) {
           </Text>
           {account.isError && <ErrorState error={account.error} />}
           {account.data === null && !save.isSuccess && (
-            <Alert color="yellow" variant="light">
+            <Alert color="yellow" variant="default">
               {t("noAccount")}
             </Alert>
           )}
@@ -421,6 +421,7 @@ function PayoutDetail({ payoutId, communityId, onClose }: { payoutId: number; co
                   value={file}
                   onChange={setFile}
                   clearable
+                  clearButtonProps={{ "aria-label": tc("common.clear") }}
                   error={fieldError(upload.error, "file")}
                   miw={280}
                 />

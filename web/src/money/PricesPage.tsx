@@ -9,7 +9,7 @@ import { Stat } from "../components/Stat";
 import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
 import { formatDate, formatDateTime, italianToday } from "../format";
 import { uploadForm } from "./api";
-import { formatPrice, priceSummary } from "./logic";
+import { formatPrice, priceSummary, sortParameters } from "./logic";
 import "./strings";
 
 type Zone = components["schemas"]["MarketZone"];
@@ -61,14 +61,14 @@ function Parameters() {
                 </Table.Tr>
               </Table.Thead>
               <Table.Tbody>
-                {parameters.data.map((p) => (
+                {sortParameters(parameters.data).map((p) => (
                   <Table.Tr key={`${p.name}/${p.key}/${p.valid_from}`} data-testid="parameter-row">
-                    <Table.Td>{p.name}</Table.Td>
-                    <Table.Td>{p.key || "—"}</Table.Td>
+                    <Table.Td>{t(`names.${p.name}`, p.name)}</Table.Td>
+                    <Table.Td>{p.key ? t("powerClass", { kw: p.key }) : "—"}</Table.Td>
                     <Table.Td>{formatDate(p.valid_from)}</Table.Td>
                     <Table.Td className="num">{formatPrice(p.value)}</Table.Td>
                     <Table.Td>{p.source}</Table.Td>
-                    <Table.Td>{p.origin}</Table.Td>
+                    <Table.Td>{t(`origins.${p.origin}`, p.origin)}</Table.Td>
                   </Table.Tr>
                 ))}
               </Table.Tbody>
@@ -145,6 +145,7 @@ function Prices() {
 
 function PriceImports() {
   const { t } = useTranslation(undefined, { keyPrefix: "money.prices" });
+  const { t: tc } = useTranslation();
   const queries = useQueryClient();
   const [file, setFile] = useState<File | null>(null);
   const history = useQuery({
@@ -180,6 +181,7 @@ function PriceImports() {
               value={file}
               onChange={setFile}
               clearable
+              clearButtonProps={{ "aria-label": tc("common.clear") }}
               error={fieldError(send.error, "file")}
               miw={280}
             />

@@ -175,7 +175,7 @@ function ReportRow({ report }: { report: Report }) {
         {report.status === "DONE" && (
           <Button
             size="xs"
-            variant="light"
+            variant="default"
             onClick={() => fetchFile.mutate()}
             loading={fetchFile.isPending}
             aria-label={t("downloadOf", { id: report.id, format: report.format })}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { centsText, dispositionName, figure, formatBytes, formatPrice, owedToMembers, previousMonth, priceSummary, sumEuro } from "./logic";
+import { centsText, dispositionName, figure, formatBytes, formatPrice, owedToMembers, previousMonth, priceSummary, sortParameters, sumEuro } from "./logic";
 
 describe("sumEuro", () => {
   it("adds decimal strings exactly, where floats would drift", () => {
@@ -65,5 +65,13 @@ describe("priceSummary", () => {
     // The mean rounds half up in millionths: (1 + 2) / 2 = 1.5 millionths -> 2.
     expect(priceSummary(["0.000001", "0.000002"])?.mean).toBe("0.000002");
     expect(priceSummary(["-5", "5"])).toEqual({ mean: "0.000000", min: "-5.000000", max: "5.000000" });
+  });
+});
+
+describe("sortParameters", () => {
+  it("orders power classes as numbers, not as text", () => {
+    const rows = ["1000", "20", "600", "200"].map((key) => ({ name: "max_eligible_cost_eur_per_kw", key, valid_from: "2021-12-16" }));
+    rows.push({ name: "trase_eur_mwh", key: "", valid_from: "2025-01-01" }, { name: "trase_eur_mwh", key: "", valid_from: "2024-01-01" });
+    expect(sortParameters(rows).map((r) => r.key || r.valid_from)).toEqual(["20", "200", "600", "1000", "2024-01-01", "2025-01-01"]);
   });
 });

@@ -90,3 +90,14 @@ export function priceSummary(values: readonly string[]): { mean: string; min: st
   };
 }
 
+
+/** Parameters by name, then power class as a number (20, 200, 600, 1000 kW), then date. */
+export function sortParameters<T extends { name: string; key: string; valid_from: string }>(rows: readonly T[]): T[] {
+  return [...rows].sort(
+    (a, b) =>
+      a.name.localeCompare(b.name) ||
+      (Number(a.key) || 0) - (Number(b.key) || 0) ||
+      a.key.localeCompare(b.key) ||
+      a.valid_from.localeCompare(b.valid_from),
+  );
+}

@@ -146,7 +146,7 @@ export const moneyIt = {
   },
   prices: {
     title: "Prezzi e parametri",
-    parametersTitle: "Parametri in vigore",
+    parametersTitle: "Parametri del calcolo e da quando valgono",
     parametersEmpty: "Nessun parametro.",
     name: "Parametro",
     key: "Classe",
@@ -154,6 +154,12 @@ export const moneyIt = {
     value: "Valore",
     source: "Fonte",
     origin: "Origine",
+    powerClass: "fino a {{kw}} kW",
+    names: {
+      trase_eur_mwh: "TRASe, restituzione (€/MWh)",
+      max_eligible_cost_eur_per_kw: "Costo massimo ammissibile (€/kW)",
+    },
+    origins: { engine: "Normativa (motore di calcolo)", platform: "Piattaforma" },
     pricesTitle: "Prezzi zonali orari (PUN zonale)",
     day: "Giorno",
     zone: "Zona",
@@ -322,7 +328,7 @@ export const moneyEn: Shape<typeof moneyIt> = {
   },
   prices: {
     title: "Prices and parameters",
-    parametersTitle: "Parameters in force",
+    parametersTitle: "Calculation parameters and when they apply",
     parametersEmpty: "No parameter.",
     name: "Parameter",
     key: "Class",
@@ -330,6 +336,12 @@ export const moneyEn: Shape<typeof moneyIt> = {
     value: "Value",
     source: "Source",
     origin: "Origin",
+    powerClass: "up to {{kw}} kW",
+    names: {
+      trase_eur_mwh: "TRASe, refund (€/MWh)",
+      max_eligible_cost_eur_per_kw: "Largest eligible cost (€/kW)",
+    },
+    origins: { engine: "Rules (calculation engine)", platform: "Platform" },
     pricesTitle: "Hourly zonal prices",
     day: "Day",
     zone: "Zone",

@@ -138,7 +138,7 @@ export async function moneyChecks({ page, base, gateway, month, password, admin,
     await shot(page, "15-manager-payout-status-report");
     await page.keyboard.press("Escape");
     const batch = page.getByTestId("payout-row").first();
-    await batch.getByText("Esiti completi").waitFor();
+    await batch.getByText("Conclusa").waitFor();
     assert(italianCents(await batch.getByTestId("payout-total").textContent()) === approvedCents, "the batch's total on the list");
   });
 

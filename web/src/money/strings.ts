@@ -51,8 +51,8 @@ export const moneyIt = {
     reportApplied: "Esito applicato: {{processed}} eseguiti, {{failed}} rifiutati, {{pending}} in attesa, {{unchanged}} invariati",
     statuses: {
       CREATED: "Creata",
-      PARTLY_SETTLED: "Esiti in parte",
-      COMPLETED: "Esiti completi",
+      PARTLY_SETTLED: "In parte",
+      COMPLETED: "Conclusa",
       PROCESSED: "Eseguito",
       FAILED: "Rifiutato",
       PENDING: "In attesa",
@@ -233,8 +233,8 @@ export const moneyEn: Shape<typeof moneyIt> = {
     reportApplied: "Report applied: {{processed}} processed, {{failed}} rejected, {{pending}} pending, {{unchanged}} unchanged",
     statuses: {
       CREATED: "Created",
-      PARTLY_SETTLED: "Partly decided",
-      COMPLETED: "All decided",
+      PARTLY_SETTLED: "In part",
+      COMPLETED: "Settled",
       PROCESSED: "Processed",
       FAILED: "Rejected",
       PENDING: "Pending",

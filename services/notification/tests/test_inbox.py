@@ -111,3 +111,12 @@ async def test_a_device_offline_past_the_threshold_tells_owner_and_admins_then_b
     assert [m["subject"] for m in await sink.messages(admin_mail)][2] == (
         f"Meter {device} is back online"
     )
+
+
+async def test_a_notification_id_beyond_bigint_is_a_422_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    # The driver cannot bind it to a BIGINT: without the bound at the door, a 500.
+    beyond = await client.post(f"/api/notifications/{2**63}/read/", headers=auth(7))
+    assert beyond.status_code == 422, beyond.text
+    assert [e["field"] for e in beyond.json()["errors"]] == ["notification_id"]

@@ -4,6 +4,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cerc_shared.auth import Scope
+from cerc_shared.ids import MAX_BIGINT
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 Username = Field(min_length=3, max_length=150, pattern=r"^[A-Za-z0-9_.@+-]+$")
@@ -102,7 +103,7 @@ class ClientIn(_Strict):
     name: str = Field(min_length=1, max_length=150)
     kind: Literal["SERVICE", "PARTNER"]
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope))
-    community_id: int | None = Field(default=None, ge=1)
+    community_id: int | None = Field(default=None, ge=1, le=MAX_BIGINT)
 
 
 class ClientOut(BaseModel):

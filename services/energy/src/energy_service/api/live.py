@@ -9,13 +9,13 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Annotated
 
 import orjson
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.clock import italian_today
 from cerc_shared.db import DbSession
-from fastapi import APIRouter, Query, Request
+from cerc_shared.ids import QueryId
+from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from energy_service.live import LiveSettings, LiveTally, places_of
@@ -34,7 +34,7 @@ async def live_shared_energy(
     request: Request,
     session: DbSession,
     principal: CurrentPrincipal,
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
 ) -> StreamingResponse:
     today = italian_today()
     await require_community_member(session, principal, community_id, today)

@@ -7,6 +7,7 @@ from typing import Annotated
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import ApiError, Envelope, PageMeta, ok
+from cerc_shared.ids import PathId
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 
@@ -47,7 +48,7 @@ async def unread_count(session: DbSession, principal: CurrentPrincipal) -> Envel
 
 @router.post("/{notification_id}/read/")
 async def mark_read(
-    notification_id: int, session: DbSession, principal: CurrentPrincipal
+    notification_id: PathId, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[NotificationOut]:
     return ok(NotificationOut(**await service.mark_read(session, principal, notification_id)))
 

@@ -16,7 +16,8 @@ TOO_BIG = 2**63  # one beyond BIGINT
 
 
 @pytest.fixture(scope="module")
-def token(ports: dict[str, int]) -> str:
+def seeded(ports: dict[str, int]) -> tuple[str, int]:
+    """The fuzzer's token and its plant (with a device)."""
     token = access_token(ports, "iot-energy-fuzzer")
     auth = {"Authorization": f"Bearer {token}"}
     cer = f"http://127.0.0.1:{ports['CER_PORT']}"
@@ -51,7 +52,12 @@ def token(ports: dict[str, int]) -> str:
         assert time.monotonic() < deadline, device.text
         time.sleep(0.3)
     assert device.status_code == 201, device.text
-    return token
+    return token, plant_id
+
+
+@pytest.fixture(scope="module")
+def token(seeded: tuple[str, int]) -> str:
+    return seeded[0]
 
 
 def test_iot_service_openapi_has_no_5xx(ports: dict[str, int], token: str) -> None:
@@ -76,17 +82,23 @@ def test_energy_service_openapi_has_no_5xx(ports: dict[str, int], token: str) ->
         ("IOT", "GET", f"/api/iot/devices/?plant_id={TOO_BIG}", "plant_id"),
         ("ENERGY", "GET", f"/api/energy/live/?community_id={TOO_BIG}", "community_id"),
         # Found by the fuzzer: InfluxDB cannot hold instants before 1677 (a 500).
-        ("ENERGY", "GET", "/api/plants/1/measurements/?end=0624-08-11T01%3A34%3A57-14%3A02",
-         "end"),
+        ("ENERGY", "GET",
+         "/api/plants/{plant_id}/measurements/?end=0624-08-11T01%3A34%3A57-14%3A02", "end"),
         ("ENERGY", "GET", "/api/energy/aggregations/?by=community&community_id=1"
          "&start=0001-01-01T00%3A00%3A00Z&end=0001-01-02T00%3A00%3A00Z", "start"),
     ],
 )  # fmt: skip
 def test_an_id_beyond_bigint_is_refused_not_a_500(
-    ports: dict[str, int], token: str, service: str, method: str, path: str, field: str
+    ports: dict[str, int],
+    seeded: tuple[str, int],
+    service: str,
+    method: str,
+    path: str,
+    field: str,
 ) -> None:
+    token, plant_id = seeded
     response = httpx.request(
-        method, f"http://127.0.0.1:{ports[f'{service}_PORT']}{path}",
+        method, f"http://127.0.0.1:{ports[f'{service}_PORT']}{path.format(plant_id=plant_id)}",
         headers={"Authorization": f"Bearer {token}"},
     )  # fmt: skip
     assert response.status_code == 422, response.text

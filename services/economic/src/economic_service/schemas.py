@@ -4,6 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from cerc_shared.ids import MAX_BIGINT
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -13,7 +14,7 @@ def euros(cents: int | None) -> Decimal | None:
 
 class SettlementIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    community_id: int = Field(ge=1)
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
     period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2025-06"])
     kind: Literal["ESTIMATE", "PROVISIONAL", "ADJUSTMENT"] = "ESTIMATE"
 
@@ -53,10 +54,10 @@ class RunOut(BaseModel):
 
 class TransactionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    community_id: int = Field(ge=1)
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
     kind: Literal["GSE_PAYMENT", "BENEFIT_DISTRIBUTION", "FEE", "ADJUSTMENT"]
     amount: Decimal = Field(gt=0, max_digits=14, decimal_places=2, description="euro, 2 decimals")
-    user_id: int | None = Field(default=None, ge=1)
+    user_id: int | None = Field(default=None, ge=1, le=MAX_BIGINT)
     payment_method: str | None = Field(default=None, max_length=40)
     reference: str | None = Field(default=None, max_length=140)
     description: str = Field(default="", max_length=500)
@@ -115,7 +116,7 @@ class PayoutAccountIn(BaseModel):
     """The community's account payouts leave from, and the smallest amount paid."""
 
     model_config = ConfigDict(extra="forbid")
-    community_id: int = Field(ge=1)
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
     debtor_name: str = Field(min_length=1, max_length=70, description="the account holder")
     iban: str = Field(min_length=15, max_length=42, examples=["IT60X0542811101000000123456"])
     bic: str | None = Field(default=None, min_length=8, max_length=11)
@@ -140,7 +141,7 @@ class PayoutAccountOut(BaseModel):
 
 class PayoutIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    community_id: int = Field(ge=1)
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
     execution_date: date | None = Field(
         default=None, description="requested execution date; default: the next day"
     )
@@ -193,7 +194,7 @@ class StatusReportOut(BaseModel):
 
 class FeeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    community_id: int = Field(ge=1)
+    community_id: int = Field(ge=1, le=MAX_BIGINT)
     valid_from: date
     kind: Literal["PERCENT", "FIXED_PER_MEMBER"]
     percent: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5, decimal_places=2)
@@ -214,7 +215,7 @@ class FeeOut(BaseModel):
 
 class DistributeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    run_id: int = Field(ge=1, le=2**63 - 1)
+    run_id: int = Field(ge=1, le=MAX_BIGINT)
 
 
 class DistributedOut(BaseModel):
@@ -227,8 +228,6 @@ class DistributedOut(BaseModel):
 
 
 # ------------------------------------------------------------------ the GSE loop
-
-MAX_BIGINT = 2**63 - 1
 
 
 class GseCredentialsIn(BaseModel):

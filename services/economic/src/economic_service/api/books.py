@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
 
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import ApiError, Envelope, NotFound, ok
-from fastapi import APIRouter, Query, status
+from cerc_shared.ids import PathId, QueryId
+from fastapi import APIRouter, status
 
 from economic_service import repository
 from economic_service.models import MemberResult, SettlementRun, Transaction
@@ -70,7 +70,7 @@ async def create_transaction(
 
 @router.post("/transactions/{tx_id}/status/")
 async def set_transaction_status(
-    tx_id: int, body: TransactionStatusIn, session: DbSession, principal: CurrentPrincipal
+    tx_id: PathId, body: TransactionStatusIn, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[TransactionOut]:
     tx = await books.set_status(session, principal, tx_id, body.status)
     await session.flush()
@@ -82,7 +82,7 @@ async def set_transaction_status(
 async def list_transactions(
     session: DbSession,
     principal: CurrentPrincipal,
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
 ) -> Envelope[list[TransactionOut]]:
     return ok([_tx(t) for t in await books.transactions(session, principal, community_id)])
 
@@ -91,7 +91,7 @@ async def list_transactions(
 async def balances(
     session: DbSession,
     principal: CurrentPrincipal,
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
 ) -> Envelope[list[BalanceOut]]:
     """Every account's balance (debits positive, credits negative; they sum to zero)."""
     await require_admin(session, principal, community_id)
@@ -107,7 +107,7 @@ async def balances(
 async def benefits(
     session: DbSession,
     principal: CurrentPrincipal,
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
 ) -> Envelope[list[BenefitOut]]:
     """Approved (FINAL) amounts: every member's for an admin, one's own for a member."""
     try:

@@ -8,6 +8,7 @@ from typing import Annotated
 from cerc_shared.auth import CurrentPrincipal
 from cerc_shared.db import DbSession
 from cerc_shared.envelope import Envelope, ok
+from cerc_shared.ids import PathId, QueryId
 from fastapi import APIRouter, BackgroundTasks, Query, Request, Response, status
 
 from economic_service import repository
@@ -83,7 +84,7 @@ async def request_settlement(
 async def list_settlements(
     session: DbSession,
     principal: CurrentPrincipal,
-    community_id: Annotated[int, Query(ge=1)],
+    community_id: QueryId,
     period: Annotated[str | None, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] = None,
 ) -> Envelope[list[RunOut]]:
     await require_admin(session, principal, community_id)
@@ -93,7 +94,7 @@ async def list_settlements(
 
 @router.get("/settlements/{run_id}/")
 async def get_settlement(
-    run_id: int, session: DbSession, principal: CurrentPrincipal
+    run_id: PathId, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[RunOut]:
     run = await settlements.visible_run(session, principal, run_id)
     return ok(await run_out(session, run))
@@ -101,7 +102,7 @@ async def get_settlement(
 
 @router.post("/settlements/{run_id}/approve/")
 async def approve_settlement(
-    run_id: int, session: DbSession, principal: CurrentPrincipal
+    run_id: PathId, session: DbSession, principal: CurrentPrincipal
 ) -> Envelope[RunOut]:
     final = await settlements.approve(session, principal, run_id)
     return ok(await run_out(session, final))

@@ -29,6 +29,7 @@ from cacer.parameters import (
 from cerc_shared.auth import Principal
 from cerc_shared.envelope import ApiError
 from cerc_shared.readmodels import PlantFacts
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from economic_service import repository
@@ -145,7 +146,19 @@ async def set_parameter(
             name=name, key=key, valid_from=valid_from, value=value, source=source,
             set_by=principal.user_id,
         )  # fmt: skip
-        session.add(existing)
+        try:
+            # Two admins adding the same row at once both find none (FOR UPDATE locks no
+            # row that is not there yet): the second insert meets the first on the key.
+            async with session.begin_nested():
+                session.add(existing)
+                await session.flush()
+        except IntegrityError as exc:
+            raise ApiError(
+                409, "conflict",
+                f"{name} {key or ''} from {valid_from} was just added by someone else; "
+                "read it and send the change again",
+                field="valid_from",
+            ) from exc  # fmt: skip
         created = True
     else:
         existing.value = value

@@ -10,24 +10,24 @@ from .openapi_fuzz import assert_no_5xx, fuzz
 
 
 def test_economic_service_openapi_has_no_5xx(ports: dict[str, int], demo: Demo) -> None:
-    run = fuzz(ports, "economic", demo.manager_token, max_examples=10)
+    run = fuzz(ports, "economic", demo.manager_token, max_examples=30)
     assert_no_5xx(run)
 
 
 def test_economic_platform_admin_routes_have_no_5xx(ports: dict[str, int], demo: Demo) -> None:
     # The dated rule parameters and the zonal prices: a platform admin's (403 otherwise).
     run = fuzz(
-        ports, "economic", demo.admin_token, max_examples=10,
+        ports, "economic", demo.admin_token, max_examples=30,
         paths="^/api/economic/(parameters|prices)/",
     )  # fmt: skip
     assert_no_5xx(run)
 
 
 def test_notification_service_openapi_has_no_5xx(ports: dict[str, int], demo: Demo) -> None:
-    run = fuzz(ports, "notification", demo.manager_token, max_examples=15)
+    run = fuzz(ports, "notification", demo.manager_token, max_examples=30)
     assert_no_5xx(run)
 
 
 def test_reporting_service_openapi_has_no_5xx(ports: dict[str, int], demo: Demo) -> None:
-    run = fuzz(ports, "reporting", demo.manager_token, max_examples=15)
+    run = fuzz(ports, "reporting", demo.manager_token, max_examples=30)
     assert_no_5xx(run)

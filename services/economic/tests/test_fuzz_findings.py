@@ -11,6 +11,7 @@ from datetime import date
 import httpx
 import pytest
 from economic_service.models import AuditRecord, RuleParameter
+from economic_service.service.gse.imports import Problems, read_rows
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -53,6 +54,20 @@ async def test_an_id_beyond_bigint_is_refused_naming_the_field(
     assert fields & {"community_id", "user_id", "tx_id", "run_id"}, fields
 
 
+@pytest.mark.parametrize("period", ["0000-01", "9999-12"])
+async def test_a_month_outside_the_calendar_is_a_422_not_a_500(
+    client: httpx.AsyncClient, period: str
+) -> None:
+    # Found by the fuzzer through the gateway: {"community_id": 2, "period": "0000-01"}.
+    response = await client.post(
+        "/api/economic/settlements/",
+        json={"community_id": 1, "period": period, "kind": "ESTIMATE"},
+        headers=auth(new_id()),
+    )
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["period"]
+
+
 async def test_a_parameter_added_twice_at_once_is_a_409_not_a_500(
     client: httpx.AsyncClient, maker: async_sessionmaker[AsyncSession]
 ) -> None:
@@ -86,3 +101,18 @@ async def test_a_parameter_added_twice_at_once_is_a_409_not_a_500(
                     AuditRecord.details["valid_from"].astext == valid_from.isoformat(),
                 )
             )
+
+
+def test_a_gse_csv_with_a_lone_carriage_return_is_read_not_a_500() -> None:
+    # Found by the fuzzer through the gateway (POST /api/economic/gse/imports/ with a file
+    # of random bytes): csv.Error "new-line character seen in unquoted field", a 500.
+    problems = Problems("f.csv")
+    assert read_rows("f.csv", b"a,b\rc,d\n", problems) == [["a", "b"], ["c", "d"]]
+    assert problems.items == []
+
+
+def test_an_unreadable_gse_csv_is_a_problem_not_a_500() -> None:
+    problems = Problems("f.csv")
+    assert read_rows("f.csv", b'a,"' + b"x" * 200_000, problems) == []
+    (problem,) = problems.items
+    assert problem.expected == "a CSV file"

@@ -49,8 +49,9 @@ def _bad(field: str, message: str, expected: str) -> ApiError:
 async def request_run(
     session: AsyncSession, principal: Principal, community_id: int, period: str, kind: str
 ) -> SettlementRun:
-    if not PERIOD.match(period):
-        raise _bad("period", f"{period!r} is not a month", "YYYY-MM")
+    # Found by the fuzzer: year 0000 has no calendar, and 9999-12 ends beyond it (a 500).
+    if not PERIOD.match(period) or not "0001-01" <= period <= "9999-11":
+        raise _bad("period", f"{period!r} is not a month", "YYYY-MM, 0001-01 to 9999-11")
     if kind not in KINDS:
         raise _bad("kind", f"{kind!r} cannot be requested", " or ".join(KINDS))
     await require_admin(session, principal, community_id)

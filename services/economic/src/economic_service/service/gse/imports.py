@@ -124,11 +124,16 @@ def read_rows(name: str, data: bytes, problems: Problems) -> list[list[str]]:
         return []
     first = text.split("\n", 1)[0]
     delimiter = ";" if first.count(";") > first.count(",") else ","
-    return [
-        [c.strip() for c in r]
-        for r in csv.reader(io.StringIO(text), delimiter=delimiter)
-        if any(c.strip() for c in r)
-    ]
+    try:
+        # newline="": a lone carriage return ends a line as the csv module expects.
+        return [
+            [c.strip() for c in r]
+            for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+            if any(c.strip() for c in r)
+        ]
+    except csv.Error as exc:  # found by the fuzzer: it was a 500
+        problems.add(None, None, "a CSV file", f"not readable: {exc}")
+        return []
 
 
 def _decimal(problems: Problems, line: int, column: str, raw: str, places: int) -> Decimal | None:

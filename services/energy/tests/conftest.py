@@ -117,6 +117,8 @@ def settings() -> EnergySettings:
         consumer_group_prefix=f"energy-tests-{uuid.uuid4().hex[:8]}",
         # Read models are fed through the consumer's handler in the tests.
         consume_read_models=False,
+        # The community hours are computed by the tests that read them, when they say.
+        community_hours=False,
         ingest_poll_timeout_ms=50,
     )
 

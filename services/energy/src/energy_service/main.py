@@ -21,6 +21,7 @@ from energy_service.api import (
     predictions,
 )
 from energy_service.events import READ_MODEL_TOPICS, read_model_handler
+from energy_service.hourly.service import CommunityHoursWorker, DirtyMarker
 from energy_service.imports.jobs import ImportJobs
 from energy_service.ingest import MeasurementIngestor
 from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
@@ -49,6 +50,17 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 raw_retention=duration(settings.influx_raw_retention),
             )
             runtime.on_close(store.close)
+            store.on_written = DirtyMarker(runtime.sessionmaker)
+            runtime.add(
+                CommunityHoursWorker(
+                    runtime.sessionmaker,
+                    store,
+                    period_s=settings.community_hours_period_s,
+                    months_back=settings.community_hours_months,
+                ),
+                name="community_hours",
+                start=settings.community_hours,
+            )
             if settings.influx_ensure_bucket:
                 await store.ensure_bucket()
             if settings.retention_setup:

@@ -54,6 +54,12 @@ class EnergySettings(ServiceSettings):
     # the worker runs where ``import_jobs`` is on (every replica may: jobs are claimed).
     import_background_bytes: int = 2 * 1024 * 1024
     import_jobs: bool = True
+    # A community's hourly sums kept ahead of time for its aggregates
+    # (hourly/service.py): the worker's round when idle, and how many months
+    # back it keeps them (older spans are aggregated directly).
+    community_hours: bool = True
+    community_hours_period_s: float = 5.0
+    community_hours_months: int = 24
     # The read models of plants and memberships (plant.v1, membership.v1).
     consume_read_models: bool = True
     # How long a caller's reading scope (which plants and days they may read) is kept for

@@ -20,7 +20,7 @@ left, ``start < timestamp <= end``, and buckets are ``(start, end]``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -356,6 +356,9 @@ class InfluxTimeSeries:
             headers={"Authorization": f"Token {token}"},
             timeout=aiohttp.ClientTimeout(total=timeout_s),
         )
+        # Told after each successful write (the precomputed hourly sums mark
+        # the plant-hours written: hourly/service.py); None: nobody listens.
+        self.on_written: Callable[[Sequence[Point]], Awaitable[None]] | None = None
 
     @property
     def bucket(self) -> str:
@@ -393,6 +396,8 @@ class InfluxTimeSeries:
         if not points:
             return
         await self.write_lines([to_line(p) for p in points])
+        if self.on_written is not None:
+            await self.on_written(points)
 
     async def write_lines(self, lines: Sequence[str]) -> None:
         await self._write_lines(lines, self._write_params)
@@ -442,6 +447,8 @@ class InfluxTimeSeries:
                 f"{fields} {label}"
             )
         await self._write_lines(lines, self._quarter_params)
+        if self.on_written is not None:
+            await self.on_written(points)
 
     def _selection(self, query: SeriesQuery, fields: Sequence[str] | None) -> str:
         parts = [

@@ -23,6 +23,7 @@ from pydantic import AwareDatetime, BaseModel
 from energy_service import service
 from energy_service.aggregation import AggregateResolution, Bucket, Point, aggregate, bucket_bounds
 from energy_service.api.deps import Store
+from energy_service.hourly.service import precomputed_buckets
 from energy_service.models import registry
 from energy_service.quantities import QUARTER_HOUR_S, quarters_of, settle
 from energy_service.service import check_storable
@@ -178,6 +179,14 @@ async def aggregations(
     plants = await _perimeter(
         session, principal, by, community_id, plant_id, member_id, primary_substation, first, last
     )
+    with_shared = by in ("community", "substation")
+    if with_shared and community_id is not None:
+        precomputed = await precomputed_buckets(
+            session, community_id, first, last, resolution,
+            primary_substation=primary_substation if by == "substation" else None,
+        )  # fmt: skip
+        if precomputed is not None:
+            return _answer([_out(b) for b in precomputed], by, resolution, first, format)
     settled = []
     if plants:
         sums = await store.energy_sums(
@@ -187,10 +196,14 @@ async def aggregations(
         settled = settle(quarters_of(sums), 900 if resolution == "15min" else 3600)
     buckets = [
         _out(b)
-        for b in aggregate(
-            plants, settled, first, last, resolution, with_shared=by in ("community", "substation")
-        )
+        for b in aggregate(plants, settled, first, last, resolution, with_shared=with_shared)
     ]
+    return _answer(buckets, by, resolution, first, format)
+
+
+def _answer(
+    buckets: list[AggregateOut], by: str, resolution: str, first: datetime, format: str
+) -> Envelope[list[AggregateOut]] | Response:
     if format == "csv":
         return _csv(buckets, f"{by}-{resolution}-{first.astimezone(ITALY):%Y%m%d}.csv")
     return ok(buckets)

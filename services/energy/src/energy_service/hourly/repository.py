@@ -1,0 +1,155 @@
+"""The queries of the precomputed hourly sums."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, fields
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from energy_service.hourly.compute import HourRow
+from energy_service.hourly.models import community_hours, community_months, hourly_dirty
+from energy_service.models import registry
+
+# In the order of HourRow's fields, which the rows are built from.
+ROW_COLUMNS = [community_hours.c[f.name] for f in fields(HourRow)]
+
+
+class HourlyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # ------------------------------------------------------------- reads
+
+    async def month_digests(self, community_id: int, months: Sequence[date]) -> dict[date, str]:
+        rows = await self.session.execute(
+            select(community_months.c.month, community_months.c.stays_sha256).where(
+                community_months.c.community_id == community_id,
+                community_months.c.month.in_(list(months)),
+            )
+        )
+        return {month: digest for month, digest in rows}
+
+    async def any_dirty(self, plant_ids: Sequence[int], start: datetime, end: datetime) -> bool:
+        found = await self.session.scalar(
+            select(hourly_dirty.c.plant_id)
+            .where(
+                hourly_dirty.c.plant_id.in_(list(plant_ids)),
+                hourly_dirty.c.hour >= start,
+                hourly_dirty.c.hour < end,
+            )
+            .limit(1)
+        )
+        return found is not None
+
+    async def rows(
+        self,
+        community_id: int,
+        start: datetime,
+        end: datetime,
+        primary_substation: str | None = None,
+    ) -> list[HourRow]:
+        query = select(*ROW_COLUMNS).where(
+            community_hours.c.community_id == community_id,
+            community_hours.c.hour >= start,
+            community_hours.c.hour < end,
+        )
+        if primary_substation is not None:
+            query = query.where(community_hours.c.primary_substation == primary_substation)
+        return [HourRow(*row) for row in await self.session.execute(query)]
+
+    async def dirty(self, limit: int) -> list[tuple[int, datetime, datetime]]:
+        """The oldest marks: (plant, hour, marked at)."""
+        rows = await self.session.execute(
+            select(hourly_dirty.c.plant_id, hourly_dirty.c.hour, hourly_dirty.c.marked_at)
+            .order_by(hourly_dirty.c.marked_at)
+            .limit(limit)
+        )
+        return [(p, h, m) for p, h, m in rows]
+
+    async def communities_of(self, plant_ids: Iterable[int]) -> dict[int, set[int]]:
+        """Per plant, every community it has a stay in (any date)."""
+        periods = registry.plant_periods
+        rows = await self.session.execute(
+            select(periods.c.plant_id, periods.c.community_id)
+            .where(periods.c.plant_id.in_(sorted(set(plant_ids))))
+            .distinct()
+        )
+        out: dict[int, set[int]] = {}
+        for plant_id, community_id in rows:
+            out.setdefault(plant_id, set()).add(community_id)
+        return out
+
+    async def community_ids(self) -> list[int]:
+        periods = registry.plant_periods
+        rows = await self.session.scalars(select(periods.c.community_id).distinct())
+        return sorted(rows)
+
+    async def first_day(self, community_id: int) -> date | None:
+        periods = registry.plant_periods
+        found: date | None = await self.session.scalar(
+            select(func.min(periods.c.valid_from)).where(periods.c.community_id == community_id)
+        )
+        return found
+
+    # ------------------------------------------------------------ writes
+
+    async def mark(self, marks: Iterable[tuple[int, datetime]]) -> None:
+        unique = sorted(set(marks))
+        if not unique:
+            return
+        statement = insert(hourly_dirty).values([{"plant_id": p, "hour": h} for p, h in unique])
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["plant_id", "hour"],
+                set_={"marked_at": func.clock_timestamp()},
+            )
+        )
+
+    async def unmark(self, marks: Sequence[tuple[int, datetime, datetime]]) -> None:
+        """Drop the marks taken, unless marked again since (then they stay): a mark
+        made after they were read is later than every mark read."""
+        if not marks:
+            return
+        read_up_to = max(m for _, _, m in marks)
+        await self.session.execute(
+            delete(hourly_dirty).where(
+                tuple_(hourly_dirty.c.plant_id, hourly_dirty.c.hour).in_(
+                    [(p, h) for p, h, _ in marks]
+                ),
+                hourly_dirty.c.marked_at <= read_up_to,
+            )
+        )
+
+    async def replace_rows(
+        self, community_id: int, start: datetime, end: datetime, rows: Sequence[HourRow]
+    ) -> None:
+        await self.session.execute(
+            delete(community_hours).where(
+                community_hours.c.community_id == community_id,
+                community_hours.c.hour >= start,
+                community_hours.c.hour < end,
+            )
+        )
+        for first in range(0, len(rows), 2000):
+            await self.session.execute(
+                insert(community_hours),
+                [
+                    {"community_id": community_id, **asdict(row)}
+                    for row in rows[first : first + 2000]
+                ],
+            )
+
+    async def computed(self, community_id: int, month: date, digest: str) -> None:
+        statement = insert(community_months).values(
+            community_id=community_id, month=month, stays_sha256=digest
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["community_id", "month"],
+                set_={"stays_sha256": digest, "computed_at": func.now()},
+            )
+        )

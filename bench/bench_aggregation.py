@@ -46,7 +46,7 @@ from cerc_shared import testing as kit  # noqa: E402
 from cerc_shared.consumer import IdempotentConsumer  # noqa: E402
 from cerc_shared.events import Event, EventEnvelope  # noqa: E402
 from cerc_shared.events.cer import MembershipStarted, PlantRegistered  # noqa: E402
-from energy_service.aggregation import aggregate  # noqa: E402
+from energy_service.aggregation import AggregateResolution, aggregate  # noqa: E402
 from energy_service.events import handle_read_model_event  # noqa: E402
 from energy_service.hourly.compute import hour_rows, month_span, next_month, stays_digest  # noqa: E402
 from energy_service.hourly.repository import HourlyRepository  # noqa: E402
@@ -218,7 +218,7 @@ async def precomputed(plants: int, requests: int) -> None:
             async with kit.asgi_client(app, "http://energy") as client:
                 year = {"start": "2025-01-01T00:00:00+01:00", "end": "2026-01-01T00:00:00+01:00"}
                 march = {"start": "2025-03-01T00:00:00+01:00", "end": "2025-04-01T00:00:00+02:00"}
-                cases = [
+                cases: list[tuple[str, AggregateResolution, dict[str, str]]] = [
                     ("community", "hour", march), ("community", "day", year),
                     ("community", "month", year), ("community", "year", year),
                     ("substation", "day", year),
@@ -245,7 +245,7 @@ async def precomputed(plants: int, requests: int) -> None:
                         raise SystemExit("the aggregate came back without shared energy")
                     async with maker() as session:
                         if await precomputed_buckets(
-                            session, COMMUNITY, *bounds(span), resolution,
+                            session, app.state.timeseries, COMMUNITY, *bounds(span), resolution,
                             primary_substation=substation,
                         ) is None:  # fmt: skip
                             raise SystemExit("the precomputed sums were not usable")

@@ -1,8 +1,9 @@
 """The community's precomputed hourly sums (``hourly/``) on real PostgreSQL and
 InfluxDB: the aggregates they give are the direct path's, bucket for bucket
 (a plant joining mid-month, official data superseding iot in an hour, derived
-exchange, the 23-hour day); they are not read while a written hour is not yet
-taken in or after the registry's stays changed, and are brought up to date."""
+exchange, the 23-hour day); an hour written since is computed at request time
+until the worker takes it in; a month whose stays changed is not read until
+computed again."""
 
 from __future__ import annotations
 
@@ -104,11 +105,20 @@ class Community:
                 out.append(response.json()["data"])
         return out
 
-    async def usable(self, session: AsyncSession) -> bool:
+    async def usable(
+        self, session: AsyncSession, store: InfluxTimeSeries, end: datetime = END
+    ) -> bool:
         found = await precomputed_buckets(
-            session, self.id, START, END, "day", primary_substation=None
+            session, store, self.id, START, end, "day", primary_substation=None
         )
         return found is not None
+
+    async def forget(self, maker: async_sessionmaker[AsyncSession]) -> None:
+        """Drop the months' digests: the service answers by the direct path."""
+        async with maker() as session, session.begin():
+            await session.execute(
+                delete(community_months).where(community_months.c.community_id == self.id)
+            )
 
 
 async def compute(
@@ -142,11 +152,11 @@ async def test_precomputed_aggregates_equal_the_direct_path(
     c = Community(read_models)
     await c.setup(store)
     async with sessionmaker() as session:
-        assert not await c.usable(session)  # nothing computed yet: the direct path
+        assert not await c.usable(session, store)  # nothing computed yet: the direct path
     direct = await c.answers(client)
     await compute(sessionmaker, store, c)
     async with sessionmaker() as session:
-        assert await c.usable(session)
+        assert await c.usable(session, store)
         rows = (
             await session.execute(
                 select(community_hours.c.hour).where(community_hours.c.community_id == c.id)
@@ -160,7 +170,7 @@ async def test_precomputed_aggregates_equal_the_direct_path(
     assert day["coverage"]["official"] == 2
 
 
-async def test_a_written_hour_and_a_changed_stay_are_read_directly_until_taken_in(
+async def test_a_written_hour_is_computed_on_request_and_a_changed_stay_read_directly(
     client: httpx.AsyncClient,
     store: InfluxTimeSeries,
     read_models: ReadModels,
@@ -169,34 +179,42 @@ async def test_a_written_hour_and_a_changed_stay_are_read_directly_until_taken_i
     c = Community(read_models)
     await c.setup(store)
     await compute(sessionmaker, store, c)
-    # A corrected official figure for one hour of April.
+    # A corrected official figure for one hour of April: computed at request
+    # time from the store until the worker takes it in.
     corrected = datetime(2025, 4, 10, 11, 0, tzinfo=UTC)
     values = {"energy_withdrawn_kwh": 42.0}
     await store.write([EnergyPoint(c.plants["far"], "official", "official", corrected, values)])
     async with sessionmaker() as session:
-        assert not await c.usable(session)
-    direct = await c.answers(client)
+        assert await c.usable(session, store)
+        stale = await session.scalar(
+            select(community_hours.c.official).where(
+                community_hours.c.community_id == c.id,
+                community_hours.c.hour == corrected - timedelta(hours=1),
+                community_hours.c.primary_substation == S2,
+            )
+        )
+    assert stale == 0  # the stored row does not know the official figure yet
+    overlaid = await c.answers(client)
+    tenth = next(d for d in overlaid[2] if d["start"] == "2025-04-10T00:00:00+02:00")
+    assert tenth["coverage"]["official"] == 1
     while await process_dirty(sessionmaker, store):
         pass
-    async with sessionmaker() as session:
-        assert await c.usable(session)
-    same(await c.answers(client), direct)
+    taken_in = await c.answers(client)
+    same(overlaid, taken_in)
+    await c.forget(sessionmaker)
+    same(taken_in, await c.answers(client))
+    await compute(sessionmaker, store, c)
 
     # A plant joins on 20 April: April is computed again, March still holds.
     await register(read_models, c.manager + 1, S2, c.id, date(2025, 4, 20))
     async with sessionmaker() as session:
-        assert not await c.usable(session)
-        assert (
-            await precomputed_buckets(
-                session, c.id, START, START + timedelta(days=31), "day", primary_substation=None
-            )
-            is not None
-        )
+        assert not await c.usable(session, store)
+        assert await c.usable(session, store, end=START + timedelta(days=31))
     direct = await c.answers(client)
     async with sessionmaker() as session, session.begin():
         await compute_span(session, store, c.id, APRIL)
     async with sessionmaker() as session:
-        assert await c.usable(session)
+        assert await c.usable(session, store)
     same(await c.answers(client), direct)
 
 

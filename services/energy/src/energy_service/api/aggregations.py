@@ -182,7 +182,7 @@ async def aggregations(
     with_shared = by in ("community", "substation")
     if with_shared and community_id is not None:
         precomputed = await precomputed_buckets(
-            session, community_id, first, last, resolution,
+            session, store, community_id, first, last, resolution,
             primary_substation=primary_substation if by == "substation" else None,
         )  # fmt: skip
         if precomputed is not None:

@@ -33,17 +33,20 @@ class HourlyRepository:
         )
         return {month: digest for month, digest in rows}
 
-    async def any_dirty(self, plant_ids: Sequence[int], start: datetime, end: datetime) -> bool:
-        found = await self.session.scalar(
-            select(hourly_dirty.c.plant_id)
+    async def dirty_hours(
+        self, plant_ids: Sequence[int], start: datetime, end: datetime
+    ) -> list[datetime]:
+        """The marked hours of these plants in ``[start, end)``."""
+        found = await self.session.scalars(
+            select(hourly_dirty.c.hour)
             .where(
                 hourly_dirty.c.plant_id.in_(list(plant_ids)),
                 hourly_dirty.c.hour >= start,
                 hourly_dirty.c.hour < end,
             )
-            .limit(1)
+            .distinct()
         )
-        return found is not None
+        return list(found)
 
     async def rows(
         self,

@@ -17,12 +17,14 @@ And because a continuous query cannot apply the per-hour precedence
 (official > manual > iot) and the per-quarter-hour derivation of the exchange.
 
 Correctness never depends on freshness: the rows of a community month are read
-only when (a) the month was computed with the registry stays it has now
-(``community_months.stays_sha256``) and (b) no plant-hour of the span has been
-written since (``hourly_dirty``, marked by the store after each write).
-Otherwise the request takes the direct path, and the worker
-(:class:`CommunityHoursWorker`) brings the rows up to date: the marked hours
-of the communities concerned, then the months whose stays changed.
+only when the month was computed with the registry stays it has now
+(``community_months.stays_sha256``); otherwise the request takes the direct
+path. Plant-hours written since their rows were computed are marked
+(``hourly_dirty``, by the store after each write): a request computes those
+hours from the store (the current hour, as readings arrive) in place of their
+rows, or takes the direct path when they span more than two days. The worker
+(:class:`CommunityHoursWorker`) brings the rows up to date: the marked hours of
+the communities concerned, then the months whose stays changed.
 """
 
 from __future__ import annotations
@@ -53,8 +55,15 @@ from energy_service.timeseries import EnergyPoint, Point, SeriesQuery, TimeSerie
 log = logging.getLogger(__name__)
 
 
+# Marked hours spanning more than this are not settled at request time: the
+# request takes the direct path (an import of a month is taken in by the worker
+# within seconds).
+MAX_FRESH_SPAN = timedelta(days=2)
+
+
 async def precomputed_buckets(
     session: AsyncSession,
+    store: TimeSeriesStore,
     community_id: int,
     start: datetime,
     end: datetime,
@@ -63,7 +72,11 @@ async def precomputed_buckets(
     primary_substation: str | None,
 ) -> list[Bucket] | None:
     """The community's (or one substation's) buckets from the hourly sums, or
-    None when they cannot be trusted for the span (then: the direct path)."""
+    None when they cannot be used for the span (then: the direct path).
+
+    Hours written since they were computed (readings arrive all the time in the
+    current hour) are computed here from the store, as the worker will, and
+    take the place of their rows."""
     if resolution == "15min":
         return None
     months = months_between(start, end)
@@ -74,9 +87,23 @@ async def precomputed_buckets(
     stored = await repository.month_digests(community_id, months)
     if any(stored.get(month) != stays_digest(stays, month) for month in months):
         return None
-    if stays and await repository.any_dirty(sorted({s.plant_id for s in stays}), start, end):
-        return None
+    plant_ids = sorted({s.plant_id for s in stays})
+    dirty = await repository.dirty_hours(plant_ids, start, end) if stays else []
     rows = await repository.rows(community_id, start, end, primary_substation)
+    if dirty:
+        low, high = min(dirty), max(dirty) + timedelta(hours=1)
+        if high - low > MAX_FRESH_SPAN:
+            return None
+        sums = await store.energy_sums(
+            SeriesQuery(start=low, end=high, plant_ids=plant_ids),
+            timedelta(seconds=QUARTER_HOUR_S),
+        )
+        fresh = hour_rows(stays, settle(quarters_of(sums), HOUR_S), low, high)
+        rows = [r for r in rows if not low <= r.hour < high] + [
+            r
+            for r in fresh
+            if primary_substation is None or r.primary_substation == primary_substation
+        ]
     return buckets_of(rows, start, end, resolution, with_shared=True)
 
 

@@ -163,25 +163,32 @@ class DirtyMarker:
 async def process_dirty(
     sessionmaker: async_sessionmaker[AsyncSession], store: TimeSeriesStore, limit: int = 5000
 ) -> int:
-    """Bring the marked hours up to date (oldest marks first); how many were taken."""
-    async with sessionmaker() as session, session.begin():
+    """Bring the marked hours up to date (oldest marks first); how many were taken.
+
+    Each community month in its own transaction, the marks dropped last in a short
+    one: a mark being dropped is locked, and the ingestion marking the same hour
+    again waits for that transaction, not for the InfluxDB reads."""
+    async with sessionmaker() as session:
         repository = HourlyRepository(session)
         marks = await repository.dirty(limit)
         if not marks:
             return 0
         communities = await repository.communities_of(p for p, _, _ in marks)
-        spans: dict[tuple[int, date], tuple[datetime, datetime]] = {}
-        for plant_id, hour, _ in marks:
-            month = hour.astimezone(ITALY).date().replace(day=1)
-            for community_id in communities.get(plant_id, ()):
-                low, high = spans.get((community_id, month), (hour, hour))
-                spans[(community_id, month)] = (min(low, hour), max(high, hour))
-        for (community_id, month), (low, high) in sorted(spans.items()):
-            stored = await repository.month_digests(community_id, [month])
-            if month not in stored:
-                continue  # never computed: read directly until the month is
-            await compute_span(session, store, community_id, month, low, high + timedelta(hours=1))
-        await repository.unmark(marks)
+    spans: dict[tuple[int, date], tuple[datetime, datetime]] = {}
+    for plant_id, hour, _ in marks:
+        month = hour.astimezone(ITALY).date().replace(day=1)
+        for community_id in communities.get(plant_id, ()):
+            low, high = spans.get((community_id, month), (hour, hour))
+            spans[(community_id, month)] = (min(low, hour), max(high, hour))
+    for (community_id, month), (low, high) in sorted(spans.items()):
+        async with sessionmaker() as session, session.begin():
+            stored = await HourlyRepository(session).month_digests(community_id, [month])
+            if month in stored:  # else read directly until the month is computed
+                await compute_span(
+                    session, store, community_id, month, low, high + timedelta(hours=1)
+                )
+    async with sessionmaker() as session, session.begin():
+        await HourlyRepository(session).unmark(marks)
     return len(marks)
 
 

@@ -5,14 +5,20 @@ mid-month), random settled plant-hours from several sources, the DST months."""
 from __future__ import annotations
 
 import random
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import get_args
 
 import pytest
 from cerc_shared.readmodels import PlantStay
 from energy_service.aggregation import AggregateResolution, Bucket, aggregate
-from energy_service.hourly.compute import buckets_of, hour_rows, month_span, stays_digest
+from energy_service.hourly.compute import (
+    buckets_of,
+    columns_of,
+    hour_rows,
+    month_span,
+    stays_digest,
+)
 from energy_service.quantities import IntervalQuantities
 
 SUBSTATIONS = ("AC1", "AC2", None)
@@ -90,16 +96,33 @@ def test_rows_give_the_direct_paths_buckets(seed: int) -> None:
         if resolution == "15min":
             continue
         same(
-            buckets_of(rows, start, end, resolution, with_shared=True),
+            buckets_of(columns_of(rows), start, end, resolution, with_shared=True),
             aggregate(stays, items, start, end, resolution, with_shared=True),
         )
     for substation in ("AC1", ""):
         mine = [r for r in rows if r.primary_substation == substation]
         theirs = [s for s in stays if (s.primary_substation or "") == substation]
         same(
-            buckets_of(mine, start, end, "day", with_shared=True),
+            buckets_of(columns_of(mine), start, end, "day", with_shared=True),
             aggregate(theirs, items, start, end, "day", with_shared=True),
         )
+
+
+def test_hours_replaced_in_the_columns() -> None:
+    rng = random.Random(4)
+    stays = community(rng)
+    start, end = month_span(date(2025, 4, 1))
+    before, after = settled(rng, start, end), settled(rng, start, end)
+    low, high = start + timedelta(days=3), start + timedelta(days=4, hours=5)
+    mixed = [i for i in before if not low <= i.start < high] + [
+        i for i in after if low <= i.start < high
+    ]
+    overlaid = columns_of(hour_rows(stays, before, start, end)).outside(low, high)
+    overlaid = overlaid.plus(columns_of(hour_rows(stays, after, low, high)))
+    same(
+        buckets_of(overlaid, start, end, "day", with_shared=True),
+        aggregate(stays, mixed, start, end, "day", with_shared=True),
+    )
 
 
 def test_the_digest_changes_with_the_days_a_plant_counts_in_the_month() -> None:

@@ -201,8 +201,73 @@ def hour_rows(
     return out
 
 
+@dataclass(frozen=True)
+class HourColumns:
+    """Hour rows by column (what a request reads: one array per quantity, so a
+    year of a community is summed into its buckets by numpy, not row by row)."""
+
+    substations: list[str]
+    substation: NDArray[np.int64]  # index into ``substations``
+    hour: NDArray[np.int64]  # UTC epoch seconds of the hour's start
+    # produced, consumed, fed-in, withdrawn, self-consumption (kWh)
+    energy: NDArray[np.float64]
+    # official, manual, iot, missing (point-hours)
+    coverage: NDArray[np.int64]
+    wh: NDArray[np.int64]  # the engine's fed-in and withdrawn Wh
+    exchange: NDArray[np.int64]
+
+    def outside(self, start: datetime, end: datetime) -> HourColumns:
+        """Without the hours of ``[start, end)``."""
+        keep = (self.hour < int(start.timestamp())) | (self.hour >= int(end.timestamp()))
+        return HourColumns(
+            self.substations, self.substation[keep], self.hour[keep], self.energy[:, keep],
+            self.coverage[:, keep], self.wh[:, keep], self.exchange[keep],
+        )  # fmt: skip
+
+    def plus(self, other: HourColumns) -> HourColumns:
+        names = list(self.substations)
+        for name in other.substations:
+            if name not in names:
+                names.append(name)
+        moved = np.array([names.index(n) for n in other.substations], dtype=np.int64)
+        return HourColumns(
+            names,
+            np.concatenate([self.substation, moved[other.substation]]),
+            np.concatenate([self.hour, other.hour]),
+            np.concatenate([self.energy, other.energy], axis=1),
+            np.concatenate([self.coverage, other.coverage], axis=1),
+            np.concatenate([self.wh, other.wh], axis=1),
+            np.concatenate([self.exchange, other.exchange]),
+        )
+
+
+def columns_of(rows: Sequence[HourRow]) -> HourColumns:
+    names = sorted({r.primary_substation for r in rows})
+    return HourColumns(
+        names,
+        np.array([names.index(r.primary_substation) for r in rows], dtype=np.int64),
+        np.array([int(r.hour.timestamp()) for r in rows], dtype=np.int64),
+        np.array(
+            [
+                [r.produced_kwh for r in rows], [r.consumed_kwh for r in rows],
+                [r.fed_in_kwh for r in rows], [r.withdrawn_kwh for r in rows],
+                [r.self_consumption_kwh for r in rows],
+            ],
+            dtype=np.float64,
+        ).reshape(5, len(rows)),
+        np.array(
+            [[r.official for r in rows], [r.manual for r in rows], [r.iot for r in rows],
+             [r.missing for r in rows]],
+            dtype=np.int64,
+        ).reshape(4, len(rows)),
+        np.array([[r.fed_in_wh for r in rows], [r.withdrawn_wh for r in rows]], dtype=np.int64)
+        .reshape(2, len(rows)),
+        np.array([r.exchange for r in rows], dtype=np.int64),
+    )  # fmt: skip
+
+
 def buckets_of(
-    rows: Sequence[HourRow],
+    columns: HourColumns,
     start: datetime,
     end: datetime,
     resolution: AggregateResolution,
@@ -219,41 +284,41 @@ def buckets_of(
         if not buckets or at >= buckets[-1].end:
             buckets.append(Bucket(*bucket_bounds(at, resolution)))
         bucket_of_hour[h] = len(buckets) - 1
-    substations: dict[str, int] = {}
-    fed_in: list[tuple[int, int, int]] = []
-    withdrawn: list[tuple[int, int, int]] = []
-    names = {bit: name for name, bit in EXCHANGE_BITS.items()}
-    for row in rows:
-        h = (int(row.hour.timestamp()) - first) // HOUR_S
-        if not 0 <= h < hours:
-            continue
-        bucket = buckets[bucket_of_hour[h]]
-        bucket.produced_kwh += row.produced_kwh
-        bucket.consumed_kwh += row.consumed_kwh
-        bucket.fed_in_kwh += row.fed_in_kwh
-        bucket.withdrawn_kwh += row.withdrawn_kwh
-        bucket.self_consumption_kwh += row.self_consumption_kwh
-        coverage = bucket.coverage
-        coverage["official"] += row.official
-        coverage["manual"] += row.manual
-        coverage["iot"] += row.iot
-        coverage["missing"] += row.missing
-        if row.exchange:
-            bucket.exchange.update(name for bit, name in names.items() if row.exchange & bit)
-        sub = substations.setdefault(row.primary_substation, len(substations))
-        fed_in.append((sub, h, row.fed_in_wh))
-        withdrawn.append((sub, h, row.withdrawn_wh))
+    index = (columns.hour - first) // HOUR_S
+    inside = (index >= 0) & (index < hours)
+    index, substation = index[inside], columns.substation[inside]
+    of_bucket = bucket_of_hour[index]
+    count = len(buckets)
+
+    def per_bucket(values: NDArray[np.float64] | NDArray[np.int64]) -> NDArray[np.float64]:
+        return np.asarray(
+            np.bincount(of_bucket, weights=values[inside], minlength=count), dtype=np.float64
+        )
+
+    energy = [per_bucket(columns.energy[k]) for k in range(5)]
+    coverage = [per_bucket(columns.coverage[k]) for k in range(4)]
+    seen = {
+        name: per_bucket((columns.exchange & bit) != 0) > 0 for name, bit in EXCHANGE_BITS.items()
+    }
+    for b, bucket in enumerate(buckets):
+        bucket.produced_kwh = float(energy[0][b])
+        bucket.consumed_kwh = float(energy[1][b])
+        bucket.fed_in_kwh = float(energy[2][b])
+        bucket.withdrawn_kwh = float(energy[3][b])
+        bucket.self_consumption_kwh = float(energy[4][b])
+        for k, name in enumerate((*SOURCES, "missing")):
+            bucket.coverage[name] = int(coverage[k][b])
+        bucket.exchange.update(name for name, flags in seen.items() if flags[b])
     if with_shared and resolution != "15min":
-        fed, wd = (np.zeros((len(substations), hours), dtype=np.int64) for _ in range(2))
-        for matrix, items in ((fed, fed_in), (wd, withdrawn)):
-            if items:
-                cells = np.array(items, dtype=np.int64)
-                matrix[cells[:, 0], cells[:, 1]] = cells[:, 2]
-        per_substation = shared_energy(fed, wd).sum(axis=0)
-        configuration = shared_energy(fed.sum(axis=0), wd.sum(axis=0))
-        shared = np.bincount(bucket_of_hour, weights=per_substation, minlength=len(buckets))
-        whole = np.bincount(bucket_of_hour, weights=configuration, minlength=len(buckets))
-        for index, bucket in enumerate(buckets):
-            bucket.shared_wh = int(shared[index])
-            bucket.shared_configuration_wh = int(whole[index])
+        shape = (len(columns.substations), hours)
+        fed, withdrawn = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
+        np.add.at(fed, (substation, index), columns.wh[0][inside])
+        np.add.at(withdrawn, (substation, index), columns.wh[1][inside])
+        per_substation = shared_energy(fed, withdrawn).sum(axis=0)
+        configuration = shared_energy(fed.sum(axis=0), withdrawn.sum(axis=0))
+        shared = np.bincount(bucket_of_hour, weights=per_substation, minlength=count)
+        whole = np.bincount(bucket_of_hour, weights=configuration, minlength=count)
+        for b, bucket in enumerate(buckets):
+            bucket.shared_wh = int(shared[b])
+            bucket.shared_configuration_wh = int(whole[b])
     return buckets

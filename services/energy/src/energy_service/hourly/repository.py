@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import date, datetime
 
-from sqlalchemy import delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
+import numpy as np
+from sqlalchemy import BigInteger, cast, delete, func, select, tuple_
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_service.hourly.compute import HourRow
+from energy_service.hourly.compute import HourColumns, HourRow, columns_of
 from energy_service.hourly.models import community_hours, community_months, hourly_dirty
 from energy_service.models import registry
 
-# In the order of HourRow's fields, which the rows are built from.
-ROW_COLUMNS = [community_hours.c[f.name] for f in fields(HourRow)]
+# After the hour (epoch seconds): energy (5), Wh (2), coverage (4), exchange.
+COLUMN_NAMES = (
+    "produced_kwh", "consumed_kwh", "fed_in_kwh", "withdrawn_kwh", "self_consumption_kwh",
+    "fed_in_wh", "withdrawn_wh", "official", "manual", "iot", "missing", "exchange",
+)  # fmt: skip
 
 
 class HourlyRepository:
@@ -48,21 +52,44 @@ class HourlyRepository:
         )
         return list(found)
 
-    async def rows(
+    async def columns(
         self,
         community_id: int,
         start: datetime,
         end: datetime,
         primary_substation: str | None = None,
-    ) -> list[HourRow]:
-        query = select(*ROW_COLUMNS).where(
-            community_hours.c.community_id == community_id,
-            community_hours.c.hour >= start,
-            community_hours.c.hour < end,
+    ) -> HourColumns:
+        """The rows of ``[start, end)`` by column: one row of arrays per substation
+        (a year of three substations is three rows, not 26,000)."""
+        c = community_hours.c
+        epoch = cast(func.extract("epoch", c.hour), BigInteger)
+        arrays = [
+            func.array_agg(aggregate_order_by(column, c.hour))
+            for column in (epoch, *(c[name] for name in COLUMN_NAMES))
+        ]
+        query = (
+            select(c.primary_substation, *arrays)
+            .where(c.community_id == community_id, c.hour >= start, c.hour < end)
+            .group_by(c.primary_substation)
         )
         if primary_substation is not None:
-            query = query.where(community_hours.c.primary_substation == primary_substation)
-        return [HourRow(*row) for row in await self.session.execute(query)]
+            query = query.where(c.primary_substation == primary_substation)
+        groups = (await self.session.execute(query)).all()
+        names = [g[0] for g in groups]
+        if not groups:
+            return columns_of([])
+        parts = [np.array(list(g[1:]), dtype=np.float64) for g in groups]
+        table = np.concatenate(parts, axis=1) if parts else np.zeros((len(COLUMN_NAMES) + 1, 0))
+        ints = table.astype(np.int64)
+        return HourColumns(
+            names,
+            np.concatenate([np.full(p.shape[1], i, dtype=np.int64) for i, p in enumerate(parts)]),
+            ints[0],
+            table[1:6],
+            ints[8:12],
+            ints[6:8],
+            ints[12],
+        )
 
     async def dirty(self, limit: int) -> list[tuple[int, datetime, datetime]]:
         """The oldest marks: (plant, hour, marked at)."""

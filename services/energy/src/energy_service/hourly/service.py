@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from energy_service.aggregation import HOUR_S, AggregateResolution, Bucket
 from energy_service.hourly.compute import (
     buckets_of,
+    columns_of,
     hour_rows,
     month_span,
     months_between,
@@ -89,7 +90,7 @@ async def precomputed_buckets(
         return None
     plant_ids = sorted({s.plant_id for s in stays})
     dirty = await repository.dirty_hours(plant_ids, start, end) if stays else []
-    rows = await repository.rows(community_id, start, end, primary_substation)
+    columns = await repository.columns(community_id, start, end, primary_substation)
     if dirty:
         low, high = min(dirty), max(dirty) + timedelta(hours=1)
         if high - low > MAX_FRESH_SPAN:
@@ -99,12 +100,16 @@ async def precomputed_buckets(
             timedelta(seconds=QUARTER_HOUR_S),
         )
         fresh = hour_rows(stays, settle(quarters_of(sums), HOUR_S), low, high)
-        rows = [r for r in rows if not low <= r.hour < high] + [
-            r
-            for r in fresh
-            if primary_substation is None or r.primary_substation == primary_substation
-        ]
-    return buckets_of(rows, start, end, resolution, with_shared=True)
+        columns = columns.outside(low, high).plus(
+            columns_of(
+                [
+                    r
+                    for r in fresh
+                    if primary_substation is None or r.primary_substation == primary_substation
+                ]
+            )
+        )
+    return buckets_of(columns, start, end, resolution, with_shared=True)
 
 
 async def compute_span(

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from energy_service.hourly.compute import month_span
 from energy_service.hourly.models import community_hours, community_months
 from energy_service.hourly.service import (
     compute_span,
@@ -213,7 +214,7 @@ async def test_a_written_hour_is_computed_on_request_and_a_changed_stay_read_dir
     await register(read_models, c.manager + 1, S2, c.id, date(2025, 4, 20))
     async with sessionmaker() as session:
         assert not await c.usable(session, store)
-        assert await c.usable(session, store, end=START + timedelta(days=31))
+        assert await c.usable(session, store, end=month_span(MARCH)[1])
     direct = await c.answers(client)
     async with sessionmaker() as session, session.begin():
         await compute_span(session, store, c.id, APRIL)

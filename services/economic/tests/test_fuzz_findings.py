@@ -10,12 +10,12 @@ from datetime import date
 
 import httpx
 import pytest
-from economic_service.models import AuditRecord, RuleParameter
+from economic_service.models import AuditRecord, GseCredential, RuleParameter
 from economic_service.service.gse.imports import Problems, read_rows
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .conftest import auth, new_id
+from .conftest import Community, EnergyStandIn, auth, new_id
 
 TOO_BIG = 2**63  # one beyond BIGINT
 
@@ -116,3 +116,31 @@ def test_an_unreadable_gse_csv_is_a_problem_not_a_500() -> None:
     assert read_rows("f.csv", b'a,"' + b"x" * 200_000, problems) == []
     (problem,) = problems.items
     assert problem.expected == "a CSV file"
+
+
+async def test_text_with_a_nul_character_is_a_422_not_a_500(
+    client: httpx.AsyncClient,
+    maker: async_sessionmaker[AsyncSession],
+    energy: tuple[EnergyStandIn, int],
+) -> None:
+    # Found by the gateway fuzzing: PUT /api/economic/gse/credentials/ with a
+    # NUL in client_id reached PostgreSQL, which stores no U+0000 in text.
+    community = Community(maker, energy[0])
+    await community.create()
+    body = {"community_id": community.id, "client_id": "cer\x00gse", "client_secret": "s3cret-gse"}
+    refused = await client.put(
+        "/api/economic/gse/credentials/", json=body, headers=auth(community.admin)
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["code"] == "invalid_character"
+    async with maker() as session:
+        stored = await session.scalar(
+            select(func.count())
+            .select_from(GseCredential)
+            .where(GseCredential.community_id == community.id)
+        )
+    assert stored == 0
+    body["client_id"] = "cer-gse"
+    assert (
+        await client.put("/api/economic/gse/credentials/", json=body, headers=auth(community.admin))
+    ).status_code == 200

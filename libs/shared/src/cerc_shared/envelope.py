@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,22 @@ def _validation_items(exc: RequestValidationError) -> list[ErrorItem]:
     return items
 
 
+# The database's refusals of a character in text (SQLSTATE 22021, 22P05),
+# whichever driver wraps them.
+_CHARACTER_REFUSED = frozenset({"22021", "22P05"})
+
+
+def _refused_text(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if getattr(current, "sqlstate", None) in _CHARACTER_REFUSED:
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -124,6 +141,23 @@ def install_error_handlers(app: FastAPI) -> None:
             [ErrorItem(code=code.get(exc.status_code, "http_error"), message=str(exc.detail))],
             dict(exc.headers) if exc.headers else None,
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        if _refused_text(exc):
+            # PostgreSQL stores no NUL character in text: the input is wrong,
+            # not the service, and the transaction has been rolled back.
+            return error_response(
+                422,
+                [
+                    ErrorItem(
+                        code="invalid_character",
+                        message="text must not contain the NUL character (U+0000)",
+                        expected="text without U+0000",
+                    )
+                ],
+            )
+        raise exc  # anything else is the service's fault: the 500 below, logged
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from cer_service.events import on_user_event
 from cer_service.main import create_app
 from cer_service.models import processed_events
 from cer_service.settings import CerSettings
+from cer_service.user_events import on_user_event
 from cerc_shared import testing as kit
 from cerc_shared.consumer import IdempotentConsumer
 from cerc_shared.events import EventEnvelope

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 from cer_service.models import AuditEntry, KnownUser, Membership, outbox
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.user import ACCOUNT_ERASED, UserUpdated
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -233,3 +235,67 @@ async def test_user_events_are_applied_once(
     async with sessionmaker() as session:
         known = await session.get(KnownUser, 30)
         assert known is not None and known.email == "dario@example.it"
+
+
+async def test_an_account_erased_in_the_user_service_is_erased_here(
+    client: httpx.AsyncClient, users: Users, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """user.v1 says the account was erased: memberships end, personal data goes,
+    the plant's settlement facts stay, and the audit names the person."""
+    cid = (await new_community(client, 40))["id"]
+    await users.register(41, "elena")
+    await add_member(client, cid, 40, "elena")
+    await client.post("/api/plants/", json=plant_body(cid, 41), headers=auth(40))
+    event = UserUpdated(
+        user_id=41,
+        username="erased-41",
+        email="erased-41@erased.invalid",
+        first_name="",
+        last_name="",
+        user_type="PRIVATE",
+        is_active=False,
+        changed=["email", "first_name", "is_active", "last_name", "username", ACCOUNT_ERASED],
+    )
+    envelope = EventEnvelope.wrap(event, producer="user", correlation_id=None)
+    assert await users.consumer.handle(envelope)
+    async with sessionmaker() as session:
+        m = await session.scalar(select(Membership).where(Membership.user_id == 41))
+        assert m is not None and m.erased_at is not None and m.valid_to is not None
+        assert (m.tax_code_sealed, m.iban_sealed) == (None, None)
+        audit = (
+            await session.scalars(
+                select(AuditEntry).where(
+                    AuditEntry.action == "member.erased", AuditEntry.actor_user_id == 41
+                )
+            )
+        ).all()
+        assert len(audit) == 1
+        types = [
+            e["type"]
+            for e in (await session.execute(select(outbox.c.envelope))).scalars()
+            if e["data"].get("user_id") == 41
+        ]
+        assert "membership.erased" in types and "membership.ended" in types
+    # The manager still sees the period (ended), without the person's data.
+    listed = await client.get(f"/api/cer/{cid}/members/?is_active=false", headers=auth(40))
+    row = next(r for r in listed.json()["data"] if r["user_id"] == 41)
+    assert row["erased"] and row["tax_code"] is None and row["username"] == "erased-41"
+    # A plain profile change is not an erasure.
+    await users.register(42, "fabio")
+    await add_member(client, cid, 40, "fabio")
+    plain = UserUpdated(
+        user_id=42,
+        username="fabio",
+        email="fabio@example.it",
+        first_name="Fabio",
+        last_name="Rossi",
+        user_type="PRIVATE",
+        is_active=True,
+        changed=["first_name"],
+    )
+    assert await users.consumer.handle(
+        EventEnvelope.wrap(plain, producer="user", correlation_id=None)
+    )
+    async with sessionmaker() as session:
+        m = await session.scalar(select(Membership).where(Membership.user_id == 42))
+        assert m is not None and m.erased_at is None and m.valid_to is None

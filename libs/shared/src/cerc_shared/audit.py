@@ -132,6 +132,12 @@ class AuditTrail:
             )
         )
 
+    async def by_actor(self, session: AsyncSession, user_id: int) -> list[AuditRecord]:
+        """Everything one person did, oldest first (their data export)."""
+        t = self.table
+        rows = await session.execute(select(t).where(t.c.actor_user_id == user_id).order_by(t.c.id))
+        return [AuditRecord(**row._mapping) for row in rows]
+
     async def page(
         self,
         session: AsyncSession,

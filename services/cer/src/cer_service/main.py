@@ -13,13 +13,13 @@ from fastapi import FastAPI
 
 from cer_service.api import communities, internal, invitations, plants
 from cer_service.api.cached import CachedReads
-from cer_service.events import on_user_event
 from cer_service.models import outbox, processed_events
 from cer_service.read_cache import ReadCache
 from cer_service.registry_watch import RegistryWatch
 from cer_service.service import CerContext
 from cer_service.settings import CerSettings
 from cer_service.storage import LocalFolderStorage
+from cer_service.user_events import on_user_event
 
 
 def create_app(settings: CerSettings | None = None) -> FastAPI:

@@ -11,7 +11,7 @@ from cerc_shared.crypto import FieldCipher
 from cerc_shared.runtime import service_runtime
 from fastapi import FastAPI
 
-from user_service.api import auth, clients, users
+from user_service.api import auth, clients, personal_data, users
 from user_service.api.shortcut import ProfileShortcut
 from user_service.models import outbox
 from user_service.service import AuthContext
@@ -50,7 +50,7 @@ def create_app(settings: UserSettings | None = None) -> FastAPI:
             "OAuth 2.0 client credentials for services and partners."
         ),
         lifespan=lifespan,
-        routers=[auth.router, clients.router, users.router],
+        routers=[auth.router, clients.router, users.router, personal_data.router],
         inner_middleware=[ProfileShortcut],
     )
 

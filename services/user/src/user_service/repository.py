@@ -132,6 +132,15 @@ class RefreshTokenRepository:
             query = query.where(RefreshToken.family_id != sparing)
         await self.session.execute(query.values(revoked_at=datetime.now(UTC)))
 
+    async def of_user(self, user_id: int) -> list[RefreshToken]:
+        """Every refresh token the user was issued (their sign-ins), oldest first."""
+        rows = await self.session.scalars(
+            select(RefreshToken)
+            .where(RefreshToken.user_id == user_id)
+            .order_by(RefreshToken.issued_at, RefreshToken.id)
+        )
+        return list(rows)
+
 
 class LoginThrottleRepository:
     def __init__(self, session: AsyncSession) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
@@ -131,3 +132,50 @@ class ClientToken(BaseModel):
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int
     scope: str
+
+
+# ------------------------------------------------------------ personal data
+
+
+class SignInOut(BaseModel):
+    """One issued refresh token: when a sign-in (or its refresh) happened."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    family_id: uuid.UUID
+    issued_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class AccountActionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    at: datetime
+    action: str
+    entity_type: str
+    entity_id: str
+
+
+class AccountExport(BaseModel):
+    """Everything the user service holds about the caller (GDPR art. 15/20);
+    no secret: password and TOTP hashes and token hashes stay out."""
+
+    profile: UserOut
+    sign_ins: list[SignInOut]
+    actions: list[AccountActionOut]
+    exported_at: datetime
+
+
+class AccountErasure(_Strict):
+    password: str = Password
+    # Required when two-step verification is on.
+    otp: str | None = Field(default=None, pattern=r"^[0-9]{6}$")
+
+
+class AccountErasureOut(BaseModel):
+    user_id: int
+    erased_at: datetime
+    # What is kept, and why (the law): shown to the person as is.
+    retained: list[str]

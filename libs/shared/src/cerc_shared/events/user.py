@@ -49,6 +49,12 @@ class UserUpdated(_UserFacts):
     changed: list[str] = Field(default_factory=list)
 
 
+#: In ``UserUpdated.changed`` when the person had their account erased (GDPR
+#: art. 17): the facts are already pseudonymised and the account inactive; a
+#: service holding the person's data erases what the law lets it erase.
+ACCOUNT_ERASED = "erased"
+
+
 class AccountSecurityChanged(Event):
     """Something about the account's keys happened: the owner is told at once
     (the notification service), whoever did it. ``session_started`` is every

@@ -299,3 +299,54 @@ async def test_an_account_erased_in_the_user_service_is_erased_here(
     async with sessionmaker() as session:
         m = await session.scalar(select(Membership).where(Membership.user_id == 42))
         assert m is not None and m.erased_at is None and m.valid_to is None
+
+
+async def test_manager_corrects_the_start_of_a_current_period(
+    client: httpx.AsyncClient, users: Users, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    cid = (await new_community(client, 50))["id"]
+    await users.register(51, "gaia")
+    await add_member(client, cid, 50, "gaia", joined_on="2025-01-01")
+    url = f"/api/cer/{cid}/members/51/"
+    # Not after today, never overlapping the earlier period: refused at the field, nothing written.
+    before = await _counts(sessionmaker)
+    future = await client.put(url, json={"valid_from": "2999-01-01"}, headers=auth(50))
+    assert future.status_code == 422, future.text
+    assert future.json()["errors"][0]["field"] == "valid_from"
+    assert await _counts(sessionmaker) == before
+    # A member cannot correct their own period; a stranger sees nothing.
+    assert (
+        await client.put(url, json={"valid_from": "2025-02-01"}, headers=auth(51))
+    ).status_code == 403
+    assert (
+        await client.put(url, json={"valid_from": "2025-02-01"}, headers=auth(59))
+    ).status_code == 404
+
+    moved = await client.put(url, json={"valid_from": "2025-03-01"}, headers=auth(50))
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["data"]["valid_from"] == "2025-03-01"
+    async with sessionmaker() as session:
+        last = (
+            await session.execute(select(outbox.c.envelope).order_by(outbox.c.id.desc()).limit(1))
+        ).scalar_one()
+        audit = await session.scalar(
+            select(AuditEntry)
+            .where(AuditEntry.action == "member.updated")
+            .order_by(AuditEntry.id.desc())
+            .limit(1)
+        )
+    assert last["type"] == "membership.updated" and last["data"]["changed"] == ["valid_from"]
+    assert last["data"]["valid_from"] == "2025-03-01"
+    assert audit is not None and audit.before is not None
+    assert audit.before["valid_from"] == "2025-01-01" and audit.after["valid_from"] == "2025-03-01"
+
+    # She left and came back: the new period cannot start inside the old one.
+    left = await client.delete(f"{url}?left_on=2025-06-01", headers=auth(50))
+    assert left.status_code == 200, left.text
+    await add_member(client, cid, 50, "gaia", joined_on="2025-09-01")
+    overlap = await client.put(url, json={"valid_from": "2025-05-01"}, headers=auth(50))
+    assert overlap.status_code == 409, overlap.text
+    error = overlap.json()["errors"][0]
+    assert error["field"] == "valid_from" and "2025-06-01" in error["expected"]
+    fine = await client.put(url, json={"valid_from": "2025-06-01"}, headers=auth(50))
+    assert fine.status_code == 200, fine.text

@@ -258,6 +258,9 @@ class InvitationAccept(_Strict):
 
 class MemberUpdate(_Strict):
     role: Role | None = None
+    # The current period's first day, corrected (e.g. a wrong date at the
+    # invitation); its end is set by DELETE .../members/{user_id}/?left_on=.
+    valid_from: date | None = None
     member_type: MemberType | None = None
     body_type: BodyType | None = None
     tax_code: TaxCode | None = None

@@ -255,6 +255,8 @@ async def update_member(
     member_type = changes.get("member_type", membership.member_type)
     body_type = changes.get("body_type", membership.body_type)
     _check_member_facts(role, member_type, body_type, merged["tax_code"], merged["vat_number"])
+    if "valid_from" in changes:
+        await _check_new_start(session, membership, changes["valid_from"])
     if (
         membership.role == "ADMIN"
         and role != "ADMIN"
@@ -283,6 +285,36 @@ async def update_member(
                 change.publish(events.membership_event(membership, MembershipUpdated, public))
     user = await UserRepository(session).get(user_id)
     return member_out(ctx, membership, user, clear=True, day=today())
+
+
+async def _check_new_start(session: AsyncSession, membership: Membership, start: date) -> None:
+    """A corrected first day keeps the period current (so before its end, which
+    is after today) and clear of the member's earlier period in the same
+    community (periods never overlap)."""
+    if start > today():
+        raise ApiError(
+            422,
+            "invalid_period",
+            "a current membership cannot begin after today",
+            field="valid_from",
+            expected=f"a date on or before {today().isoformat()}",
+        )
+    earlier = [
+        m
+        for m in await MembershipRepository(session).of_user(membership.user_id)
+        if m.community_id == membership.community_id
+        and m.id != membership.id
+        and m.valid_from < membership.valid_from
+    ]
+    for previous in earlier:
+        if previous.valid_to is None or start < previous.valid_to:
+            raise ApiError(
+                409,
+                "period_overlap",
+                "the member's previous period in this community runs until then",
+                field="valid_from",
+                expected=f"a date on or after {previous.valid_to or previous.valid_from}",
+            )
 
 
 async def remove_member(

@@ -10,6 +10,7 @@ import { session } from "./api/session";
 import { LoginPage, safeNext } from "./pages/LoginPage";
 import { ErrorState, Loading, NotFound } from "./components/States";
 import { setLanguage } from "./i18n";
+import { CommunitySwitcher, useChoiceQuery, useChosenCommunity } from "./components/CommunityChoice";
 
 // Only the sign-in and the overview are in the first load; the rest (and the
 // chart library) load when visited.
@@ -26,6 +27,8 @@ const PayoutsPage = lazy(() => import("./money/PayoutsPage"));
 const ReconciliationPage = lazy(() => import("./money/ReconciliationPage"));
 const ReportsPage = lazy(() => import("./money/ReportsPage"));
 const PricesPage = lazy(() => import("./money/PricesPage"));
+const StatementsPage = lazy(() => import("./pages/StatementsPage"));
+const MyDataPage = lazy(() => import("./pages/MyDataPage"));
 
 function useSignedIn(): boolean {
   return useSyncExternalStore(
@@ -80,10 +83,11 @@ function SignedIn() {
   const { t, i18n } = useTranslation();
   const [opened, { toggle, close }] = useDisclosure();
   const me = useMe();
-  const communities = useCommunities();
   const queries = useQueryClient();
   const location = useLocation();
-  const community = communities.data?.[0];
+  // The community chosen in the URL (several communities: the header's switcher).
+  const { community } = useChosenCommunity();
+  const mine = useChoiceQuery();
   const unread = useQuery({
     queryKey: ["notifications", "unread"],
     queryFn: () => unwrap(notificationApi.GET("/api/notifications/unread-count/")),
@@ -110,7 +114,7 @@ function SignedIn() {
       component={Link}
       to={to}
       label={label}
-      active={location.pathname === to}
+      active={location.pathname === to.split("?")[0]}
       variant="filled"
       onClick={close}
     />
@@ -130,6 +134,7 @@ function SignedIn() {
             </Title>
           </Group>
           <Group gap="xs" wrap="nowrap">
+            <CommunitySwitcher />
             <NativeSelect
               aria-label={t("common.language")}
               size="xs"
@@ -157,10 +162,12 @@ function SignedIn() {
           <Text size="xs" fw={700} c="dimmed" px="sm" pt="sm">
             {t("nav.mine")}
           </Text>
-          {link("/me", t("nav.myEnergy"))}
+          {link(`/me${mine}`, t("nav.myEnergy"))}
+          {link(`/me/statements${mine}`, t("statements.nav"))}
           {link("/me/devices", t("nav.myDevices"))}
           {link("/me/notifications", unread.data?.unread ? t("nav.notificationsUnread", { count: unread.data.unread }) : t("nav.notifications"))}
           {link("/me/profile", t("nav.profile"))}
+          {link("/me/data", t("myData.nav"))}
         </Stack>
       </AppShell.Navbar>
       <AppShell.Main id="main" tabIndex={-1}>
@@ -182,6 +189,8 @@ function SignedIn() {
             <Route path="/cer/:id/reconciliation" element={<ReconciliationPage />} />
             <Route path="/cer/:id/reports" element={<ReportsPage />} />
             <Route path="/prices" element={<PricesPage />} />
+            <Route path="/me/statements" element={<StatementsPage />} />
+            <Route path="/me/data" element={<MyDataPage />} />
             <Route path="*" element={<NotFound />} />
           </Routes>
         </Suspense>

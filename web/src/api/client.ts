@@ -9,6 +9,7 @@ import type { paths as IotPaths } from "./generated/iot";
 import type { paths as NotificationPaths } from "./generated/notification";
 import type { paths as ReportingPaths } from "./generated/reporting";
 import type { paths as UserPaths } from "./generated/user";
+import type { paths as ReportingPaths } from "./generated/reporting";
 import { session } from "./session";
 
 export interface EnvelopeError {
@@ -93,4 +94,30 @@ export async function unwrap<T>(
     throw new ApiError(response.status, errors);
   }
   return data.data as NonNullable<T>;
+}
+
+/** A file from the API (a statement, an export) saved by the browser under its name.
+ * Fetched with the bearer token (a plain link would carry none), then handed to
+ * the browser as a blob: the page's CSP allows no inline script, and needs none. */
+export async function downloadFile(path: string, fallbackName: string): Promise<void> {
+  const token = await session.accessToken();
+  const response = await fetch(path, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) {
+    const body = (await response.json().catch(() => ({}))) as Envelope<unknown>;
+    throw new ApiError(response.status, body.errors?.length ? body.errors : [{ code: `http_${response.status}`, message: `HTTP ${response.status}` }]);
+  }
+  const named = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "");
+  saveBlob(await response.blob(), named?.[1] ?? fallbackName);
+}
+
+/** Hands a blob to the browser as a download. */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }

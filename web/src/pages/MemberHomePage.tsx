@@ -3,7 +3,8 @@ import { useQuery } from "@tanstack/react-query";
 import { Suspense, lazy } from "react";
 import { useTranslation } from "react-i18next";
 import { economicApi, energyApi, unwrap } from "../api/client";
-import { useCommunities, useMe } from "../api/hooks";
+import { useMe } from "../api/hooks";
+import { useChosenCommunity } from "../components/CommunityChoice";
 import { Empty, ErrorState, Loading } from "../components/States";
 import { Stat, Stats } from "../components/Stat";
 import { formatEuro, formatKwh, formatMonth, italianToday, monthBounds, nextDay, romeMidnight } from "../format";
@@ -17,8 +18,8 @@ function sum<T>(rows: T[] | undefined, pick: (row: T) => number | null | undefin
 export default function MemberHomePage() {
   const { t, i18n } = useTranslation();
   const me = useMe();
-  const communities = useCommunities();
-  const community = communities.data?.[0];
+  // The community chosen in the URL (?cer=), else the person's first.
+  const { communities, community } = useChosenCommunity();
   const today = italianToday();
   const [monthStart, monthEnd] = monthBounds(today.slice(0, 7));
   const enabled = Boolean(me.data && community);

@@ -5,9 +5,11 @@ import { useTranslation } from "react-i18next";
 import { cerApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/cer";
 import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { MemberPeriodDialog } from "./MemberPeriodDialog";
 import { formatDate } from "../format";
 
 type Role = NonNullable<components["schemas"]["MemberUpdate"]["role"]>;
+type Member = components["schemas"]["MemberOut"];
 type MemberType = components["schemas"]["InvitationIn"]["member_type"];
 const ROLES: Role[] = ["ADMIN", "MEMBER", "VIEWER"];
 
@@ -29,6 +31,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
     onSettled: () => void queries.invalidateQueries({ queryKey: ["members", communityId] }),
   });
   const roleOptions = ROLES.map((r) => ({ value: r, label: t(`members.roles.${r}`) }));
+  const [editing, setEditing] = useState<{ member: Member; name: string } | null>(null);
 
   return (
     <Stack>
@@ -42,7 +45,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
       ) : members.data.length === 0 ? (
         <Empty>{t("members.empty")}</Empty>
       ) : (
-        <Table.ScrollContainer minWidth={680} type="native" tabIndex={0}>
+        <Table.ScrollContainer minWidth={760} type="native" tabIndex={0}>
           <Table striped>
             <Table.Thead>
               <Table.Tr>
@@ -51,6 +54,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
                 <Table.Th scope="col">{t("members.role")}</Table.Th>
                 <Table.Th scope="col">{t("members.period")}</Table.Th>
                 <Table.Th scope="col">{t("members.state")}</Table.Th>
+                <Table.Th scope="col">{t("common.actions")}</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
@@ -81,12 +85,28 @@ export default function MembersPage({ communityId }: { communityId: number }) {
                         {m.is_active ? t("members.active") : t("members.ended")}
                       </Badge>
                     </Table.Td>
+                    <Table.Td>
+                      {m.is_active && (
+                        <Button size="xs" variant="light" aria-label={t("periods.editOf", { name })} onClick={() => setEditing({ member: m, name })}>
+                          {t("periods.edit")}
+                        </Button>
+                      )}
+                    </Table.Td>
                   </Table.Tr>
                 );
               })}
             </Table.Tbody>
           </Table>
         </Table.ScrollContainer>
+      )}
+      {editing && (
+        <MemberPeriodDialog
+          communityId={communityId}
+          member={editing.member}
+          name={editing.name}
+          roleOptions={roleOptions}
+          onClose={() => setEditing(null)}
+        />
       )}
       {invitations.data && invitations.data.length > 0 && (
         <Paper withBorder p="md" radius="md" component="section" aria-labelledby="invitations-title">

@@ -35,7 +35,7 @@ from user_service.service import AuthContext, _check_otp, _publish_user
 #: What stays after an erasure, and the rule that keeps it.
 RETAINED = [
     "settlements, payments and accounting entries in your name: kept 10 years "
-    "(art. 2220 codice civile), linked to a number, not to your name",
+    "(art. 2220 codice civile) by the services that hold them",
     "the record that your account existed and was erased (the audit log), "
     "without your personal data",
 ]

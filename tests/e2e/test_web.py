@@ -7,9 +7,11 @@ overview, energy, a settlement run, devices (credentials shown once), members,
 imports, the money pages (a month settled and approved, a payout batch whose
 downloaded pain.001 totals the approved amount, the bank's pain.002 uploaded,
 the GSE reconciliation, reports downloaded, prices and the admin's import), a
-member on a phone seeing only their own page, a member of another community
-getting "not found" on a deep link, axe-core on every page, and no CSP refusal.
-Screenshots of each page go to .run/web-screenshots/.
+period edited, a member on a phone seeing only their own page, their
+statements, their data downloaded (only theirs) and the erasure confirmation, a
+person erasing their account, a manager of two communities switching, a member
+of another community getting "not found" on a deep link, axe-core on every
+page, and no CSP refusal. Screenshots of each page go to .run/web-screenshots/.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ WEB = ROOT / "web"
 PAYOUT_MONTH = "2025-07"
 SCREENSHOTS = ROOT / ".run" / "web-screenshots"
 CHROMIUM = "/usr/bin/chromium"
+OTHER_SECOND = "CER Seconda Valle"
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +78,23 @@ def other_community_member(fleet: Fleet) -> str:
         headers=bearer(tokens),
     )
     assert created.status_code in (201, 409), created.text
+    # A second community of theirs: the header's switcher then offers both.
+    second = httpx.post(
+        f"{fleet.gateway}/api/cer/",
+        json={
+            "name": OTHER_SECOND,
+            "code": "WEB-E2E-OTHER-2",
+            "market_zone": "NORD",
+            "distribution_shares": {
+                "valid_from": "2025-01-01",
+                "producers_pct": "55",
+                "consumers_pct": "35",
+                "community_fund_pct": "10",
+            },
+        },
+        headers=bearer(tokens),
+    )
+    assert second.status_code in (201, 409), second.text
     return "web-e2e-other"
 
 
@@ -106,6 +126,9 @@ def test_the_web_app_in_a_browser(fleet: Fleet, built_app: Path) -> None:
     # A fresh account for the two-step verification walk (it turns 2FA on).
     two_factor = f"web-e2e-2fa-{uuid.uuid4().hex[:8]}"
     assert register(fleet, two_factor).status_code == 201
+    # A fresh account that erases itself in the browser.
+    eraser = f"web-e2e-erase-{uuid.uuid4().hex[:8]}"
+    assert register(fleet, eraser).status_code == 201
     demo_id = demo_community_id(fleet)
     # The gateway serves the app at / with the app's CSP, and the API's
     # headers are unchanged.
@@ -132,6 +155,9 @@ def test_the_web_app_in_a_browser(fleet: Fleet, built_app: Path) -> None:
         "CERC_PAYOUT_MONTH": PAYOUT_MONTH,
         "CERC_ADMIN_USER": dev_seed.DEMO_ADMIN[0],
         "CERC_ADMIN_PASSWORD": dev_seed.DEMO_ADMIN[2],
+        "CERC_ERASE_USER": eraser,
+        "CERC_ERASE_PASSWORD": STRONG_PASSWORD,
+        "CERC_OTHER_SECOND_NAME": OTHER_SECOND,
     }
     run = subprocess.run(
         ["node", "e2e/run.mjs"], cwd=WEB, env=env, capture_output=True, text=True, timeout=600
@@ -141,7 +167,7 @@ def test_the_web_app_in_a_browser(fleet: Fleet, built_app: Path) -> None:
     assert "0 failed" in run.stdout
     # Each check that ran printed "ok": the two-step and other-community walks included.
     assert run.stdout.count("\nok   ") + run.stdout.startswith("ok   ") >= 22, run.stdout
-    assert len(list(SCREENSHOTS.glob("*.png"))) >= 19
+    assert len(list(SCREENSHOTS.glob("*.png"))) >= 24
 
 
 def test_hashed_assets_are_immutable_and_gzipped(fleet: Fleet, built_app: Path) -> None:

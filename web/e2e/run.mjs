@@ -22,6 +22,8 @@ const TFA = { username: process.env.CERC_TFA_USER ?? "", password: process.env.C
 // The money pages' month (official data and prices loaded) and the platform admin.
 const PAYOUT_MONTH = process.env.CERC_PAYOUT_MONTH ?? "2025-06";
 const ADMIN = { username: process.env.CERC_ADMIN_USER ?? "", password: process.env.CERC_ADMIN_PASSWORD ?? "" };
+const ERASE = { username: process.env.CERC_ERASE_USER ?? "", password: process.env.CERC_ERASE_PASSWORD ?? "" };
+const OTHER_SECOND = process.env.CERC_OTHER_SECOND_NAME ?? "";
 
 /** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) of a base32 secret, `stepOffset` steps from now. */
 function totp(secret, stepOffset = 0) {
@@ -217,6 +219,28 @@ async function shot(page, name) {
     await axe(page, "members");
   });
 
+  await check("members: a manager edits a period, the API's error next to its field", async () => {
+    const row = page.getTestId("member-row").filter({ hasText: "Vera Revisore" });
+    await row.getByRole("button", { name: "Modifica il periodo di Vera Revisore" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Inizio").waitFor();
+    const start = await dialog.getByLabel("Inizio").inputValue();
+    // A current period cannot begin in the future: refused, shown at "Inizio".
+    await dialog.getByLabel("Inizio").fill("2999-01-01");
+    await dialog.getByRole("button", { name: "Salva" }).click();
+    await page.waitForFunction(() => document.querySelector("[role=dialog] input[aria-invalid=true]") !== null);
+    assert((await dialog.getByLabel("Inizio").getAttribute("aria-invalid")) === "true", "the start field is not marked invalid");
+    assert(/after today|dopo oggi|on or before/.test((await dialog.textContent()) ?? ""), "the API's message is not shown");
+    await shot(page, "13-manager-period-error");
+    await axe(page, "period dialog");
+    // Her period ends at the end of the century (a real end, harmless for the demo).
+    await dialog.getByLabel("Inizio").fill(start);
+    await dialog.getByLabel("Fine", { exact: true }).fill("2099-12-31");
+    await dialog.getByRole("button", { name: "Salva" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await row.getByText("31/12/2099").waitFor();
+  });
+
   await check("imports: a bad distributor file is refused with its errors line by line", async () => {
     await page.goto(`${base}/imports`);
     await page.getByRole("heading", { name: "Importazioni dal distributore" }).waitFor();
@@ -275,6 +299,59 @@ async function shot(page, name) {
     await shot(page, "11-member-notifications");
     await axe(page, "notifications");
   });
+  await check("a member's earnings and monthly statement", async () => {
+    await page.goto(`${GATEWAY}/me/statements`);
+    await page.getByRole("heading", { name: "Guadagni e rendiconti", level: 2 }).waitFor();
+    await page.getByTestId("statements-earned").waitFor();
+    const before = await page.getByTestId("statement-row").count();
+    await page.getByRole("button", { name: "Prepara il rendiconto (PDF)" }).click();
+    await page.getByTestId("statement-row").nth(before).waitFor({ timeout: 15000 });
+    const row = page.getByTestId("statement-row").first();
+    await row.getByText(/Pronto|Non riuscito/).waitFor({ timeout: 60000 });
+    if ((await row.textContent())?.includes("Pronto")) {
+      const [download] = await Promise.all([page.waitForEvent("download"), row.getByRole("button", { name: /Scarica il rendiconto/ }).click()]);
+      const pdf = readFileSync(await download.path());
+      assert(pdf.subarray(0, 5).toString() === "%PDF-", `the statement is not a PDF: ${pdf.subarray(0, 20)}`);
+    } else {
+      console.log(`     (the statement FAILED: ${await row.textContent()})`);
+    }
+    await shot(page, "14-member-statements");
+    await axe(page, "statements");
+  });
+  await check("a member downloads their data: only their own", async () => {
+    await page.goto(`${GATEWAY}/me/data`);
+    await page.getByRole("heading", { name: "I miei dati", level: 2 }).waitFor();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "Scarica i miei dati" }).click()]);
+    const text = readFileSync(await download.path(), "utf8");
+    const data = JSON.parse(text);
+    assert(data.account.profile.username === "demo-anna", `the export is ${data.account?.profile?.username}'s`);
+    const id = data.account.profile.id;
+    assert(data.communities.memberships.length >= 1, "no membership in the export");
+    assert(data.communities.memberships.every((m) => m.user_id === id), "another person's membership in the export");
+    assert(data.communities.plants.every((p) => p.owner_user_id === undefined || p.owner_user_id === id), "another person's plant");
+    for (const other of ["demo-bruno", "demo-carla", "demo-manager", "VRDBRN75C12A794"]) {
+      assert(!text.includes(other), `the export holds ${other}`);
+    }
+    assert(data.account.profile.email === "demo-anna@demo.cercollettiva.it", "the e-mail is missing");
+    assert(!/password_hash|token_hash|totp_secret/.test(text), "a secret in the export");
+    await shot(page, "15-member-my-data");
+    await axe(page, "my data");
+  });
+  await check("erasing asks for a confirmation, and cancelling erases nothing", async () => {
+    await page.getByRole("button", { name: "Cancella il mio account…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByText("Restano, per obbligo di legge").waitFor();
+    const confirm = dialog.getByRole("button", { name: "Cancella definitivamente" });
+    assert(await confirm.isDisabled(), "erasure is possible without the confirmation");
+    await dialog.getByLabel("Password").fill("anything");
+    assert(await confirm.isDisabled(), "erasure is possible without ticking that it is final");
+    await shot(page, "16-member-erasure-confirmation");
+    await axe(page, "erasure confirmation");
+    await dialog.getByRole("button", { name: "Annulla" }).click();
+    await dialog.waitFor({ state: "detached" });
+    await page.goto(`${GATEWAY}/me`);
+    await page.getByRole("heading", { name: /Ciao Anna/ }).waitFor();
+  });
   await check("member pages raised no CSP or page error", async () => {
     assert(problems.length === 0, problems.join("\n"));
   });
@@ -331,6 +408,69 @@ if (OTHER.username) {
     assert(new URL(page.url()).pathname === `/cer/${DEMO_ID}`, `not on the deep link: ${page.url()}`);
     assert((await page.getByText("CER Demo Bergamo").count()) === 0, "the demo community's name is on the page");
     await shot(page, "10-other-community-not-found");
+  });
+  await context.close().catch(() => undefined);
+}
+
+// ------------------------------------------------------ a person erases themselves
+if (ERASE.username) {
+  const { context, page, problems } = await open();
+  await check("a person erases their account: the password again, then it is gone", async () => {
+    await page.goto(`${GATEWAY}/me/data`);
+    await page.getByLabel("Nome utente").fill(ERASE.username);
+    await page.locator("input[autocomplete=current-password]").fill(ERASE.password);
+    await page.getByRole("button", { name: "Accedi" }).click();
+    await page.getByRole("heading", { name: "I miei dati", level: 2 }).waitFor({ timeout: 15000 });
+    await page.getByRole("button", { name: "Cancella il mio account…" }).click();
+    const dialog = page.getByRole("dialog");
+    await dialog.getByLabel("Password").fill("not-my-password-1");
+    await dialog.getByLabel("Ho capito che la cancellazione è definitiva").check();
+    await dialog.getByRole("button", { name: "Cancella definitivamente" }).click();
+    await page.waitForFunction(() => document.querySelector("[role=dialog] input[aria-invalid=true]") !== null);
+    await dialog.getByLabel("Password").fill(ERASE.password);
+    await dialog.getByRole("button", { name: "Cancella definitivamente" }).click();
+    await page.getByText("Account cancellato").waitFor();
+    await shot(page, "17-account-erased");
+    await axe(page, "account erased");
+    await page.getByRole("button", { name: "Esci" }).first().click();
+    await page.getByLabel("Nome utente").fill(ERASE.username);
+    await page.locator("input[autocomplete=current-password]").fill(ERASE.password);
+    await page.getByRole("button", { name: "Accedi" }).click();
+    await page.getByRole("alert").waitFor();
+    assert((await page.getByRole("button", { name: "Esci" }).count()) === 0, "the erased account signed in");
+    assert(problems.length === 0, problems.join("\n"));
+  });
+  await context.close().catch(() => undefined);
+}
+
+// ------------------------------------------------ a manager of two communities
+if (OTHER.username && OTHER_SECOND) {
+  const { context, page } = await open();
+  await check("a manager of two communities switches between them; the choice is in the URL", async () => {
+    await signIn(page, OTHER.username);
+    const switcher = page.getByLabel("Comunità", { exact: true });
+    await switcher.waitFor();
+    const first = new URL(page.url()).pathname;
+    assert(/^\/cer\/\d+$/.test(first), `landed on ${first}`);
+    const options = await switcher.locator("option").allTextContents();
+    assert(options.includes("CER Altra Valle") && options.includes(OTHER_SECOND), `options: ${options}`);
+    assert(!options.includes("CER Demo Bergamo"), "another person's community in the switcher");
+    await switcher.selectOption({ label: OTHER_SECOND });
+    await page.getByRole("heading", { name: OTHER_SECOND, level: 2 }).waitFor();
+    const second = new URL(page.url()).pathname;
+    assert(second !== first && /^\/cer\/\d+$/.test(second), `switched to ${second}`);
+    // A deep link opens the chosen community, and one's own pages follow the choice.
+    await page.goto(`${GATEWAY}${second}/members`);
+    await page.getByRole("heading", { name: "Membri", level: 2 }).waitFor();
+    assert((await switcher.inputValue()) === second.split("/")[2], "the switcher lost the deep link's community");
+    await page.getByRole("link", { name: "La mia energia" }).click();
+    await page.waitForURL(/\/me\?cer=\d+/);
+    assert(new URL(page.url()).searchParams.get("cer") === second.split("/")[2], `my page is not the chosen community's: ${page.url()}`);
+    await shot(page, "18-community-switcher");
+    await axe(page, "switcher");
+    // The demo community stays out of reach.
+    await page.goto(`${GATEWAY}/cer/${DEMO_ID}`);
+    await page.getByRole("heading", { name: "Non trovato" }).waitFor();
   });
   await context.close().catch(() => undefined);
 }

@@ -231,7 +231,7 @@ async function shot(page, name) {
     await page.waitForFunction(() => document.querySelector("[role=dialog] input[aria-invalid=true]") !== null);
     assert((await dialog.getByLabel("Inizio").getAttribute("aria-invalid")) === "true", "the start field is not marked invalid");
     assert(/after today|dopo oggi|on or before/.test((await dialog.textContent()) ?? ""), "the API's message is not shown");
-    await shot(page, "13-manager-period-error");
+    await shot(page, "30-manager-period-error");
     await axe(page, "period dialog");
     // Her period ends at the end of the century (a real end, harmless for the demo).
     await dialog.getByLabel("Inizio").fill(start);
@@ -315,7 +315,7 @@ async function shot(page, name) {
     } else {
       console.log(`     (the statement FAILED: ${await row.textContent()})`);
     }
-    await shot(page, "14-member-statements");
+    await shot(page, "31-member-statements");
     await axe(page, "statements");
   });
   await check("a member downloads their data: only their own", async () => {
@@ -334,7 +334,7 @@ async function shot(page, name) {
     }
     assert(data.account.profile.email === "demo-anna@demo.cercollettiva.it", "the e-mail is missing");
     assert(!/password_hash|token_hash|totp_secret/.test(text), "a secret in the export");
-    await shot(page, "15-member-my-data");
+    await shot(page, "32-member-my-data");
     await axe(page, "my data");
   });
   await check("erasing asks for a confirmation, and cancelling erases nothing", async () => {
@@ -345,7 +345,7 @@ async function shot(page, name) {
     assert(await confirm.isDisabled(), "erasure is possible without the confirmation");
     await dialog.locator("input[autocomplete=current-password]").fill("anything");
     assert(await confirm.isDisabled(), "erasure is possible without ticking that it is final");
-    await shot(page, "16-member-erasure-confirmation");
+    await shot(page, "33-member-erasure-confirmation");
     await axe(page, "erasure confirmation");
     await dialog.getByRole("button", { name: "Annulla" }).click();
     await dialog.waitFor({ state: "detached" });
@@ -431,7 +431,7 @@ if (ERASE.username) {
     await password.fill(ERASE.password);
     await dialog.getByRole("button", { name: "Cancella definitivamente" }).click();
     await page.getByText("Account cancellato").waitFor();
-    await shot(page, "17-account-erased");
+    await shot(page, "34-account-erased");
     await axe(page, "account erased");
     // The account's tokens are refused once the services hear of it: start clean.
     await page.evaluate(() => sessionStorage.clear());
@@ -469,7 +469,7 @@ if (OTHER.username && OTHER_SECOND) {
     await page.getByRole("link", { name: "La mia energia" }).click();
     await page.waitForURL(/\/me\?cer=\d+/);
     assert(new URL(page.url()).searchParams.get("cer") === second.split("/")[2], `my page is not the chosen community's: ${page.url()}`);
-    await shot(page, "18-community-switcher");
+    await shot(page, "35-community-switcher");
     await axe(page, "switcher");
     // The demo community stays out of reach.
     await page.goto(`${GATEWAY}/cer/${DEMO_ID}`);

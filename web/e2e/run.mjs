@@ -220,7 +220,7 @@ async function shot(page, name) {
   });
 
   await check("members: a manager edits a period, the API's error next to its field", async () => {
-    const row = page.getTestId("member-row").filter({ hasText: "Vera Revisore" });
+    const row = page.getByTestId("member-row").filter({ hasText: "Vera Revisore" });
     await row.getByRole("button", { name: "Modifica il periodo di Vera Revisore" }).click();
     const dialog = page.getByRole("dialog");
     await dialog.getByLabel("Inizio").waitFor();
@@ -427,7 +427,12 @@ if (ERASE.username) {
     await password.fill("not-my-password-1");
     await dialog.getByLabel("Ho capito che la cancellazione è definitiva").check();
     await dialog.getByRole("button", { name: "Cancella definitivamente" }).click();
-    await page.waitForFunction(() => document.querySelector("[role=dialog] input[aria-invalid=true]") !== null);
+    await page
+      .waitForFunction(() => document.querySelector("[role=dialog] input[aria-invalid=true]") !== null)
+      .catch(async (error) => {
+        await shot(page, "34-account-erasure-wrong-password");
+        throw new Error(`the wrong password is not marked at its field; the dialog says: ${await dialog.textContent()} (${error.message})`);
+      });
     await password.fill(ERASE.password);
     await dialog.getByRole("button", { name: "Cancella definitivamente" }).click();
     await page.getByText("Account cancellato").waitFor();
@@ -451,6 +456,8 @@ if (OTHER.username && OTHER_SECOND) {
   const { context, page } = await open();
   await check("a manager of two communities switches between them; the choice is in the URL", async () => {
     await signIn(page, OTHER.username);
+    // Home sends a manager on to their first community.
+    await page.waitForURL(/\/cer\/\d+$/);
     const switcher = page.getByLabel("Comunità", { exact: true });
     await switcher.waitFor();
     const first = new URL(page.url()).pathname;

@@ -282,6 +282,7 @@ export const en: Shape<typeof it> = {
     none: "No statement yet: pick a month and prepare it.",
     download: "Download",
     downloadOf: "Download the statement of {{month}}",
+    failedHint: "It could not be prepared: try again later.",
     statuses: {
       QUEUED: "Queued",
       RUNNING: "Being prepared",

@@ -277,6 +277,7 @@ export const it = {
     none: "Nessun rendiconto ancora: scegli un mese e preparalo.",
     download: "Scarica",
     downloadOf: "Scarica il rendiconto di {{month}}",
+    failedHint: "Non è stato possibile prepararlo: riprova più tardi.",
     statuses: {
       QUEUED: "In coda",
       RUNNING: "In preparazione",

@@ -51,7 +51,7 @@ export function MemberPeriodDialog({
     onSettled: () => void queries.invalidateQueries({ queryKey: ["members", communityId] }),
   });
   return (
-    <Modal opened onClose={onClose} title={t("periods.title", { name })} centered>
+    <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened onClose={onClose} title={t("periods.title", { name })} centered>
       <form
         onSubmit={(e) => {
           e.preventDefault();

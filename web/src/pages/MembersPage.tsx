@@ -87,7 +87,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
                     </Table.Td>
                     <Table.Td>
                       {m.is_active && (
-                        <Button size="xs" variant="light" aria-label={t("periods.editOf", { name })} onClick={() => setEditing({ member: m, name })}>
+                        <Button size="xs" variant="default" aria-label={t("periods.editOf", { name })} onClick={() => setEditing({ member: m, name })}>
                           {t("periods.edit")}
                         </Button>
                       )}

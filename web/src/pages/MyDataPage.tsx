@@ -131,7 +131,7 @@ function Erasure({ twoFactor, username }: { twoFactor: boolean; username: string
           </Button>
         </Group>
       </Stack>
-      <Modal opened={open} onClose={close} title={t("myData.confirmTitle")} centered>
+      <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={open} onClose={close} title={t("myData.confirmTitle")} centered>
         <form
           onSubmit={(e) => {
             e.preventDefault();

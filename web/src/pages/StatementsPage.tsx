@@ -197,9 +197,11 @@ function Statements({ communityId }: { communityId: number }) {
                     <Badge color={j.status === "DONE" ? "teal.9" : j.status === "FAILED" ? "red.9" : "gray.7"}>
                       {t(`statements.statuses.${j.status}`, j.status)}
                     </Badge>
-                    {j.error && (
-                      <Text size="xs" c="red.9">
-                        {j.error}
+                    {j.status === "FAILED" && (
+                      // The job's error is the services' (a token, a figure): a
+                      // member is told what to do; the details stay in the API.
+                      <Text size="xs" c="red.9" title={j.error ?? undefined}>
+                        {t("statements.failedHint")}
                       </Text>
                     )}
                   </Table.Td>
@@ -207,7 +209,7 @@ function Statements({ communityId }: { communityId: number }) {
                     {j.status === "DONE" && (
                       <Button
                         size="xs"
-                        variant="light"
+                        variant="default"
                         aria-label={t("statements.downloadOf", { month: formatMonth(j.period, i18n.language) })}
                         onClick={() => download.mutate({ id: j.id, name: j.filename ?? `statement-${j.period}.pdf` })}
                       >

@@ -151,6 +151,8 @@ function Erasure({ twoFactor, username }: { twoFactor: boolean; username: string
               value={password}
               onChange={(e) => setPassword(e.currentTarget.value)}
               error={fieldError(erase.error, "password")}
+              // Mantine marks only its wrapper: the field itself must say it is wrong.
+              aria-invalid={fieldError(erase.error, "password") ? true : undefined}
             />
             {twoFactor && (
               <TextInput

@@ -99,9 +99,13 @@ async def test_erasure_pseudonymises_ends_sessions_audits_and_tells_the_others(
     )
     assert refresh.status_code in (400, 401)
     # user.v1 carries the erasure: pseudonymised facts, inactive, marked erased.
-    last = (await _events(sessionmaker, user_id))[-1]
+    published = await _events(sessionmaker, user_id)
+    last = [e for e in published if e["type"] == "user.updated"][-1]
     assert last["changed"][-1] == "erased"
     assert last["username"] == f"erased-{user_id}" and last["is_active"] is False
+    # and the status alone on user-status.v1, for every service's token check.
+    status = [e for e in published if e["type"] == "user.status_changed"]
+    assert status and status[-1]["is_active"] is False
 
 
 async def test_erasure_with_two_step_verification_needs_the_code(

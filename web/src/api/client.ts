@@ -9,7 +9,6 @@ import type { paths as IotPaths } from "./generated/iot";
 import type { paths as NotificationPaths } from "./generated/notification";
 import type { paths as ReportingPaths } from "./generated/reporting";
 import type { paths as UserPaths } from "./generated/user";
-import type { paths as ReportingPaths } from "./generated/reporting";
 import { session } from "./session";
 
 export interface EnvelopeError {

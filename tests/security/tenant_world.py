@@ -30,6 +30,14 @@ from .conftest import ROOT, SECURITY_DATABASE
 PASSWORD = "Correct-Horse-42"
 MONTH = demo_official_data.DEMO_MONTH
 DEVICE = "matrix-meter-a1"
+# The names ``World.values`` fills (a parameter's name, or "service:name" where
+# two services give one name to different objects).
+VALUE_NAMES = frozenset({
+    "community_id", "cer_id", "plant_id", "device_id", "command_id", "import_id",
+    "energy:job_id", "economic:job_id", "run_id", "tx_id", "payout_id", "report_id", "user_id",
+    "reference", "invitation_id", "notification_id", "client_id", "kind", "month", "period",
+    "year",
+})  # fmt: skip
 
 
 @dataclass
@@ -192,6 +200,7 @@ def build(ports: dict[str, int]) -> World:
         "notification_id": notification["id"], "client_id": client["client_id"],
         "kind": "statute", "month": MONTH, "period": MONTH, "year": MONTH[:4],
     }  # fmt: skip
+    assert set(world.values) == VALUE_NAMES
     world.markers = ["CER Demo Bergamo", "DEMO-BERGAMO", "demo-bruno", "demo-anna",
                      plant["pod"], DEVICE]  # fmt: skip
     return world

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from .tenant_world import MONTH, World, build
+from .tenant_world import MONTH, VALUE_NAMES, World, build
 
 SERVICES = ("user", "cer", "iot", "energy", "economic", "notification", "reporting")
 Route = tuple[str, str, str]  # service, method, path
@@ -298,6 +298,11 @@ def test_every_route_is_classified_and_filled() -> None:
     for table in (PUBLIC, OWN, GLOBAL, PLATFORM, set(OWNER), set(BODIES), MEMBER_MAY):
         assert table <= keys, f"routes no service has any more: {sorted(table - keys)}"
     assert len(OPERATIONS) > 100 and len(TENANT) > 50
+    # Every route's parameters and body can be filled (placeholders for A's objects).
+    placeholders = World(gateway="", values=dict.fromkeys(VALUE_NAMES, 1))
+    for op in OPERATIONS:
+        if op.key not in PUBLIC:
+            request(placeholders, op)
 
 
 @pytest.mark.servers

@@ -195,7 +195,9 @@ def build(ports: dict[str, int]) -> World:
         "command_id": command["command_id"], "import_id": imports[0]["id"],
         "energy:job_id": job["job_id"] if "job_id" in job else job["id"],
         "economic:job_id": gse_job["id"], "run_id": run["id"], "tx_id": tx["id"],
-        "payout_id": payout["id"], "report_id": report["id"], "user_id": member_id,
+        "payout_id": payout["id"], "report_id": report["id"],
+        # Another member than A-member: a member may leave (DELETE themselves), not others.
+        "user_id": plant["owner_user_id"],
         "reference": to_accept, "invitation_id": to_withdraw,
         "notification_id": notification["id"], "client_id": client["client_id"],
         "kind": "statute", "month": MONTH, "period": MONTH, "year": MONTH[:4],

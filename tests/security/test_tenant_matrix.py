@@ -166,9 +166,11 @@ BODIES: dict[tuple[str, str], Body] = {
         "community_id": v["community_id"], "valid_from": "2030-01-01", "kind": "PERCENT",
         "percent": "1.00"}),
     ("POST", "/api/economic/distribute/"): Body(json=lambda v: {"run_id": v["run_id"]}),
-    ("POST", "/api/economic/simulations/"): Body(json=_community),
+    ("POST", "/api/economic/simulations/"): Body(json=lambda v: {
+        "community_id": v["community_id"], "household": {"annual_kwh": "2700"}}),
     ("PUT", "/api/economic/gse/credentials/"): Body(json=lambda v: {
-        "community_id": v["community_id"], "client_id": "matrix", "client_secret": "matrix"}),
+        "community_id": v["community_id"], "client_id": "matrix",
+        "client_secret": "matrix-secret-1"}),
     ("POST", "/api/economic/gse/sync/"): Body(json=_community),
     ("POST", "/api/economic/gse/imports/"): Body(
         form=lambda v: {"community_id": str(v["community_id"])}, files=TINY_FILE),

@@ -25,7 +25,6 @@ import pytest
 from .tenant_world import MONTH, VALUE_NAMES, World, build
 
 SERVICES = ("user", "cer", "iot", "energy", "economic", "notification", "reporting")
-Route = tuple[str, str, str]  # service, method, path
 
 # Routes that take no caller (the caller's credentials are the request): not asked as B.
 PUBLIC = {

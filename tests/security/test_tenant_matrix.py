@@ -44,6 +44,7 @@ OWN = {
     ("GET", "/api/energy/measurements/"), ("GET", "/api/economic/members/me/"),
     ("GET", "/api/notifications/"), ("GET", "/api/notifications/unread-count/"),
     ("GET", "/api/notifications/preferences/"), ("PUT", "/api/notifications/preferences/"),
+    ("GET", "/api/users/me/export/"), ("POST", "/api/users/me/erasure/"),
 }  # fmt: skip
 # Market data and rule parameters: the same for everyone, no tenant's data.
 GLOBAL = {
@@ -55,6 +56,7 @@ GLOBAL = {
 PLATFORM = {
     ("POST", "/api/auth/clients/"), ("GET", "/api/auth/clients/"),
     ("DELETE", "/api/auth/clients/{client_id}/"), ("GET", "/api/users/"),
+    ("GET", "/api/users/audit/"),
     ("GET", "/api/users/{user_id}/"), ("PATCH", "/api/users/{user_id}/"),
     ("POST", "/api/economic/prices/imports/"), ("POST", "/api/economic/parameters/"),
     ("DELETE", "/api/cer/{cer_id}/"),
@@ -107,6 +109,8 @@ BODIES: dict[tuple[str, str], Body] = {
     ("POST", "/api/auth/2fa/disable/"): Body(
         json=lambda v: {"password": "Wrong-Horse-42", "otp": "000000"}),
     ("PATCH", "/api/users/me/"): Body(json=lambda v: {"language": "it"}),
+    # The wrong password: the account stays (the refusal is what is checked).
+    ("POST", "/api/users/me/erasure/"): Body(json=lambda v: {"password": "Wrong-Horse-42"}),
     ("POST", "/api/users/me/password/"): Body(
         json=lambda v: {"current_password": "Wrong-Horse-42", "new_password": "Other-Horse-42"}),
     ("POST", "/api/cer/"): Body(json=lambda v: {

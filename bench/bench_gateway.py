@@ -9,7 +9,10 @@ load generator; loopback only, bounded in time). Target on 2 cores: p95 under
    (the CER service; no ``cer_id``: every community the caller may read);
 4. a plant's day at hour resolution, ``GET /api/energy/measurements/?plant_id=
    ...&resolution=hour&start=...&end=...`` as its owner (the energy service and
-   InfluxDB; a baseline for issue 13, target p95 under 100 ms there).
+   InfluxDB; a baseline for issue 13, target p95 under 100 ms there);
+5. the manager's community month by day, ``GET /api/energy/aggregations/?by=
+   community&resolution=day&...`` (the other dashboard read of issue 13, same
+   target: the community's hourly sums are kept ahead of time).
 
 Prints requests/s and p50/p95/p99 for each, with the machine, the uvicorn
 workers per service and the load average before each run (the machine is
@@ -233,7 +236,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn processes per service")
     parser.add_argument(
-        "--only", default="floor,me,plants,energy", help="which measurements (comma-separated)"
+        "--only",
+        default="floor,me,plants,energy,community",
+        help="which measurements (comma-separated)",
     )
     args = parser.parse_args()
     chosen = set(args.only.split(","))
@@ -267,6 +272,17 @@ def main() -> None:
             own = demo.get("/api/plants/?per_page=20", owner)["data"][0]
             day = datetime.now(ROME).date() - timedelta(days=1)
             energy = gateway + demo.one_day_of_readings(manager, owner, own["id"], day)
+            community_id = own["community_id"]
+            month = datetime.combine(day.replace(day=1), clock(), ROME)
+            month_end = datetime.combine(
+                (month + timedelta(days=32)).date().replace(day=1), clock(), ROME
+            )
+            month_query = httpx.QueryParams(
+                by="community", community_id=community_id, resolution="day",
+                start=month.isoformat(), end=month_end.isoformat(),
+            )  # fmt: skip
+            community_month = f"{gateway}/api/energy/aggregations/?{month_query}"
+            days = len(demo.get(f"/api/energy/aggregations/?{month_query}", manager)["data"])
 
             cases: list[tuple[str, str, str, str]] = []
             if "floor" in chosen:
@@ -280,6 +296,8 @@ def main() -> None:
                 ("plants", f"manager's GET /api/plants/?per_page=20 ({listed} plants)",
                  plants, manager),
                 ("energy", f"owner's plant day by hour, {day} (24 buckets)", energy, owner),
+                ("community", f"manager's community month by day ({days} buckets)",
+                 community_month, manager),
             ]  # fmt: skip
             for key, name, url, token in cases:
                 if key not in chosen:
@@ -304,7 +322,7 @@ def main() -> None:
     for name, f in results:
         print(f"{name:58} {f['rps']:7.0f} {f['p50_ms']:7.1f} {f['p95_ms']:7.1f} "
               f"{f['p99_ms']:7.1f} {f['load']:5.1f}")  # fmt: skip
-    print("target: p95 < 50 ms (me, plants); < 100 ms (energy, issue 13). "
+    print("target: p95 < 50 ms (me, plants); < 100 ms (energy, community: issue 13). "
           "load: 1-minute load average before the run")  # fmt: skip
 
 

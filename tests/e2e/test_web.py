@@ -166,8 +166,8 @@ def test_the_web_app_in_a_browser(fleet: Fleet, built_app: Path) -> None:
     assert run.returncode == 0, f"browser suite failed:\n{run.stdout}\n{run.stderr[-3000:]}"
     assert "0 failed" in run.stdout
     # Each check that ran printed "ok": the two-step and other-community walks included.
-    assert run.stdout.count("\nok   ") + run.stdout.startswith("ok   ") >= 22, run.stdout
-    assert len(list(SCREENSHOTS.glob("*.png"))) >= 24
+    assert run.stdout.count("\nok   ") + run.stdout.startswith("ok   ") >= 28, run.stdout
+    assert len(list(SCREENSHOTS.glob("*.png"))) >= 26
 
 
 def test_hashed_assets_are_immutable_and_gzipped(fleet: Fleet, built_app: Path) -> None:

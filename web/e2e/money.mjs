@@ -173,7 +173,8 @@ export async function moneyChecks({ page, base, gateway, month, password, admin,
       await page.getByLabel("Formato").selectOption(format);
       const before = await page.getByTestId("report-row").count();
       await page.getByRole("button", { name: "Prepara il report" }).click();
-      await page.getByTestId("report-row").nth(before).waitFor();
+      // The job is queued by the reporting service; on a loaded machine that takes a moment.
+      await page.getByTestId("report-row").nth(before).waitFor({ timeout: 30000 });
       const row = page.getByTestId("report-row").filter({ hasText: format }).first();
       await row.getByText(/Pronto|Fallito/).waitFor({ timeout: 60000 });
       assert(!(await row.getByText("Fallito").count()), `the ${format} report failed: ${await row.textContent()}`);

@@ -1,4 +1,4 @@
-import { Alert, Center, Loader, Stack, Text, Title } from "@mantine/core";
+import { Alert, Center, Loader, Stack, Text, Title, VisuallyHidden } from "@mantine/core";
 import { useTranslation } from "react-i18next";
 import { ApiError } from "../api/client";
 
@@ -6,7 +6,10 @@ export function Loading() {
   const { t } = useTranslation();
   return (
     <Center py="xl" role="status" aria-live="polite">
-      <Loader aria-label={t("common.loading")} />
+      {/* A span may not carry aria-label (axe: aria-prohibited-attr): the
+          status says it in text a screen reader reads. */}
+      <Loader aria-hidden />
+      <VisuallyHidden>{t("common.loading")}</VisuallyHidden>
     </Center>
   );
 }

@@ -96,7 +96,7 @@ function Erasure({ twoFactor, username }: { twoFactor: boolean; username: string
   if (erased) {
     // The account is gone: say what was kept, then the only way on is out.
     return (
-      <Alert color="teal.9" title={t("myData.erasedTitle")} role="status">
+      <Alert color="teal" variant="default" title={t("myData.erasedTitle")} role="status">
         <Stack>
           <Text>{t("myData.erasedText")}</Text>
           <Text>{t("myData.kept")}</Text>

@@ -65,6 +65,7 @@ from bench_device_path import (  # noqa: E402
     Publisher,
     device_id,
     plant_of,
+    probe_record_times,
     provision_probe,
     wait_written,
 )
@@ -80,6 +81,7 @@ PROBE_SUBSTATION = "AC999E00001"
 LOAD_SUBSTATION = "AC999E00002"
 PROBE_KWH = 0.010  # what each probe adds to the probe substation's production today
 PROBE_EVERY_S = 0.2
+EPOCH, US = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
 
 def run_fleet(*args: str) -> None:
@@ -261,15 +263,20 @@ class Stream:
         self.probe_kwh = 0.0  # the probe substation's production today, as last seen
         self.first_event = asyncio.Event()
         self.seen_at: list[tuple[float, float]] = []  # (perf_counter, probe kwh) per event
+        self.taken: list[float] = []  # per event, when the service took its snapshot (wall)
+        self.received: list[float] = []  # per event, when the client read it (wall)
 
     def take(self, data: bytes) -> None:
-        now = time.perf_counter()
+        now, wall = time.perf_counter(), time.time()
         snapshot = orjson.loads(data)
         self.events += 1
         for row in snapshot["today"]["substations"]:
             if row["primary_substation"] == PROBE_SUBSTATION:
                 self.probe_kwh = row["produced_kwh"]
         self.seen_at.append((now, self.probe_kwh))
+        # When the service took the snapshot (its wall clock, the same machine's).
+        self.taken.append(datetime.fromisoformat(snapshot["at"]).timestamp())
+        self.received.append(wall)
         self.first_event.set()
 
     async def read(self, gateway: str, token: str) -> None:
@@ -295,11 +302,11 @@ class Stream:
                 elif line.startswith(b"data:"):
                     data += line[5:].strip()
 
-    def first_showing(self, total_kwh: float, after: float) -> float | None:
-        """When an event first showed the probe substation at ``total_kwh`` or more."""
-        for at, kwh in self.seen_at:
+    def first_showing(self, total_kwh: float, after: float) -> int | None:
+        """The first event that showed the probe substation at ``total_kwh`` or more."""
+        for index, (at, kwh) in enumerate(self.seen_at):
             if at >= after and kwh >= total_kwh - PROBE_KWH / 2:
-                return at
+                return index
         return None
 
 
@@ -316,8 +323,9 @@ async def timed_run(
         reader.cancel()
         raise SystemExit("the live stream sent no first event in 30 s") from None
     probe_topic = f"energy/plant/{PROBE_PLANT}/device/{PROBE_DEVICE}/measurements"
-    # Publish time of each probe, and the probe substation's total once it is counted.
-    probes: list[tuple[float, float]] = []
+    # Each probe: published (perf_counter, wall clock), its timestamp (ns), and the
+    # probe substation's total once it is counted.
+    probes: list[tuple[float, float, int, float]] = []
     load = fleet_.encode_ahead(publisher, 1, int(rate * seconds))
     probe_register = 100.0
     async with httpx.AsyncClient(timeout=60) as http:
@@ -340,7 +348,9 @@ async def timed_run(
                 publisher.write([publisher.encode_probe(probe_topic, payload, step)])
                 # The first probe of the run follows the warm-up's baseline, so
                 # every probe adds its PROBE_KWH.
-                probes.append((time.perf_counter(), PROBE_KWH * (step + 1)))
+                whole_ms = at.replace(microsecond=at.microsecond // 1000 * 1000)
+                stamp_ns = (whole_ms - EPOCH) // US * 1000
+                probes.append((time.perf_counter(), time.time(), stamp_ns, PROBE_KWH * (step + 1)))
                 step += 1
             await asyncio.sleep(0.005)
         publish_seconds = time.perf_counter() - began
@@ -354,13 +364,25 @@ async def timed_run(
     publisher.close()
     if not stored:
         raise SystemExit(f"the load was not stored: {written:,.0f} of {want - before:,} in 300 s")
+    in_kafka = await probe_record_times(fleet.kafka_namespace(DATABASE))
     latencies, missing = [], 0
-    for published, total in probes:
+    stages: dict[str, list[float]] = {"bridge": [], "energy": [], "stream": []}
+    windows: dict[int, float] = {}  # the slowest probe of each 10 s: a spread or a periodic tail
+    for published, published_wall, stamp, total in probes:
         shown = stream.first_showing(total, published)
         if shown is None:
             missing += 1
-        else:
-            latencies.append((shown - published) * 1000)
+            continue
+        latency = (stream.seen_at[shown][0] - published) * 1000
+        latencies.append(latency)
+        window = int((published - began) // 10)
+        windows[window] = max(windows.get(window, 0.0), latency)
+        taken, received = stream.taken[shown], stream.received[shown]
+        recorded = in_kafka.get(stamp)
+        if recorded is not None:
+            stages["bridge"].append((recorded - published_wall) * 1000)
+            stages["energy"].append((taken - recorded) * 1000)
+        stages["stream"].append((received - taken) * 1000)
     return {
         "sent": sent,
         "publish_rate": sent / publish_seconds,
@@ -368,6 +390,8 @@ async def timed_run(
         "probes": len(probes),
         "missing": missing,
         "latencies": sorted(latencies),
+        "stages": {name: sorted(values) for name, values in stages.items()},
+        "windows": [windows[w] for w in sorted(windows)],
         "events": stream.events,
         "seconds": publish_seconds,
     }
@@ -447,6 +471,23 @@ def main() -> None:
         f"p95 {percentile(latencies, 95):.0f} ms, p99 {percentile(latencies, 99):.0f} ms, "
         f"max {latencies[-1]:.0f} ms"
     )
+    stages: dict[str, list[float]] = result["stages"]  # type: ignore[assignment]
+    if not stages["bridge"]:
+        raise SystemExit("cannot split the latency: no probe found in Kafka")
+    print(
+        "split (wall clocks of one machine): "
+        + "; ".join(
+            f"{label} p50 {statistics.median(stages[name]):.0f} ms, "
+            f"p99 {percentile(stages[name], 99):.0f} ms"
+            for name, label in (
+                ("bridge", "publish -> in a Kafka record (bridge)"),
+                ("energy", "in Kafka -> snapshot taken (ingest, store, tally, push pacing)"),
+                ("stream", "snapshot -> client (SSE through the gateway)"),
+            )
+        )
+    )
+    windows: list[float] = result["windows"]  # type: ignore[assignment]
+    print("slowest probe per 10 s: " + ", ".join(f"{ms:.0f}" for ms in windows) + " ms")
     events: int = result["events"]  # type: ignore[assignment]
     seconds: float = result["seconds"]  # type: ignore[assignment]
     print(f"live events received by the client: {events} ({events / seconds:.1f}/s)")

@@ -81,6 +81,7 @@ PROBE_SUBSTATION = "AC999E00001"
 LOAD_SUBSTATION = "AC999E00002"
 PROBE_KWH = 0.010  # what each probe adds to the probe substation's production today
 PROBE_EVERY_S = 0.2
+LOAD_KWH = 0.025  # what each load reading adds (bench_device_path.Fleet.payload's registers)
 EPOCH, US = datetime(1970, 1, 1, tzinfo=UTC), timedelta(microseconds=1)
 
 
@@ -261,6 +262,7 @@ class Stream:
     def __init__(self) -> None:
         self.events = 0
         self.probe_kwh = 0.0  # the probe substation's production today, as last seen
+        self.load_kwh = 0.0  # the load substation's, as last seen
         self.first_event = asyncio.Event()
         self.seen_at: list[tuple[float, float]] = []  # (perf_counter, probe kwh) per event
         self.taken: list[float] = []  # per event, when the service took its snapshot (wall)
@@ -273,6 +275,8 @@ class Stream:
         for row in snapshot["today"]["substations"]:
             if row["primary_substation"] == PROBE_SUBSTATION:
                 self.probe_kwh = row["produced_kwh"]
+            elif row["primary_substation"] == LOAD_SUBSTATION:
+                self.load_kwh = row["produced_kwh"]
         self.seen_at.append((now, self.probe_kwh))
         # When the service took the snapshot (its wall clock, the same machine's).
         self.taken.append(datetime.fromisoformat(snapshot["at"]).timestamp())
@@ -393,6 +397,10 @@ async def timed_run(
         "stages": {name: sorted(values) for name, values in stages.items()},
         "windows": [windows[w] for w in sorted(windows)],
         "events": stream.events,
+        # Every load reading after the baseline adds LOAD_KWH to production:
+        # whether the tally counted the whole load, not only the probes.
+        "load_counted_kwh": stream.load_kwh,
+        "load_sent_kwh": sent * LOAD_KWH,
         "seconds": publish_seconds,
     }
 
@@ -454,6 +462,13 @@ def main() -> None:
             f"cannot measure: {result['missing']} of {result['probes']} probes never showed in "
             f"the stream ({result['events']} events received)"
         )
+    counted: float = result["load_counted_kwh"]  # type: ignore[assignment]
+    offered: float = result["load_sent_kwh"]  # type: ignore[assignment]
+    if abs(counted - offered) > LOAD_KWH / 2:
+        raise SystemExit(
+            f"the tally counted {counted:,.3f} kWh of the load's {offered:,.3f}: the run did not"
+            " measure the live path with the whole load on it"
+        )
     print(
         f"\n== live shared energy: MQTT > bridge > Kafka > energy tally > SSE > gateway > client, "
         f"{args.devices:,} devices ({args.devices_per_plant} a plant) =="
@@ -490,6 +505,7 @@ def main() -> None:
     print("slowest probe per 10 s: " + ", ".join(f"{ms:.0f}" for ms in windows) + " ms")
     events: int = result["events"]  # type: ignore[assignment]
     seconds: float = result["seconds"]  # type: ignore[assignment]
+    print(f"the tally counted the whole load: {counted:,.3f} kWh produced on its substation")
     print(f"live events received by the client: {events} ({events / seconds:.1f}/s)")
 
 

@@ -24,7 +24,13 @@ from energy_service.events import READ_MODEL_TOPICS, read_model_handler
 from energy_service.hourly.service import CommunityHoursWorker, DirtyMarker
 from energy_service.imports.jobs import ImportJobs
 from energy_service.ingest import MeasurementIngestor
-from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
+from energy_service.live import (
+    DirectoryRefresher,
+    LiveSettings,
+    LiveTally,
+    PlantDirectory,
+    tally_first,
+)
 from energy_service.models import outbox, processed_events
 from energy_service.retention import SETTLEMENT_POLICY, Retention, RetentionPlan, duration
 from energy_service.scope_cache import ScopeCache
@@ -50,7 +56,6 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 raw_retention=duration(settings.influx_raw_retention),
             )
             runtime.on_close(store.close)
-            store.on_written = DirtyMarker(runtime.sessionmaker)
             runtime.add(
                 CommunityHoursWorker(
                     runtime.sessionmaker,
@@ -70,9 +75,10 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                     )
                 )
             app.state.readiness_checks["timeseries"] = store.ping
-            # Live shared energy: the ingester hands every stored batch to the
-            # tally; the tally's plants come from the registry read model.
+            # Live shared energy: every batch InfluxDB accepts goes to the tally
+            # (live.tally_first); the tally's plants come from the registry read model.
             live_tally = app.state.live_tally = LiveTally(PlantDirectory())
+            store.on_written = tally_first(live_tally.add, DirtyMarker(runtime.sessionmaker))
             app.state.live_settings = LiveSettings(
                 settings.live_keepalive_s, settings.live_min_interval_s
             )
@@ -98,7 +104,6 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 fetch_min_bytes=settings.ingest_fetch_min_bytes,
                 fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
                 security=settings.kafka_client_options(),
-                on_stored=live_tally.add,
             )
             runtime.add(ingestor, name="ingestor", start=settings.ingest)
             app.state.import_background_bytes = settings.import_background_bytes

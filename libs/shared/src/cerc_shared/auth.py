@@ -37,6 +37,9 @@ class Principal:
     # The login (refresh-token family) the token was issued to; "" for tokens
     # that name none.
     session_id: str = ""
+    # When the token was issued (its iat, seconds since the epoch); 0 for a
+    # principal built in the process (a worker acting for someone).
+    issued_at: float = 0.0
 
     @property
     def is_platform_admin(self) -> bool:
@@ -173,6 +176,7 @@ class TokenVerifier:
             user_type=str(claims.get("user_type", "PRIVATE")),
             token_id=str(claims["jti"]),
             session_id=str(claims.get("sid", "")),
+            issued_at=float(claims["iat"]),
         )
         if self._verified is not None:
             self._verified[token] = _Verified(principal, float(claims["exp"]), kid, key)
@@ -250,9 +254,9 @@ async def _current_principal(request: Request) -> Principal:
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = await verifier.verify(bearer_token(request))
     # A deactivated account's tokens stay valid until they expire; the status
-    # from user.v1 (cerc_shared.user_status) refuses them sooner.
+    # from user-status.v1 (cerc_shared.user_status) refuses them sooner.
     status = getattr(request.app.state, "user_status", None)
-    if status is not None and status.refuses(principal.user_id):
+    if status is not None and status.refuses(principal.user_id, principal.issued_at):
         raise _unauthorized("this account has been deactivated")
     request.state.principal = principal
     return principal

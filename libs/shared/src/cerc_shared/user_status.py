@@ -8,6 +8,12 @@ of ``user-status.v1`` without a consumer group (every replica needs every event)
 ``cerc_shared.auth`` refuses a principal in it: a deactivated user is shut
 out within the outbox-to-Kafka delay, not at the token's expiry.
 
+Only the tokens issued before the deactivation are refused: no token can be
+issued to an inactive account (login and refresh refuse it), so a newer one
+means the account was active again when it was issued - and a status older
+than every token (an id reused after a test database was recreated over the
+same topic) refuses nobody it should not.
+
 The cache is a kernel :class:`~cerc_shared.worker.Worker` that
 :func:`cerc_shared.runtime.service_runtime` starts for every service (on
 ``app.state.user_status``, with its readiness check). It is not a
@@ -53,7 +59,8 @@ class UserStatusCache(Worker):
         self._topic = topic
         self._client_id = client_id
         self._security = dict(security or {})
-        self._inactive: set[int] = set()
+        # user id -> when it was deactivated (seconds since the epoch)
+        self._inactive: dict[int, float] = {}
         self._caught_up = asyncio.Event()
 
     @classmethod
@@ -65,16 +72,19 @@ class UserStatusCache(Worker):
             security=settings.kafka_client_options(),
         )
 
-    def refuses(self, user_id: int) -> bool:
-        return user_id in self._inactive
+    def refuses(self, user_id: int, issued_at: float = 0.0) -> bool:
+        """Whether a token of ``user_id`` issued at ``issued_at`` (its iat,
+        whole seconds) predates the account's deactivation."""
+        deactivated_at = self._inactive.get(user_id)
+        return deactivated_at is not None and issued_at <= deactivated_at
 
     def apply(self, envelope: EventEnvelope) -> None:
         status = envelope.data
         if isinstance(status, UserStatusChanged):
             if status.is_active:
-                self._inactive.discard(status.user_id)
+                self._inactive.pop(status.user_id, None)
             else:
-                self._inactive.add(status.user_id)
+                self._inactive[status.user_id] = envelope.occurred_at.timestamp()
 
     async def ready(self) -> None:
         """A readiness check: until the backlog is read, a deactivated user could pass."""

@@ -224,6 +224,15 @@ INTERVAL_S = 900
 DEVICE_COLUMNS = ["id", "plant_id", "model", "interval_s", "mqtt_username", "status", "created_by"]
 
 
+def device_rows(devices: int, per_plant: int) -> list[tuple[object, ...]]:
+    """The bench's meters as rows of ``DEVICE_COLUMNS`` (OFFLINE until they publish)."""
+    return [
+        (d, plant_of(n, per_plant), "bench-meter", INTERVAL_S, device_username(d), "OFFLINE", 1)
+        for n in range(devices)
+        if (d := device_id(n))
+    ]
+
+
 async def register_devices(ports: dict[str, int], devices: int, per_plant: int) -> None:
     """Plants (as the plant.v1 read model keeps them) and devices, straight into the tables."""
     conn = await asyncpg.connect(iot_dsn(ports), server_settings={"search_path": "iot"})
@@ -240,19 +249,7 @@ async def register_devices(ports: dict[str, int], devices: int, per_plant: int) 
         )  # fmt: skip
         await conn.copy_records_to_table(
             "devices",
-            records=[
-                (
-                    d,
-                    plant_of(n, per_plant),
-                    "bench-meter",
-                    INTERVAL_S,
-                    device_username(d),
-                    "OFFLINE",
-                    1,
-                )
-                for n in range(devices)
-                if (d := device_id(n))
-            ],
+            records=device_rows(devices, per_plant),
             columns=DEVICE_COLUMNS,
         )
         await conn.execute("ANALYZE plants; ANALYZE devices")

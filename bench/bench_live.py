@@ -49,7 +49,6 @@ from cerc_shared.clock import ITALY
 from cerc_shared.events import Event, EventEnvelope
 from cerc_shared.events.cer import MembershipStarted, PlantRegistered
 from cerc_shared.settings import namespaced
-from iot_service.mqtt.topics import device_username
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
@@ -57,13 +56,12 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import fleet  # noqa: E402
 from bench_device_path import (  # noqa: E402
     DEVICE_COLUMNS,
-    INTERVAL_S,
     PLANT_BASE,
     PROBE_DEVICE,
     PROBE_PLANT,
     Fleet,
     Publisher,
-    device_id,
+    device_rows,
     plant_of,
     probe_record_times,
     provision_probe,
@@ -168,19 +166,7 @@ async def register_devices(ports: dict[str, int], devices: int, per_plant: int) 
     try:
         await conn.copy_records_to_table(
             "devices",
-            records=[
-                (
-                    d,
-                    plant_of(n, per_plant),
-                    "bench-meter",
-                    INTERVAL_S,
-                    device_username(d),
-                    "OFFLINE",
-                    1,
-                )
-                for n in range(devices)
-                if (d := device_id(n))
-            ],
+            records=device_rows(devices, per_plant),
             columns=DEVICE_COLUMNS,
         )
         await conn.execute("ANALYZE devices")

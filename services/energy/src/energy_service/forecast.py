@@ -45,10 +45,25 @@ DEFAULT_PERFORMANCE_RATIO = 0.75
 # A ratio above 1 means the clear sky under-counts (a better site than the region's chief
 # town, a bifacial array); far above it means the kW registered is wrong: clamp, do not trust.
 MAX_PERFORMANCE_RATIO = 1.2
-# An hour's own ratio is trusted where the clear sky gave at least this share of its brightest
-# hour's energy, and capped (a plant's hour far above the clear sky is a clock or kW error).
-HOURLY_RATIO_MIN_SHARE = 0.1
-MAX_HOURLY_RATIO = 3.0
+# An hour's own ratio is trusted where the window's clear sky gave it at least this share of its
+# brightest hour's energy; below, the ratio of two near-zeros is noise (the overall ratio then).
+HOURLY_RATIO_MIN_SHARE = 0.01
+# Recency: the candidate half-lives in days (None: every day of the window alike), the first the
+# default. Each plant's is chosen on the last VALIDATION_DAYS of its own history, fitted on the
+# days before them (at least MIN_FIT_DAYS): a plant under changing weather or season follows its
+# last days, a steady one averages more of them out. The forecast period is never looked at.
+PV_HALF_LIVES: tuple[float | None, ...] = (14.0, 7.0, 3.0, None)
+# Consumption: (the same weekday as well as the hour, half-life in days). People repeat their
+# week, but a level change (holidays, a heat pump switched on) shows first in the last days.
+CONSUMPTION_MODELS: tuple[tuple[bool, float | None], ...] = (
+    (True, None),
+    (True, 14.0),
+    (True, 7.0),
+    (False, 7.0),
+    (False, 2.0),
+)
+VALIDATION_DAYS = 2
+MIN_FIT_DAYS = 2
 DEFAULT_ANNUAL_KWH = Decimal(2700)  # an Italian household's typical year
 BEST_HOURS = 6
 # Below a watt-hour an hour's surplus is rounding, not a reason to move a washing machine.
@@ -109,6 +124,10 @@ class PlantForecast:
     consumption_basis: str  # "history", "standard_profile" or "none"
     pv_kwh: list[float]
     consumption_kwh: list[float]
+    # What the validation days chose: the PV ratio's half-life in days (None: the window alike,
+    # or no PV history) and consumption's (same weekday?, half-life); None without history.
+    pv_half_life_days: float | None = None
+    consumption_model: tuple[bool, float | None] | None = None
 
     @property
     def fed_in_kwh(self) -> list[float]:
@@ -172,32 +191,150 @@ def _produced(item: IntervalQuantities) -> float:
     return item.produced_kwh if item.produced_kwh > 0 else item.fed_in_kwh
 
 
-def _hourly_ratios(
-    items: Sequence[IntervalQuantities], past_sky: Sequence[float], past: datetime, kw: float
-) -> tuple[float, dict[int, float]] | None:
-    """The plant's performance ratio overall and per local hour of the day, or None without
-    production in its history.
+@dataclass(frozen=True)
+class _Past:
+    """One plant's hourly history as arrays, for the weighted sums its models are."""
+
+    offset: np.ndarray  # hours since the window's start
+    solar_hour: np.ndarray  # the UTC hour of the day: where the sun is, whatever the clock says
+    slot: np.ndarray  # local weekday * 24 + local hour: when people live
+    produced: np.ndarray
+    consumed: np.ndarray
+
+    @classmethod
+    def of(cls, items: Sequence[IntervalQuantities], past: datetime) -> _Past:
+        offsets, solar, slots, produced, consumed = [], [], [], [], []
+        for item in items:
+            local = item.start.astimezone(ITALY)
+            offsets.append((item.start - past) // HOUR)
+            solar.append(item.start.astimezone(UTC).hour)
+            slots.append(local.weekday() * 24 + local.hour)
+            produced.append(_produced(item))
+            consumed.append(_consumed(item))
+        return cls(
+            np.array(offsets, np.int64),
+            np.array(solar, np.int64),
+            np.array(slots, np.int64),
+            np.array(produced, np.float64),
+            np.array(consumed, np.float64),
+        )
+
+    def weights(self, cutoff: int, half_life_days: float | None) -> np.ndarray:
+        """1 for each hour before `cutoff` (an offset), halving every `half_life_days` of age
+        when given; 0 from `cutoff` on (what the model may not see)."""
+        before = self.offset < cutoff
+        if half_life_days is None:
+            return before.astype(np.float64)
+        age_days = (cutoff - self.offset) / 24
+        weights: np.ndarray = np.where(before, 0.5 ** (age_days / half_life_days), 0.0)
+        return weights
+
+    def validation_cutoff(self) -> int | None:
+        """The offset the validation days start at, or None when the history is too short to
+        spare them (then each model's default)."""
+        if self.offset.size == 0:
+            return None
+        cutoff = int(self.offset.max()) + 1 - VALIDATION_DAYS * 24
+        if cutoff - int(self.offset.min()) < MIN_FIT_DAYS * 24:
+            return None
+        return cutoff
+
+
+@dataclass(frozen=True)
+class _Ratios:
+    overall: float
+    by_solar_hour: np.ndarray  # 24 ratios, by UTC hour
+
+
+def _fit_ratios(past: _Past, clear: np.ndarray, weights: np.ndarray) -> _Ratios | None:
+    """The performance ratio overall and per hour of the sun's day, or None without production.
 
     Per hour, because a plant's shortfall against the clear sky has a shape of its own: a roof
-    facing west keeps more of the afternoon than the south-facing default, a chimney shades the
-    morning. An hour the clear sky barely lights (dawn, dusk) takes the overall ratio."""
-    measured: dict[int, float] = defaultdict(float)
-    clear: dict[int, float] = defaultdict(float)
-    for item in items:
-        hour = item.start.astimezone(ITALY).hour
-        measured[hour] += _produced(item)
-        clear[hour] += past_sky[(item.start - past) // HOUR] * kw
-    total_clear, total_measured = sum(clear.values()), sum(measured.values())
-    if total_clear <= 0 or total_measured <= 0:
+    facing west keeps more of the afternoon (and at dusk several times the grazing light the
+    south-facing clear sky counts), a chimney shades the morning. The hour is UTC, not the
+    clock's: a shade falls at the same solar time before and after a daylight-saving change. An
+    hour the clear sky barely lit over the window takes the overall ratio."""
+    measured = np.bincount(past.solar_hour, weights * past.produced, minlength=24)
+    sky = np.bincount(past.solar_hour, weights * clear, minlength=24)
+    total_measured, total_sky = float(measured.sum()), float(sky.sum())
+    if total_sky <= 0 or total_measured <= 0:
         return None
-    overall = min(total_measured / total_clear, MAX_PERFORMANCE_RATIO)
-    brightest = max(clear.values())
-    hourly = {
-        hour: min(measured[hour] / energy, MAX_HOURLY_RATIO)
-        for hour, energy in clear.items()
-        if energy >= HOURLY_RATIO_MIN_SHARE * brightest
-    }
-    return overall, hourly
+    overall = min(total_measured / total_sky, MAX_PERFORMANCE_RATIO)
+    trusted = sky >= HOURLY_RATIO_MIN_SHARE * sky.max()
+    hourly = np.where(trusted, measured / np.where(trusted, sky, 1.0), overall)
+    return _Ratios(overall, hourly)
+
+
+def _choose(errors: Sequence[float | None]) -> int:
+    """The candidate with the least validation error; the first (the default) on a tie or when
+    none could be validated."""
+    best = 0
+    for i, error in enumerate(errors):
+        least = errors[best]
+        if error is not None and (least is None or error < least * (1 - 1e-9)):
+            best = i
+    return best
+
+
+def _pv_model(past: _Past, past_sky_kwh: np.ndarray) -> tuple[_Ratios | None, float | None]:
+    """The plant's ratios, fitted on its whole window with the half-life that forecast its last
+    `VALIDATION_DAYS` best from the days before them."""
+    clear = past_sky_kwh[past.offset]
+    cutoff = past.validation_cutoff()
+    errors: list[float | None] = []
+    for half_life in PV_HALF_LIVES:
+        fitted = (
+            None if cutoff is None else _fit_ratios(past, clear, past.weights(cutoff, half_life))
+        )
+        if cutoff is None or fitted is None:
+            errors.append(None)
+            continue
+        held = past.offset >= cutoff
+        predicted = fitted.by_solar_hour[past.solar_hour[held]] * clear[held]
+        errors.append(float(np.abs(predicted - past.produced[held]).sum()))
+    half_life = PV_HALF_LIVES[_choose(errors)]
+    return _fit_ratios(past, clear, past.weights(len(past_sky_kwh), half_life)), half_life
+
+
+def _fit_consumption(
+    past: _Past, weights: np.ndarray, by_weekday: bool, slots: np.ndarray
+) -> np.ndarray:
+    """The weighted mean consumption at each of `slots` (local weekday * 24 + hour): of the same
+    weekday and hour, or of the same hour on any day. A weekday and hour never seen (a meter
+    installed mid-week) takes the same hour of any day, then nothing."""
+    hours = past.slot % 24
+    any_day = np.bincount(hours, weights * past.consumed, minlength=24)
+    any_day_weight = np.bincount(hours, weights, minlength=24)
+    hourly = np.divide(any_day, any_day_weight, out=np.zeros(24), where=any_day_weight > 0)
+    if not by_weekday:
+        by_hour: np.ndarray = hourly[slots % 24]
+        return by_hour
+    same = np.bincount(past.slot, weights * past.consumed, minlength=168)
+    same_weight = np.bincount(past.slot, weights, minlength=168)
+    weekly = np.where(
+        same_weight > 0,
+        same / np.where(same_weight > 0, same_weight, 1.0),
+        hourly[np.arange(168) % 24],
+    )
+    by_slot: np.ndarray = weekly[slots]
+    return by_slot
+
+
+def _consumption_model(past: _Past) -> tuple[bool, float | None]:
+    """The consumption model (same weekday or any day; half-life) that forecast the last
+    `VALIDATION_DAYS` best from the days before them."""
+    cutoff = past.validation_cutoff()
+    errors: list[float | None] = []
+    for by_weekday, half_life in CONSUMPTION_MODELS:
+        if cutoff is None:
+            errors.append(None)
+            continue
+        held = past.offset >= cutoff
+        predicted = _fit_consumption(
+            past, past.weights(cutoff, half_life), by_weekday, past.slot[held]
+        )
+        errors.append(float(np.abs(predicted - past.consumed[held]).sum()))
+    return CONSUMPTION_MODELS[_choose(errors)]
 
 
 def forecast(
@@ -216,61 +353,58 @@ def forecast(
     first = hour_floor(now)
     past = first - timedelta(weeks=HISTORY_WEEKS)
     horizon = [first + i * HOUR for i in range(hours)]
+    horizon_solar = np.array([at.hour for at in horizon], np.int64)
+    local_horizon = [at.astimezone(ITALY) for at in horizon]
+    horizon_slots = np.array([at.weekday() * 24 + at.hour for at in local_horizon], np.int64)
+    window = (first - past) // HOUR
     wanted = {p.plant_id for p in plants}
     by_plant: dict[int, list[IntervalQuantities]] = defaultdict(list)
     for item in history:
         if item.plant_id in wanted and past <= item.start < first:
             by_plant[item.plant_id].append(item)
 
-    sky_ahead: dict[str | None, list[float]] = {}
-    sky_past: dict[str | None, list[float]] = {}
+    sky_ahead: dict[str | None, np.ndarray] = {}
+    sky_past: dict[str | None, np.ndarray] = {}
 
-    def sky(region: str | None, behind: bool) -> list[float]:
+    def sky(region: str | None, behind: bool) -> np.ndarray:
         cache = sky_past if behind else sky_ahead
         if region not in cache:
-            cache[region] = (
-                clear_sky(region, past, first)
-                if behind
-                else clear_sky(region, first, first + hours * HOUR)
-            )
+            start, end = (past, first) if behind else (first, first + hours * HOUR)
+            cache[region] = np.array(clear_sky(region, start, end), np.float64)
         return cache[region]
 
     plant_forecasts = []
     for plant in plants:
-        items = by_plant.get(plant.plant_id, [])
+        plant_past = _Past.of(by_plant.get(plant.plant_id, []), past)
         ratio: float | None = None
         ratio_basis = "none"
+        pv_half_life: float | None = None
         pv = [0.0] * hours
         if plant.solar_kw > 0:
-            ratio, ratio_basis = DEFAULT_PERFORMANCE_RATIO, "default"
-            by_hour = _hourly_ratios(items, sky(plant.region, behind=True), past, plant.solar_kw)
-            if by_hour is not None:
-                ratio, hourly = by_hour
-                ratio_basis = "history"
+            ahead = sky(plant.region, behind=False) * plant.solar_kw
+            ratios, pv_half_life = _pv_model(
+                plant_past, sky(plant.region, behind=True)[:window] * plant.solar_kw
+            )
+            if ratios is None:
+                ratio, ratio_basis, pv_half_life = DEFAULT_PERFORMANCE_RATIO, "default", None
+                pv = (DEFAULT_PERFORMANCE_RATIO * ahead).tolist()
             else:
-                hourly = {}
-            pv = [
-                hourly.get(at.astimezone(ITALY).hour, ratio) * plant.solar_kw * kwh
-                for at, kwh in zip(horizon, sky(plant.region, behind=False), strict=True)
-            ]
+                ratio, ratio_basis = ratios.overall, "history"
+                # However bright a learned hour, never above what the plant gives at noon on a
+                # clear day: the ratio of a barely lit hour is large and uncertain.
+                ceiling = MAX_PERFORMANCE_RATIO * float(ahead.max(initial=0.0))
+                pv = np.minimum(ratios.by_solar_hour[horizon_solar] * ahead, ceiling).tolist()
         consumption = [0.0] * hours
         consumption_basis = "none"
+        consumption_model: tuple[bool, float | None] | None = None
         if plant.consumes:
-            slots: dict[tuple[int, int], list[float]] = defaultdict(list)
-            for item in items:
-                local = item.start.astimezone(ITALY)
-                slots[(local.weekday(), local.hour)].append(_consumed(item))
-            if any(v > 0 for values in slots.values() for v in values):
+            if np.any(plant_past.consumed > 0):
                 consumption_basis = "history"
-                consumption = []
-                for at in horizon:
-                    local = at.astimezone(ITALY)
-                    same = slots.get((local.weekday(), local.hour))
-                    # An hour never seen (a meter installed mid-week): the same local hour of
-                    # any weekday, then nothing.
-                    if not same:
-                        same = [v for (_, h), vs in slots.items() if h == local.hour for v in vs]
-                    consumption.append(sum(same) / len(same) if same else 0.0)
+                consumption_model = _consumption_model(plant_past)
+                by_weekday, half_life = consumption_model
+                consumption = _fit_consumption(
+                    plant_past, plant_past.weights(window, half_life), by_weekday, horizon_slots
+                ).tolist()
             else:
                 consumption_basis = "standard_profile"
                 consumption = [
@@ -278,7 +412,16 @@ def forecast(
                     for h in household_kwh(DEFAULT_ANNUAL_KWH, first, first + hours * HOUR)
                 ]
         plant_forecasts.append(
-            PlantForecast(plant.plant_id, ratio, ratio_basis, consumption_basis, pv, consumption)
+            PlantForecast(
+                plant.plant_id,
+                ratio,
+                ratio_basis,
+                consumption_basis,
+                pv,
+                consumption,
+                pv_half_life_days=pv_half_life,
+                consumption_model=consumption_model,
+            )
         )
     return Forecast(_community_hours(plants, plant_forecasts, horizon), plant_forecasts)
 

@@ -49,9 +49,10 @@ MAX_PERFORMANCE_RATIO = 1.2
 # brightest hour's energy; below, the ratio of two near-zeros is noise (the overall ratio then).
 HOURLY_RATIO_MIN_SHARE = 0.01
 # Recency: the candidate half-lives in days (None: every day of the window alike), the first the
-# default. Each plant's is chosen on the last VALIDATION_DAYS of its own history, fitted on the
-# days before them (at least MIN_FIT_DAYS): a plant under changing weather or season follows its
-# last days, a steady one averages more of them out. The forecast period is never looked at.
+# default. Each plant's is chosen on the last VALIDATION_FOLDS x VALIDATION_DAYS of its own
+# history, each period forecast from the days before it (at least MIN_FIT_DAYS): a plant under
+# changing weather or season follows its last days, a steady one averages more of them out.
+# The forecast period is never looked at.
 PV_HALF_LIVES: tuple[float | None, ...] = (14.0, 7.0, 3.0, None)
 # Consumption: (the same weekday as well as the hour, half-life in days). People repeat their
 # week, but a level change (holidays, a heat pump switched on) shows first in the last days.
@@ -63,6 +64,7 @@ CONSUMPTION_MODELS: tuple[tuple[bool, float | None], ...] = (
     (False, 2.0),
 )
 VALIDATION_DAYS = 2
+VALIDATION_FOLDS = 3
 MIN_FIT_DAYS = 2
 DEFAULT_ANNUAL_KWH = Decimal(2700)  # an Italian household's typical year
 BEST_HOURS = 6
@@ -128,13 +130,22 @@ class PlantForecast:
     # or no PV history) and consumption's (same weekday?, half-life); None without history.
     pv_half_life_days: float | None = None
     consumption_model: tuple[bool, float | None] | None = None
+    # Seen only at the grid connection (a bidirectional meter, the distributor's files): its
+    # PV and consumption are what it fed in and withdrew, each already net of the other inside
+    # the hour, so they are its exchange as they are; netting them again would subtract the
+    # self-consumption twice (a cloudy hour both exports and imports).
+    at_connection: bool = False
 
     @property
     def fed_in_kwh(self) -> list[float]:
+        if self.at_connection:
+            return list(self.pv_kwh)
         return [max(0.0, p - c) for p, c in zip(self.pv_kwh, self.consumption_kwh, strict=True)]
 
     @property
     def withdrawn_kwh(self) -> list[float]:
+        if self.at_connection:
+            return list(self.consumption_kwh)
         return [max(0.0, c - p) for p, c in zip(self.pv_kwh, self.consumption_kwh, strict=True)]
 
 
@@ -229,15 +240,22 @@ class _Past:
         weights: np.ndarray = np.where(before, 0.5 ** (age_days / half_life_days), 0.0)
         return weights
 
-    def validation_cutoff(self) -> int | None:
-        """The offset the validation days start at, or None when the history is too short to
-        spare them (then each model's default)."""
+    def validation_folds(self) -> list[tuple[int, int]]:
+        """The validation periods [cutoff, end) as offsets: the last `VALIDATION_DAYS` of the
+        history, then the as many days before them, `VALIDATION_FOLDS` times, each one leaving
+        at least `MIN_FIT_DAYS` before it to fit on. Several folds, because two days of weather
+        alone would pick a half-life by chance."""
         if self.offset.size == 0:
-            return None
-        cutoff = int(self.offset.max()) + 1 - VALIDATION_DAYS * 24
-        if cutoff - int(self.offset.min()) < MIN_FIT_DAYS * 24:
-            return None
-        return cutoff
+            return []
+        first, end = int(self.offset.min()), int(self.offset.max()) + 1
+        folds = []
+        for _ in range(VALIDATION_FOLDS):
+            cutoff = end - VALIDATION_DAYS * 24
+            if cutoff - first < MIN_FIT_DAYS * 24:
+                break
+            folds.append((cutoff, end))
+            end = cutoff
+        return folds
 
 
 @dataclass(frozen=True)
@@ -278,20 +296,21 @@ def _choose(errors: Sequence[float | None]) -> int:
 
 def _pv_model(past: _Past, past_sky_kwh: np.ndarray) -> tuple[_Ratios | None, float | None]:
     """The plant's ratios, fitted on its whole window with the half-life that forecast its last
-    `VALIDATION_DAYS` best from the days before them."""
+    days best from the days before them (`_Past.validation_folds`)."""
     clear = past_sky_kwh[past.offset]
-    cutoff = past.validation_cutoff()
+    folds = past.validation_folds()
     errors: list[float | None] = []
     for half_life in PV_HALF_LIVES:
-        fitted = (
-            None if cutoff is None else _fit_ratios(past, clear, past.weights(cutoff, half_life))
-        )
-        if cutoff is None or fitted is None:
-            errors.append(None)
-            continue
-        held = past.offset >= cutoff
-        predicted = fitted.by_solar_hour[past.solar_hour[held]] * clear[held]
-        errors.append(float(np.abs(predicted - past.produced[held]).sum()))
+        error: float | None = 0.0
+        for cutoff, end in folds:
+            fitted = _fit_ratios(past, clear, past.weights(cutoff, half_life))
+            if fitted is None or error is None:
+                error = None
+                continue
+            held = (past.offset >= cutoff) & (past.offset < end)
+            predicted = fitted.by_solar_hour[past.solar_hour[held]] * clear[held]
+            error += float(np.abs(predicted - past.produced[held]).sum())
+        errors.append(error if folds else None)
     half_life = PV_HALF_LIVES[_choose(errors)]
     return _fit_ratios(past, clear, past.weights(len(past_sky_kwh), half_life)), half_life
 
@@ -321,19 +340,19 @@ def _fit_consumption(
 
 
 def _consumption_model(past: _Past) -> tuple[bool, float | None]:
-    """The consumption model (same weekday or any day; half-life) that forecast the last
-    `VALIDATION_DAYS` best from the days before them."""
-    cutoff = past.validation_cutoff()
+    """The consumption model (same weekday or any day; half-life) that forecast the last days
+    best from the days before them (`_Past.validation_folds`)."""
+    folds = past.validation_folds()
     errors: list[float | None] = []
     for by_weekday, half_life in CONSUMPTION_MODELS:
-        if cutoff is None:
-            errors.append(None)
-            continue
-        held = past.offset >= cutoff
-        predicted = _fit_consumption(
-            past, past.weights(cutoff, half_life), by_weekday, past.slot[held]
-        )
-        errors.append(float(np.abs(predicted - past.consumed[held]).sum()))
+        error = 0.0
+        for cutoff, end in folds:
+            held = (past.offset >= cutoff) & (past.offset < end)
+            predicted = _fit_consumption(
+                past, past.weights(cutoff, half_life), by_weekday, past.slot[held]
+            )
+            error += float(np.abs(predicted - past.consumed[held]).sum())
+        errors.append(error if folds else None)
     return CONSUMPTION_MODELS[_choose(errors)]
 
 
@@ -375,7 +394,11 @@ def forecast(
 
     plant_forecasts = []
     for plant in plants:
-        plant_past = _Past.of(by_plant.get(plant.plant_id, []), past)
+        items = by_plant.get(plant.plant_id, [])
+        plant_past = _Past.of(items, past)
+        at_connection = bool(items) and not any(
+            item.produced_kwh > 0 or item.consumed_kwh > 0 for item in items
+        )
         ratio: float | None = None
         ratio_basis = "none"
         pv_half_life: float | None = None
@@ -421,6 +444,7 @@ def forecast(
                 consumption,
                 pv_half_life_days=pv_half_life,
                 consumption_model=consumption_model,
+                at_connection=at_connection,
             )
         )
     return Forecast(_community_hours(plants, plant_forecasts, horizon), plant_forecasts)

@@ -284,12 +284,12 @@ def _fit_ratios(past: _Past, clear: np.ndarray, weights: np.ndarray) -> _Ratios 
 
 
 def _choose(errors: Sequence[float | None]) -> int:
-    """The candidate with the least validation error; the first (the default) on a tie or when
-    none could be validated."""
+    """The candidate with the least validation error (kWh); the first (the default) on a tie,
+    rounding apart, or when none could be validated."""
     best = 0
     for i, error in enumerate(errors):
         least = errors[best]
-        if error is not None and (least is None or error < least * (1 - 1e-9)):
+        if error is not None and (least is None or error < least * (1 - 1e-6) - 1e-6):
             best = i
     return best
 

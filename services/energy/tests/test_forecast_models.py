@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from cerc_shared.clock import ITALY
+from energy_service import forecast as forecast_module
 from energy_service.forecast import (
     HISTORY_WEEKS,
+    HOURLY_RATIO_MIN_SHARE,
     MAX_PERFORMANCE_RATIO,
     ForecastPlant,
     clear_sky_per_kw,
@@ -201,3 +203,27 @@ def test_the_future_never_reaches_the_model() -> None:
     plain = forecast([SOLAR, HOME], items, JUNE)
     peeking = forecast([SOLAR, HOME], items + future, JUNE)
     assert peeking == plain
+
+
+def test_a_dim_hour_steadily_above_the_clear_sky_keeps_its_own_ratio(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hour the clear sky barely lights over the window (under HOURLY_RATIO_MIN_SHARE of the
+    brightest: dusk), where a west-facing roof has given 20 times the south-facing clear sky
+    every day: its own ratio forecast the validation days better than the overall one, so it
+    keeps it. Another dim hour that is only noise would take the overall ratio. (The window
+    weighed alike, so the hour's share of the clear sky is the one computed here.)"""
+    monkeypatch.setattr(forecast_module, "PV_HALF_LIVES", (None,))
+    first = first_of(JUNE)
+    past = first - timedelta(weeks=HISTORY_WEEKS)
+    sky = clear_sky_per_kw("Lombardia", past, first)
+    by_hour = [sum(k for i, k in enumerate(sky) if (past + i * HOUR).hour == h) for h in range(24)]
+    dim = [h for h in range(24) if 0 < by_hour[h] < HOURLY_RATIO_MIN_SHARE * max(by_hour)]
+    assert dim, by_hour
+    items = solar_history(JUNE, lambda at: 20.0 if at.hour in dim else 0.6)
+    solar = forecast([SOLAR], items, JUNE).plants[0]
+    ahead = clear_sky_per_kw("Lombardia", first, first + 48 * HOUR)
+    lit = [i for i in range(48) if (first + i * HOUR).hour in dim and ahead[i] > 0]
+    assert lit
+    for i in lit:
+        assert solar.pv_kwh[i] == pytest.approx(20.0 * 10.0 * ahead[i]), first + i * HOUR

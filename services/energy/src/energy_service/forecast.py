@@ -264,23 +264,57 @@ class _Ratios:
     by_solar_hour: np.ndarray  # 24 ratios, by UTC hour
 
 
-def _fit_ratios(past: _Past, clear: np.ndarray, weights: np.ndarray) -> _Ratios | None:
+def _fit_ratios(
+    past: _Past, clear: np.ndarray, weights: np.ndarray, trusted: np.ndarray | None = None
+) -> _Ratios | None:
     """The performance ratio overall and per hour of the sun's day, or None without production.
 
     Per hour, because a plant's shortfall against the clear sky has a shape of its own: a roof
     facing west keeps more of the afternoon (and at dusk several times the grazing light the
     south-facing clear sky counts), a chimney shades the morning. The hour is UTC, not the
-    clock's: a shade falls at the same solar time before and after a daylight-saving change. An
-    hour the clear sky barely lit over the window takes the overall ratio."""
+    clock's: a shade falls at the same solar time before and after a daylight-saving change.
+    An hour not `trusted` (by default: one the clear sky barely lit over the window) takes the
+    overall ratio."""
     measured = np.bincount(past.solar_hour, weights * past.produced, minlength=24)
     sky = np.bincount(past.solar_hour, weights * clear, minlength=24)
     total_measured, total_sky = float(measured.sum()), float(sky.sum())
     if total_sky <= 0 or total_measured <= 0:
         return None
     overall = min(total_measured / total_sky, MAX_PERFORMANCE_RATIO)
-    trusted = sky >= HOURLY_RATIO_MIN_SHARE * sky.max()
+    if trusted is None:
+        trusted = sky >= HOURLY_RATIO_MIN_SHARE * sky.max()
+    trusted = trusted & (sky > 0)
     hourly = np.where(trusted, measured / np.where(trusted, sky, 1.0), overall)
     return _Ratios(overall, hourly)
+
+
+def _trusted_hours(
+    past: _Past, clear: np.ndarray, half_life: float | None, folds: list[tuple[int, int]]
+) -> np.ndarray | None:
+    """The hours lit enough over the window (the clear-sky share rule), and the dimmer ones whose
+    own ratio forecast the validation periods at least as well as the overall one did: a dusk
+    hour a west-facing roof has kept steadily above the clear sky keeps its own ratio, a dim hour
+    that is only noise takes the overall one. A well-lit hour always keeps its own (there the
+    two are close, and the validation days' clouds would choose by chance)."""
+    own_error, overall_error = np.zeros(24), np.zeros(24)
+    seen = np.zeros(24, bool)
+    for cutoff, end in folds:
+        fitted = _fit_ratios(past, clear, past.weights(cutoff, half_life), np.ones(24, bool))
+        if fitted is None:
+            return None
+        held = (past.offset >= cutoff) & (past.offset < end) & (clear > 0)
+        hours, actual = past.solar_hour[held], past.produced[held]
+        own = fitted.by_solar_hour[hours] * clear[held]
+        own_error += np.bincount(hours, np.abs(own - actual), minlength=24)
+        overall = fitted.overall * clear[held]
+        overall_error += np.bincount(hours, np.abs(overall - actual), minlength=24)
+        seen |= np.bincount(hours, minlength=24) > 0
+    if not seen.any():
+        return None
+    sky = np.bincount(past.solar_hour, clear, minlength=24)
+    by_share = sky >= HOURLY_RATIO_MIN_SHARE * sky.max()
+    trusted: np.ndarray = by_share | (seen & (own_error <= overall_error))
+    return trusted
 
 
 def _choose(errors: Sequence[float | None]) -> int:
@@ -312,7 +346,9 @@ def _pv_model(past: _Past, past_sky_kwh: np.ndarray) -> tuple[_Ratios | None, fl
             error += float(np.abs(predicted - past.produced[held]).sum())
         errors.append(error if folds else None)
     half_life = PV_HALF_LIVES[_choose(errors)]
-    return _fit_ratios(past, clear, past.weights(len(past_sky_kwh), half_life)), half_life
+    trusted = _trusted_hours(past, clear, half_life, folds) if folds else None
+    weights = past.weights(len(past_sky_kwh), half_life)
+    return _fit_ratios(past, clear, weights, trusted), half_life
 
 
 def _fit_consumption(

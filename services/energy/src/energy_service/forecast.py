@@ -5,15 +5,22 @@ energy, and the hours a member does best to consume in.
   not publish a home's coordinates, which are personal data; the region's chief town is within
   a degree of any plant and the performance ratio absorbs the rest), times the plant's kW, times
   its performance ratio: what it measured over the recent weeks divided by what the clear sky
-  would have given in the same hours, overall and per local hour of the day (orientation and
-  shading have a daily shape). Clouds, shading, orientation and ageing are in that ratio; a
-  plant without history gets `DEFAULT_PERFORMANCE_RATIO` (a typical Italian year's measured
-  over clear-sky energy).
-* Consumption: per plant, the mean of the same weekday and local hour over the recent weeks
-  with data; a consuming plant with no history at all gets a standard household
-  (`cerc_profiles.household_kwh`) of `DEFAULT_ANNUAL_KWH`, and says so.
+  would have given in the same hours, overall and per hour of the sun's day (orientation and
+  shading have a daily shape, which follows the sun, so UTC rather than the clock). Clouds,
+  shading, orientation and ageing are in that ratio; a plant without history gets
+  `DEFAULT_PERFORMANCE_RATIO` (a typical Italian year's measured over clear-sky energy).
+* Consumption: per plant, the weighted mean of the same weekday and local hour, or of the same
+  local hour on any day, over the recent weeks with data; a consuming plant with no history at
+  all gets a standard household (`cerc_profiles.household_kwh`) of `DEFAULT_ANNUAL_KWH`, and
+  says so.
+* Recency, model by model and plant by plant: the days of the window weigh by a half-life (PV)
+  or a half-life and a weekday-or-not (consumption) chosen on the plant's own last days, each
+  two-day period forecast from the days before it as the forecast will be (`validation_folds`).
+  A steady plant averages many days; one whose weather, season or habits changed follows its
+  last ones. The period forecast is never seen.
 * Exchange per plant and hour: fed-in = max(0, PV - consumption), withdrawn the opposite (the
-  forecast is hourly; netting inside the hour is all a forecast can know).
+  forecast is hourly; netting inside the hour is all a forecast can know); a plant seen only at
+  its grid connection has its fed-in and withdrawn energy forecast as they were measured.
 * Shared energy: the rules engine's (`cacer`), per hour and primary substation min(Σ fed-in,
   Σ withdrawn), never written again here. Surplus: the community's fed-in not matched by any
   withdrawal, Σ fed-in - Σ withdrawn where positive: the energy a member's extra consumption in

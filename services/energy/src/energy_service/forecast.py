@@ -249,7 +249,7 @@ class _Past:
 
     def validation_folds(self) -> list[tuple[int, int]]:
         """The validation periods [cutoff, end) as offsets: the last `VALIDATION_DAYS` of the
-        history, then the as many days before them, `VALIDATION_FOLDS` times, each one leaving
+        history, then as many days before them, `VALIDATION_FOLDS` periods in all, each leaving
         at least `MIN_FIT_DAYS` before it to fit on. Several folds, because two days of weather
         alone would pick a half-life by chance."""
         if self.offset.size == 0:

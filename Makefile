@@ -52,7 +52,7 @@ test: infra-up web browser ## every test: unit, service, contract, end to end (a
 	$(UV) run pytest libs services tests tools $(PYTEST_ARGS)
 
 test-unit: install ## the tests that need no server (rules engine, gateway config, manifests)
-	$(UV) run pytest libs/cacer libs/sepa libs/profiles tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
+	$(UV) run pytest libs/cacer libs/sepa libs/profiles tests/dev tests/contract/test_gateway_config.py tests/contract/test_manifests.py $(PYTEST_ARGS)
 
 lint: install web-deps ## ruff, mypy strict, import-linter, compose schema, the web app's types (manifests are checked by make test)
 	cd web && npm run --silent openapi && npm run --silent lint

@@ -11,14 +11,13 @@ hour the day before) so the figure has a yardstick; and the energy-weighted erro
 sum |forecast - actual| / sum actual over all 48 hours), which near-empty dawn hours cannot
 dominate. Nothing asserts; no servers needed.
 
-Read the PV figures knowing the simulator: its PV is a bell on UTC clock hours (06-20 UTC, peak
-13 UTC) times a cloud factor drifting minute by minute between 0.3 and 1 (hours apart are
-nearly independent; no weather persists to the next day), the same shape every day of the year.
-The real sun at the forecast's site sets before 20 UTC in every season (before 18 UTC in late
-September), so part of the simulated PV falls after pvlib's sunset, where a forecast with no PV
-at night says 0: the bench prints that share, and the error over the hours the sun is up. The
-simulator ignores the date too: the start dates change the clear sky, and the random seeds
-(which include the start), not the shape of the simulated data.
+Read the PV figures knowing the simulator: its panels give pvlib's clear sky at
+Bergamo (the demo community's town) times a cloud factor drifting minute by minute between 0.3
+and 1 (hours apart are nearly independent; no weather persists to the next day), and the
+forecast's site is the region's chief town (Milan), as for a real plant whose coordinates the
+energy service is not given. The bench still prints the share of simulated PV after pvlib's
+sunset at the forecast's site (0 unless the two sites' sunsets differ) and the error over the
+hours the sun is up.
 """
 
 from __future__ import annotations

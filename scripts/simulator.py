@@ -9,8 +9,10 @@ service's package: no deployment ships it.
 Each device is provisioned through the IoT service layer (platform admin, on
 plants the service knows from ``plant.v1``), its credentials kept in
 ``.run/simulator/devices.json`` so a rerun reuses them. The devices are, in
-turn, PV generators (a bell between 06:00 and 20:00, peaking at noon, with a cloud
-factor drifting between 0.3 and 1; measuring point ``generator``), household
+turn, PV generators (the clear-sky output of a south-facing roof under the real
+sun of the demo community's region, from pvlib through ``cerc_profiles``, so it
+rises and sets with the season, times a cloud factor drifting between 0.3 and 1;
+measuring point ``generator``), household
 loads (a base load with a morning peak near 07:30 and an evening peak near
 19:30; ``load``) and prosumers' grid-connection meters (a PV bell and a
 household load behind one meter whose registers are export and import;
@@ -38,12 +40,14 @@ import random
 import ssl
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import aiomqtt
+from cerc_profiles.pv import pv_kwh_per_kw
 from cerc_shared import db
 from cerc_shared.auth import Principal
+from cerc_shared.clock import ITALY
 from cerc_shared.dev_tls import ensure_dev_pki
 from cerc_shared.events.iot import MeasuringPoint
 from iot_service import service
@@ -73,6 +77,33 @@ MEASURING_POINTS: dict[str, MeasuringPoint] = {
     "home": "load",
     "grid": "grid_connection",
 }
+# The demo community is in Bergamo (scripts/demo_community.py); its plants'
+# coordinates are not the simulator's business, one sky serves them all.
+SITE = (45.698, 9.677)
+
+
+class Sun:
+    """Clear-sky AC kW per kW of panels at ``SITE`` for each UTC hour, computed a
+    day at a time with pvlib (``cerc_profiles.pv_kwh_per_kw``) and kept. The
+    value holds for the whole hour, so an hour's simulated energy is the clear
+    sky's hourly energy times the clouds: no PV before sunrise or after sunset."""
+
+    def __init__(self, site: tuple[float, float] = SITE) -> None:
+        self._site = site
+        self._days: dict[date, list[float]] = {}
+
+    def kw_per_kw(self, at: datetime) -> float:
+        at = at.astimezone(UTC)
+        day = at.date()
+        hours = self._days.get(day)
+        if hours is None:
+            midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            energies = pv_kwh_per_kw(*self._site, midnight, midnight + timedelta(days=1))
+            hours = self._days[day] = [float(e.kwh) for e in energies]
+        return hours[at.hour]
+
+
+SUN = Sun()
 SIMULATOR = Principal(user_id=0, username="simulator", user_type="ADMIN", token_id="simulator")  # noqa: S106 - not a secret
 
 
@@ -93,11 +124,14 @@ class SimDevice:
 
     def step(self, at: datetime, seconds: float) -> tuple[float, float]:
         """Advance the registers over ``seconds`` ending at ``at``; return (pv kW, load kW)."""
-        hour = at.hour + at.minute / 60
+        # The household's day follows the Italian clock, the panels the sun.
+        local = at.astimezone(ITALY)
+        hour = local.hour + local.minute / 60
         self.cloud = min(1.0, max(0.3, self.cloud + self.rng.gauss(0, 0.05)))
         pv = 0.0
-        if self.kind in ("pv", "grid") and 6 <= hour <= 20:
-            pv = self.peak_kw * math.sin(math.pi * (hour - 6) / 14) ** 2 * self.cloud
+        if self.kind in ("pv", "grid"):
+            # The reading at ``at`` closes the step: the sun of the instant just before it.
+            pv = self.peak_kw * SUN.kw_per_kw(at - timedelta(seconds=1)) * self.cloud
         load = 0.0
         if self.kind in ("home", "grid"):
             load = (

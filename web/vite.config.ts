@@ -19,7 +19,7 @@ export default defineConfig({
     proxy: { "/api": process.env.CERC_GATEWAY ?? "http://127.0.0.1:18080" },
   },
   test: {
-    include: ["src/**/*.test.ts"],
+    include: ["src/**/*.test.{ts,tsx}"],
     environment: "jsdom",
   },
 });

@@ -1,4 +1,6 @@
 import { Alert, Center, Loader, Stack, Text, Title, VisuallyHidden } from "@mantine/core";
+import type { UseQueryResult } from "@tanstack/react-query";
+import type { ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import { ApiError } from "../api/client";
 
@@ -42,6 +44,29 @@ export function Empty({ children }: { children: React.ReactNode }) {
       {children}
     </Text>
   );
+}
+
+/**
+ * A query's states in the order the pages show them: loading, the error (a 404
+ * as "not found"), `empty` when `isEmpty` says the answer holds nothing, else
+ * `children` with the answer. A disabled query counts as loading: render this
+ * only when the query is enabled.
+ */
+export function QueryView<T>({
+  query,
+  isEmpty,
+  empty,
+  children,
+}: {
+  query: UseQueryResult<T>;
+  isEmpty?: (data: T) => boolean;
+  empty?: ReactNode;
+  children: (data: T) => ReactNode;
+}) {
+  if (query.isPending) return <Loading />;
+  if (query.isError) return <ErrorState error={query.error} />;
+  if (isEmpty?.(query.data)) return <Empty>{empty}</Empty>;
+  return <>{children(query.data)}</>;
 }
 
 /** Errors of a form that name none of its fields, shown above it. */

@@ -1,10 +1,12 @@
-import { Alert, Badge, Button, FileInput, Group, Modal, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, FileInput, Group, Modal, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ApiError, cerApi, economicApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/economic";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
+import { ErrorState, FormErrors, QueryView, fieldError } from "../components/States";
 import { formatDate, formatDateTime, formatEuro, formatMonth, italianToday, nextDay } from "../format";
 import { download, uploadForm } from "./api";
 import { owedToMembers } from "./logic";
@@ -39,58 +41,48 @@ function PayoutsPage({ communityId }: { communityId: number }) {
       <Title order={2}>{t("title")}</Title>
       <AccountForm communityId={communityId} />
       <ApprovedRuns communityId={communityId} onCreated={(p) => setOpen(p.id)} />
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="batches-title">
-        <Stack>
-          <Title order={3} size="h4" id="batches-title">
-            {t("batchesTitle")}
-          </Title>
-          {payouts.isPending ? (
-            <Loading />
-          ) : payouts.isError ? (
-            <ErrorState error={payouts.error} />
-          ) : payouts.data.length === 0 ? (
-            <Empty>{t("batchesEmpty")}</Empty>
-          ) : (
-            <Table.ScrollContainer minWidth={680} type="native" tabIndex={0} aria-label={t("batchesTitle")}>
-              <Table striped>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("batch")}</Table.Th>
-                    <Table.Th scope="col">{t("executionDate")}</Table.Th>
-                    <Table.Th scope="col">{t("status")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("transfers")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("total")}</Table.Th>
-                    <Table.Th scope="col">{t("createdOn")}</Table.Th>
-                    <Table.Th scope="col"><span className="skip-link">{t("download")}</span></Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {payouts.data.map((p) => (
-                    <Table.Tr key={p.id} data-testid="payout-row">
-                      <Table.Td>#{p.id}</Table.Td>
-                      <Table.Td>{formatDate(p.execution_date)}</Table.Td>
-                      <Table.Td>
-                        <Badge color={STATUS_COLOR[p.status] ?? "gray.7"}>{t(`statuses.${p.status}`, p.status)}</Badge>
-                      </Table.Td>
-                      <Table.Td className="num">{p.transfers.length}</Table.Td>
-                      <Table.Td className="num" data-testid="payout-total">{formatEuro(p.total)}</Table.Td>
-                      <Table.Td>{formatDateTime(p.created_at)}</Table.Td>
-                      <Table.Td>
-                        <Group gap="xs" wrap="nowrap">
-                          <DownloadButton payout={p} />
-                          <Button size="xs" variant="subtle" onClick={() => setOpen(p.id)} aria-label={t("showOf", { id: p.id })}>
-                            {tc("common.details")}
-                          </Button>
-                        </Group>
-                      </Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
+      <Section title={t("batchesTitle")}>
+        <QueryView query={payouts} isEmpty={(list) => list.length === 0} empty={t("batchesEmpty")}>
+          {(list) => (
+            <ScrollTable
+              label={t("batchesTitle")}
+              minWidth={680}
+              head={
+                <>
+                  <Table.Th scope="col">{t("batch")}</Table.Th>
+                  <Table.Th scope="col">{t("executionDate")}</Table.Th>
+                  <Table.Th scope="col">{t("status")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("transfers")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("total")}</Table.Th>
+                  <Table.Th scope="col">{t("createdOn")}</Table.Th>
+                  <Table.Th scope="col"><span className="skip-link">{t("download")}</span></Table.Th>
+                </>
+              }
+            >
+              {list.map((p) => (
+                <Table.Tr key={p.id} data-testid="payout-row">
+                  <Table.Td>#{p.id}</Table.Td>
+                  <Table.Td>{formatDate(p.execution_date)}</Table.Td>
+                  <Table.Td>
+                    <Badge color={STATUS_COLOR[p.status] ?? "gray.7"}>{t(`statuses.${p.status}`, p.status)}</Badge>
+                  </Table.Td>
+                  <Table.Td className="num">{p.transfers.length}</Table.Td>
+                  <Table.Td className="num" data-testid="payout-total">{formatEuro(p.total)}</Table.Td>
+                  <Table.Td>{formatDateTime(p.created_at)}</Table.Td>
+                  <Table.Td>
+                    <Group gap="xs" wrap="nowrap">
+                      <DownloadButton payout={p} />
+                      <Button size="xs" variant="subtle" onClick={() => setOpen(p.id)} aria-label={t("showOf", { id: p.id })}>
+                        {tc("common.details")}
+                      </Button>
+                    </Group>
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </ScrollTable>
           )}
-        </Stack>
-      </Paper>
+        </QueryView>
+      </Section>
       {open !== null && <PayoutDetail payoutId={open} communityId={communityId} onClose={() => setOpen(null)} />}
     </Stack>
   );
@@ -165,46 +157,34 @@ function AccountForm({ communityId }: { communityId: number }) {
   const set = (name: keyof typeof form) => (e: React.ChangeEvent<HTMLInputElement>) => setForm({ ...form, [name]: e.currentTarget.value });
 
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="account-title">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          save.mutate();
-        }}
-      >
-        <Stack>
-          <Title order={3} size="h4" id="account-title">
-            {t("accountTitle")}
-          </Title>
-          <Text size="sm" c="dimmed">
-            {t("accountHint")}
+    <Section title={t("accountTitle")} onSubmit={() => save.mutate()}>
+      <Text size="sm" c="dimmed">
+        {t("accountHint")}
+      </Text>
+      {account.isError && <ErrorState error={account.error} />}
+      {account.data === null && !save.isSuccess && (
+        <Alert color="yellow" variant="default">
+          {t("noAccount")}
+        </Alert>
+      )}
+      <FormErrors error={save.error} fields={ACCOUNT_FIELDS} />
+      <Group align="start" grow preventGrowOverflow={false} wrap="wrap">
+        <TextInput label={t("debtorName")} required value={form.debtor_name} onChange={set("debtor_name")} error={fieldError(save.error, "debtor_name")} miw={200} />
+        <TextInput label={t("iban")} required value={form.iban} onChange={set("iban")} error={fieldError(save.error, "iban")} autoComplete="off" miw={260} />
+        <TextInput label={t("bic")} value={form.bic} onChange={set("bic")} error={fieldError(save.error, "bic")} miw={140} />
+        <TextInput label={t("minimum")} inputMode="decimal" value={form.minimum_amount} onChange={set("minimum_amount")} error={fieldError(save.error, "minimum_amount")} miw={120} />
+      </Group>
+      <Group>
+        <Button type="submit" loading={save.isPending}>
+          {t("saveAccount")}
+        </Button>
+        {save.isSuccess && (
+          <Text size="sm" c="teal.9" role="status">
+            {t("accountSaved")}
           </Text>
-          {account.isError && <ErrorState error={account.error} />}
-          {account.data === null && !save.isSuccess && (
-            <Alert color="yellow" variant="default">
-              {t("noAccount")}
-            </Alert>
-          )}
-          <FormErrors error={save.error} fields={ACCOUNT_FIELDS} />
-          <Group align="start" grow preventGrowOverflow={false} wrap="wrap">
-            <TextInput label={t("debtorName")} required value={form.debtor_name} onChange={set("debtor_name")} error={fieldError(save.error, "debtor_name")} miw={200} />
-            <TextInput label={t("iban")} required value={form.iban} onChange={set("iban")} error={fieldError(save.error, "iban")} autoComplete="off" miw={260} />
-            <TextInput label={t("bic")} value={form.bic} onChange={set("bic")} error={fieldError(save.error, "bic")} miw={140} />
-            <TextInput label={t("minimum")} inputMode="decimal" value={form.minimum_amount} onChange={set("minimum_amount")} error={fieldError(save.error, "minimum_amount")} miw={120} />
-          </Group>
-          <Group>
-            <Button type="submit" loading={save.isPending}>
-              {t("saveAccount")}
-            </Button>
-            {save.isSuccess && (
-              <Text size="sm" c="teal.9" role="status">
-                {t("accountSaved")}
-              </Text>
-            )}
-          </Group>
-        </Stack>
-      </form>
-    </Paper>
+        )}
+      </Group>
+    </Section>
   );
 }
 
@@ -226,75 +206,65 @@ function ApprovedRuns({ communityId, onCreated }: { communityId: number; onCreat
   });
   const approved = (runs.data ?? []).filter((r) => r.kind === "FINAL" && r.status === "COMPLETED");
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="approved-title">
-      <Stack>
-        <Title order={3} size="h4" id="approved-title">
-          {t("approvedTitle")}
-        </Title>
-        <Text size="sm" c="dimmed">
-          {t("approvedHint")}
-        </Text>
-        {runs.isPending ? (
-          <Loading />
-        ) : runs.isError ? (
-          <ErrorState error={runs.error} />
-        ) : approved.length === 0 ? (
-          <Empty>{t("approvedEmpty")}</Empty>
-        ) : (
-          <Table.ScrollContainer minWidth={560} type="native" tabIndex={0} aria-label={t("approvedTitle")}>
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("period")}</Table.Th>
-                  <Table.Th scope="col">{t("run")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("membersTotal")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("communityTotal")}</Table.Th>
-                  <Table.Th scope="col">{t("approvedAt")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {approved.map((run) => (
-                  <Table.Tr key={run.id} data-testid={`approved-${run.period}`}>
-                    <Table.Td>{formatMonth(run.period, i18n.language)}</Table.Td>
-                    <Table.Td>#{run.id}</Table.Td>
-                    <Table.Td className="num" data-testid="approved-members">{formatEuro(owedToMembers(run))}</Table.Td>
-                    <Table.Td className="num">{formatEuro(run.community_eur)}</Table.Td>
-                    <Table.Td>{formatDateTime(run.finished_at ?? run.created_at)}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+    <Section title={t("approvedTitle")}>
+      <Text size="sm" c="dimmed">
+        {t("approvedHint")}
+      </Text>
+      <QueryView query={runs} isEmpty={() => approved.length === 0} empty={t("approvedEmpty")}>
+        {() => (
+          <ScrollTable
+            label={t("approvedTitle")}
+            minWidth={560}
+            head={
+              <>
+                <Table.Th scope="col">{t("period")}</Table.Th>
+                <Table.Th scope="col">{t("run")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("membersTotal")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("communityTotal")}</Table.Th>
+                <Table.Th scope="col">{t("approvedAt")}</Table.Th>
+              </>
+            }
+          >
+            {approved.map((run) => (
+              <Table.Tr key={run.id} data-testid={`approved-${run.period}`}>
+                <Table.Td>{formatMonth(run.period, i18n.language)}</Table.Td>
+                <Table.Td>#{run.id}</Table.Td>
+                <Table.Td className="num" data-testid="approved-members">{formatEuro(owedToMembers(run))}</Table.Td>
+                <Table.Td className="num">{formatEuro(run.community_eur)}</Table.Td>
+                <Table.Td>{formatDateTime(run.finished_at ?? run.created_at)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </ScrollTable>
         )}
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            create.mutate();
-          }}
-        >
-          <Stack>
-            <FormErrors error={create.error} fields={["execution_date"]} />
-            <Group align="end">
-              <TextInput
-                type="date"
-                label={t("executionDate")}
-                value={execution}
-                onChange={(e) => setExecution(e.currentTarget.value)}
-                error={fieldError(create.error, "execution_date")}
-              />
-              <Button type="submit" loading={create.isPending} disabled={approved.length === 0}>
-                {t("create")}
-              </Button>
-            </Group>
-            {create.isSuccess && (
-              <Text size="sm" c="teal.9" role="status">
-                {t("created", { count: create.data.transfers.length, total: formatEuro(create.data.total) })}
-              </Text>
-            )}
-          </Stack>
-        </form>
-      </Stack>
-    </Paper>
+      </QueryView>
+      <form
+        onSubmit={(e) => {
+          e.preventDefault();
+          create.mutate();
+        }}
+      >
+        <Stack>
+          <FormErrors error={create.error} fields={["execution_date"]} />
+          <Group align="end">
+            <TextInput
+              type="date"
+              label={t("executionDate")}
+              value={execution}
+              onChange={(e) => setExecution(e.currentTarget.value)}
+              error={fieldError(create.error, "execution_date")}
+            />
+            <Button type="submit" loading={create.isPending} disabled={approved.length === 0}>
+              {t("create")}
+            </Button>
+          </Group>
+          {create.isSuccess && (
+            <Text size="sm" c="teal.9" role="status">
+              {t("created", { count: create.data.transfers.length, total: formatEuro(create.data.total) })}
+            </Text>
+          )}
+        </Stack>
+      </form>
+    </Section>
   );
 }
 
@@ -324,125 +294,122 @@ function PayoutDetail({ payoutId, communityId, onClose }: { payoutId: number; co
     const m = members.data?.find((x) => x.user_id === userId);
     return m ? [m.first_name, m.last_name].filter(Boolean).join(" ") || m.username || `#${userId}` : `#${userId}`;
   };
-  const data = payout.data;
+  const batch = payout.data;
   return (
     <Modal
       opened
       closeButtonProps={{ "aria-label": tc("common.close") }}
       onClose={onClose}
-      title={data ? t("batchTitle", { id: data.id, message: data.message_id }) : t("batch")}
+      title={batch ? t("batchTitle", { id: batch.id, message: batch.message_id }) : t("batch")}
       size="xl"
     >
-      {payout.isPending ? (
-        <Loading />
-      ) : payout.isError || !data ? (
-        <ErrorState error={payout.error} />
-      ) : (
-        <Stack>
-          <Group justify="space-between">
-            <Text>
-              {formatDate(data.execution_date)} · {t("total")} <strong>{formatEuro(data.total)}</strong> ·{" "}
-              {t(`statuses.${data.status}`, data.status)}
-            </Text>
-            <DownloadButton payout={data} />
-          </Group>
-          <Table.ScrollContainer minWidth={620} type="native" tabIndex={0} aria-label={t("transfers")}>
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
+      <QueryView query={payout}>
+        {(data) => (
+          <Stack>
+            <Group justify="space-between">
+              <Text>
+                {formatDate(data.execution_date)} · {t("total")} <strong>{formatEuro(data.total)}</strong> ·{" "}
+                {t(`statuses.${data.status}`, data.status)}
+              </Text>
+              <DownloadButton payout={data} />
+            </Group>
+            <ScrollTable
+              label={t("transfers")}
+              minWidth={620}
+              head={
+                <>
                   <Table.Th scope="col">{t("creditor")}</Table.Th>
                   <Table.Th scope="col">{t("ibanEnd")}</Table.Th>
                   <Table.Th scope="col" className="num">{t("amount")}</Table.Th>
                   <Table.Th scope="col">{t("status")}</Table.Th>
                   <Table.Th scope="col">{t("reason")}</Table.Th>
+                </>
+              }
+            >
+              {data.transfers.map((tr) => (
+                <Table.Tr key={tr.id} data-testid="transfer-row">
+                  <Table.Td>{tr.creditor_name}</Table.Td>
+                  <Table.Td>…{tr.iban_last4}</Table.Td>
+                  <Table.Td className="num">{formatEuro(tr.amount)}</Table.Td>
+                  <Table.Td>
+                    <Badge color={STATUS_COLOR[tr.status] ?? "gray.7"}>{t(`statuses.${tr.status}`, tr.status)}</Badge>
+                    {tr.decided_at && (
+                      <Text size="xs" c="dimmed">
+                        {formatDateTime(tr.decided_at)}
+                      </Text>
+                    )}
+                  </Table.Td>
+                  <Table.Td>{tr.reason ?? ""}</Table.Td>
                 </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {data.transfers.map((tr) => (
-                  <Table.Tr key={tr.id} data-testid="transfer-row">
-                    <Table.Td>{tr.creditor_name}</Table.Td>
-                    <Table.Td>…{tr.iban_last4}</Table.Td>
-                    <Table.Td className="num">{formatEuro(tr.amount)}</Table.Td>
-                    <Table.Td>
-                      <Badge color={STATUS_COLOR[tr.status] ?? "gray.7"}>{t(`statuses.${tr.status}`, tr.status)}</Badge>
-                      {tr.decided_at && (
-                        <Text size="xs" c="dimmed">
-                          {formatDateTime(tr.decided_at)}
-                        </Text>
-                      )}
-                    </Table.Td>
-                    <Table.Td>{tr.reason ?? ""}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-          {data.left_out.length > 0 && (
-            <>
-              <Title order={4} size="h5">
-                {t("leftOutTitle")}
-              </Title>
-              <Table>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("member")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("amount")}</Table.Th>
-                    <Table.Th scope="col">{t("reason")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {data.left_out.map((item) => (
-                    <Table.Tr key={item.user_id}>
-                      <Table.Td>{name(item.user_id)}</Table.Td>
-                      <Table.Td className="num">{formatEuro(item.amount)}</Table.Td>
-                      <Table.Td>{t(`reasons.${item.reason}`, item.reason)}</Table.Td>
+              ))}
+            </ScrollTable>
+            {data.left_out.length > 0 && (
+              <>
+                <Title order={4} size="h5">
+                  {t("leftOutTitle")}
+                </Title>
+                <Table>
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th scope="col">{t("member")}</Table.Th>
+                      <Table.Th scope="col" className="num">{t("amount")}</Table.Th>
+                      <Table.Th scope="col">{t("reason")}</Table.Th>
                     </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </>
-          )}
-          <form
-            onSubmit={(e) => {
-              e.preventDefault();
-              if (file) upload.mutate();
-            }}
-          >
-            <Stack gap="xs">
-              <Title order={4} size="h5">
-                {t("reportTitle")}
-              </Title>
-              <FormErrors error={upload.error} fields={["file"]} />
-              <Group align="end">
-                <FileInput
-                  label={t("reportFile")}
-                  description={t("reportHint")}
-                  accept=".xml,application/xml,text/xml"
-                  value={file}
-                  onChange={setFile}
-                  clearable
-                  clearButtonProps={{ "aria-label": tc("common.clear") }}
-                  error={fieldError(upload.error, "file")}
-                  miw={280}
-                />
-                <Button type="submit" disabled={!file} loading={upload.isPending}>
-                  {t("upload")}
-                </Button>
-              </Group>
-              {upload.isSuccess && (
-                <Text size="sm" c="teal.9" role="status" data-testid="status-report-applied">
-                  {t("reportApplied", {
-                    processed: upload.data.processed,
-                    failed: upload.data.failed,
-                    pending: upload.data.still_pending,
-                    unchanged: upload.data.unchanged,
-                  })}
-                </Text>
-              )}
-            </Stack>
-          </form>
-        </Stack>
-      )}
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {data.left_out.map((item) => (
+                      <Table.Tr key={item.user_id}>
+                        <Table.Td>{name(item.user_id)}</Table.Td>
+                        <Table.Td className="num">{formatEuro(item.amount)}</Table.Td>
+                        <Table.Td>{t(`reasons.${item.reason}`, item.reason)}</Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </>
+            )}
+            <form
+              onSubmit={(e) => {
+                e.preventDefault();
+                if (file) upload.mutate();
+              }}
+            >
+              <Stack gap="xs">
+                <Title order={4} size="h5">
+                  {t("reportTitle")}
+                </Title>
+                <FormErrors error={upload.error} fields={["file"]} />
+                <Group align="end">
+                  <FileInput
+                    label={t("reportFile")}
+                    description={t("reportHint")}
+                    accept=".xml,application/xml,text/xml"
+                    value={file}
+                    onChange={setFile}
+                    clearable
+                    clearButtonProps={{ "aria-label": tc("common.clear") }}
+                    error={fieldError(upload.error, "file")}
+                    miw={280}
+                  />
+                  <Button type="submit" disabled={!file} loading={upload.isPending}>
+                    {t("upload")}
+                  </Button>
+                </Group>
+                {upload.isSuccess && (
+                  <Text size="sm" c="teal.9" role="status" data-testid="status-report-applied">
+                    {t("reportApplied", {
+                      processed: upload.data.processed,
+                      failed: upload.data.failed,
+                      pending: upload.data.still_pending,
+                      unchanged: upload.data.unchanged,
+                    })}
+                  </Text>
+                )}
+              </Stack>
+            </form>
+          </Stack>
+        )}
+      </QueryView>
     </Modal>
   );
 }

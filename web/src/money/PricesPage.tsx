@@ -1,12 +1,14 @@
-import { Button, FileInput, Group, NativeSelect, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Button, FileInput, Group, NativeSelect, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { economicApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/economic";
 import { useMe } from "../api/hooks";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
 import { Stat } from "../components/Stat";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { FormErrors, QueryView, fieldError } from "../components/States";
 import { formatDate, formatDateTime, italianToday } from "../format";
 import { uploadForm } from "./api";
 import { formatPrice, priceSummary, sortParameters } from "./logic";
@@ -36,47 +38,37 @@ function Parameters() {
     queryFn: () => unwrap(economicApi.GET("/api/economic/parameters/")),
   });
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="parameters-title">
-      <Stack>
-        <Title order={3} size="h4" id="parameters-title">
-          {t("parametersTitle")}
-        </Title>
-        {parameters.isPending ? (
-          <Loading />
-        ) : parameters.isError ? (
-          <ErrorState error={parameters.error} />
-        ) : parameters.data.length === 0 ? (
-          <Empty>{t("parametersEmpty")}</Empty>
-        ) : (
-          <Table.ScrollContainer minWidth={640} type="native" tabIndex={0} aria-label={t("parametersTitle")}>
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("name")}</Table.Th>
-                  <Table.Th scope="col">{t("key")}</Table.Th>
-                  <Table.Th scope="col">{t("validFrom")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("value")}</Table.Th>
-                  <Table.Th scope="col">{t("source")}</Table.Th>
-                  <Table.Th scope="col">{t("origin")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {sortParameters(parameters.data).map((p) => (
-                  <Table.Tr key={`${p.name}/${p.key}/${p.valid_from}`} data-testid="parameter-row">
-                    <Table.Td>{t(`names.${p.name}`, p.name)}</Table.Td>
-                    <Table.Td>{p.key ? t("powerClass", { kw: p.key }) : "—"}</Table.Td>
-                    <Table.Td>{formatDate(p.valid_from)}</Table.Td>
-                    <Table.Td className="num">{formatPrice(p.value)}</Table.Td>
-                    <Table.Td>{p.source}</Table.Td>
-                    <Table.Td>{t(`origins.${p.origin}`, p.origin)}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+    <Section title={t("parametersTitle")}>
+      <QueryView query={parameters} isEmpty={(rows) => rows.length === 0} empty={t("parametersEmpty")}>
+        {(rows) => (
+          <ScrollTable
+            label={t("parametersTitle")}
+            minWidth={640}
+            head={
+              <>
+                <Table.Th scope="col">{t("name")}</Table.Th>
+                <Table.Th scope="col">{t("key")}</Table.Th>
+                <Table.Th scope="col">{t("validFrom")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("value")}</Table.Th>
+                <Table.Th scope="col">{t("source")}</Table.Th>
+                <Table.Th scope="col">{t("origin")}</Table.Th>
+              </>
+            }
+          >
+            {sortParameters(rows).map((p) => (
+              <Table.Tr key={`${p.name}/${p.key}/${p.valid_from}`} data-testid="parameter-row">
+                <Table.Td>{t(`names.${p.name}`, p.name)}</Table.Td>
+                <Table.Td>{p.key ? t("powerClass", { kw: p.key }) : "—"}</Table.Td>
+                <Table.Td>{formatDate(p.valid_from)}</Table.Td>
+                <Table.Td className="num">{formatPrice(p.value)}</Table.Td>
+                <Table.Td>{p.source}</Table.Td>
+                <Table.Td>{t(`origins.${p.origin}`, p.origin)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </ScrollTable>
         )}
-      </Stack>
-    </Paper>
+      </QueryView>
+    </Section>
   );
 }
 
@@ -93,39 +85,36 @@ function Prices() {
   });
   const summary = priceSummary((prices.data ?? []).map((p) => p.eur_mwh));
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="prices-title">
-      <Stack>
-        <Title order={3} size="h4" id="prices-title">
-          {t("pricesTitle")}
-        </Title>
-        <Group align="end">
-          <TextInput type="date" label={t("day")} value={day} onChange={(e) => setDay(e.currentTarget.value)} error={fieldError(prices.error, "from")} />
-          <NativeSelect label={t("zone")} value={zone} onChange={(e) => setZone(e.currentTarget.value as Zone)} data={ZONES} />
-        </Group>
-        {!valid ? null : prices.isPending ? (
-          <Loading />
-        ) : prices.isError ? (
-          <ErrorState error={prices.error} />
-        ) : prices.data.length === 0 || !summary ? (
-          <Empty>{t("pricesEmpty")}</Empty>
-        ) : (
-          <>
-            <SimpleGrid cols={{ base: 1, xs: 3 }}>
-              <Stat label={`${t("average")} (${t("price")})`} value={formatPrice(summary.mean)} testId="price-mean" />
-              <Stat label={`${t("min")} (${t("price")})`} value={formatPrice(summary.min)} />
-              <Stat label={`${t("max")} (${t("price")})`} value={formatPrice(summary.max)} />
-            </SimpleGrid>
-            <Table.ScrollContainer minWidth={360} type="native" tabIndex={0} aria-label={t("pricesTitle")} mah={420}>
-              <Table striped stickyHeader>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("hour")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("price")}</Table.Th>
-                    <Table.Th scope="col">{t("source")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {prices.data.map((p) => (
+    <Section title={t("pricesTitle")}>
+      <Group align="end">
+        <TextInput type="date" label={t("day")} value={day} onChange={(e) => setDay(e.currentTarget.value)} error={fieldError(prices.error, "from")} />
+        <NativeSelect label={t("zone")} value={zone} onChange={(e) => setZone(e.currentTarget.value as Zone)} data={ZONES} />
+      </Group>
+      {/* The summary is null exactly when there is no price. */}
+      {valid && (
+        <QueryView query={prices} isEmpty={() => !summary} empty={t("pricesEmpty")}>
+          {(rows) =>
+            summary && (
+              <>
+                <SimpleGrid cols={{ base: 1, xs: 3 }}>
+                  <Stat label={`${t("average")} (${t("price")})`} value={formatPrice(summary.mean)} testId="price-mean" />
+                  <Stat label={`${t("min")} (${t("price")})`} value={formatPrice(summary.min)} />
+                  <Stat label={`${t("max")} (${t("price")})`} value={formatPrice(summary.max)} />
+                </SimpleGrid>
+                <ScrollTable
+                  label={t("pricesTitle")}
+                  minWidth={360}
+                  mah={420}
+                  stickyHeader
+                  head={
+                    <>
+                      <Table.Th scope="col">{t("hour")}</Table.Th>
+                      <Table.Th scope="col" className="num">{t("price")}</Table.Th>
+                      <Table.Th scope="col">{t("source")}</Table.Th>
+                    </>
+                  }
+                >
+                  {rows.map((p) => (
                     <Table.Tr key={p.start_utc} data-testid="price-row">
                       {/* The local hour as the service gives it (with its offset): 00-01, ... */}
                       <Table.Td>{`${p.start.slice(11, 13)}–${String((Number(p.start.slice(11, 13)) + 1) % 24).padStart(2, "0")}`}</Table.Td>
@@ -133,13 +122,13 @@ function Prices() {
                       <Table.Td>{p.source}</Table.Td>
                     </Table.Tr>
                   ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
-          </>
-        )}
-      </Stack>
-    </Paper>
+                </ScrollTable>
+              </>
+            )
+          }
+        </QueryView>
+      )}
+    </Section>
   );
 }
 
@@ -161,84 +150,72 @@ function PriceImports() {
     },
   });
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="price-import-title">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          if (file) send.mutate();
-        }}
-      >
-        <Stack>
-          <Title order={3} size="h4" id="price-import-title">
-            {t("importTitle")}
-          </Title>
-          <FormErrors error={send.error} fields={["file"]} />
-          <Group align="end">
-            <FileInput
-              label={t("file")}
-              description={t("importHint")}
-              accept=".xml,.zip,application/xml,application/zip"
-              value={file}
-              onChange={setFile}
-              clearable
-              clearButtonProps={{ "aria-label": tc("common.clear") }}
-              error={fieldError(send.error, "file")}
-              miw={280}
-            />
-            <Button type="submit" disabled={!file} loading={send.isPending}>
-              {t("import")}
-            </Button>
-          </Group>
-          {send.isSuccess && (
-            <Text size="sm" c="teal.9" role="status">
-              {send.data.unchanged
-                ? t("unchanged")
-                : t("imported", {
-                    days: send.data.days,
-                    first: formatDate(send.data.first_day),
-                    last: formatDate(send.data.last_day),
-                    added: send.data.hourly_added,
-                    superseded: send.data.hourly_superseded,
-                  })}
-            </Text>
-          )}
-          <Title order={4} size="h5">
-            {t("historyTitle")}
-          </Title>
-          {history.isPending ? (
-            <Loading />
-          ) : history.isError ? (
-            <ErrorState error={history.error} />
-          ) : history.data.length === 0 ? (
-            <Empty>{t("historyEmpty")}</Empty>
-          ) : (
-            <Table.ScrollContainer minWidth={560} type="native" tabIndex={0} aria-label={t("historyTitle")}>
-              <Table striped>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("file")}</Table.Th>
-                    <Table.Th scope="col">{t("days")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("hourly")}</Table.Th>
-                    <Table.Th scope="col">{t("importedAt")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {history.data.map((i) => (
-                    <Table.Tr key={i.id}>
-                      <Table.Td>{i.filename}</Table.Td>
-                      <Table.Td>
-                        {formatDate(i.first_day)} – {formatDate(i.last_day)} ({i.days})
-                      </Table.Td>
-                      <Table.Td className="num">{i.hourly_added + i.hourly_superseded}</Table.Td>
-                      <Table.Td>{formatDateTime(i.imported_at)}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
-          )}
-        </Stack>
-      </form>
-    </Paper>
+    <Section
+      title={t("importTitle")}
+      onSubmit={() => {
+        if (file) send.mutate();
+      }}
+    >
+      <FormErrors error={send.error} fields={["file"]} />
+      <Group align="end">
+        <FileInput
+          label={t("file")}
+          description={t("importHint")}
+          accept=".xml,.zip,application/xml,application/zip"
+          value={file}
+          onChange={setFile}
+          clearable
+          clearButtonProps={{ "aria-label": tc("common.clear") }}
+          error={fieldError(send.error, "file")}
+          miw={280}
+        />
+        <Button type="submit" disabled={!file} loading={send.isPending}>
+          {t("import")}
+        </Button>
+      </Group>
+      {send.isSuccess && (
+        <Text size="sm" c="teal.9" role="status">
+          {send.data.unchanged
+            ? t("unchanged")
+            : t("imported", {
+                days: send.data.days,
+                first: formatDate(send.data.first_day),
+                last: formatDate(send.data.last_day),
+                added: send.data.hourly_added,
+                superseded: send.data.hourly_superseded,
+              })}
+        </Text>
+      )}
+      <Title order={4} size="h5">
+        {t("historyTitle")}
+      </Title>
+      <QueryView query={history} isEmpty={(rows) => rows.length === 0} empty={t("historyEmpty")}>
+        {(rows) => (
+          <ScrollTable
+            label={t("historyTitle")}
+            minWidth={560}
+            head={
+              <>
+                <Table.Th scope="col">{t("file")}</Table.Th>
+                <Table.Th scope="col">{t("days")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("hourly")}</Table.Th>
+                <Table.Th scope="col">{t("importedAt")}</Table.Th>
+              </>
+            }
+          >
+            {rows.map((i) => (
+              <Table.Tr key={i.id}>
+                <Table.Td>{i.filename}</Table.Td>
+                <Table.Td>
+                  {formatDate(i.first_day)} – {formatDate(i.last_day)} ({i.days})
+                </Table.Td>
+                <Table.Td className="num">{i.hourly_added + i.hourly_superseded}</Table.Td>
+                <Table.Td>{formatDateTime(i.imported_at)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </ScrollTable>
+        )}
+      </QueryView>
+    </Section>
   );
 }

@@ -1,10 +1,12 @@
-import { Alert, Badge, Button, Group, Paper, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Group, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { economicApi, unwrap } from "../api/client";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
 import { Stat } from "../components/Stat";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { Empty, FormErrors, QueryView, fieldError } from "../components/States";
 import { formatDate, formatDateTime, formatEuro, formatMonth, italianToday } from "../format";
 import { type Compared, type Reconciliation } from "./api";
 import { centsText, figure, previousMonth } from "./logic";
@@ -39,13 +41,7 @@ function ReconciliationPage({ communityId }: { communityId: number }) {
         </Text>
       </Group>
       <SyncPanel communityId={communityId} month={month} />
-      {!valid ? null : result.isPending ? (
-        <Loading />
-      ) : result.isError ? (
-        <ErrorState error={result.error} />
-      ) : (
-        <Figures data={result.data} />
-      )}
+      {valid && <QueryView query={result}>{(data) => <Figures data={data} />}</QueryView>}
     </Stack>
   );
 }
@@ -66,18 +62,10 @@ function SyncPanel({ communityId, month }: { communityId: number; month: string 
       void queries.invalidateQueries({ queryKey: ["reconciliation", communityId] });
     },
   });
-  const data = status.data;
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="sync-title">
-      <Stack>
-        <Title order={3} size="h4" id="sync-title">
-          {t("syncTitle")}
-        </Title>
-        {status.isPending ? (
-          <Loading />
-        ) : status.isError || !data ? (
-          <ErrorState error={status.error} />
-        ) : (
+    <Section title={t("syncTitle")}>
+      <QueryView query={status}>
+        {(data) => (
           <>
             <Text size="sm">
               {data.credentials
@@ -103,42 +91,41 @@ function SyncPanel({ communityId, month }: { communityId: number; month: string 
             {data.jobs.length === 0 ? (
               <Empty>{t("jobsEmpty")}</Empty>
             ) : (
-              <Table.ScrollContainer minWidth={560} type="native" tabIndex={0} aria-label={t("jobs")}>
-                <Table striped>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th scope="col">{t("job")}</Table.Th>
-                      <Table.Th scope="col">{t("months")}</Table.Th>
-                      <Table.Th scope="col">{t("jobStatus")}</Table.Th>
-                      <Table.Th scope="col">{t("requestedAt")}</Table.Th>
-                      <Table.Th scope="col">{t("finishedAt")}</Table.Th>
-                    </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {data.jobs.map((job) => (
-                      <Table.Tr key={job.id} data-testid="gse-job">
-                        <Table.Td>#{job.id}</Table.Td>
-                        <Table.Td>{job.months.join(", ")}</Table.Td>
-                        <Table.Td>
-                          <Badge color={JOB_COLOR[job.status] ?? "gray.7"}>{t(`jobStatuses.${job.status}`, job.status)}</Badge>
-                          {job.errors?.length ? (
-                            <Text size="xs" c="red.9">
-                              {job.errors.map((e) => String(e.message ?? e.code ?? JSON.stringify(e))).join(" · ")}
-                            </Text>
-                          ) : null}
-                        </Table.Td>
-                        <Table.Td>{formatDateTime(job.created_at)}</Table.Td>
-                        <Table.Td>{formatDateTime(job.finished_at)}</Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              </Table.ScrollContainer>
+              <ScrollTable
+                label={t("jobs")}
+                minWidth={560}
+                head={
+                  <>
+                    <Table.Th scope="col">{t("job")}</Table.Th>
+                    <Table.Th scope="col">{t("months")}</Table.Th>
+                    <Table.Th scope="col">{t("jobStatus")}</Table.Th>
+                    <Table.Th scope="col">{t("requestedAt")}</Table.Th>
+                    <Table.Th scope="col">{t("finishedAt")}</Table.Th>
+                  </>
+                }
+              >
+                {data.jobs.map((job) => (
+                  <Table.Tr key={job.id} data-testid="gse-job">
+                    <Table.Td>#{job.id}</Table.Td>
+                    <Table.Td>{job.months.join(", ")}</Table.Td>
+                    <Table.Td>
+                      <Badge color={JOB_COLOR[job.status] ?? "gray.7"}>{t(`jobStatuses.${job.status}`, job.status)}</Badge>
+                      {job.errors?.length ? (
+                        <Text size="xs" c="red.9">
+                          {job.errors.map((e) => String(e.message ?? e.code ?? JSON.stringify(e))).join(" · ")}
+                        </Text>
+                      ) : null}
+                    </Table.Td>
+                    <Table.Td>{formatDateTime(job.created_at)}</Table.Td>
+                    <Table.Td>{formatDateTime(job.finished_at)}</Table.Td>
+                  </Table.Tr>
+                ))}
+              </ScrollTable>
             )}
           </>
         )}
-      </Stack>
-    </Paper>
+      </QueryView>
+    </Section>
   );
 }
 
@@ -149,107 +136,98 @@ function Figures({ data }: { data: Reconciliation }) {
   const field = (name: string) => t(`fields.${name}`, name);
   return (
     <>
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="figures-title">
-        <Stack>
-          <Group justify="space-between">
-            <Title order={3} size="h4" id="figures-title">
-              {t("figuresTitle")}
+      <Section
+        title={t("figuresTitle")}
+        actions={
+          <Badge size="lg" color={STATUS_COLOR[f.status] ?? "gray.7"} data-testid="reconciliation-status">
+            {t(`statuses.${f.status}`, f.status)}
+          </Badge>
+        }
+      >
+        {f.status === "INCOMPLETE" ? (
+          <Alert color="gray" variant="light">
+            {t("incomplete", { missing: (f.missing ?? []).map((m) => t(`missing.${m}`, m)).join(", ") })}
+          </Alert>
+        ) : (
+          <>
+            <Text size="sm">
+              {t("difference")}: <strong>{formatEuro(centsText(f.difference_cents ?? 0))}</strong> (
+              {t("tolerance", { amount: formatEuro(centsText(f.tolerance_cents)) })})
+            </Text>
+            <Text size="sm" c="dimmed">
+              {f.run_id !== null && t("runUsed", { id: f.run_id, kind: f.run_kind })}
+              {f.gse_result_id && ` · ${t("gseRevision", { id: f.gse_result_id, revision: f.gse_revision, source: f.gse_source })}`}
+            </Text>
+            <CompareTable rows={Object.entries(f.totals)} label={field} />
+            <Title order={4} size="h5">
+              {t("causesTitle")}
             </Title>
-            <Badge size="lg" color={STATUS_COLOR[f.status] ?? "gray.7"} data-testid="reconciliation-status">
-              {t(`statuses.${f.status}`, f.status)}
-            </Badge>
-          </Group>
-          {f.status === "INCOMPLETE" ? (
-            <Alert color="gray" variant="light">
-              {t("incomplete", { missing: (f.missing ?? []).map((m) => t(`missing.${m}`, m)).join(", ") })}
-            </Alert>
-          ) : (
-            <>
-              <Text size="sm">
-                {t("difference")}: <strong>{formatEuro(centsText(f.difference_cents ?? 0))}</strong> (
-                {t("tolerance", { amount: formatEuro(centsText(f.tolerance_cents)) })})
-              </Text>
-              <Text size="sm" c="dimmed">
-                {f.run_id !== null && t("runUsed", { id: f.run_id, kind: f.run_kind })}
-                {f.gse_result_id && ` · ${t("gseRevision", { id: f.gse_result_id, revision: f.gse_revision, source: f.gse_source })}`}
-              </Text>
-              <CompareTable rows={Object.entries(f.totals)} label={field} />
-              <Title order={4} size="h5">
-                {t("causesTitle")}
-              </Title>
-              {f.causes.length === 0 ? (
-                <Empty>{t("causesEmpty")}</Empty>
-              ) : (
-                <Table>
-                  <Table.Thead>
-                    <Table.Tr>
-                      <Table.Th scope="col">{t("cause")}</Table.Th>
-                      <Table.Th scope="col">{t("pod")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
+            {f.causes.length === 0 ? (
+              <Empty>{t("causesEmpty")}</Empty>
+            ) : (
+              <Table>
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th scope="col">{t("cause")}</Table.Th>
+                    <Table.Th scope="col">{t("pod")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {f.causes.map((c, i) => (
+                    <Table.Tr key={i}>
+                      <Table.Td>{t(`causes.${c.cause}`, c.cause)}</Table.Td>
+                      <Table.Td>{c.pod ?? "—"}</Table.Td>
+                      <Table.Td className="num">{formatEuro(centsText(c.difference_cents))}</Table.Td>
                     </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {f.causes.map((c, i) => (
-                      <Table.Tr key={i}>
-                        <Table.Td>{t(`causes.${c.cause}`, c.cause)}</Table.Td>
-                        <Table.Td>{c.pod ?? "—"}</Table.Td>
-                        <Table.Td className="num">{formatEuro(centsText(c.difference_cents))}</Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              )}
-              {f.pods.length > 0 && (
-                <>
-                  <Title order={4} size="h5">
-                    {t("podsTitle")}
-                  </Title>
-                  <Table.ScrollContainer minWidth={520} type="native" tabIndex={0} aria-label={t("podsTitle")}>
-                    <Table striped>
-                      <Table.Thead>
-                        <Table.Tr>
-                          <Table.Th scope="col">{t("pod")}</Table.Th>
-                          <Table.Th scope="col">{t("gseStatus")}</Table.Th>
-                          <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
-                          <Table.Th scope="col">{t("cause")}</Table.Th>
-                        </Table.Tr>
-                      </Table.Thead>
-                      <Table.Tbody>
-                        {f.pods.map((pod) => (
-                          <Table.Tr key={pod.pod}>
-                            <Table.Td>{pod.pod}</Table.Td>
-                            <Table.Td>{t(`gseStatuses.${pod.gse_status}`, pod.gse_status)}</Table.Td>
-                            <Table.Td className="num">{formatEuro(centsText(pod.difference_cents))}</Table.Td>
-                            <Table.Td>{pod.cause ? t(`causes.${pod.cause}`, pod.cause) : "—"}</Table.Td>
-                          </Table.Tr>
-                        ))}
-                      </Table.Tbody>
-                    </Table>
-                  </Table.ScrollContainer>
-                </>
-              )}
-            </>
-          )}
-        </Stack>
-      </Paper>
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="payments-title">
-        <Stack>
-          <Title order={3} size="h4" id="payments-title">
-            {t("paymentsTitle")}
-          </Title>
-          <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }}>
-            <Stat label={t("expectedAdvance")} value={formatEuro(centsText(p.expected_advance_cents))} />
-            <Stat label={t("gseAdvance")} value={formatEuro(centsText(p.gse_advance_cents))} />
-            <Stat label={t("advancePaid")} value={formatEuro(centsText(p.advance_paid_cents))} />
-            <Stat label={t("dueOn")} value={formatDate(p.advance_due_on)} />
-            <Stat
-              label={t("trueUp")}
-              value={p.advance_vs_final.true_up_cents === null ? "—" : formatEuro(centsText(p.advance_vs_final.true_up_cents))}
-            />
-            <Stat label={t("receivable")} value={formatEuro(centsText(p.receivable_balance_cents))} />
-          </SimpleGrid>
-        </Stack>
-      </Paper>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            )}
+            {f.pods.length > 0 && (
+              <>
+                <Title order={4} size="h5">
+                  {t("podsTitle")}
+                </Title>
+                <ScrollTable
+                  label={t("podsTitle")}
+                  minWidth={520}
+                  head={
+                    <>
+                      <Table.Th scope="col">{t("pod")}</Table.Th>
+                      <Table.Th scope="col">{t("gseStatus")}</Table.Th>
+                      <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
+                      <Table.Th scope="col">{t("cause")}</Table.Th>
+                    </>
+                  }
+                >
+                  {f.pods.map((pod) => (
+                    <Table.Tr key={pod.pod}>
+                      <Table.Td>{pod.pod}</Table.Td>
+                      <Table.Td>{t(`gseStatuses.${pod.gse_status}`, pod.gse_status)}</Table.Td>
+                      <Table.Td className="num">{formatEuro(centsText(pod.difference_cents))}</Table.Td>
+                      <Table.Td>{pod.cause ? t(`causes.${pod.cause}`, pod.cause) : "—"}</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </ScrollTable>
+              </>
+            )}
+          </>
+        )}
+      </Section>
+      <Section title={t("paymentsTitle")}>
+        <SimpleGrid cols={{ base: 1, xs: 2, md: 3 }}>
+          <Stat label={t("expectedAdvance")} value={formatEuro(centsText(p.expected_advance_cents))} />
+          <Stat label={t("gseAdvance")} value={formatEuro(centsText(p.gse_advance_cents))} />
+          <Stat label={t("advancePaid")} value={formatEuro(centsText(p.advance_paid_cents))} />
+          <Stat label={t("dueOn")} value={formatDate(p.advance_due_on)} />
+          <Stat
+            label={t("trueUp")}
+            value={p.advance_vs_final.true_up_cents === null ? "—" : formatEuro(centsText(p.advance_vs_final.true_up_cents))}
+          />
+          <Stat label={t("receivable")} value={formatEuro(centsText(p.receivable_balance_cents))} />
+        </SimpleGrid>
+      </Section>
     </>
   );
 }
@@ -257,27 +235,26 @@ function Figures({ data }: { data: Reconciliation }) {
 function CompareTable({ rows, label }: { rows: [string, Compared][]; label: (name: string) => string }) {
   const { t } = useTranslation(undefined, { keyPrefix: "money.reconciliation" });
   return (
-    <Table.ScrollContainer minWidth={520} type="native" tabIndex={0} aria-label={t("figuresTitle")}>
-      <Table striped>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th scope="col">{t("field")}</Table.Th>
-            <Table.Th scope="col" className="num">{t("platform")}</Table.Th>
-            <Table.Th scope="col" className="num">{t("gse")}</Table.Th>
-            <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
-          </Table.Tr>
-        </Table.Thead>
-        <Table.Tbody>
-          {rows.map(([name, c]) => (
-            <Table.Tr key={name}>
-              <Table.Th scope="row" fw={500}>{label(name)}</Table.Th>
-              <Table.Td className="num">{figure(name, c.platform)}</Table.Td>
-              <Table.Td className="num">{figure(name, c.gse)}</Table.Td>
-              <Table.Td className="num">{figure(name, c.difference)}</Table.Td>
-            </Table.Tr>
-          ))}
-        </Table.Tbody>
-      </Table>
-    </Table.ScrollContainer>
+    <ScrollTable
+      label={t("figuresTitle")}
+      minWidth={520}
+      head={
+        <>
+          <Table.Th scope="col">{t("field")}</Table.Th>
+          <Table.Th scope="col" className="num">{t("platform")}</Table.Th>
+          <Table.Th scope="col" className="num">{t("gse")}</Table.Th>
+          <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
+        </>
+      }
+    >
+      {rows.map(([name, c]) => (
+        <Table.Tr key={name}>
+          <Table.Th scope="row" fw={500}>{label(name)}</Table.Th>
+          <Table.Td className="num">{figure(name, c.platform)}</Table.Td>
+          <Table.Td className="num">{figure(name, c.gse)}</Table.Td>
+          <Table.Td className="num">{figure(name, c.difference)}</Table.Td>
+        </Table.Tr>
+      ))}
+    </ScrollTable>
   );
 }

@@ -1,10 +1,12 @@
-import { Badge, Button, Group, NativeSelect, Paper, Progress, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Group, NativeSelect, Progress, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { reportingApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/reporting";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
+import { FormErrors, QueryView, fieldError } from "../components/States";
 import { formatDateTime, formatMonth, italianToday } from "../format";
 import { download } from "./api";
 import { formatBytes, previousMonth } from "./logic";
@@ -49,101 +51,79 @@ function ReportsPage({ communityId }: { communityId: number }) {
   return (
     <Stack>
       <Title order={2}>{t("title")}</Title>
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="new-report-title">
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            request.mutate();
-          }}
-        >
-          <Stack>
-            <Title order={3} size="h4" id="new-report-title">
-              {t("newTitle")}
-            </Title>
-            <FormErrors error={request.error} fields={["kind", "period", "format", "language"]} />
-            <Group align="start" wrap="wrap">
-              <NativeSelect
-                label={t("kind")}
-                value={kind}
-                onChange={(e) => setKind(e.currentTarget.value as Kind)}
-                data={(["MONTHLY_COMMUNITY", "ANNUAL"] as const).map((k) => ({ value: k, label: t(`kinds.${k}`) }))}
-                error={fieldError(request.error, "kind")}
-              />
-              {kind === "ANNUAL" ? (
-                <TextInput
-                  label={t("year")}
-                  inputMode="numeric"
-                  value={year}
-                  onChange={(e) => setYear(e.currentTarget.value)}
-                  error={fieldError(request.error, "period")}
-                  w={110}
-                />
-              ) : (
-                <TextInput
-                  type="month"
-                  label={t("period")}
-                  value={month}
-                  onChange={(e) => setMonth(e.currentTarget.value)}
-                  error={fieldError(request.error, "period")}
-                />
-              )}
-              <NativeSelect
-                label={t("format")}
-                value={format}
-                onChange={(e) => setFormat(e.currentTarget.value as Format)}
-                data={["PDF", "CSV", "XLSX"]}
-                error={fieldError(request.error, "format")}
-              />
-              <NativeSelect
-                label={t("language")}
-                value={language}
-                onChange={(e) => setLanguage(e.currentTarget.value as "it" | "en")}
-                data={(["it", "en"] as const).map((l) => ({ value: l, label: t(`languages.${l}`) }))}
-              />
-            </Group>
-            <Group>
-              <Button type="submit" loading={request.isPending}>
-                {t("request")}
-              </Button>
-            </Group>
-          </Stack>
-        </form>
-      </Paper>
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="reports-title">
-        <Stack>
-          <Title order={3} size="h4" id="reports-title">
-            {t("listTitle")}
-          </Title>
-          {reports.isPending ? (
-            <Loading />
-          ) : reports.isError ? (
-            <ErrorState error={reports.error} />
-          ) : reports.data.length === 0 ? (
-            <Empty>{t("empty")}</Empty>
+      <Section title={t("newTitle")} onSubmit={() => request.mutate()}>
+        <FormErrors error={request.error} fields={["kind", "period", "format", "language"]} />
+        <Group align="start" wrap="wrap">
+          <NativeSelect
+            label={t("kind")}
+            value={kind}
+            onChange={(e) => setKind(e.currentTarget.value as Kind)}
+            data={(["MONTHLY_COMMUNITY", "ANNUAL"] as const).map((k) => ({ value: k, label: t(`kinds.${k}`) }))}
+            error={fieldError(request.error, "kind")}
+          />
+          {kind === "ANNUAL" ? (
+            <TextInput
+              label={t("year")}
+              inputMode="numeric"
+              value={year}
+              onChange={(e) => setYear(e.currentTarget.value)}
+              error={fieldError(request.error, "period")}
+              w={110}
+            />
           ) : (
-            <Table.ScrollContainer minWidth={680} type="native" tabIndex={0} aria-label={t("listTitle")}>
-              <Table striped>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("kind")}</Table.Th>
-                    <Table.Th scope="col">{t("period")}</Table.Th>
-                    <Table.Th scope="col">{t("format")}</Table.Th>
-                    <Table.Th scope="col">{t("status")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("size")}</Table.Th>
-                    <Table.Th scope="col">{t("requested")}</Table.Th>
-                    <Table.Th scope="col"><span className="skip-link">{t("download")}</span></Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {reports.data.map((r) => (
-                    <ReportRow key={r.id} report={r} />
-                  ))}
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
+            <TextInput
+              type="month"
+              label={t("period")}
+              value={month}
+              onChange={(e) => setMonth(e.currentTarget.value)}
+              error={fieldError(request.error, "period")}
+            />
           )}
-        </Stack>
-      </Paper>
+          <NativeSelect
+            label={t("format")}
+            value={format}
+            onChange={(e) => setFormat(e.currentTarget.value as Format)}
+            data={["PDF", "CSV", "XLSX"]}
+            error={fieldError(request.error, "format")}
+          />
+          <NativeSelect
+            label={t("language")}
+            value={language}
+            onChange={(e) => setLanguage(e.currentTarget.value as "it" | "en")}
+            data={(["it", "en"] as const).map((l) => ({ value: l, label: t(`languages.${l}`) }))}
+          />
+        </Group>
+        <Group>
+          <Button type="submit" loading={request.isPending}>
+            {t("request")}
+          </Button>
+        </Group>
+      </Section>
+      <Section title={t("listTitle")}>
+        <QueryView query={reports} isEmpty={(rows) => rows.length === 0} empty={t("empty")}>
+          {(rows) => (
+            <ScrollTable
+              label={t("listTitle")}
+              minWidth={680}
+              head={
+                <>
+                  <Table.Th scope="col">{t("kind")}</Table.Th>
+                  <Table.Th scope="col">{t("period")}</Table.Th>
+                  <Table.Th scope="col">{t("format")}</Table.Th>
+                  <Table.Th scope="col">{t("status")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("size")}</Table.Th>
+                  <Table.Th scope="col">{t("requested")}</Table.Th>
+                  <Table.Th scope="col"><span className="skip-link">{t("download")}</span></Table.Th>
+                </>
+              }
+            >
+              {rows.map((r) => (
+                <ReportRow key={r.id} report={r} />
+              ))}
+            </ScrollTable>
+          )}
+        </QueryView>
+      </Section>
     </Stack>
   );
 }

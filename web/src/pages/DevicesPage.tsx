@@ -1,10 +1,12 @@
-import { Alert, Badge, Button, Code, Group, Modal, NativeSelect, Paper, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Code, Group, Modal, NativeSelect, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { cerApi, iotApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/iot";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
+import { FormErrors, Loading, QueryView, fieldError } from "../components/States";
 import { formatDateTime } from "../format";
 
 type Device = components["schemas"]["DeviceOut"];
@@ -67,26 +69,25 @@ export default function DevicesPage({ communityId }: { communityId?: number }) {
         }} />
       )}
       <FormErrors error={rotate.error ?? revoke.error} fields={[]} />
-      {devices.isPending || plants.isPending ? (
+      {/* The plants name each device's plant: wait for them too (if they fail, the plant ids are shown). */}
+      {plants.isPending ? (
         <Loading />
-      ) : devices.isError ? (
-        <ErrorState error={devices.error} />
-      ) : shown.length === 0 ? (
-        <Empty>{t("devices.empty")}</Empty>
       ) : (
-        <Table.ScrollContainer minWidth={640} type="native" tabIndex={0}>
-          <Table striped>
-            <Table.Thead>
-              <Table.Tr>
-                <Table.Th scope="col">{t("devices.id")}</Table.Th>
-                <Table.Th scope="col">{t("devices.plant")}</Table.Th>
-                <Table.Th scope="col">{t("devices.model")}</Table.Th>
-                <Table.Th scope="col">{t("devices.status")}</Table.Th>
-                <Table.Th scope="col">{t("devices.lastSeen")}</Table.Th>
-                {communityId && <Table.Th scope="col">{t("common.actions")}</Table.Th>}
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
+        <QueryView query={devices} isEmpty={() => shown.length === 0} empty={t("devices.empty")}>
+          {() => (
+            <ScrollTable
+              minWidth={640}
+              head={
+                <>
+                  <Table.Th scope="col">{t("devices.id")}</Table.Th>
+                  <Table.Th scope="col">{t("devices.plant")}</Table.Th>
+                  <Table.Th scope="col">{t("devices.model")}</Table.Th>
+                  <Table.Th scope="col">{t("devices.status")}</Table.Th>
+                  <Table.Th scope="col">{t("devices.lastSeen")}</Table.Th>
+                  {communityId && <Table.Th scope="col">{t("common.actions")}</Table.Th>}
+                </>
+              }
+            >
               {shown.map((d) => (
                 <Table.Tr key={d.device_id} data-testid="device-row">
                   <Table.Td>
@@ -116,9 +117,9 @@ export default function DevicesPage({ communityId }: { communityId?: number }) {
                   )}
                 </Table.Tr>
               ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
+            </ScrollTable>
+          )}
+        </QueryView>
       )}
       {credentials && (
         <Modal opened closeButtonProps={{ "aria-label": t("common.close") }} onClose={() => setCredentials(null)} title={t("devices.credentialsTitle")} size="lg">
@@ -174,30 +175,18 @@ function ProvisionForm({ plants, onProvisioned }: { plants: { value: string; lab
   });
   if (!plants.length) return null;
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="provision-title">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          provision.mutate();
-        }}
-      >
-        <Stack>
-          <Title order={3} size="h4" id="provision-title">
-            {t("devices.provision")}
-          </Title>
-          <FormErrors error={provision.error} fields={PROVISION_FIELDS} />
-          <Group align="start" grow preventGrowOverflow={false} wrap="wrap">
-            <TextInput label={t("devices.id")} required value={deviceId} onChange={(e) => setDeviceId(e.currentTarget.value)} error={fieldError(provision.error, "device_id")} />
-            <NativeSelect label={t("devices.plant")} value={plantId} onChange={(e) => setPlantId(e.currentTarget.value)} data={plants} error={fieldError(provision.error, "plant_id")} />
-            <TextInput label={t("devices.model")} required value={model} onChange={(e) => setModel(e.currentTarget.value)} error={fieldError(provision.error, "model")} />
-          </Group>
-          <Group justify="end">
-            <Button type="submit" loading={provision.isPending}>
-              {t("devices.provisionSubmit")}
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Paper>
+    <Section title={t("devices.provision")} onSubmit={() => provision.mutate()}>
+      <FormErrors error={provision.error} fields={PROVISION_FIELDS} />
+      <Group align="start" grow preventGrowOverflow={false} wrap="wrap">
+        <TextInput label={t("devices.id")} required value={deviceId} onChange={(e) => setDeviceId(e.currentTarget.value)} error={fieldError(provision.error, "device_id")} />
+        <NativeSelect label={t("devices.plant")} value={plantId} onChange={(e) => setPlantId(e.currentTarget.value)} data={plants} error={fieldError(provision.error, "plant_id")} />
+        <TextInput label={t("devices.model")} required value={model} onChange={(e) => setModel(e.currentTarget.value)} error={fieldError(provision.error, "model")} />
+      </Group>
+      <Group justify="end">
+        <Button type="submit" loading={provision.isPending}>
+          {t("devices.provisionSubmit")}
+        </Button>
+      </Group>
+    </Section>
   );
 }

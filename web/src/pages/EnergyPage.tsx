@@ -4,8 +4,9 @@ import { useMemo, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { energyApi, unwrap } from "../api/client";
 import { EnergyChart } from "../components/EnergyChart";
-import { Empty, ErrorState, Loading } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
 import { Stat, Stats } from "../components/Stat";
+import { QueryView } from "../components/States";
 import { formatDate, formatDateTime, formatKwh, formatMonth, italianToday, monthBounds, romeMidnight } from "../format";
 
 type Resolution = "day" | "month" | "hour";
@@ -104,43 +105,38 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
           />
         )}
       </Group>
-      {rows.isPending ? (
-        <Loading />
-      ) : rows.isError ? (
-        <ErrorState error={rows.error} />
-      ) : rows.data.length === 0 ? (
-        <Empty>{t("energy.empty")}</Empty>
-      ) : (
-        <>
-          <Stats>
-            <Stat label={t("energy.produced")} value={formatKwh(totals.produced)} />
-            <Stat label={t("energy.consumed")} value={formatKwh(totals.consumed)} />
-            <Stat label={t("energy.shared")} value={formatKwh(totals.shared)} testId="energy-shared-total" />
-          </Stats>
-          <Paper withBorder p="md" radius="md" data-testid="energy-chart" data-points={rows.data.length}>
-            <EnergyChart title={t("energy.chartTitle")} labels={chart.labels} series={chart.series} />
-          </Paper>
-          {resolution === "hour" ? (
-            <Text size="sm" c="dimmed">
-              {t("energy.hourlyHint")}
-            </Text>
-          ) : (
-          <Table.ScrollContainer minWidth={640} type="native" tabIndex={0}>
-            <Table striped>
-              <Table.Caption>{t("energy.coverageHint")}</Table.Caption>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{resolution === "day" ? t("energy.day") : t("energy.month")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.produced")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.consumed")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.fedIn")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.withdrawn")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.shared")}</Table.Th>
-                  <Table.Th scope="col">{t("energy.coverage")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {rows.data.map((r) => (
+      <QueryView query={rows} isEmpty={(data) => data.length === 0} empty={t("energy.empty")}>
+        {(data) => (
+          <>
+            <Stats>
+              <Stat label={t("energy.produced")} value={formatKwh(totals.produced)} />
+              <Stat label={t("energy.consumed")} value={formatKwh(totals.consumed)} />
+              <Stat label={t("energy.shared")} value={formatKwh(totals.shared)} testId="energy-shared-total" />
+            </Stats>
+            <Paper withBorder p="md" radius="md" data-testid="energy-chart" data-points={data.length}>
+              <EnergyChart title={t("energy.chartTitle")} labels={chart.labels} series={chart.series} />
+            </Paper>
+            {resolution === "hour" ? (
+              <Text size="sm" c="dimmed">
+                {t("energy.hourlyHint")}
+              </Text>
+            ) : (
+              <ScrollTable
+                minWidth={640}
+                caption={t("energy.coverageHint")}
+                head={
+                  <>
+                    <Table.Th scope="col">{resolution === "day" ? t("energy.day") : t("energy.month")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("energy.produced")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("energy.consumed")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("energy.fedIn")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("energy.withdrawn")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("energy.shared")}</Table.Th>
+                    <Table.Th scope="col">{t("energy.coverage")}</Table.Th>
+                  </>
+                }
+              >
+                {data.map((r) => (
                   <Table.Tr key={r.start}>
                     <Table.Td>{resolution === "day" ? formatDate(r.start) : formatMonth(r.start.slice(0, 7), i18n.language)}</Table.Td>
                     <Table.Td className="num">{formatKwh(r.produced_kwh)}</Table.Td>
@@ -155,12 +151,11 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
                     </Table.Td>
                   </Table.Tr>
                 ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-          )}
-        </>
-      )}
+              </ScrollTable>
+            )}
+          </>
+        )}
+      </QueryView>
     </Stack>
   );
 }

@@ -1,11 +1,13 @@
-import { Badge, Button, FileInput, Group, Paper, Progress, Stack, Table, Text, Title } from "@mantine/core";
+import { Badge, Button, FileInput, Group, Progress, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ApiError, type EnvelopeError, energyApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/energy";
 import { session } from "../api/session";
-import { Empty, ErrorState, Loading } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
+import { QueryView } from "../components/States";
 import { formatDateTime } from "../format";
 
 type ImportOut = components["schemas"]["ImportOut"];
@@ -45,96 +47,83 @@ export default function ImportsPage({ communityId }: { communityId: number }) {
   return (
     <Stack>
       <Title order={2}>{t("imports.title")}</Title>
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="upload-title">
-        <form
-          onSubmit={(e) => {
-            e.preventDefault();
-            if (file) send.mutate();
-          }}
-        >
-          <Stack>
-            <Title order={3} size="h4" id="upload-title">
-              {t("imports.upload")}
-            </Title>
-            <Text size="sm" c="dimmed">
-              {t("imports.hint")}
-            </Text>
-            <Group align="end">
-              <FileInput
-                label={t("imports.file")}
-                accept=".csv,.xml,.zip"
-                value={file}
-                onChange={setFile}
-                clearable
-                clearButtonProps={{ "aria-label": t("common.clear") }}
-                w={320}
-                error={rowErrors.length ? t("imports.rejected", { count: rowErrors.length }) : undefined}
-              />
-              <Button type="submit" disabled={!file} loading={send.isPending}>
-                {t("imports.send")}
-              </Button>
-            </Group>
-            {send.isPending && <Progress value={100} animated aria-label={t("imports.sending")} />}
-            {send.data && (
-              <Badge color="teal.9" size="lg">
-                {send.data.unchanged ? t("imports.unchanged") : t("imports.written", { count: send.data.values_written })}
-              </Badge>
-            )}
-            {rowErrors.length > 0 && (
-              <Table role="alert" aria-label={t("imports.errors")}>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("imports.where")}</Table.Th>
-                    <Table.Th scope="col">{t("imports.problem")}</Table.Th>
-                    <Table.Th scope="col">{t("imports.expected")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {rowErrors.slice(0, 200).map((e, i) => (
-                    <Table.Tr key={i}>
-                      <Table.Td>{e.field ?? "—"}</Table.Td>
-                      <Table.Td>{e.message}</Table.Td>
-                      <Table.Td>{e.expected ?? "—"}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                </Table.Tbody>
-              </Table>
-            )}
-          </Stack>
-        </form>
-      </Paper>
-      {history.isPending ? (
-        <Loading />
-      ) : history.isError ? (
-        <ErrorState error={history.error} />
-      ) : history.data.length === 0 ? (
-        <Empty>{t("imports.empty")}</Empty>
-      ) : (
-        <Table.ScrollContainer minWidth={560} type="native" tabIndex={0}>
-          <Table striped>
+      <Section
+        title={t("imports.upload")}
+        onSubmit={() => {
+          if (file) send.mutate();
+        }}
+      >
+        <Text size="sm" c="dimmed">
+          {t("imports.hint")}
+        </Text>
+        <Group align="end">
+          <FileInput
+            label={t("imports.file")}
+            accept=".csv,.xml,.zip"
+            value={file}
+            onChange={setFile}
+            clearable
+            clearButtonProps={{ "aria-label": t("common.clear") }}
+            w={320}
+            error={rowErrors.length ? t("imports.rejected", { count: rowErrors.length }) : undefined}
+          />
+          <Button type="submit" disabled={!file} loading={send.isPending}>
+            {t("imports.send")}
+          </Button>
+        </Group>
+        {send.isPending && <Progress value={100} animated aria-label={t("imports.sending")} />}
+        {send.data && (
+          <Badge color="teal.9" size="lg">
+            {send.data.unchanged ? t("imports.unchanged") : t("imports.written", { count: send.data.values_written })}
+          </Badge>
+        )}
+        {rowErrors.length > 0 && (
+          <Table role="alert" aria-label={t("imports.errors")}>
             <Table.Thead>
               <Table.Tr>
-                <Table.Th scope="col">{t("imports.file")}</Table.Th>
-                <Table.Th scope="col">{t("imports.when")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("imports.values")}</Table.Th>
-                <Table.Th scope="col">{t("imports.warnings")}</Table.Th>
+                <Table.Th scope="col">{t("imports.where")}</Table.Th>
+                <Table.Th scope="col">{t("imports.problem")}</Table.Th>
+                <Table.Th scope="col">{t("imports.expected")}</Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
-              {history.data.map((i) => (
-                <Table.Tr key={i.id}>
-                  <Table.Td>{i.file_name}</Table.Td>
-                  <Table.Td>{formatDateTime(i.created_at)}</Table.Td>
-                  <Table.Td className="num">
-                    {i.values_written} / {i.values_total}
-                  </Table.Td>
-                  <Table.Td>{i.warnings.length ? i.warnings.map((w) => String(w.message ?? JSON.stringify(w))).join("; ") : "—"}</Table.Td>
+              {rowErrors.slice(0, 200).map((e, i) => (
+                <Table.Tr key={i}>
+                  <Table.Td>{e.field ?? "—"}</Table.Td>
+                  <Table.Td>{e.message}</Table.Td>
+                  <Table.Td>{e.expected ?? "—"}</Table.Td>
                 </Table.Tr>
               ))}
             </Table.Tbody>
           </Table>
-        </Table.ScrollContainer>
-      )}
+        )}
+      </Section>
+      <QueryView query={history} isEmpty={(rows) => rows.length === 0} empty={t("imports.empty")}>
+        {(rows) => (
+          <ScrollTable
+            minWidth={560}
+            head={
+              <>
+                <Table.Th scope="col">{t("imports.file")}</Table.Th>
+                <Table.Th scope="col">{t("imports.when")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("imports.values")}</Table.Th>
+                <Table.Th scope="col">{t("imports.warnings")}</Table.Th>
+              </>
+            }
+          >
+            {rows.map((i) => (
+              <Table.Tr key={i.id}>
+                <Table.Td>{i.file_name}</Table.Td>
+                <Table.Td>{formatDateTime(i.created_at)}</Table.Td>
+                <Table.Td className="num">
+                  {i.values_written} / {i.values_total}
+                </Table.Td>
+                <Table.Td>{i.warnings.length ? i.warnings.map((w) => String(w.message ?? JSON.stringify(w))).join("; ") : "—"}</Table.Td>
+              </Table.Tr>
+            ))}
+          </ScrollTable>
+        )}
+      </QueryView>
     </Stack>
   );
 }

@@ -1,10 +1,12 @@
-import { Badge, Button, Group, NativeSelect, Paper, Stack, Table, TextInput, Title } from "@mantine/core";
+import { Badge, Button, Group, NativeSelect, Stack, Table, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { cerApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/cer";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
+import { FormErrors, QueryView, fieldError } from "../components/States";
 import { MemberPeriodDialog } from "./MemberPeriodDialog";
 import { formatDate } from "../format";
 
@@ -38,67 +40,61 @@ export default function MembersPage({ communityId }: { communityId: number }) {
       <Title order={2}>{t("members.title")}</Title>
       <InviteForm communityId={communityId} roleOptions={roleOptions} />
       <FormErrors error={changeRole.error} fields={[]} />
-      {members.isPending ? (
-        <Loading />
-      ) : members.isError ? (
-        <ErrorState error={members.error} />
-      ) : members.data.length === 0 ? (
-        <Empty>{t("members.empty")}</Empty>
-      ) : (
-        <Table.ScrollContainer minWidth={760} type="native" tabIndex={0}>
-          <Table striped>
-            <Table.Thead>
-              <Table.Tr>
+      <QueryView query={members} isEmpty={(rows) => rows.length === 0} empty={t("members.empty")}>
+        {(rows) => (
+          <ScrollTable
+            minWidth={760}
+            head={
+              <>
                 <Table.Th scope="col">{t("members.name")}</Table.Th>
                 <Table.Th scope="col">{t("members.type")}</Table.Th>
                 <Table.Th scope="col">{t("members.role")}</Table.Th>
                 <Table.Th scope="col">{t("members.period")}</Table.Th>
                 <Table.Th scope="col">{t("members.state")}</Table.Th>
                 <Table.Th scope="col">{t("common.actions")}</Table.Th>
-              </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {members.data.map((m) => {
-                const name = [m.first_name, m.last_name].filter(Boolean).join(" ") || m.username || `#${m.user_id}`;
-                return (
-                  <Table.Tr key={m.membership_id} data-testid="member-row">
-                    <Table.Td>{name}</Table.Td>
-                    <Table.Td>
-                      {t(`members.memberTypes.${m.member_type}`, m.member_type)}
-                      {m.body_type !== "NONE" ? ` · ${t(`members.bodyTypes.${m.body_type}`, m.body_type)}` : ""}
-                    </Table.Td>
-                    <Table.Td>
-                      <NativeSelect
-                        size="xs"
-                        aria-label={t("members.roleOf", { name })}
-                        value={m.role}
-                        disabled={!m.is_active || changeRole.isPending}
-                        data={roleOptions}
-                        onChange={(e) => changeRole.mutate({ userId: m.user_id, role: e.currentTarget.value as Role })}
-                      />
-                    </Table.Td>
-                    <Table.Td>
-                      {formatDate(m.valid_from)} – {m.valid_to ? formatDate(m.valid_to) : t("members.ongoing")}
-                    </Table.Td>
-                    <Table.Td>
-                      <Badge color={m.is_active ? "teal.9" : "gray.7"}>
-                        {m.is_active ? t("members.active") : t("members.ended")}
-                      </Badge>
-                    </Table.Td>
-                    <Table.Td>
-                      {m.is_active && (
-                        <Button size="xs" variant="default" aria-label={t("periods.editOf", { name })} onClick={() => setEditing({ member: m, name })}>
-                          {t("periods.edit")}
-                        </Button>
-                      )}
-                    </Table.Td>
-                  </Table.Tr>
-                );
-              })}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
+              </>
+            }
+          >
+            {rows.map((m) => {
+              const name = [m.first_name, m.last_name].filter(Boolean).join(" ") || m.username || `#${m.user_id}`;
+              return (
+                <Table.Tr key={m.membership_id} data-testid="member-row">
+                  <Table.Td>{name}</Table.Td>
+                  <Table.Td>
+                    {t(`members.memberTypes.${m.member_type}`, m.member_type)}
+                    {m.body_type !== "NONE" ? ` · ${t(`members.bodyTypes.${m.body_type}`, m.body_type)}` : ""}
+                  </Table.Td>
+                  <Table.Td>
+                    <NativeSelect
+                      size="xs"
+                      aria-label={t("members.roleOf", { name })}
+                      value={m.role}
+                      disabled={!m.is_active || changeRole.isPending}
+                      data={roleOptions}
+                      onChange={(e) => changeRole.mutate({ userId: m.user_id, role: e.currentTarget.value as Role })}
+                    />
+                  </Table.Td>
+                  <Table.Td>
+                    {formatDate(m.valid_from)} – {m.valid_to ? formatDate(m.valid_to) : t("members.ongoing")}
+                  </Table.Td>
+                  <Table.Td>
+                    <Badge color={m.is_active ? "teal.9" : "gray.7"}>
+                      {m.is_active ? t("members.active") : t("members.ended")}
+                    </Badge>
+                  </Table.Td>
+                  <Table.Td>
+                    {m.is_active && (
+                      <Button size="xs" variant="default" aria-label={t("periods.editOf", { name })} onClick={() => setEditing({ member: m, name })}>
+                        {t("periods.edit")}
+                      </Button>
+                    )}
+                  </Table.Td>
+                </Table.Tr>
+              );
+            })}
+          </ScrollTable>
+        )}
+      </QueryView>
       {editing && (
         <MemberPeriodDialog
           communityId={communityId}
@@ -109,33 +105,29 @@ export default function MembersPage({ communityId }: { communityId: number }) {
         />
       )}
       {invitations.data && invitations.data.length > 0 && (
-        <Paper withBorder p="md" radius="md" component="section" aria-labelledby="invitations-title">
-          <Title order={3} size="h4" id="invitations-title">
-            {t("members.invitations")}
-          </Title>
-          <Table.ScrollContainer minWidth={520} type="native" tabIndex={0}>
-            <Table>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("members.email")}</Table.Th>
-                  <Table.Th scope="col">{t("members.role")}</Table.Th>
-                  <Table.Th scope="col">{t("members.state")}</Table.Th>
-                  <Table.Th scope="col">{t("members.expires")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {invitations.data.map((i) => (
-                  <Table.Tr key={i.invitation_id}>
-                    <Table.Td>{i.email}</Table.Td>
-                    <Table.Td>{t(`members.roles.${i.role}`, i.role)}</Table.Td>
-                    <Table.Td>{t(`members.invitationStatuses.${i.status}`, i.status)}</Table.Td>
-                    <Table.Td>{formatDate(i.expires_at)}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-        </Paper>
+        <Section title={t("members.invitations")} layout="flush">
+          <ScrollTable
+            minWidth={520}
+            striped={false}
+            head={
+              <>
+                <Table.Th scope="col">{t("members.email")}</Table.Th>
+                <Table.Th scope="col">{t("members.role")}</Table.Th>
+                <Table.Th scope="col">{t("members.state")}</Table.Th>
+                <Table.Th scope="col">{t("members.expires")}</Table.Th>
+              </>
+            }
+          >
+            {invitations.data.map((i) => (
+              <Table.Tr key={i.invitation_id}>
+                <Table.Td>{i.email}</Table.Td>
+                <Table.Td>{t(`members.roles.${i.role}`, i.role)}</Table.Td>
+                <Table.Td>{t(`members.invitationStatuses.${i.status}`, i.status)}</Table.Td>
+                <Table.Td>{formatDate(i.expires_at)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </ScrollTable>
+        </Section>
       )}
     </Stack>
   );
@@ -164,40 +156,28 @@ function InviteForm({ communityId, roleOptions }: { communityId: number; roleOpt
     },
   });
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="invite-title">
-      <form
-        onSubmit={(e) => {
-          e.preventDefault();
-          invite.mutate();
-        }}
-      >
-        <Stack>
-          <Title order={3} size="h4" id="invite-title">
-            {t("members.invite")}
-          </Title>
-          <FormErrors error={invite.error} fields={INVITE_FIELDS} />
-          <Group align="start" wrap="wrap">
-            <TextInput type="email" label={t("members.email")} required value={email} onChange={(e) => setEmail(e.currentTarget.value)} error={fieldError(invite.error, "email")} />
-            <NativeSelect label={t("members.role")} value={role} data={roleOptions} onChange={(e) => setRole(e.currentTarget.value as Role)} error={fieldError(invite.error, "role")} />
-            <NativeSelect
-              label={t("members.type")}
-              value={memberType}
-              onChange={(e) => setMemberType(e.currentTarget.value as MemberType)}
-              data={[
-                { value: "PRIVATE", label: t("members.memberTypes.PRIVATE") },
-                { value: "ENTERPRISE", label: t("members.memberTypes.ENTERPRISE") },
-              ]}
-            />
-            <TextInput type="date" label={t("members.joinedOn")} value={joinedOn} onChange={(e) => setJoinedOn(e.currentTarget.value)} error={fieldError(invite.error, "joined_on")} />
-          </Group>
-          <Group justify="end">
-            {invite.isSuccess && <Badge color="teal.9">{t("members.invited")}</Badge>}
-            <Button type="submit" loading={invite.isPending}>
-              {t("members.inviteSubmit")}
-            </Button>
-          </Group>
-        </Stack>
-      </form>
-    </Paper>
+    <Section title={t("members.invite")} onSubmit={() => invite.mutate()}>
+      <FormErrors error={invite.error} fields={INVITE_FIELDS} />
+      <Group align="start" wrap="wrap">
+        <TextInput type="email" label={t("members.email")} required value={email} onChange={(e) => setEmail(e.currentTarget.value)} error={fieldError(invite.error, "email")} />
+        <NativeSelect label={t("members.role")} value={role} data={roleOptions} onChange={(e) => setRole(e.currentTarget.value as Role)} error={fieldError(invite.error, "role")} />
+        <NativeSelect
+          label={t("members.type")}
+          value={memberType}
+          onChange={(e) => setMemberType(e.currentTarget.value as MemberType)}
+          data={[
+            { value: "PRIVATE", label: t("members.memberTypes.PRIVATE") },
+            { value: "ENTERPRISE", label: t("members.memberTypes.ENTERPRISE") },
+          ]}
+        />
+        <TextInput type="date" label={t("members.joinedOn")} value={joinedOn} onChange={(e) => setJoinedOn(e.currentTarget.value)} error={fieldError(invite.error, "joined_on")} />
+      </Group>
+      <Group justify="end">
+        {invite.isSuccess && <Badge color="teal.9">{t("members.invited")}</Badge>}
+        <Button type="submit" loading={invite.isPending}>
+          {t("members.inviteSubmit")}
+        </Button>
+      </Group>
+    </Section>
   );
 }

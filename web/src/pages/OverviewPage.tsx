@@ -1,9 +1,11 @@
-import { Badge, Group, Paper, Stack, Table, Text, Title } from "@mantine/core";
+import { Badge, Stack, Table, Text, Title } from "@mantine/core";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import type { components } from "../api/generated/cer";
 import { type LiveSnapshot, streamLive } from "../api/live";
 import { session } from "../api/session";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
 import { Empty } from "../components/States";
 import { Stat, Stats } from "../components/Stat";
 import { formatDateTime, formatKw, formatKwh } from "../format";
@@ -55,89 +57,82 @@ export function OverviewPage({ community }: { community: Community }) {
         <Stat label={t("overview.sharedToday")} value={today ? formatKwh(today.shared_kwh) : "—"} testId="shared-today" />
       </Stats>
 
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="live-title">
-        <Group justify="space-between">
-          <Title order={3} size="h4" id="live-title">
-            {t("overview.liveTitle")}
-          </Title>
+      <Section
+        title={t("overview.liveTitle")}
+        layout="flush"
+        actions={
           <Badge color={connected ? "teal.9" : "gray.7"} aria-live="polite">
             {connected ? t("overview.live") : t("overview.reconnecting")}
           </Badge>
-        </Group>
+        }
+      >
         {today ? (
           <>
             <Text size="sm" c="dimmed">
               {t("overview.updatedAt", { at: formatDateTime(snapshot.at) })}
             </Text>
-            <Table.ScrollContainer minWidth={480} type="native" tabIndex={0}>
-              <Table striped>
-                <Table.Thead>
-                  <Table.Tr>
-                    <Table.Th scope="col">{t("overview.substation")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.produced")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.consumed")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.shared")}</Table.Th>
-                  </Table.Tr>
-                </Table.Thead>
-                <Table.Tbody>
-                  {today.substations.map((s) => (
-                    <Table.Tr key={s.primary_substation}>
-                      <Table.Td>{s.primary_substation}</Table.Td>
-                      <Table.Td className="num">{formatKwh(s.produced_kwh)}</Table.Td>
-                      <Table.Td className="num">{formatKwh(s.consumed_kwh)}</Table.Td>
-                      <Table.Td className="num">{formatKwh(s.shared_kwh)}</Table.Td>
-                    </Table.Tr>
-                  ))}
-                  <Table.Tr fw={700}>
-                    <Table.Td>{t("common.total")}</Table.Td>
-                    <Table.Td className="num">{formatKwh(today.produced_kwh)}</Table.Td>
-                    <Table.Td className="num">{formatKwh(today.consumed_kwh)}</Table.Td>
-                    <Table.Td className="num">{formatKwh(today.shared_kwh)}</Table.Td>
-                  </Table.Tr>
-                </Table.Tbody>
-              </Table>
-            </Table.ScrollContainer>
+            <ScrollTable
+              minWidth={480}
+              head={
+                <>
+                  <Table.Th scope="col">{t("overview.substation")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.produced")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.consumed")}</Table.Th>
+                  <Table.Th scope="col" className="num">{t("energy.shared")}</Table.Th>
+                </>
+              }
+            >
+              {today.substations.map((s) => (
+                <Table.Tr key={s.primary_substation}>
+                  <Table.Td>{s.primary_substation}</Table.Td>
+                  <Table.Td className="num">{formatKwh(s.produced_kwh)}</Table.Td>
+                  <Table.Td className="num">{formatKwh(s.consumed_kwh)}</Table.Td>
+                  <Table.Td className="num">{formatKwh(s.shared_kwh)}</Table.Td>
+                </Table.Tr>
+              ))}
+              <Table.Tr fw={700}>
+                <Table.Td>{t("common.total")}</Table.Td>
+                <Table.Td className="num">{formatKwh(today.produced_kwh)}</Table.Td>
+                <Table.Td className="num">{formatKwh(today.consumed_kwh)}</Table.Td>
+                <Table.Td className="num">{formatKwh(today.shared_kwh)}</Table.Td>
+              </Table.Tr>
+            </ScrollTable>
           </>
         ) : (
           <Empty>{t("overview.waitingLive")}</Empty>
         )}
-      </Paper>
+      </Section>
 
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="substations-title">
-        <Title order={3} size="h4" id="substations-title">
-          {t("overview.bySubstation")}
-        </Title>
+      <Section title={t("overview.bySubstation")} layout="flush">
         {community.power_by_substation.length ? (
-          <Table.ScrollContainer minWidth={520} type="native" tabIndex={0}>
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("overview.substation")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("overview.plants")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("overview.producers")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("overview.consumers")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("overview.prosumers")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("overview.power")}</Table.Th>
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
-                {community.power_by_substation.map((s) => (
-                  <Table.Tr key={s.primary_substation}>
-                    <Table.Td>{s.primary_substation}</Table.Td>
-                    <Table.Td className="num">{s.plants_count}</Table.Td>
-                    <Table.Td className="num">{s.producers_count}</Table.Td>
-                    <Table.Td className="num">{s.consumers_count}</Table.Td>
-                    <Table.Td className="num">{s.prosumers_count}</Table.Td>
-                    <Table.Td className="num">{formatKw(s.total_power)}</Table.Td>
-                  </Table.Tr>
-                ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
+          <ScrollTable
+            minWidth={520}
+            head={
+              <>
+                <Table.Th scope="col">{t("overview.substation")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("overview.plants")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("overview.producers")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("overview.consumers")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("overview.prosumers")}</Table.Th>
+                <Table.Th scope="col" className="num">{t("overview.power")}</Table.Th>
+              </>
+            }
+          >
+            {community.power_by_substation.map((s) => (
+              <Table.Tr key={s.primary_substation}>
+                <Table.Td>{s.primary_substation}</Table.Td>
+                <Table.Td className="num">{s.plants_count}</Table.Td>
+                <Table.Td className="num">{s.producers_count}</Table.Td>
+                <Table.Td className="num">{s.consumers_count}</Table.Td>
+                <Table.Td className="num">{s.prosumers_count}</Table.Td>
+                <Table.Td className="num">{formatKw(s.total_power)}</Table.Td>
+              </Table.Tr>
+            ))}
+          </ScrollTable>
         ) : (
           <Empty>{t("overview.noPlants")}</Empty>
         )}
-      </Paper>
+      </Section>
     </Stack>
   );
 }

@@ -4,7 +4,9 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { cerApi, economicApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/economic";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
+import { FormErrors, QueryView, fieldError } from "../components/States";
 import { formatDateTime, formatEuro, formatMonth, italianToday } from "../format";
 
 type Run = components["schemas"]["RunOut"];
@@ -89,24 +91,16 @@ export default function SettlementsPage({ communityId }: { communityId: number }
         </form>
       </Paper>
 
-      {runs.isPending ? (
-        <Loading />
-      ) : runs.isError ? (
-        <ErrorState error={runs.error} />
-      ) : byMonth.size === 0 ? (
-        <Empty>{t("settlements.empty")}</Empty>
-      ) : (
-        [...byMonth.entries()]
-          .sort(([a], [b]) => b.localeCompare(a))
-          .map(([month, list]) => (
-            <Paper withBorder p="md" radius="md" key={month} component="section" aria-label={formatMonth(month, i18n.language)}>
-              <Title order={3} size="h4">
-                {formatMonth(month, i18n.language)}
-              </Title>
-              <Table.ScrollContainer minWidth={560} type="native" tabIndex={0}>
-                <Table striped>
-                  <Table.Thead>
-                    <Table.Tr>
+      <QueryView query={runs} isEmpty={() => byMonth.size === 0} empty={t("settlements.empty")}>
+        {() =>
+          [...byMonth.entries()]
+            .sort(([a], [b]) => b.localeCompare(a))
+            .map(([month, list]) => (
+              <Section key={month} title={formatMonth(month, i18n.language)} layout="flush">
+                <ScrollTable
+                  minWidth={560}
+                  head={
+                    <>
                       <Table.Th scope="col">{t("settlements.run")}</Table.Th>
                       <Table.Th scope="col">{t("settlements.kind")}</Table.Th>
                       <Table.Th scope="col">{t("settlements.status")}</Table.Th>
@@ -114,36 +108,35 @@ export default function SettlementsPage({ communityId }: { communityId: number }
                       <Table.Th scope="col" className="num">{t("settlements.difference")}</Table.Th>
                       <Table.Th scope="col">{t("settlements.created")}</Table.Th>
                       <Table.Th scope="col"><span className="skip-link">{t("common.actions")}</span></Table.Th>
+                    </>
+                  }
+                >
+                  {list.map((run) => (
+                    <Table.Tr key={run.id} data-testid={`run-${run.id}`}>
+                      <Table.Td>#{run.id}</Table.Td>
+                      <Table.Td>{t(`settlements.kinds.${run.kind}`, run.kind)}</Table.Td>
+                      <Table.Td>
+                        <Badge color={STATUS_COLOR[run.status] ?? "gray.7"}>
+                          {t(`settlements.statuses.${run.status}`, run.status)}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td className="num">{formatEuro(run.total_eur)}</Table.Td>
+                      <Table.Td className="num">
+                        {run.difference ? formatEuro(centsToDecimal(Number(run.difference.total_cents ?? 0))) : "—"}
+                      </Table.Td>
+                      <Table.Td>{formatDateTime(run.created_at)}</Table.Td>
+                      <Table.Td>
+                        <Button size="xs" variant="subtle" onClick={() => setOpen(run.id)} aria-label={t("settlements.openRun", { id: run.id })}>
+                          {t("common.details")}
+                        </Button>
+                      </Table.Td>
                     </Table.Tr>
-                  </Table.Thead>
-                  <Table.Tbody>
-                    {list.map((run) => (
-                      <Table.Tr key={run.id} data-testid={`run-${run.id}`}>
-                        <Table.Td>#{run.id}</Table.Td>
-                        <Table.Td>{t(`settlements.kinds.${run.kind}`, run.kind)}</Table.Td>
-                        <Table.Td>
-                          <Badge color={STATUS_COLOR[run.status] ?? "gray.7"}>
-                            {t(`settlements.statuses.${run.status}`, run.status)}
-                          </Badge>
-                        </Table.Td>
-                        <Table.Td className="num">{formatEuro(run.total_eur)}</Table.Td>
-                        <Table.Td className="num">
-                          {run.difference ? formatEuro(centsToDecimal(Number(run.difference.total_cents ?? 0))) : "—"}
-                        </Table.Td>
-                        <Table.Td>{formatDateTime(run.created_at)}</Table.Td>
-                        <Table.Td>
-                          <Button size="xs" variant="subtle" onClick={() => setOpen(run.id)} aria-label={t("settlements.openRun", { id: run.id })}>
-                            {t("common.details")}
-                          </Button>
-                        </Table.Td>
-                      </Table.Tr>
-                    ))}
-                  </Table.Tbody>
-                </Table>
-              </Table.ScrollContainer>
-            </Paper>
-          ))
-      )}
+                  ))}
+                </ScrollTable>
+              </Section>
+            ))
+        }
+      </QueryView>
       {open !== null && <RunDetail runId={open} communityId={communityId} onClose={() => setOpen(null)} />}
     </Stack>
   );
@@ -172,38 +165,34 @@ function RunDetail({ runId, communityId, onClose }: { runId: number; communityId
     const m = members.data?.find((x) => x.user_id === userId);
     return m ? [m.first_name, m.last_name].filter(Boolean).join(" ") || m.username || `#${userId}` : `#${userId}`;
   };
-  const data = run.data;
-  const differences = (data?.difference?.members_cents ?? {}) as Record<string, number>;
+  const differences = (run.data?.difference?.members_cents ?? {}) as Record<string, number>;
   return (
     <Modal opened closeButtonProps={{ "aria-label": t("common.close") }} onClose={onClose} title={t("settlements.runTitle", { id: runId })} size="xl">
-      {run.isPending ? (
-        <Loading />
-      ) : run.isError ? (
-        <ErrorState error={run.error} />
-      ) : data ? (
-        <Stack>
-          <Text>
-            {t(`settlements.kinds.${data.kind}`, data.kind)} · {t(`settlements.statuses.${data.status}`, data.status)} ·{" "}
-            {t("settlements.total")} {formatEuro(data.total_eur)} · {t("settlements.community")} {formatEuro(data.community_eur)}
-          </Text>
-          {data.errors?.length ? (
-            <Alert color="red" role="alert">
-              {data.errors.map(errorText).join(" · ")}
-            </Alert>
-          ) : null}
-          {(data.members ?? []).length > 0 && (
-          <Table.ScrollContainer minWidth={520} type="native" tabIndex={0}>
-            <Table striped>
-              <Table.Thead>
-                <Table.Tr>
-                  <Table.Th scope="col">{t("settlements.member")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("settlements.asProducer")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("settlements.asConsumer")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("settlements.memberTotal")}</Table.Th>
-                  {data.difference && <Table.Th scope="col" className="num">{t("settlements.difference")}</Table.Th>}
-                </Table.Tr>
-              </Table.Thead>
-              <Table.Tbody>
+      <QueryView query={run}>
+        {(data) => (
+          <Stack>
+            <Text>
+              {t(`settlements.kinds.${data.kind}`, data.kind)} · {t(`settlements.statuses.${data.status}`, data.status)} ·{" "}
+              {t("settlements.total")} {formatEuro(data.total_eur)} · {t("settlements.community")} {formatEuro(data.community_eur)}
+            </Text>
+            {data.errors?.length ? (
+              <Alert color="red" role="alert">
+                {data.errors.map(errorText).join(" · ")}
+              </Alert>
+            ) : null}
+            {(data.members ?? []).length > 0 && (
+              <ScrollTable
+                minWidth={520}
+                head={
+                  <>
+                    <Table.Th scope="col">{t("settlements.member")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("settlements.asProducer")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("settlements.asConsumer")}</Table.Th>
+                    <Table.Th scope="col" className="num">{t("settlements.memberTotal")}</Table.Th>
+                    {data.difference && <Table.Th scope="col" className="num">{t("settlements.difference")}</Table.Th>}
+                  </>
+                }
+              >
                 {(data.members ?? []).map((m) => (
                   <Table.Tr key={m.user_id}>
                     <Table.Td>{name(m.user_id)}</Table.Td>
@@ -213,20 +202,19 @@ function RunDetail({ runId, communityId, onClose }: { runId: number; communityId
                     {data.difference && <Table.Td className="num">{formatEuro(centsToDecimal(differences[String(m.user_id)] ?? 0))}</Table.Td>}
                   </Table.Tr>
                 ))}
-              </Table.Tbody>
-            </Table>
-          </Table.ScrollContainer>
-          )}
-          <FormErrors error={approve.error} fields={[]} />
-          {data.kind === "PROVISIONAL" && data.status === "COMPLETED" && (
-            <Group justify="end">
-              <Button onClick={() => approve.mutate()} loading={approve.isPending}>
-                {t("settlements.approve")}
-              </Button>
-            </Group>
-          )}
-        </Stack>
-      ) : null}
+              </ScrollTable>
+            )}
+            <FormErrors error={approve.error} fields={[]} />
+            {data.kind === "PROVISIONAL" && data.status === "COMPLETED" && (
+              <Group justify="end">
+                <Button onClick={() => approve.mutate()} loading={approve.isPending}>
+                  {t("settlements.approve")}
+                </Button>
+              </Group>
+            )}
+          </Stack>
+        )}
+      </QueryView>
     </Modal>
   );
 }

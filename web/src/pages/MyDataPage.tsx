@@ -1,13 +1,14 @@
 // My data (GDPR): download everything the platform holds about me, from each
 // service that holds some, as one JSON file; and erase my account, after a
 // confirmation that says what goes and what the law keeps.
-import { Alert, Button, Checkbox, Group, List, Modal, Paper, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Button, Checkbox, Group, List, Modal, PasswordInput, Stack, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { cerApi, economicApi, iotApi, notificationApi, saveBlob, unwrap, userApi } from "../api/client";
 import { useMe } from "../api/hooks";
 import { session } from "../api/session";
+import { Section } from "../components/Section";
 import { ErrorState, FormErrors, Loading, fieldError } from "../components/States";
 import { italianToday } from "../format";
 
@@ -51,21 +52,16 @@ export default function MyDataPage() {
   return (
     <Stack>
       <Title order={2}>{t("myData.title")}</Title>
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="export-title">
-        <Stack>
-          <Title order={3} size="h4" id="export-title">
-            {t("myData.exportTitle")}
-          </Title>
-          <Text>{t("myData.exportText")}</Text>
-          <FormErrors error={exportData.error} fields={[]} />
-          <Group>
-            <Button onClick={() => exportData.mutate()} loading={exportData.isPending}>
-              {t("myData.download")}
-            </Button>
-            {exportData.isSuccess && <Text c="teal.9">{t("myData.downloaded")}</Text>}
-          </Group>
-        </Stack>
-      </Paper>
+      <Section title={t("myData.exportTitle")}>
+        <Text>{t("myData.exportText")}</Text>
+        <FormErrors error={exportData.error} fields={[]} />
+        <Group>
+          <Button onClick={() => exportData.mutate()} loading={exportData.isPending}>
+            {t("myData.download")}
+          </Button>
+          {exportData.isSuccess && <Text c="teal.9">{t("myData.downloaded")}</Text>}
+        </Group>
+      </Section>
       <Erasure twoFactor={me.data.two_factor_enabled} username={me.data.username} />
     </Stack>
   );
@@ -115,22 +111,17 @@ function Erasure({ twoFactor, username }: { twoFactor: boolean; username: string
     );
   }
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="erase-title">
-      <Stack>
-        <Title order={3} size="h4" id="erase-title">
-          {t("myData.eraseTitle")}
-        </Title>
-        <Text>{t("myData.eraseText")}</Text>
-        <List size="sm">
-          <List.Item>{t("myData.goes")}</List.Item>
-          <List.Item>{t("myData.kept")}</List.Item>
-        </List>
-        <Group>
-          <Button color="red.9" variant="outline" onClick={() => setOpen(true)}>
-            {t("myData.erase")}
-          </Button>
-        </Group>
-      </Stack>
+    <Section title={t("myData.eraseTitle")}>
+      <Text>{t("myData.eraseText")}</Text>
+      <List size="sm">
+        <List.Item>{t("myData.goes")}</List.Item>
+        <List.Item>{t("myData.kept")}</List.Item>
+      </List>
+      <Group>
+        <Button color="red.9" variant="outline" onClick={() => setOpen(true)}>
+          {t("myData.erase")}
+        </Button>
+      </Group>
       <Modal closeButtonProps={{ "aria-label": t("common.close") }} opened={open} onClose={close} title={t("myData.confirmTitle")} centered>
         <form
           onSubmit={(e) => {
@@ -177,6 +168,6 @@ function Erasure({ twoFactor, username }: { twoFactor: boolean; username: string
           </Stack>
         </form>
       </Modal>
-    </Paper>
+    </Section>
   );
 }

@@ -3,7 +3,9 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useTranslation } from "react-i18next";
 import { notificationApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/notification";
-import { Empty, ErrorState, FormErrors, Loading } from "../components/States";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
+import { ErrorState, FormErrors, Loading, QueryView } from "../components/States";
 import { formatDateTime } from "../format";
 
 type Preference = components["schemas"]["PreferenceOut"];
@@ -25,43 +27,39 @@ export default function NotificationsPage() {
     <Stack>
       <Title order={2}>{t("notifications.title")}</Title>
       <FormErrors error={read.error} fields={[]} />
-      {inbox.isPending ? (
-        <Loading />
-      ) : inbox.isError ? (
-        <ErrorState error={inbox.error} />
-      ) : inbox.data.length === 0 ? (
-        <Empty>{t("notifications.empty")}</Empty>
-      ) : (
-        <Stack gap="xs">
-          {inbox.data.map((n) => (
-            <Paper key={n.id} withBorder p="sm" radius="md" data-testid="notification">
-              <Group justify="space-between" wrap="wrap" align="start">
-                <div>
-                  <Group gap="xs">
-                    {!n.read_at && <Badge color="teal.9">{t("notifications.new")}</Badge>}
-                    <Text fw={600}>{t(`notifications.kinds.${n.kind}`, n.kind)}</Text>
-                  </Group>
-                  <Text size="sm" c="dimmed">
-                    {formatDateTime(n.created_at)}
-                  </Text>
-                  <Text size="sm">
-                    {Object.entries(n.params)
-                      // Ids are for the machines; the names and dates are for people.
-                      .filter(([k, v]) => v !== null && typeof v !== "object" && !k.endsWith("_id"))
-                      .map(([k, v]) => `${k}: ${String(v)}`)
-                      .join(" · ")}
-                  </Text>
-                </div>
-                {!n.read_at && (
-                  <Button size="xs" variant="default" onClick={() => read.mutate(n.id)} loading={read.isPending && read.variables === n.id}>
-                    {t("notifications.markRead")}
-                  </Button>
-                )}
-              </Group>
-            </Paper>
-          ))}
-        </Stack>
-      )}
+      <QueryView query={inbox} isEmpty={(notices) => notices.length === 0} empty={t("notifications.empty")}>
+        {(notices) => (
+          <Stack gap="xs">
+            {notices.map((n) => (
+              <Paper key={n.id} withBorder p="sm" radius="md" data-testid="notification">
+                <Group justify="space-between" wrap="wrap" align="start">
+                  <div>
+                    <Group gap="xs">
+                      {!n.read_at && <Badge color="teal.9">{t("notifications.new")}</Badge>}
+                      <Text fw={600}>{t(`notifications.kinds.${n.kind}`, n.kind)}</Text>
+                    </Group>
+                    <Text size="sm" c="dimmed">
+                      {formatDateTime(n.created_at)}
+                    </Text>
+                    <Text size="sm">
+                      {Object.entries(n.params)
+                        // Ids are for the machines; the names and dates are for people.
+                        .filter(([k, v]) => v !== null && typeof v !== "object" && !k.endsWith("_id"))
+                        .map(([k, v]) => `${k}: ${String(v)}`)
+                        .join(" · ")}
+                    </Text>
+                  </div>
+                  {!n.read_at && (
+                    <Button size="xs" variant="default" onClick={() => read.mutate(n.id)} loading={read.isPending && read.variables === n.id}>
+                      {t("notifications.markRead")}
+                    </Button>
+                  )}
+                </Group>
+              </Paper>
+            ))}
+          </Stack>
+        )}
+      </QueryView>
       <Preferences />
     </Stack>
   );
@@ -88,44 +86,40 @@ function Preferences() {
   const kinds = [...new Set(preferences.data.map((p) => p.kind))];
   const find = (kind: string, channel: string) => preferences.data.find((p) => p.kind === kind && p.channel === channel);
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="prefs-title">
-      <Title order={3} size="h4" id="prefs-title" mb="sm">
-        {t("notifications.preferences")}
-      </Title>
+    <Section title={t("notifications.preferences")} layout="tight">
       <FormErrors error={save.error} fields={[]} />
-      <Table.ScrollContainer minWidth={420} type="native" tabIndex={0}>
-        <Table>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th scope="col">{t("notifications.kind")}</Table.Th>
-              <Table.Th scope="col">{t("notifications.email")}</Table.Th>
-              <Table.Th scope="col">{t("notifications.inbox")}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
-          <Table.Tbody>
-            {kinds.map((kind) => (
-              <Table.Tr key={kind}>
-                <Table.Td>{t(`notifications.kinds.${kind}`, kind)}</Table.Td>
-                {(["email", "inbox"] as const).map((channel) => {
-                  const p = find(kind, channel);
-                  return (
-                    <Table.Td key={channel}>
-                      {p && (
-                        <Switch
-                          checked={p.enabled}
-                          disabled={p.locked || save.isPending}
-                          onChange={() => save.mutate(p)}
-                          aria-label={`${t(`notifications.kinds.${kind}`, kind)}: ${t(`notifications.${channel}`)}`}
-                        />
-                      )}
-                    </Table.Td>
-                  );
-                })}
-              </Table.Tr>
-            ))}
-          </Table.Tbody>
-        </Table>
-      </Table.ScrollContainer>
-    </Paper>
+      <ScrollTable
+        minWidth={420}
+        striped={false}
+        head={
+          <>
+            <Table.Th scope="col">{t("notifications.kind")}</Table.Th>
+            <Table.Th scope="col">{t("notifications.email")}</Table.Th>
+            <Table.Th scope="col">{t("notifications.inbox")}</Table.Th>
+          </>
+        }
+      >
+        {kinds.map((kind) => (
+          <Table.Tr key={kind}>
+            <Table.Td>{t(`notifications.kinds.${kind}`, kind)}</Table.Td>
+            {(["email", "inbox"] as const).map((channel) => {
+              const p = find(kind, channel);
+              return (
+                <Table.Td key={channel}>
+                  {p && (
+                    <Switch
+                      checked={p.enabled}
+                      disabled={p.locked || save.isPending}
+                      onChange={() => save.mutate(p)}
+                      aria-label={`${t(`notifications.kinds.${kind}`, kind)}: ${t(`notifications.${channel}`)}`}
+                    />
+                  )}
+                </Table.Td>
+              );
+            })}
+          </Table.Tr>
+        ))}
+      </ScrollTable>
+    </Section>
   );
 }

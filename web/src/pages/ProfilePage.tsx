@@ -4,6 +4,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { unwrap, userApi } from "../api/client";
 import { useMe } from "../api/hooks";
+import { Section } from "../components/Section";
 import { ErrorState, FormErrors, Loading, fieldError } from "../components/States";
 import { formatDate } from "../format";
 
@@ -16,10 +17,7 @@ export default function ProfilePage() {
   return (
     <Stack>
       <Title order={2}>{t("profile.title")}</Title>
-      <Paper withBorder p="md" radius="md" component="section" aria-labelledby="who-title">
-        <Title order={3} size="h4" id="who-title">
-          {user.first_name} {user.last_name}
-        </Title>
+      <Section title={`${user.first_name} ${user.last_name}`} layout="flush">
         <Text>
           {t("login.username")}: {user.username}
         </Text>
@@ -29,7 +27,7 @@ export default function ProfilePage() {
         <Text>
           {t("profile.since")}: {formatDate(user.created_at)}
         </Text>
-      </Paper>
+      </Section>
       <TwoFactor enabled={user.two_factor_enabled} />
     </Stack>
   );

@@ -8,8 +8,10 @@ import { useTranslation } from "react-i18next";
 import { downloadFile, economicApi, reportingApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/economic";
 import { useChosenCommunity } from "../components/CommunityChoice";
+import { ScrollTable } from "../components/ScrollTable";
+import { Section } from "../components/Section";
 import { Stat, Stats } from "../components/Stat";
-import { Empty, ErrorState, FormErrors, Loading, fieldError } from "../components/States";
+import { Empty, ErrorState, FormErrors, Loading, QueryView, fieldError } from "../components/States";
 import { formatDateTime, formatEuro, formatKwh, formatMonth, italianToday } from "../format";
 
 type Benefit = components["schemas"]["BenefitOut"];
@@ -63,10 +65,7 @@ function Earnings({ communityId }: { communityId: number }) {
   const months = benefits.data.months.filter((m) => m.community_id === communityId);
   const earned = months.reduce((total, m) => total + Math.round(Number(m.eur) * 100), 0);
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="earnings-title">
-      <Title order={3} size="h4" id="earnings-title" mb="sm">
-        {t("statements.earned")}
-      </Title>
+    <Section title={t("statements.earned")} layout="tight">
       <Stats>
         <Stat label={t("me.earnedTotal")} value={formatEuro((earned / 100).toFixed(2))} testId="statements-earned" />
         <Stat label={t("me.paid")} value={formatEuro(benefits.data.paid_eur)} />
@@ -81,7 +80,7 @@ function Earnings({ communityId }: { communityId: number }) {
           ))}
         </Stack>
       )}
-    </Paper>
+    </Section>
   );
 }
 
@@ -146,10 +145,7 @@ function Statements({ communityId }: { communityId: number }) {
   });
   const statements = (jobs.data ?? []).filter((j) => j.kind === "MEMBER_STATEMENT");
   return (
-    <Paper withBorder p="md" radius="md" component="section" aria-labelledby="statements-title">
-      <Title order={3} size="h4" id="statements-title" mb="sm">
-        {t("statements.statements")}
-      </Title>
+    <Section title={t("statements.statements")} layout="tight">
       <form
         onSubmit={(e) => {
           e.preventDefault();
@@ -171,58 +167,53 @@ function Statements({ communityId }: { communityId: number }) {
         </Group>
       </form>
       <FormErrors error={download.error} fields={[]} />
-      {jobs.isPending ? (
-        <Loading />
-      ) : jobs.isError ? (
-        <ErrorState error={jobs.error} />
-      ) : statements.length === 0 ? (
-        <Empty>{t("statements.none")}</Empty>
-      ) : (
-        <Table.ScrollContainer minWidth={480} type="native" tabIndex={0} mt="md">
-          <Table striped>
-            <Table.Thead>
-              <Table.Tr>
+      <QueryView query={jobs} isEmpty={() => statements.length === 0} empty={t("statements.none")}>
+        {() => (
+          <ScrollTable
+            minWidth={480}
+            mt="md"
+            head={
+              <>
                 <Table.Th scope="col">{t("statements.month")}</Table.Th>
                 <Table.Th scope="col">{t("statements.requested")}</Table.Th>
                 <Table.Th scope="col">{t("members.state")}</Table.Th>
                 <Table.Th scope="col">{t("common.actions")}</Table.Th>
+              </>
+            }
+          >
+            {statements.map((j) => (
+              <Table.Tr key={j.id} data-testid="statement-row">
+                <Table.Td>{formatMonth(j.period, i18n.language)}</Table.Td>
+                <Table.Td>{formatDateTime(j.created_at)}</Table.Td>
+                <Table.Td>
+                  <Badge color={j.status === "DONE" ? "teal.9" : j.status === "FAILED" ? "red.9" : "gray.7"}>
+                    {t(`statements.statuses.${j.status}`, j.status)}
+                  </Badge>
+                  {j.status === "FAILED" && (
+                    // The job's error is the services' (a token, a figure): a
+                    // member is told what to do; the details stay in the API.
+                    <Text size="xs" c="red.9" title={j.error ?? undefined}>
+                      {t("statements.failedHint")}
+                    </Text>
+                  )}
+                </Table.Td>
+                <Table.Td>
+                  {j.status === "DONE" && (
+                    <Button
+                      size="xs"
+                      variant="default"
+                      aria-label={t("statements.downloadOf", { month: formatMonth(j.period, i18n.language) })}
+                      onClick={() => download.mutate({ id: j.id, name: j.filename ?? `statement-${j.period}.pdf` })}
+                    >
+                      {t("statements.download")}
+                    </Button>
+                  )}
+                </Table.Td>
               </Table.Tr>
-            </Table.Thead>
-            <Table.Tbody>
-              {statements.map((j) => (
-                <Table.Tr key={j.id} data-testid="statement-row">
-                  <Table.Td>{formatMonth(j.period, i18n.language)}</Table.Td>
-                  <Table.Td>{formatDateTime(j.created_at)}</Table.Td>
-                  <Table.Td>
-                    <Badge color={j.status === "DONE" ? "teal.9" : j.status === "FAILED" ? "red.9" : "gray.7"}>
-                      {t(`statements.statuses.${j.status}`, j.status)}
-                    </Badge>
-                    {j.status === "FAILED" && (
-                      // The job's error is the services' (a token, a figure): a
-                      // member is told what to do; the details stay in the API.
-                      <Text size="xs" c="red.9" title={j.error ?? undefined}>
-                        {t("statements.failedHint")}
-                      </Text>
-                    )}
-                  </Table.Td>
-                  <Table.Td>
-                    {j.status === "DONE" && (
-                      <Button
-                        size="xs"
-                        variant="default"
-                        aria-label={t("statements.downloadOf", { month: formatMonth(j.period, i18n.language) })}
-                        onClick={() => download.mutate({ id: j.id, name: j.filename ?? `statement-${j.period}.pdf` })}
-                      >
-                        {t("statements.download")}
-                      </Button>
-                    )}
-                  </Table.Td>
-                </Table.Tr>
-              ))}
-            </Table.Tbody>
-          </Table>
-        </Table.ScrollContainer>
-      )}
-    </Paper>
+            ))}
+          </ScrollTable>
+        )}
+      </QueryView>
+    </Section>
   );
 }

@@ -11,7 +11,7 @@ afterEach(cleanup);
 function Rows({ answer, draw }: { answer: () => Promise<string[]>; draw: (rows: string[]) => React.ReactNode }) {
   const rows = useQuery({ queryKey: ["rows"], queryFn: answer });
   return (
-    <QueryView query={rows} isEmpty={(r) => r.length === 0} empty="Nessuna riga">
+    <QueryView query={rows} empty="Nessuna riga">
       {draw}
     </QueryView>
   );
@@ -54,7 +54,21 @@ describe("QueryView", () => {
     expect(screen.queryByText("Nessuna riga")).toBeNull();
   });
 
-  it("without isEmpty draws an empty answer too", async () => {
+  it("asks isEmpty, when given, rather than the answer's length", async () => {
+    function Filtered() {
+      const rows = useQuery({ queryKey: ["filtered"], queryFn: () => Promise.resolve(["a", "c"]) });
+      return (
+        <QueryView query={rows} isEmpty={(r) => !r.includes("b")} empty="Nessuna b">
+          {(r) => r.join(",")}
+        </QueryView>
+      );
+    }
+    renderInApp(<Filtered />);
+    await screen.findByText("Nessuna b");
+    expect(screen.queryByText("a,c")).toBeNull();
+  });
+
+  it("without an empty message draws an empty answer too", async () => {
     function Plain() {
       const rows = useQuery({ queryKey: ["plain"], queryFn: () => Promise.resolve<string[]>([]) });
       return <QueryView query={rows}>{(r) => `${r.length} righe`}</QueryView>;

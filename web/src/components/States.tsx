@@ -48,9 +48,10 @@ export function Empty({ children }: { children: React.ReactNode }) {
 
 /**
  * A query's states in the order the pages show them: loading, the error (a 404
- * as "not found"), `empty` when `isEmpty` says the answer holds nothing, else
- * `children` with the answer. A disabled query counts as loading: render this
- * only when the query is enabled.
+ * as "not found"), the `empty` message when the answer holds nothing, else
+ * `children` with the answer. Nothing is an empty list, or what `isEmpty` says
+ * (for a list the page filters first); without `empty` every answer is drawn.
+ * A disabled query counts as loading: render this only when it is enabled.
  */
 export function QueryView<T>({
   query,
@@ -65,7 +66,8 @@ export function QueryView<T>({
 }) {
   if (query.isPending) return <Loading />;
   if (query.isError) return <ErrorState error={query.error} />;
-  if (isEmpty?.(query.data)) return <Empty>{empty}</Empty>;
+  const nothing = isEmpty ? isEmpty(query.data) : Array.isArray(query.data) && query.data.length === 0;
+  if (empty !== undefined && nothing) return <Empty>{empty}</Empty>;
   return <>{children(query.data)}</>;
 }
 

@@ -42,22 +42,20 @@ function PayoutsPage({ communityId }: { communityId: number }) {
       <AccountForm communityId={communityId} />
       <ApprovedRuns communityId={communityId} onCreated={(p) => setOpen(p.id)} />
       <Section title={t("batchesTitle")}>
-        <QueryView query={payouts} isEmpty={(list) => list.length === 0} empty={t("batchesEmpty")}>
+        <QueryView query={payouts} empty={t("batchesEmpty")}>
           {(list) => (
             <ScrollTable
               label={t("batchesTitle")}
               minWidth={680}
-              head={
-                <>
-                  <Table.Th scope="col">{t("batch")}</Table.Th>
-                  <Table.Th scope="col">{t("executionDate")}</Table.Th>
-                  <Table.Th scope="col">{t("status")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("transfers")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("total")}</Table.Th>
-                  <Table.Th scope="col">{t("createdOn")}</Table.Th>
-                  <Table.Th scope="col"><span className="skip-link">{t("download")}</span></Table.Th>
-                </>
-              }
+              columns={[
+                t("batch"),
+                t("executionDate"),
+                t("status"),
+                { label: t("transfers"), numeric: true },
+                { label: t("total"), numeric: true },
+                t("createdOn"),
+                { label: t("download"), hidden: true },
+              ]}
             >
               {list.map((p) => (
                 <Table.Tr key={p.id} data-testid="payout-row">
@@ -215,15 +213,13 @@ function ApprovedRuns({ communityId, onCreated }: { communityId: number; onCreat
           <ScrollTable
             label={t("approvedTitle")}
             minWidth={560}
-            head={
-              <>
-                <Table.Th scope="col">{t("period")}</Table.Th>
-                <Table.Th scope="col">{t("run")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("membersTotal")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("communityTotal")}</Table.Th>
-                <Table.Th scope="col">{t("approvedAt")}</Table.Th>
-              </>
-            }
+            columns={[
+              t("period"),
+              t("run"),
+              { label: t("membersTotal"), numeric: true },
+              { label: t("communityTotal"), numeric: true },
+              t("approvedAt"),
+            ]}
           >
             {approved.map((run) => (
               <Table.Tr key={run.id} data-testid={`approved-${run.period}`}>
@@ -316,15 +312,7 @@ function PayoutDetail({ payoutId, communityId, onClose }: { payoutId: number; co
             <ScrollTable
               label={t("transfers")}
               minWidth={620}
-              head={
-                <>
-                  <Table.Th scope="col">{t("creditor")}</Table.Th>
-                  <Table.Th scope="col">{t("ibanEnd")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("amount")}</Table.Th>
-                  <Table.Th scope="col">{t("status")}</Table.Th>
-                  <Table.Th scope="col">{t("reason")}</Table.Th>
-                </>
-              }
+              columns={[t("creditor"), t("ibanEnd"), { label: t("amount"), numeric: true }, t("status"), t("reason")]}
             >
               {data.transfers.map((tr) => (
                 <Table.Tr key={tr.id} data-testid="transfer-row">

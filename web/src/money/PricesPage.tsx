@@ -39,21 +39,12 @@ function Parameters() {
   });
   return (
     <Section title={t("parametersTitle")}>
-      <QueryView query={parameters} isEmpty={(rows) => rows.length === 0} empty={t("parametersEmpty")}>
+      <QueryView query={parameters} empty={t("parametersEmpty")}>
         {(rows) => (
           <ScrollTable
             label={t("parametersTitle")}
             minWidth={640}
-            head={
-              <>
-                <Table.Th scope="col">{t("name")}</Table.Th>
-                <Table.Th scope="col">{t("key")}</Table.Th>
-                <Table.Th scope="col">{t("validFrom")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("value")}</Table.Th>
-                <Table.Th scope="col">{t("source")}</Table.Th>
-                <Table.Th scope="col">{t("origin")}</Table.Th>
-              </>
-            }
+            columns={[t("name"), t("key"), t("validFrom"), { label: t("value"), numeric: true }, t("source"), t("origin")]}
           >
             {sortParameters(rows).map((p) => (
               <Table.Tr key={`${p.name}/${p.key}/${p.valid_from}`} data-testid="parameter-row">
@@ -106,13 +97,7 @@ function Prices() {
                   minWidth={360}
                   mah={420}
                   stickyHeader
-                  head={
-                    <>
-                      <Table.Th scope="col">{t("hour")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("price")}</Table.Th>
-                      <Table.Th scope="col">{t("source")}</Table.Th>
-                    </>
-                  }
+                  columns={[t("hour"), { label: t("price"), numeric: true }, t("source")]}
                 >
                   {rows.map((p) => (
                     <Table.Tr key={p.start_utc} data-testid="price-row">
@@ -189,19 +174,12 @@ function PriceImports() {
       <Title order={4} size="h5">
         {t("historyTitle")}
       </Title>
-      <QueryView query={history} isEmpty={(rows) => rows.length === 0} empty={t("historyEmpty")}>
+      <QueryView query={history} empty={t("historyEmpty")}>
         {(rows) => (
           <ScrollTable
             label={t("historyTitle")}
             minWidth={560}
-            head={
-              <>
-                <Table.Th scope="col">{t("file")}</Table.Th>
-                <Table.Th scope="col">{t("days")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("hourly")}</Table.Th>
-                <Table.Th scope="col">{t("importedAt")}</Table.Th>
-              </>
-            }
+            columns={[t("file"), t("days"), { label: t("hourly"), numeric: true }, t("importedAt")]}
           >
             {rows.map((i) => (
               <Table.Tr key={i.id}>

@@ -94,15 +94,7 @@ function SyncPanel({ communityId, month }: { communityId: number; month: string 
               <ScrollTable
                 label={t("jobs")}
                 minWidth={560}
-                head={
-                  <>
-                    <Table.Th scope="col">{t("job")}</Table.Th>
-                    <Table.Th scope="col">{t("months")}</Table.Th>
-                    <Table.Th scope="col">{t("jobStatus")}</Table.Th>
-                    <Table.Th scope="col">{t("requestedAt")}</Table.Th>
-                    <Table.Th scope="col">{t("finishedAt")}</Table.Th>
-                  </>
-                }
+                columns={[t("job"), t("months"), t("jobStatus"), t("requestedAt"), t("finishedAt")]}
               >
                 {data.jobs.map((job) => (
                   <Table.Tr key={job.id} data-testid="gse-job">
@@ -192,14 +184,7 @@ function Figures({ data }: { data: Reconciliation }) {
                 <ScrollTable
                   label={t("podsTitle")}
                   minWidth={520}
-                  head={
-                    <>
-                      <Table.Th scope="col">{t("pod")}</Table.Th>
-                      <Table.Th scope="col">{t("gseStatus")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
-                      <Table.Th scope="col">{t("cause")}</Table.Th>
-                    </>
-                  }
+                  columns={[t("pod"), t("gseStatus"), { label: t("difference"), numeric: true }, t("cause")]}
                 >
                   {f.pods.map((pod) => (
                     <Table.Tr key={pod.pod}>
@@ -238,14 +223,12 @@ function CompareTable({ rows, label }: { rows: [string, Compared][]; label: (nam
     <ScrollTable
       label={t("figuresTitle")}
       minWidth={520}
-      head={
-        <>
-          <Table.Th scope="col">{t("field")}</Table.Th>
-          <Table.Th scope="col" className="num">{t("platform")}</Table.Th>
-          <Table.Th scope="col" className="num">{t("gse")}</Table.Th>
-          <Table.Th scope="col" className="num">{t("difference")}</Table.Th>
-        </>
-      }
+      columns={[
+        t("field"),
+        { label: t("platform"), numeric: true },
+        { label: t("gse"), numeric: true },
+        { label: t("difference"), numeric: true },
+      ]}
     >
       {rows.map(([name, c]) => (
         <Table.Tr key={name}>

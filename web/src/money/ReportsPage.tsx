@@ -100,22 +100,20 @@ function ReportsPage({ communityId }: { communityId: number }) {
         </Group>
       </Section>
       <Section title={t("listTitle")}>
-        <QueryView query={reports} isEmpty={(rows) => rows.length === 0} empty={t("empty")}>
+        <QueryView query={reports} empty={t("empty")}>
           {(rows) => (
             <ScrollTable
               label={t("listTitle")}
               minWidth={680}
-              head={
-                <>
-                  <Table.Th scope="col">{t("kind")}</Table.Th>
-                  <Table.Th scope="col">{t("period")}</Table.Th>
-                  <Table.Th scope="col">{t("format")}</Table.Th>
-                  <Table.Th scope="col">{t("status")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("size")}</Table.Th>
-                  <Table.Th scope="col">{t("requested")}</Table.Th>
-                  <Table.Th scope="col"><span className="skip-link">{t("download")}</span></Table.Th>
-                </>
-              }
+              columns={[
+                t("kind"),
+                t("period"),
+                t("format"),
+                t("status"),
+                { label: t("size"), numeric: true },
+                t("requested"),
+                { label: t("download"), hidden: true },
+              ]}
             >
               {rows.map((r) => (
                 <ReportRow key={r.id} report={r} />

@@ -77,16 +77,14 @@ export default function DevicesPage({ communityId }: { communityId?: number }) {
           {() => (
             <ScrollTable
               minWidth={640}
-              head={
-                <>
-                  <Table.Th scope="col">{t("devices.id")}</Table.Th>
-                  <Table.Th scope="col">{t("devices.plant")}</Table.Th>
-                  <Table.Th scope="col">{t("devices.model")}</Table.Th>
-                  <Table.Th scope="col">{t("devices.status")}</Table.Th>
-                  <Table.Th scope="col">{t("devices.lastSeen")}</Table.Th>
-                  {communityId && <Table.Th scope="col">{t("common.actions")}</Table.Th>}
-                </>
-              }
+              columns={[
+                t("devices.id"),
+                t("devices.plant"),
+                t("devices.model"),
+                t("devices.status"),
+                t("devices.lastSeen"),
+                communityId ? t("common.actions") : null,
+              ]}
             >
               {shown.map((d) => (
                 <Table.Tr key={d.device_id} data-testid="device-row">

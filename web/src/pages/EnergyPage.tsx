@@ -105,7 +105,7 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
           />
         )}
       </Group>
-      <QueryView query={rows} isEmpty={(data) => data.length === 0} empty={t("energy.empty")}>
+      <QueryView query={rows} empty={t("energy.empty")}>
         {(data) => (
           <>
             <Stats>
@@ -124,17 +124,15 @@ export default function EnergyPage({ communityId }: { communityId: number }) {
               <ScrollTable
                 minWidth={640}
                 caption={t("energy.coverageHint")}
-                head={
-                  <>
-                    <Table.Th scope="col">{resolution === "day" ? t("energy.day") : t("energy.month")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.produced")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.consumed")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.fedIn")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.withdrawn")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("energy.shared")}</Table.Th>
-                    <Table.Th scope="col">{t("energy.coverage")}</Table.Th>
-                  </>
-                }
+                columns={[
+                  resolution === "day" ? t("energy.day") : t("energy.month"),
+                  { label: t("energy.produced"), numeric: true },
+                  { label: t("energy.consumed"), numeric: true },
+                  { label: t("energy.fedIn"), numeric: true },
+                  { label: t("energy.withdrawn"), numeric: true },
+                  { label: t("energy.shared"), numeric: true },
+                  t("energy.coverage"),
+                ]}
               >
                 {data.map((r) => (
                   <Table.Tr key={r.start}>

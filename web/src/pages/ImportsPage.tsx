@@ -98,18 +98,11 @@ export default function ImportsPage({ communityId }: { communityId: number }) {
           </Table>
         )}
       </Section>
-      <QueryView query={history} isEmpty={(rows) => rows.length === 0} empty={t("imports.empty")}>
+      <QueryView query={history} empty={t("imports.empty")}>
         {(rows) => (
           <ScrollTable
             minWidth={560}
-            head={
-              <>
-                <Table.Th scope="col">{t("imports.file")}</Table.Th>
-                <Table.Th scope="col">{t("imports.when")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("imports.values")}</Table.Th>
-                <Table.Th scope="col">{t("imports.warnings")}</Table.Th>
-              </>
-            }
+            columns={[t("imports.file"), t("imports.when"), { label: t("imports.values"), numeric: true }, t("imports.warnings")]}
           >
             {rows.map((i) => (
               <Table.Tr key={i.id}>

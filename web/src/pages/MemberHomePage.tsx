@@ -128,15 +128,13 @@ export default function MemberHomePage() {
                 <ScrollTable
                   minWidth={520}
                   caption={t("me.howComputed")}
-                  head={
-                    <>
-                      <Table.Th scope="col">{t("energy.month")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("me.sharedContribution")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("settlements.asProducer")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("settlements.asConsumer")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("settlements.memberTotal")}</Table.Th>
-                    </>
-                  }
+                  columns={[
+                    t("energy.month"),
+                    { label: t("me.sharedContribution"), numeric: true },
+                    { label: t("settlements.asProducer"), numeric: true },
+                    { label: t("settlements.asConsumer"), numeric: true },
+                    { label: t("settlements.memberTotal"), numeric: true },
+                  ]}
                 >
                   {mine.months.map((m) => (
                     <Table.Tr key={`${m.community_id}-${m.period}-${m.run_id}`}>

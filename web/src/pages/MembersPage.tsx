@@ -40,20 +40,18 @@ export default function MembersPage({ communityId }: { communityId: number }) {
       <Title order={2}>{t("members.title")}</Title>
       <InviteForm communityId={communityId} roleOptions={roleOptions} />
       <FormErrors error={changeRole.error} fields={[]} />
-      <QueryView query={members} isEmpty={(rows) => rows.length === 0} empty={t("members.empty")}>
+      <QueryView query={members} empty={t("members.empty")}>
         {(rows) => (
           <ScrollTable
             minWidth={760}
-            head={
-              <>
-                <Table.Th scope="col">{t("members.name")}</Table.Th>
-                <Table.Th scope="col">{t("members.type")}</Table.Th>
-                <Table.Th scope="col">{t("members.role")}</Table.Th>
-                <Table.Th scope="col">{t("members.period")}</Table.Th>
-                <Table.Th scope="col">{t("members.state")}</Table.Th>
-                <Table.Th scope="col">{t("common.actions")}</Table.Th>
-              </>
-            }
+            columns={[
+              t("members.name"),
+              t("members.type"),
+              t("members.role"),
+              t("members.period"),
+              t("members.state"),
+              t("common.actions"),
+            ]}
           >
             {rows.map((m) => {
               const name = [m.first_name, m.last_name].filter(Boolean).join(" ") || m.username || `#${m.user_id}`;
@@ -109,14 +107,7 @@ export default function MembersPage({ communityId }: { communityId: number }) {
           <ScrollTable
             minWidth={520}
             striped={false}
-            head={
-              <>
-                <Table.Th scope="col">{t("members.email")}</Table.Th>
-                <Table.Th scope="col">{t("members.role")}</Table.Th>
-                <Table.Th scope="col">{t("members.state")}</Table.Th>
-                <Table.Th scope="col">{t("members.expires")}</Table.Th>
-              </>
-            }
+            columns={[t("members.email"), t("members.role"), t("members.state"), t("members.expires")]}
           >
             {invitations.data.map((i) => (
               <Table.Tr key={i.invitation_id}>

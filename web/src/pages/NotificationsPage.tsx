@@ -27,7 +27,7 @@ export default function NotificationsPage() {
     <Stack>
       <Title order={2}>{t("notifications.title")}</Title>
       <FormErrors error={read.error} fields={[]} />
-      <QueryView query={inbox} isEmpty={(notices) => notices.length === 0} empty={t("notifications.empty")}>
+      <QueryView query={inbox} empty={t("notifications.empty")}>
         {(notices) => (
           <Stack gap="xs">
             {notices.map((n) => (
@@ -91,13 +91,7 @@ function Preferences() {
       <ScrollTable
         minWidth={420}
         striped={false}
-        head={
-          <>
-            <Table.Th scope="col">{t("notifications.kind")}</Table.Th>
-            <Table.Th scope="col">{t("notifications.email")}</Table.Th>
-            <Table.Th scope="col">{t("notifications.inbox")}</Table.Th>
-          </>
-        }
+        columns={[t("notifications.kind"), t("notifications.email"), t("notifications.inbox")]}
       >
         {kinds.map((kind) => (
           <Table.Tr key={kind}>

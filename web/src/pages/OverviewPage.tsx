@@ -73,14 +73,12 @@ export function OverviewPage({ community }: { community: Community }) {
             </Text>
             <ScrollTable
               minWidth={480}
-              head={
-                <>
-                  <Table.Th scope="col">{t("overview.substation")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.produced")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.consumed")}</Table.Th>
-                  <Table.Th scope="col" className="num">{t("energy.shared")}</Table.Th>
-                </>
-              }
+              columns={[
+                t("overview.substation"),
+                { label: t("energy.produced"), numeric: true },
+                { label: t("energy.consumed"), numeric: true },
+                { label: t("energy.shared"), numeric: true },
+              ]}
             >
               {today.substations.map((s) => (
                 <Table.Tr key={s.primary_substation}>
@@ -107,16 +105,14 @@ export function OverviewPage({ community }: { community: Community }) {
         {community.power_by_substation.length ? (
           <ScrollTable
             minWidth={520}
-            head={
-              <>
-                <Table.Th scope="col">{t("overview.substation")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("overview.plants")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("overview.producers")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("overview.consumers")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("overview.prosumers")}</Table.Th>
-                <Table.Th scope="col" className="num">{t("overview.power")}</Table.Th>
-              </>
-            }
+            columns={[
+              t("overview.substation"),
+              { label: t("overview.plants"), numeric: true },
+              { label: t("overview.producers"), numeric: true },
+              { label: t("overview.consumers"), numeric: true },
+              { label: t("overview.prosumers"), numeric: true },
+              { label: t("overview.power"), numeric: true },
+            ]}
           >
             {community.power_by_substation.map((s) => (
               <Table.Tr key={s.primary_substation}>

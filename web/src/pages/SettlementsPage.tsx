@@ -99,17 +99,15 @@ export default function SettlementsPage({ communityId }: { communityId: number }
               <Section key={month} title={formatMonth(month, i18n.language)} layout="flush">
                 <ScrollTable
                   minWidth={560}
-                  head={
-                    <>
-                      <Table.Th scope="col">{t("settlements.run")}</Table.Th>
-                      <Table.Th scope="col">{t("settlements.kind")}</Table.Th>
-                      <Table.Th scope="col">{t("settlements.status")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("settlements.total")}</Table.Th>
-                      <Table.Th scope="col" className="num">{t("settlements.difference")}</Table.Th>
-                      <Table.Th scope="col">{t("settlements.created")}</Table.Th>
-                      <Table.Th scope="col"><span className="skip-link">{t("common.actions")}</span></Table.Th>
-                    </>
-                  }
+                  columns={[
+                    t("settlements.run"),
+                    t("settlements.kind"),
+                    t("settlements.status"),
+                    { label: t("settlements.total"), numeric: true },
+                    { label: t("settlements.difference"), numeric: true },
+                    t("settlements.created"),
+                    { label: t("common.actions"), hidden: true },
+                  ]}
                 >
                   {list.map((run) => (
                     <Table.Tr key={run.id} data-testid={`run-${run.id}`}>
@@ -183,15 +181,13 @@ function RunDetail({ runId, communityId, onClose }: { runId: number; communityId
             {(data.members ?? []).length > 0 && (
               <ScrollTable
                 minWidth={520}
-                head={
-                  <>
-                    <Table.Th scope="col">{t("settlements.member")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("settlements.asProducer")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("settlements.asConsumer")}</Table.Th>
-                    <Table.Th scope="col" className="num">{t("settlements.memberTotal")}</Table.Th>
-                    {data.difference && <Table.Th scope="col" className="num">{t("settlements.difference")}</Table.Th>}
-                  </>
-                }
+                columns={[
+                  t("settlements.member"),
+                  { label: t("settlements.asProducer"), numeric: true },
+                  { label: t("settlements.asConsumer"), numeric: true },
+                  { label: t("settlements.memberTotal"), numeric: true },
+                  data.difference ? { label: t("settlements.difference"), numeric: true } : null,
+                ]}
               >
                 {(data.members ?? []).map((m) => (
                   <Table.Tr key={m.user_id}>

@@ -172,14 +172,7 @@ function Statements({ communityId }: { communityId: number }) {
           <ScrollTable
             minWidth={480}
             mt="md"
-            head={
-              <>
-                <Table.Th scope="col">{t("statements.month")}</Table.Th>
-                <Table.Th scope="col">{t("statements.requested")}</Table.Th>
-                <Table.Th scope="col">{t("members.state")}</Table.Th>
-                <Table.Th scope="col">{t("common.actions")}</Table.Th>
-              </>
-            }
+            columns={[t("statements.month"), t("statements.requested"), t("members.state"), t("common.actions")]}
           >
             {statements.map((j) => (
               <Table.Tr key={j.id} data-testid="statement-row">

@@ -17,7 +17,7 @@ export default function ProfilePage() {
   return (
     <Stack>
       <Title order={2}>{t("profile.title")}</Title>
-      <Section title={`${user.first_name} ${user.last_name}`} layout="flush">
+      <Section title={<>{user.first_name} {user.last_name}</>} layout="flush">
         <Text>
           {t("login.username")}: {user.username}
         </Text>

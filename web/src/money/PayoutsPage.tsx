@@ -1,9 +1,10 @@
-import { Alert, Badge, Button, FileInput, Group, Modal, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Alert, Badge, Button, Group, Modal, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ApiError, cerApi, economicApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/economic";
+import { FileUpload } from "../components/FileUpload";
 import { ScrollTable } from "../components/ScrollTable";
 import { Section } from "../components/Section";
 import { ErrorState, FormErrors, QueryView, fieldError } from "../components/States";
@@ -367,22 +368,17 @@ function PayoutDetail({ payoutId, communityId, onClose }: { payoutId: number; co
                   {t("reportTitle")}
                 </Title>
                 <FormErrors error={upload.error} fields={["file"]} />
-                <Group align="end">
-                  <FileInput
-                    label={t("reportFile")}
-                    description={t("reportHint")}
-                    accept=".xml,application/xml,text/xml"
-                    value={file}
-                    onChange={setFile}
-                    clearable
-                    clearButtonProps={{ "aria-label": tc("common.clear") }}
-                    error={fieldError(upload.error, "file")}
-                    miw={280}
-                  />
-                  <Button type="submit" disabled={!file} loading={upload.isPending}>
-                    {t("upload")}
-                  </Button>
-                </Group>
+                <FileUpload
+                  label={t("reportFile")}
+                  description={t("reportHint")}
+                  accept=".xml,application/xml,text/xml"
+                  file={file}
+                  onChange={setFile}
+                  error={fieldError(upload.error, "file")}
+                  sending={upload.isPending}
+                  submit={t("upload")}
+                  miw={280}
+                />
                 {upload.isSuccess && (
                   <Text size="sm" c="teal.9" role="status" data-testid="status-report-applied">
                     {t("reportApplied", {

@@ -1,10 +1,11 @@
-import { Button, FileInput, Group, NativeSelect, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
+import { Group, NativeSelect, SimpleGrid, Stack, Table, Text, TextInput, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { economicApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/economic";
 import { useMe } from "../api/hooks";
+import { FileUpload } from "../components/FileUpload";
 import { ScrollTable } from "../components/ScrollTable";
 import { Section } from "../components/Section";
 import { Stat } from "../components/Stat";
@@ -119,7 +120,6 @@ function Prices() {
 
 function PriceImports() {
   const { t } = useTranslation(undefined, { keyPrefix: "money.prices" });
-  const { t: tc } = useTranslation();
   const queries = useQueryClient();
   const [file, setFile] = useState<File | null>(null);
   const history = useQuery({
@@ -142,22 +142,17 @@ function PriceImports() {
       }}
     >
       <FormErrors error={send.error} fields={["file"]} />
-      <Group align="end">
-        <FileInput
-          label={t("file")}
-          description={t("importHint")}
-          accept=".xml,.zip,application/xml,application/zip"
-          value={file}
-          onChange={setFile}
-          clearable
-          clearButtonProps={{ "aria-label": tc("common.clear") }}
-          error={fieldError(send.error, "file")}
-          miw={280}
-        />
-        <Button type="submit" disabled={!file} loading={send.isPending}>
-          {t("import")}
-        </Button>
-      </Group>
+      <FileUpload
+        label={t("file")}
+        description={t("importHint")}
+        accept=".xml,.zip,application/xml,application/zip"
+        file={file}
+        onChange={setFile}
+        error={fieldError(send.error, "file")}
+        sending={send.isPending}
+        submit={t("import")}
+        miw={280}
+      />
       {send.isSuccess && (
         <Text size="sm" c="teal.9" role="status">
           {send.data.unchanged

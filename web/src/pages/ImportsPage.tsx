@@ -1,10 +1,11 @@
-import { Badge, Button, FileInput, Group, Progress, Stack, Table, Text, Title } from "@mantine/core";
+import { Badge, Progress, Stack, Table, Text, Title } from "@mantine/core";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { ApiError, type EnvelopeError, energyApi, unwrap } from "../api/client";
 import type { components } from "../api/generated/energy";
 import { session } from "../api/session";
+import { FileUpload } from "../components/FileUpload";
 import { ScrollTable } from "../components/ScrollTable";
 import { Section } from "../components/Section";
 import { QueryView } from "../components/States";
@@ -56,21 +57,16 @@ export default function ImportsPage({ communityId }: { communityId: number }) {
         <Text size="sm" c="dimmed">
           {t("imports.hint")}
         </Text>
-        <Group align="end">
-          <FileInput
-            label={t("imports.file")}
-            accept=".csv,.xml,.zip"
-            value={file}
-            onChange={setFile}
-            clearable
-            clearButtonProps={{ "aria-label": t("common.clear") }}
-            w={320}
-            error={rowErrors.length ? t("imports.rejected", { count: rowErrors.length }) : undefined}
-          />
-          <Button type="submit" disabled={!file} loading={send.isPending}>
-            {t("imports.send")}
-          </Button>
-        </Group>
+        <FileUpload
+          label={t("imports.file")}
+          accept=".csv,.xml,.zip"
+          file={file}
+          onChange={setFile}
+          error={rowErrors.length ? t("imports.rejected", { count: rowErrors.length }) : undefined}
+          sending={send.isPending}
+          submit={t("imports.send")}
+          w={320}
+        />
         {send.isPending && <Progress value={100} animated aria-label={t("imports.sending")} />}
         {send.data && (
           <Badge color="teal.9" size="lg">

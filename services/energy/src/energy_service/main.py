@@ -20,7 +20,9 @@ from energy_service.api import (
     measurements,
     predictions,
 )
+from energy_service.api.shortcut import DashboardShortcut
 from energy_service.events import READ_MODEL_TOPICS, read_model_handler
+from energy_service.hourly.reads import CommunityReads, KeptAnswers, Perimeter
 from energy_service.hourly.service import CommunityHoursWorker, DirtyMarker
 from energy_service.imports.jobs import ImportJobs
 from energy_service.ingest import MeasurementIngestor
@@ -44,7 +46,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with service_runtime(app, settings, outbox=outbox) as runtime:
+        async with service_runtime(app, settings, outbox=outbox, read_pool=True) as runtime:
             store = app.state.timeseries = InfluxTimeSeries(
                 settings.influx_url,
                 settings.influx_token,
@@ -115,6 +117,9 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             scopes = app.state.reading_scopes = ScopeCache[ReadingScope](
                 settings.reading_scope_cache_s
             )
+            perimeters = ScopeCache[Perimeter](settings.reading_scope_cache_s)
+            scopes.link(perimeters)
+            app.state.community_reads = CommunityReads(perimeters, KeptAnswers())
             runtime.consumer(
                 settings.consumer_group("read-models"),
                 READ_MODEL_TOPICS,
@@ -133,6 +138,7 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             "read raw or as energy per 15min/hour/day/month in Italian local time."
         ),
         lifespan=lifespan,
+        inner_middleware=[DashboardShortcut],
         routers=[
             measurements.energy_router,
             measurements.plants_router,

@@ -16,13 +16,16 @@ when its transaction commits, so a scope read in between (the registry before
 the commit) is not kept either (events.read_model_handler).
 
 Bounded: past ``max_entries`` everything is forgotten.
+
+Other caches decided from the registry (a community's perimeter, hourly.reads)
+are ``link``-ed to this one: forgotten with it, by the same handler.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -38,7 +41,12 @@ class ScopeCache(Generic[T]):
         self._max_entries = max_entries
         self._clock = clock
         self._entries: dict[Hashable, tuple[float, T]] = {}
+        self._linked: list[ScopeCache[Any]] = []
         self.generation = 0
+
+    def link(self, other: ScopeCache[Any]) -> None:
+        """Forget ``other`` whenever this cache forgets."""
+        self._linked.append(other)
 
     def get(self, key: Hashable) -> T | None:
         entry = self._entries.get(key)
@@ -60,3 +68,5 @@ class ScopeCache(Generic[T]):
     def forget(self) -> None:
         self._entries.clear()
         self.generation += 1
+        for other in self._linked:
+            other.forget()

@@ -114,7 +114,7 @@ async def reading_scope(
     POD again never sees the previous tenant's history, and the previous
     tenant never sees theirs."""
     today = italian_today()
-    key = (principal.user_id, principal.user_type, plant_id, today)
+    key = scope_key(principal, plant_id, today)
     if cache is not None and (kept := cache.get(key)) is not None:
         return kept
     generation = 0 if cache is None else cache.generation
@@ -122,6 +122,11 @@ async def reading_scope(
     if cache is not None:
         cache.put(key, generation, scope)
     return scope
+
+
+def scope_key(principal: Principal, plant_id: int | None, today: date) -> tuple[object, ...]:
+    """A kept reading scope's key: the caller's identity, the plant and the Italian day."""
+    return (principal.user_id, principal.user_type, plant_id, today)
 
 
 async def _reading_scope(

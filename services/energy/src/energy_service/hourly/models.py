@@ -29,9 +29,12 @@ from sqlalchemy import (
     String,
     Table,
     func,
+    text,
 )
 
 from energy_service.models import Base
+
+NEXT_ROWS_VERSION = "nextval('community_rows_version')"  # the sequence of migration 0008
 
 EXCHANGE_BITS = {"measured": 1, "derived": 2, "mixed": 4, "none": 8}
 
@@ -62,6 +65,9 @@ community_months = Table(
     Column("month", Date, primary_key=True),
     Column("stays_sha256", String(64), nullable=False),
     Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Drawn from a sequence each time the month's rows change (a whole month or some of its
+    # hours): never the same twice, so a kept answer compares it (hourly.reads).
+    Column("rows_version", BigInteger, nullable=False, server_default=text(NEXT_ROWS_VERSION)),
 )
 
 hourly_dirty = Table(

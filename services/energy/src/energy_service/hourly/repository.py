@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import asdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 import numpy as np
-from sqlalchemy import BigInteger, cast, delete, func, select, tuple_
+from cerc_shared.db import ReadPool
+from sqlalchemy import BigInteger, cast, delete, func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from energy_service.hourly.compute import HourColumns, HourRow, columns_of
-from energy_service.hourly.models import community_hours, community_months, hourly_dirty
+from energy_service.hourly.compute import HourColumns, HourRow, columns_of, months_between
+from energy_service.hourly.models import (
+    NEXT_ROWS_VERSION,
+    community_hours,
+    community_months,
+    hourly_dirty,
+)
 from energy_service.models import registry
 
 # After the hour (epoch seconds): energy (5), Wh (2), coverage (4), exchange.
@@ -157,6 +163,15 @@ class HourlyRepository:
     async def replace_rows(
         self, community_id: int, start: datetime, end: datetime, rows: Sequence[HourRow]
     ) -> None:
+        # Answers kept from the months' earlier rows are no longer current (hourly.reads).
+        await self.session.execute(
+            update(community_months)
+            .where(
+                community_months.c.community_id == community_id,
+                community_months.c.month.in_(months_between(start, end)),
+            )
+            .values(rows_version=text(NEXT_ROWS_VERSION))
+        )
         await self.session.execute(
             delete(community_hours).where(
                 community_hours.c.community_id == community_id,
@@ -180,6 +195,64 @@ class HourlyRepository:
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["community_id", "month"],
-                set_={"stays_sha256": digest, "computed_at": func.now()},
+                set_={
+                    "stays_sha256": digest,
+                    "computed_at": func.now(),
+                    "rows_version": text(NEXT_ROWS_VERSION),
+                },
             )
         )
+
+
+# One round trip on the read pool: the months' digests and row versions, and the marks of
+# the community's plants in the span (how many, the latest).
+_STAMP = """
+SELECT
+  array(
+    SELECT month::text || ' ' || stays_sha256 || ' ' || rows_version::text
+    FROM community_months
+    WHERE community_id = $1 AND month = ANY($2::date[])
+    ORDER BY month
+  ),
+  count(*),
+  max(marked_at)
+FROM hourly_dirty
+WHERE plant_id = ANY($3::bigint[]) AND hour >= $4 AND hour < $5
+"""
+
+
+@dataclass(frozen=True)
+class HourlyStamp:
+    """What a community's answer from the hourly sums over a span was computed from:
+    per month its stays digest and rows version, and the marked hours of its plants
+    (how many, the latest mark). Equal stamps, equal answers (hourly.reads)."""
+
+    months: tuple[tuple[date, str, int], ...]
+    marks: int
+    last_mark: datetime | None
+
+    def computed_with(self, digests: Mapping[date, str]) -> bool:
+        """Whether every month of the span was computed with these stays."""
+        return len(self.months) == len(digests) and all(
+            digests.get(month) == digest for month, digest, _ in self.months
+        )
+
+
+async def hourly_stamp(
+    pool: ReadPool,
+    community_id: int,
+    months: Sequence[date],
+    plant_ids: Sequence[int],
+    start: datetime,
+    end: datetime,
+) -> HourlyStamp:
+    async with pool.acquire() as connection:
+        row = await connection.fetchrow(
+            _STAMP, community_id, list(months), list(plant_ids), start, end
+        )
+    assert row is not None  # an aggregate without GROUP BY has one row
+    months_found = []
+    for text_row in row[0]:
+        month, digest, version = text_row.split(" ")
+        months_found.append((date.fromisoformat(month), digest, int(version)))
+    return HourlyStamp(tuple(months_found), int(row[1]), row[2])

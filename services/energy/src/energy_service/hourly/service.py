@@ -35,6 +35,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 from cerc_shared.clock import ITALY
+from cerc_shared.readmodels import PlantStay
 from cerc_shared.worker import Worker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -71,9 +72,12 @@ async def precomputed_buckets(
     resolution: AggregateResolution,
     *,
     primary_substation: str | None,
+    stays: Sequence[PlantStay] | None = None,
 ) -> list[Bucket] | None:
     """The community's (or one substation's) buckets from the hourly sums, or
     None when they cannot be used for the span (then: the direct path).
+    ``stays``: the community's stays in the span's months, when already read
+    (``community_stays``).
 
     Hours written since they were computed (readings arrive all the time in the
     current hour) are computed here from the store, as the worker will, and
@@ -81,9 +85,8 @@ async def precomputed_buckets(
     if resolution == "15min":
         return None
     months = months_between(start, end)
-    stays = await registry.reader(session).plant_stays(
-        community_id, between=(months[0], next_month(months[-1]))
-    )
+    if stays is None:
+        stays = await community_stays(session, community_id, start, end)
     repository = HourlyRepository(session)
     stored = await repository.month_digests(community_id, months)
     if any(stored.get(month) != stays_digest(stays, month) for month in months):
@@ -110,6 +113,17 @@ async def precomputed_buckets(
             )
         )
     return buckets_of(columns, start, end, resolution, with_shared=True)
+
+
+async def community_stays(
+    session: AsyncSession, community_id: int, start: datetime, end: datetime
+) -> list[PlantStay]:
+    """The community's stays in the Italian months of ``[start, end)``: what the
+    hourly sums of those months were computed with (their digests)."""
+    months = months_between(start, end)
+    return await registry.reader(session).plant_stays(
+        community_id, between=(months[0], next_month(months[-1]))
+    )
 
 
 async def compute_span(

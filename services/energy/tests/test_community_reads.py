@@ -78,8 +78,8 @@ async def test_a_kept_answer_is_served_until_a_reading_changes_the_month(
     assert len(computed) == 1  # served as kept
     # An official figure for an hour of 12 April (an hour the far meter missed, so no
     # mark this test's transaction took in is marked again): the kept answer is not served.
-    corrected = datetime(2025, 4, 12, 6, 0, tzinfo=UTC)
-    assert int((corrected - START).total_seconds()) // 3600 % 7 == 0
+    corrected = datetime(2025, 4, 12, 7, 0, tzinfo=UTC)
+    assert int((corrected - START).total_seconds()) // 3600 % 7 == 1
     await store.write(
         [EnergyPoint(c.plants["far"], "official", "official", corrected,
                      {"energy_withdrawn_kwh": 42.0})]
@@ -114,8 +114,8 @@ async def test_the_stamp_never_comes_back_to_an_earlier_state(
     ids = sorted(c.plants.values())
     before = await hourly_stamp(app.state.read_pool, c.id, [APRIL], ids, start, end)
     assert before.marks == 0 and len(before.months) == 1
-    corrected = datetime(2025, 4, 19, 6, 0, tzinfo=UTC)
-    assert int((corrected - START).total_seconds()) // 3600 % 7 == 0
+    corrected = datetime(2025, 4, 19, 7, 0, tzinfo=UTC)
+    assert int((corrected - START).total_seconds()) // 3600 % 7 == 1
     await store.write(
         [EnergyPoint(c.plants["far"], "official", "official", corrected,
                      {"energy_withdrawn_kwh": 7.0})]

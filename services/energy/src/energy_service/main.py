@@ -22,7 +22,7 @@ from energy_service.api import (
 )
 from energy_service.api.shortcut import DashboardShortcut
 from energy_service.events import READ_MODEL_TOPICS, read_model_handler
-from energy_service.hourly.reads import CommunityReads, KeptAnswers, Perimeter
+from energy_service.hourly.reads import CommunityPerimeter, CommunityReads, KeptAnswers
 from energy_service.hourly.service import CommunityHoursWorker, DirtyMarker
 from energy_service.imports.jobs import ImportJobs
 from energy_service.ingest import MeasurementIngestor
@@ -117,7 +117,10 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             scopes = app.state.reading_scopes = ScopeCache[ReadingScope](
                 settings.reading_scope_cache_s
             )
-            perimeters = ScopeCache[Perimeter](settings.reading_scope_cache_s)
+            # Fewer than the scopes: a community's perimeter holds its stays.
+            perimeters = ScopeCache[CommunityPerimeter](
+                settings.reading_scope_cache_s, max_entries=1000
+            )
             scopes.link(perimeters)
             app.state.community_reads = CommunityReads(perimeters, KeptAnswers())
             runtime.consumer(

@@ -114,14 +114,12 @@ async def reading_scope(
     POD again never sees the previous tenant's history, and the previous
     tenant never sees theirs."""
     today = italian_today()
-    key = scope_key(principal, plant_id, today)
-    if cache is not None and (kept := cache.get(key)) is not None:
-        return kept
-    generation = 0 if cache is None else cache.generation
-    scope = await _reading_scope(session, principal, plant_id, today)
-    if cache is not None:
-        cache.put(key, generation, scope)
-    return scope
+    if cache is None:
+        return await _reading_scope(session, principal, plant_id, today)
+    return await cache.through(
+        scope_key(principal, plant_id, today),
+        lambda: _reading_scope(session, principal, plant_id, today),
+    )
 
 
 def scope_key(principal: Principal, plant_id: int | None, today: date) -> tuple[object, ...]:

@@ -23,7 +23,12 @@ from pydantic import AwareDatetime, BaseModel
 from energy_service import service
 from energy_service.aggregation import AggregateResolution, Bucket, Point, aggregate, bucket_bounds
 from energy_service.api.deps import Store
-from energy_service.hourly.reads import CommunityReads, perimeter_key, perimeter_of
+from energy_service.hourly.reads import (
+    CommunityPerimeter,
+    CommunityReads,
+    perimeter_key,
+    perimeter_of,
+)
 from energy_service.hourly.service import precomputed_buckets
 from energy_service.models import registry
 from energy_service.quantities import QUARTER_HOUR_S, quarters_of, settle
@@ -184,14 +189,14 @@ async def aggregations(
         reads = CommunityReads.of(request.app.state)
         substation = primary_substation if by == "substation" else None
         key = perimeter_key(principal, by, community_id, substation, first, last)
-        perimeter = reads.perimeters.get(key)
-        if perimeter is None:
-            generation = reads.perimeters.generation
+
+        async def compute() -> CommunityPerimeter:
             plants = await _perimeter(
                 session, principal, by, community_id, None, None, primary_substation, first, last
             )
-            perimeter = await perimeter_of(session, community_id, plants, first, last)
-            reads.perimeters.put(key, generation, perimeter)
+            return await perimeter_of(session, community_id, plants, first, last)
+
+        perimeter = await reads.perimeters.through(key, compute)
         stamp = await reads.stamp(request.app.state.read_pool, community_id, perimeter, first, last)
         answer_key = (community_id, substation, first, last, resolution)
         if stamp is not None and format == "json":

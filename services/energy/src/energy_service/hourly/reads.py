@@ -52,7 +52,7 @@ MAX_KEPT_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
-class Perimeter:
+class CommunityPerimeter:
     """What the registry said for a caller's community aggregate: the points the
     caller may read (the endpoint's perimeter), and the community's stays in the
     span's months with their digests (what the hourly sums were computed with)."""
@@ -85,10 +85,10 @@ async def perimeter_of(
     plants: Sequence[Point],
     start: datetime,
     end: datetime,
-) -> Perimeter:
+) -> CommunityPerimeter:
     stays = await community_stays(session, community_id, start, end)
     months = months_between(start, end)
-    return Perimeter(
+    return CommunityPerimeter(
         plants=plants,
         stays=stays,
         months=months,
@@ -126,7 +126,7 @@ class KeptAnswers:
 class CommunityReads:
     """The app's caches for community aggregates (``app.state.community_reads``)."""
 
-    perimeters: ScopeCache[Perimeter]
+    perimeters: ScopeCache[CommunityPerimeter]
     answers: KeptAnswers
 
     @classmethod
@@ -138,7 +138,7 @@ class CommunityReads:
         self,
         pool: ReadPool,
         community_id: int,
-        perimeter: Perimeter,
+        perimeter: CommunityPerimeter,
         start: datetime,
         end: datetime,
     ) -> HourlyStamp | None:

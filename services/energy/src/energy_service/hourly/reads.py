@@ -109,12 +109,15 @@ class KeptAnswers:
         kept = self._bodies.get(key)
         return kept[1] if kept is not None and kept[0] == stamp else None
 
+    def forget(self) -> None:
+        self._bodies.clear()
+        self._bytes = 0
+
     def put(self, key: Hashable, stamp: HourlyStamp, body: bytes) -> None:
         if len(body) > self._max_bytes:
             return
         if self._bytes + len(body) > self._max_bytes:
-            self._bodies.clear()
-            self._bytes = 0
+            self.forget()
         previous = self._bodies.pop(key, None)
         if previous is not None:
             self._bytes -= len(previous[1])

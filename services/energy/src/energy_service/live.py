@@ -1,13 +1,20 @@
 """Live shared energy: per community and primary substation, the current
 hour's and today's produced, consumed, fed-in, withdrawn, self-consumption and
-shared energy, kept up to date as readings are stored.
+shared energy, kept up to date as readings arrive.
 
-The ingester hands every batch it has stored to :meth:`LiveTally.add`; the
-tally updates running sums in place (a few dictionary operations a reading),
-so a client's view is never recomputed from raw data. Quantities follow
-``quantities``: exchange measured, else derived per quarter hour;
-self-consumption per plant and hour. Shared energy per hour and substation is
-the rules engine's (``cacer``): hourly sums in whole Wh, then the min.
+Every replica of the service keeps the complete tally of every community:
+its own reader (``live_feed.LiveFeed``) reads every partition of
+``measurement.v1`` outside any consumer group and hands each batch to
+:meth:`LiveTally.add`, which updates running sums in place (a few dictionary
+operations a reading), so a client's view is never recomputed from raw data
+and is the same whichever replica the gateway sends it to. The ingestion's
+consumer group, which shares the partitions among replicas, plays no part.
+Quantities follow ``quantities``: exchange measured, else derived per quarter
+hour from the plant's production and consumption meters (a plant's readings
+share one partition, keyed by plant, but the tally sees all partitions
+anyway); self-consumption per plant and hour. Shared energy per hour and
+substation is the rules engine's (``cacer``): hourly sums in whole Wh, then
+the min.
 
 What the tally counts, and why:
 
@@ -15,14 +22,17 @@ What the tally counts, and why:
   official and manual figures, which supersede them, come days or months
   later and are read through the aggregations.
 * Today (Italian calendar) only; the tally starts afresh at local midnight.
+  A replica that starts (or restarts, or loses the broker) reads the day's
+  records again from the partitions' time index, so its figures are the
+  day's, not those since it started; ``replaying`` says it has not caught up
+  yet (the snapshot carries it).
 * A reading is counted once: per plant and device only readings newer than
-  the last one counted are taken, so a redelivered Kafka batch (at least
-  once delivery) does not double. A device's late, out-of-order reading is
+  the last one counted are taken, so a record read twice (a redelivery, the
+  day read again) does not double. A device's late, out-of-order reading is
   therefore left out of the live figure (the stored data keeps it).
-* The tally lives in the process that ingests. With one ingesting replica it
-  sees every reading; with several, each sees the partitions it owns, and
-  the figures are partial (see the service's notes). A restart begins again
-  from the readings that arrive next.
+* A plant is counted from when the directory knows it (the periodic refresh,
+  or a client of its community connecting); the feed loads the directory
+  before it reads the day.
 """
 
 from __future__ import annotations
@@ -31,7 +41,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -201,6 +211,24 @@ class LiveTally:
         self._versions: dict[int, int] = {}
         self._watchers: dict[int, set[asyncio.Event]] = {}
         self.readings_counted = 0
+        # True while the feed reads the day's earlier records again (live_feed).
+        self._replaying = False
+
+    @property
+    def replaying(self) -> bool:
+        return self._replaying
+
+    @replaying.setter
+    def replaying(self, value: bool) -> None:
+        if value != self._replaying:
+            self._replaying = value
+            for community in list(self._watchers):
+                self._changed(community)
+
+    @property
+    def day_start(self) -> int:
+        """The start of the tally's day (local midnight), in seconds since the epoch."""
+        return self._day_start
 
     # ------------------------------------------------------------- updates
 
@@ -347,6 +375,7 @@ class LiveTally:
             "version": self._versions.get(community_id, 0),
             "at": datetime.fromtimestamp(now, UTC).astimezone(ITALY).isoformat(),
             "day": self._day.isoformat(),
+            "replaying": self.replaying,
             "hour": {
                 "start": datetime.fromtimestamp(hour_start, ITALY).isoformat(),
                 "end": datetime.fromtimestamp(hour_start + HOUR_S, ITALY).isoformat(),
@@ -354,27 +383,6 @@ class LiveTally:
             },
             "today": period(slice(None)),
         }
-
-
-def tally_first(
-    tally: Callable[[Sequence[Point]], None],
-    then: Callable[[Sequence[Point]], Awaitable[None]],
-) -> Callable[[Sequence[Point]], Awaitable[None]]:
-    """The store's ``on_written``: the live tally is told as soon as InfluxDB
-    has accepted the points, before ``then`` (the hourly sums' dirty marks, a
-    PostgreSQL transaction that may wait for the hourly worker's): publish ->
-    seen by a client has a second in all, and waiting for that transaction
-    doubled the ingestion's share of it (bench/bench_live.py). A failing
-    tally is logged and never stops the write's other listener or ingestion."""
-
-    async def written(points: Sequence[Point]) -> None:
-        try:
-            tally(points)
-        except Exception:
-            log.exception("the live tally failed on a stored batch; ingestion goes on")
-        await then(points)
-
-    return written
 
 
 def places_of(stays: Iterable[PlantStay]) -> list[tuple[int, PlantPlace]]:

@@ -25,14 +25,9 @@ from energy_service.events import READ_MODEL_TOPICS, read_model_handler
 from energy_service.hourly.reads import CommunityPerimeter, CommunityReads, KeptAnswers
 from energy_service.hourly.service import CommunityHoursWorker, DirtyMarker
 from energy_service.imports.jobs import ImportJobs
-from energy_service.ingest import MeasurementIngestor
-from energy_service.live import (
-    DirectoryRefresher,
-    LiveSettings,
-    LiveTally,
-    PlantDirectory,
-    tally_first,
-)
+from energy_service.ingest import MEASUREMENT_TOPIC, MeasurementIngestor
+from energy_service.live import DirectoryRefresher, LiveSettings, LiveTally, PlantDirectory
+from energy_service.live_feed import LiveFeed
 from energy_service.models import outbox, processed_events
 from energy_service.retention import SETTLEMENT_POLICY, Retention, RetentionPlan, duration
 from energy_service.scope_cache import ScopeCache
@@ -77,20 +72,26 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                     )
                 )
             app.state.readiness_checks["timeseries"] = store.ping
-            # Live shared energy: every batch InfluxDB accepts goes to the tally
-            # (live.tally_first); the tally's plants come from the registry read model.
+            store.on_written = DirtyMarker(runtime.sessionmaker)
+            # Live shared energy: every replica's tally reads every partition of
+            # measurement.v1 itself, from the day's start (live_feed.py); its
+            # plants come from the registry read model.
             live_tally = app.state.live_tally = LiveTally(PlantDirectory())
-            store.on_written = tally_first(live_tally.add, DirtyMarker(runtime.sessionmaker))
             app.state.live_settings = LiveSettings(
                 settings.live_keepalive_s, settings.live_min_interval_s
             )
-            runtime.add(
-                DirectoryRefresher(
-                    runtime.sessionmaker, live_tally.directory, settings.live_directory_refresh_s
-                ),
-                name="live_directory",
-                start=settings.ingest,
+            directory = DirectoryRefresher(
+                runtime.sessionmaker, live_tally.directory, settings.live_directory_refresh_s
             )
+            runtime.add(directory, name="live_directory", start=settings.live)
+            feed = LiveFeed(
+                live_tally,
+                topic=settings.topic(MEASUREMENT_TOPIC),
+                bootstrap=settings.kafka_bootstrap,
+                prepare=directory.refresh,
+                security=settings.kafka_client_options(),
+            )
+            runtime.add(feed, name="live_feed", start=settings.live)
             ingestor = MeasurementIngestor(
                 store=store,
                 bootstrap=settings.kafka_bootstrap,

@@ -48,6 +48,9 @@ class EnergySettings(ServiceSettings):
     # proxy closes a silent stream), and at most one update per interval (a
     # community whose meters report every second is not re-sent 100 times).
     live_directory_refresh_s: float = 30.0
+    # Whether this replica keeps the live tally (its own reader of every
+    # partition of measurement.v1, live_feed.py) and serves the stream.
+    live: bool = True
     live_keepalive_s: float = 15.0
     live_min_interval_s: float = 0.25
     # Distributor uploads larger than this are loaded as background jobs (202 + progress);

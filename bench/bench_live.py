@@ -250,6 +250,10 @@ class Stream:
         self.probe_kwh = 0.0  # the probe substation's production today, as last seen
         self.load_kwh = 0.0  # the load substation's, as last seen
         self.first_event = asyncio.Event()
+        # The substations' production at the first event once the tally has read
+        # the day (the namespace's earlier runs today count too): the run's
+        # probes and load are measured from there.
+        self.probe_base = self.load_base = 0.0
         self.seen_at: list[tuple[float, float]] = []  # (perf_counter, probe kwh) per event
         self.taken: list[float] = []  # per event, when the service took its snapshot (wall)
         self.received: list[float] = []  # per event, when the client read it (wall)
@@ -267,7 +271,9 @@ class Stream:
         # When the service took the snapshot (its wall clock, the same machine's).
         self.taken.append(datetime.fromisoformat(snapshot["at"]).timestamp())
         self.received.append(wall)
-        self.first_event.set()
+        if not self.first_event.is_set() and not snapshot.get("replaying", False):
+            self.probe_base, self.load_base = self.probe_kwh, self.load_kwh
+            self.first_event.set()
 
     async def read(self, gateway: str, token: str) -> None:
         url = f"{gateway}/api/energy/live/?community_id={COMMUNITY}"
@@ -295,7 +301,7 @@ class Stream:
     def first_showing(self, total_kwh: float, after: float) -> int | None:
         """The first event that showed the probe substation at ``total_kwh`` or more."""
         for index, (at, kwh) in enumerate(self.seen_at):
-            if at >= after and kwh >= total_kwh - PROBE_KWH / 2:
+            if at >= after and kwh - self.probe_base >= total_kwh - PROBE_KWH / 2:
                 return index
         return None
 
@@ -308,10 +314,10 @@ async def timed_run(
     stream = Stream()
     reader = asyncio.create_task(stream.read(gateway, token))
     try:
-        await asyncio.wait_for(stream.first_event.wait(), 30)
+        await asyncio.wait_for(stream.first_event.wait(), 120)
     except TimeoutError:
         reader.cancel()
-        raise SystemExit("the live stream sent no first event in 30 s") from None
+        raise SystemExit("the live stream sent no caught-up event in 120 s") from None
     probe_topic = f"energy/plant/{PROBE_PLANT}/device/{PROBE_DEVICE}/measurements"
     # Each probe: published (perf_counter, wall clock), its timestamp (ns), and the
     # probe substation's total once it is counted.
@@ -385,7 +391,7 @@ async def timed_run(
         "events": stream.events,
         # Every load reading after the baseline adds LOAD_KWH to production:
         # whether the tally counted the whole load, not only the probes.
-        "load_counted_kwh": stream.load_kwh,
+        "load_counted_kwh": stream.load_kwh - stream.load_base,
         "load_sent_kwh": sent * LOAD_KWH,
         "seconds": publish_seconds,
     }

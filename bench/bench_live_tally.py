@@ -1,5 +1,8 @@
-"""CPU cost of live shared energy in the ingester's path (no servers):
-what ``LiveTally.add`` costs a reading, and a community's snapshot
+"""CPU cost of live shared energy (no servers): what ``LiveTally.add`` costs
+a reading, what the live feed's own reading of ``measurement.v1`` costs a
+reading (decoding the bridge's records, then the tally: every replica pays
+it for every reading, and again for the day's readings at start), and a
+community's snapshot
 (run: `uv run python bench/bench_live_tally.py`, or `make bench`).
 
 The device path's target is 5,000 readings/s; the figure printed beside the
@@ -16,7 +19,10 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.iot import MeasurementsAccepted, Reading
 from energy_service.live import LiveTally, PlantDirectory, PlantPlace
+from energy_service.live_feed import records_points
 from energy_service.timeseries import EnergyPoint
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -55,6 +61,41 @@ def main() -> None:
     counted = tally.readings_counted
     if counted == 0:
         raise SystemExit("the tally counted no reading: the bench's timestamps are not today")
+    # The feed: the same readings as the bridge's records (one event a plant),
+    # decoded and counted by a fresh tally.
+    records = [
+        [
+            EventEnvelope.wrap(
+                MeasurementsAccepted(
+                    plant_id=point.plant_id,
+                    readings=[
+                        Reading(
+                            device_id=point.device_id,
+                            timestamp=point.timestamp,
+                            interval_s=10,
+                            energy_produced_kwh=point.values["energy_fed_in_kwh"],
+                            energy_consumed_kwh=point.values["energy_withdrawn_kwh"],
+                            measuring_point="grid_connection",
+                        )
+                    ],
+                ),
+                producer="bridge",
+                correlation_id=None,
+            )
+            .model_dump_json()
+            .encode()
+            for point in batch
+        ]
+        for batch in batches
+    ]
+    fed = LiveTally(directory)
+    feed_us = []
+    for values in records:
+        began = time.perf_counter()
+        fed.add(records_points(list(values)))
+        feed_us.append((time.perf_counter() - began) / len(values) * 1e6)
+    if fed.readings_counted != counted:
+        raise SystemExit(f"the feed counted {fed.readings_counted} readings, the tally {counted}")
     snapshots_ms = []
     for community in range(1, 21):
         began = time.perf_counter()
@@ -66,6 +107,12 @@ def main() -> None:
     print(
         f"LiveTally.add: median {median:.2f} us a reading (max batch {max(per_reading_us):.2f}); "
         f"at {RATE:,} readings/s {median * RATE / 1e4:.1f}% of a core"
+    )
+    feed = statistics.median(feed_us)
+    print(
+        f"live feed (decode + add): median {feed:.2f} us a reading; at {RATE:,} readings/s "
+        f"{feed * RATE / 1e4:.1f}% of a core per replica; a day read again at start: "
+        f"{1e6 / feed:,.0f} readings/s"
     )
     print(
         f"snapshot of a community ({PLANTS // 20} plants): median "

@@ -29,6 +29,7 @@ from cerc_shared import testing as kit
 from cerc_shared.db import create_engine
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import MeasurementsAccepted, Reading
+from energy_service.live_feed import LiveFeed, records_points
 from energy_service.main import create_app
 from energy_service.settings import EnergySettings
 from fastapi import FastAPI
@@ -284,6 +285,31 @@ async def test_every_replica_streams_the_whole_community_and_a_new_one_the_day_s
 
     # A replica started now (a restart, or a partition moved to it) shows the
     # day so far: it reads the partitions again from the day's start.
-    async with replica(settings) as (_, third_url):
+    async with replica(settings) as (third, third_url):
         snapshot = await seen(third_url, community, manager, matches(expected))
         assert snapshot["today"]["shared_kwh"] == expected["shared_kwh"]
+        # Its reader losing the broker reads the day again: nothing doubles.
+        feed: LiveFeed = third.state.live_feed
+        await feed.stop()
+        feed.start()
+        snapshot = await seen(third_url, community, manager, matches(expected))
+        assert snapshot["today"]["withdrawn_kwh"] == pytest.approx(expected["withdrawn_kwh"])
+
+
+def test_the_feed_reads_what_the_ingestion_stores_and_skips_its_dead_letters() -> None:
+    valid = event(
+        7,
+        [
+            Reading(
+                device_id="gc",
+                timestamp=datetime(2026, 12, 5, 12, tzinfo=UTC),
+                interval_s=60,
+                energy_produced_kwh=0.5,
+                measuring_point="grid_connection",
+            )
+        ],
+    )
+    # A number as a string: not the fast reader's, but the catalogue's.
+    slow = valid.model_dump_json().replace('"interval_s":60', '"interval_s":"60"').encode()
+    points = records_points([b"not json", valid.model_dump_json().encode(), None, slow])
+    assert [(p.plant_id, p.values["energy_fed_in_kwh"]) for p in points] == [(7, 0.5), (7, 0.5)]

@@ -14,7 +14,7 @@ the tally takes a device's reading only when it is newer than the last it
 counted.
 
 The cost is that every replica decodes every reading (N replicas: N times
-the decoding, none of the storing); bench/bench_live_feed.py measures it.
+the decoding, none of the storing); bench/bench_live_tally.py measures it.
 The alternative, replicas publishing their partitions' partial sums to a
 compacted topic, would decode once but needs the per-plant-quarter state and
 offsets carried over a rebalance; not worth it while decoding is a small part

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import jwt
 import pytest
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.user import UserStatusChanged
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -129,6 +131,29 @@ async def test_the_shortcut_hands_every_refusal_to_the_endpoint(
         assert paths.handed_on == [ME], case
         assert fast.status_code == 401, case
         _same(fast, slow)
+
+    # A valid token of an account deactivated since it was issued (user-status.v1,
+    # as the kernel's cache hears of it): refused by the endpoint, so handed on.
+    status = app.state.user_status
+    mario = int(claims["sub"])
+    status.apply(
+        EventEnvelope.wrap(
+            UserStatusChanged(user_id=mario, is_active=False), producer="user", correlation_id=None
+        )
+    )
+    try:
+        fast, slow = await paths.both(bearer(tokens))
+    finally:
+        status.apply(
+            EventEnvelope.wrap(
+                UserStatusChanged(user_id=mario, is_active=True),
+                producer="user",
+                correlation_id=None,
+            )
+        )
+    assert paths.handed_on == [ME]
+    assert fast.status_code == 401 and "deactivated" in fast.json()["errors"][0]["message"]
+    _same(fast, slow)
 
     # A valid token whose user is gone: the endpoint's 404.
     async with sessionmaker() as session:

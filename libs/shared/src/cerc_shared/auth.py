@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Protocol
@@ -250,14 +250,33 @@ def bearer_token(request: Request) -> str:
     return token.strip()
 
 
-async def _current_principal(request: Request) -> Principal:
-    verifier: TokenVerifier = request.app.state.token_verifier
-    principal = await verifier.verify(bearer_token(request))
+def scope_bearer_token(scope: MutableMapping[str, Any]) -> str | None:
+    """The token as :func:`bearer_token` reads it from an ASGI scope's headers;
+    None where it would refuse (for a middleware that hands refusals on)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return None
+
+
+async def principal_for(state: Any, token: str) -> Principal:
+    """Who sends ``token`` to the app whose state is ``state``: what
+    ``CurrentPrincipal`` gives an endpoint, and what a shortcut answering before
+    routing must check the same way. 401 for a token the app's verifier refuses
+    or whose account was deactivated after it was issued."""
+    verifier: TokenVerifier = state.token_verifier
+    principal = await verifier.verify(token)
     # A deactivated account's tokens stay valid until they expire; the status
     # from user-status.v1 (cerc_shared.user_status) refuses them sooner.
-    status = getattr(request.app.state, "user_status", None)
+    status = getattr(state, "user_status", None)
     if status is not None and status.refuses(principal.user_id, principal.issued_at):
         raise _unauthorized("this account has been deactivated")
+    return principal
+
+
+async def _current_principal(request: Request) -> Principal:
+    principal = await principal_for(request.app.state, bearer_token(request))
     request.state.principal = principal
     return principal
 

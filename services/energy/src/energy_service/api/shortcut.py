@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
-from cerc_shared.auth import Principal, TokenVerifier
+from cerc_shared.auth import Principal, principal_for, scope_bearer_token
 from cerc_shared.clock import italian_today
 from cerc_shared.envelope import PageMeta
 from cerc_shared.ids import MAX_BIGINT
@@ -92,21 +92,10 @@ async def _quietly(read: Any) -> bytes | None:
 
 
 async def _principal(scope: Scope) -> Principal | None:
-    """The caller as ``CurrentPrincipal`` has them; None where it would refuse."""
-    token = None
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, rest = value.decode("latin-1").partition(" ")
-            token = rest.strip() if scheme.lower() == "bearer" and rest else None
-    if not token:
-        return None
-    state = scope["app"].state
-    verifier: TokenVerifier = state.token_verifier
-    principal = await verifier.verify(token)
-    status = getattr(state, "user_status", None)
-    if status is not None and status.refuses(principal.user_id, principal.issued_at):
-        return None
-    return principal
+    """The caller as ``CurrentPrincipal`` has them; None without a bearer token
+    (a refused one raises, and the endpoint answers it)."""
+    token = scope_bearer_token(scope)
+    return None if token is None else await principal_for(scope["app"].state, token)
 
 
 def _params(scope: Scope, known: frozenset[str]) -> dict[str, str] | None:

@@ -5,8 +5,9 @@ asks for it), and its own work is small: the token check, one statement on the
 read pool, the body. FastAPI's routing, parameter and dependency handling
 around it cost as much again (py-spy at 50 clients: about half of the
 service's time per request). Here the same checks run in the same functions,
-without that machinery: the token through the app's ``TokenVerifier`` (a user
-access token, as ``CurrentPrincipal`` asks) and the body from
+without that machinery: the token through ``cerc_shared.auth.principal_for``
+(the app's verifier and its deactivated-user status, as ``CurrentPrincipal``
+asks) and the body from
 ``service.profile_json``, as the endpoint builds it.
 
 Anything else goes on to the endpoint, which answers it: another path or
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from cerc_shared.auth import TokenVerifier
+from cerc_shared.auth import principal_for, scope_bearer_token
 from cerc_shared.envelope import ApiError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -55,22 +56,12 @@ class ProfileShortcut:
         await self.app(scope, receive, send)
 
     async def _profile(self, scope: Scope) -> bytes | None:
-        token = _bearer(scope)
+        token = scope_bearer_token(scope)
         if token is None:
             return None
         state = scope["app"].state
-        verifier: TokenVerifier = state.token_verifier
         try:
-            principal = await verifier.verify(token)
+            principal = await principal_for(state, token)
             return await service.profile_json(state.read_pool, principal.user_id)
         except ApiError:
             return None  # the endpoint gives the refusal its proper answer
-
-
-def _bearer(scope: Scope) -> str | None:
-    """The token as ``cerc_shared.auth.bearer_token`` reads it; None where it would refuse."""
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token else None
-    return None

@@ -244,9 +244,14 @@ async def register_devices(ports: dict[str, int], devices: int, per_plant: int) 
                 (p, f"IT999E{p:08d}", f"bench {p}", PLANT_BASE, 1, date(2024, 1, 1), None)
                 for p in plants
             ],
-            columns=["id", "pod", "name", "community_id", "owner_user_id", "valid_from",
+            columns=["plant_id", "pod", "name", "community_id", "owner_user_id", "valid_from",
                      "valid_to"],
         )  # fmt: skip
+        await conn.copy_records_to_table(
+            "plant_periods",
+            records=[(p, PLANT_BASE, date(2024, 1, 1), None, 1) for p in plants],
+            columns=["plant_id", "community_id", "valid_from", "valid_to", "owner_user_id"],
+        )
         await conn.copy_records_to_table(
             "devices",
             records=device_rows(devices, per_plant),

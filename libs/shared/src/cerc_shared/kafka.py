@@ -81,6 +81,15 @@ class KafkaPollLoop(Worker):
         """Settle every record of the batch (act on it or dead-letter it)."""
         raise NotImplementedError
 
+    async def settle(self, consumer: AIOKafkaConsumer, records: list[Record]) -> None:
+        """Handle the batch and commit its offsets. A subclass may commit later
+        (once what it did is durable), but never before the batch is settled."""
+        await self.handle_batch(records)
+        await consumer.commit()
+
+    async def idle(self) -> None:
+        """A poll fetched nothing."""
+
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
             *self._topics,
@@ -104,9 +113,9 @@ class KafkaPollLoop(Worker):
                 # receiving still reports its lag (kafka_consumer_lag_records).
                 await observe_lag(consumer, self._group_id)
                 if not records:
+                    await self.idle()
                     continue
-                await self.handle_batch(records)
-                await consumer.commit()
+                await self.settle(consumer, records)
         finally:
             # The producer is stopped even if stopping the consumer is cancelled.
             try:

@@ -8,6 +8,16 @@ identity is its measurement, tag set (plant_id, device_id, source) and
 timestamp, and the store overwrites a point written again. At least once
 delivery plus idempotent points is exactly once stored.
 
+Marks. Each plant-hour written is marked for the community's hourly sums
+(``mark``, hourly/service.py ``DirtyMarker``): a PostgreSQL transaction that
+may wait for the hourly worker's. It is taken off the write path: batch N's
+marks are written while batch N+1 is decoded and written to InfluxDB, and
+batch N's offsets are committed only once both its points and its marks are
+durable (a crash in between redelivers the batch, which writes the same points
+and marks the same hours again). Marks are made after the write, never before:
+the hourly worker drops a mark it has taken in only if it was not marked again
+since, so a mark must be later than the write it stands for.
+
 This is why the shared ``IdempotentConsumer`` is not used here: it records
 event ids in Postgres, which cannot commit atomically with InfluxDB, would
 cost a database round trip per event at thousands of readings a second, and
@@ -25,14 +35,16 @@ new is fetched until it succeeds.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from cerc_shared.events import EventEnvelope
 from cerc_shared.events.iot import DeviceStatusChanged, MeasurementsAccepted
 from cerc_shared.kafka import KafkaPollLoop, Record
@@ -64,6 +76,10 @@ POINTS_WRITTEN = Counter(
 # Writes the store did not take (unreachable, 5xx, 401), each retried with backoff.
 STORE_WRITE_FAILURES = Counter(
     "energy_store_write_failures_total", "Failed writes to the time-series store"
+)
+# Marks of the hourly sums that failed (PostgreSQL unreachable...), each retried with backoff.
+MARK_FAILURES = Counter(
+    "energy_hourly_mark_failures_total", "Failed dirty marks of written plant-hours"
 )
 
 
@@ -271,6 +287,7 @@ class MeasurementIngestor(KafkaPollLoop):
         fetch_min_bytes: int = 1,
         fetch_max_wait_ms: int = 500,
         on_stored: Callable[[Sequence[Point]], None] | None = None,
+        mark: Callable[[Sequence[Point]], Awaitable[None]] | None = None,
         security: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(
@@ -299,6 +316,12 @@ class MeasurementIngestor(KafkaPollLoop):
         # Told of every batch the store accepted (the live tally); it must be
         # quick and is never allowed to stop ingestion.
         self._on_stored = on_stored
+        # Told of every batch stored, off the write path;
+        # the batch's offsets wait for it (the hourly sums' dirty marks).
+        self._mark = mark
+        # The previous batch's marks and commit, under way while the next is written.
+        self._pending: asyncio.Task[None] | None = None
+        self.mark_retries = 0
         self.group_id = group_id
         self._chunk_points = chunk_points
         self._max_backoff_s = max_backoff_s
@@ -316,10 +339,69 @@ class MeasurementIngestor(KafkaPollLoop):
         )
 
     async def handle_batch(self, records: list[Record]) -> None:
-        await self.ingest(records)
+        stored = await self.ingest(records)
+        if self._mark is not None:
+            await self._marked(stored)
 
-    async def ingest(self, records: Sequence[Record]) -> None:
-        """Store (or dead-letter) every record; return only when all are settled."""
+    async def settle(self, consumer: AIOKafkaConsumer, records: list[Record]) -> None:
+        stored = await self.ingest(records)
+        # The previous batch's marks went on meanwhile; its offsets precede these.
+        await self._drain()
+        offsets = _next_offsets(records)
+        self._pending = asyncio.create_task(
+            self._mark_and_commit(consumer, stored, offsets), name=f"{self.name}-marks"
+        )
+
+    async def idle(self) -> None:
+        # The last batch's marks and commit finish on their own (no waiting here:
+        # the next batch is written meanwhile); a failed one fails the loop now.
+        if self._pending is not None and self._pending.done():
+            await self._drain()
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            # Stopped or failed: a batch not committed is delivered again.
+            pending, self._pending = self._pending, None
+            if pending is not None and not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
+
+    async def _drain(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            await pending  # a failed commit fails the poll loop (it restarts)
+
+    async def _mark_and_commit(
+        self,
+        consumer: AIOKafkaConsumer,
+        stored: Sequence[Point],
+        offsets: dict[TopicPartition, int],
+    ) -> None:
+        await self._marked(stored)
+        await consumer.commit(offsets)
+
+    async def _marked(self, points: Sequence[Point]) -> None:
+        """Mark the points' plant-hours; retried until done (nothing is committed meanwhile)."""
+        if self._mark is None or not points:
+            return
+        backoff = 0.1
+        while True:
+            try:
+                await self._mark(points)
+                return
+            except Exception as exc:
+                self.mark_retries += 1
+                MARK_FAILURES.inc()
+                log.warning("marking written hours failed (%s); retrying in %.1fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_s)
+
+    async def ingest(self, records: Sequence[Record]) -> list[Point]:
+        """Store (or dead-letter) every record; return only when all are settled,
+        with the points stored (their hours are not marked yet)."""
         self.records_seen += len(records)
         items: list[_Item] = []
         dead: list[tuple[Record, str]] = []
@@ -336,14 +418,20 @@ class MeasurementIngestor(KafkaPollLoop):
                 points = points_of(envelope)
             if points:
                 items.append(_Item(record, points))
+        stored: list[Point] = []
         for chunk in _chunks(items, self._chunk_points):
-            dead.extend(await self._write_chunk(chunk))
+            dead.extend(await self._write_chunk(chunk, stored))
         if dead:
             await self.dead_letter(dead)
+        return stored
 
-    async def _write_chunk(self, chunk: list[_Item]) -> list[tuple[Record, str]]:
+    async def _write_chunk(
+        self, chunk: list[_Item], stored: list[Point]
+    ) -> list[tuple[Record, str]]:
+        points = [p for item in chunk for p in item.points]
         try:
-            await self._write_retrying([p for item in chunk for p in item.points])
+            await self._write_retrying(points)
+            stored.extend(points)
             return []
         except TimeSeriesRejected as exc:
             if len(chunk) == 1:
@@ -354,6 +442,7 @@ class MeasurementIngestor(KafkaPollLoop):
         for item in chunk:
             try:
                 await self._write_retrying(item.points)
+                stored.extend(item.points)
             except TimeSeriesRejected as exc:
                 refused.append((item.record, f"refused by the time-series store: {exc}"))
         return refused
@@ -362,7 +451,9 @@ class MeasurementIngestor(KafkaPollLoop):
         backoff = 0.1
         while True:
             try:
-                await self._store.write(points)
+                # The store's listener (on_written: the marks) is not told here:
+                # this ingestion marks after the write, off its write path (settle).
+                await self._store.write(points, notify=False)
                 self.points_written += len(points)
                 statuses = sum(isinstance(p, DeviceStatusPoint) for p in points)
                 POINTS_WRITTEN.labels(ENERGY_MEASUREMENT).inc(len(points) - statuses)
@@ -379,6 +470,15 @@ class MeasurementIngestor(KafkaPollLoop):
                 log.warning("time-series store unavailable (%s); retrying in %.1fs", exc, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_s)
+
+
+def _next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """The offsets to commit once the batch is settled: each partition's last + 1."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
+    return offsets
 
 
 def _chunks(items: list[_Item], max_points: int) -> list[list[_Item]]:

@@ -72,7 +72,9 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                     )
                 )
             app.state.readiness_checks["timeseries"] = store.ping
-            store.on_written = DirtyMarker(runtime.sessionmaker)
+            # The plant-hours written are marked for the hourly sums: by the store
+            # after each write (imports), by the ingestion off its write path.
+            marker = store.on_written = DirtyMarker(runtime.sessionmaker)
             # Live shared energy: every replica's tally reads every partition of
             # measurement.v1 itself, from the day's start (live_feed.py); its
             # plants come from the registry read model.
@@ -107,6 +109,8 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
                 fetch_min_bytes=settings.ingest_fetch_min_bytes,
                 fetch_max_wait_ms=settings.ingest_fetch_max_wait_ms,
                 security=settings.kafka_client_options(),
+                # The ingestion marks the hours itself, off its write path (ingest.py).
+                mark=marker,
             )
             runtime.add(ingestor, name="ingestor", start=settings.ingest)
             app.state.import_background_bytes = settings.import_background_bytes

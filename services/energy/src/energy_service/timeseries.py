@@ -157,8 +157,9 @@ _MEASURED: dict[tuple[bool, ...], frozenset[str]] = {
 
 
 class TimeSeriesStore(Protocol):
-    async def write(self, points: Sequence[Point]) -> None:
-        """Store the points; raise TimeSeriesRejected or TimeSeriesUnavailable."""
+    async def write(self, points: Sequence[Point], *, notify: bool = True) -> None:
+        """Store the points; raise TimeSeriesRejected or TimeSeriesUnavailable.
+        ``notify=False``: the caller tells the write's listeners itself (the ingestion)."""
 
     async def raw_page(
         self, query: SeriesQuery, *, offset: int, limit: int
@@ -411,11 +412,11 @@ class InfluxTimeSeries:
 
     # -- writes
 
-    async def write(self, points: Sequence[Point]) -> None:
+    async def write(self, points: Sequence[Point], *, notify: bool = True) -> None:
         if not points:
             return
         await self.write_lines([to_line(p) for p in points])
-        if self.on_written is not None:
+        if notify and self.on_written is not None:
             await self.on_written(points)
 
     async def write_lines(self, lines: Sequence[str]) -> None:

@@ -164,6 +164,22 @@ def hour_of(point: Point) -> tuple[int, datetime] | None:
     return point.plant_id, datetime.fromtimestamp(at, UTC)
 
 
+def hours_written(points: Sequence[Point]) -> set[tuple[int, datetime]]:
+    """The plant-hours of the energy readings, each once (``hour_of`` of each)."""
+    # A batch's thousands of readings share a few timestamps (devices report on ticks).
+    hours: dict[datetime, datetime] = {}
+    marks: set[tuple[int, datetime]] = set()
+    for point in points:
+        if isinstance(point, EnergyPoint):
+            hour = hours.get(point.timestamp)
+            if hour is None:
+                marked = hour_of(point)
+                assert marked is not None
+                hour = hours[point.timestamp] = marked[1]
+            marks.add((point.plant_id, hour))
+    return marks
+
+
 class DirtyMarker:
     """Given to the store (``on_written``): after each write, the plant-hours
     written are marked, so that no aggregate reads sums older than them."""
@@ -172,7 +188,7 @@ class DirtyMarker:
         self._sessionmaker = sessionmaker
 
     async def __call__(self, points: Sequence[Point]) -> None:
-        marks = {m for m in map(hour_of, points) if m is not None}
+        marks = hours_written(points)
         if not marks:
             return
         async with self._sessionmaker() as session, session.begin():
@@ -262,8 +278,10 @@ class CommunityHoursWorker(Worker):
         *,
         period_s: float,
         months_back: int,
+        dirty_pause_s: float = 1.0,
     ) -> None:
         super().__init__("community-hours")
+        self._dirty_pause_s = dirty_pause_s
         self._sessionmaker = sessionmaker
         self._store = store
         self._period_s = period_s
@@ -271,8 +289,12 @@ class CommunityHoursWorker(Worker):
 
     async def run(self) -> None:
         while True:
-            while await process_dirty(self._sessionmaker, self._store):
-                pass
+            while await process_dirty(self._sessionmaker, self._store):  # noqa: ASYNC110
+                # While readings arrive, the current hour is marked again by every
+                # batch: rounds back to back recomputed it without end, on the
+                # ingestion's CPU. Meanwhile the marks coalesce (one row a
+                # plant-hour) and requests compute marked hours themselves.
+                await asyncio.sleep(self._dirty_pause_s)
             # A few months a round, so marked hours never wait long behind a backlog.
             months = await refresh_months(
                 self._sessionmaker, self._store, months_back=self._months_back, limit=4

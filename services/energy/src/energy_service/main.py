@@ -128,6 +128,8 @@ def create_app(settings: EnergySettings | None = None) -> FastAPI:
             )
             scopes.link(perimeters)
             app.state.community_reads = CommunityReads(perimeters, KeptAnswers())
+            # A plant's readings over a given span, kept the same way (api/shortcut.py).
+            app.state.plant_answers = KeptAnswers()
             runtime.consumer(
                 settings.consumer_group("read-models"),
                 READ_MODEL_TOPICS,

@@ -24,6 +24,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Float,
+    Index,
     Integer,
     SmallInteger,
     String,
@@ -81,4 +82,17 @@ hourly_dirty = Table(
         nullable=False,
         server_default=func.clock_timestamp(),
     ),
+)
+Index("ix_hourly_dirty_marked_at", hourly_dirty.c.marked_at)  # the worker takes the oldest
+
+NEXT_PLANT_MARKS_VERSION = "nextval('plant_marks_version')"  # the sequence of migration 0009
+
+# Per plant, drawn again each time the worker drops marks of the plant: with the plant's
+# marks (how many, the latest) a stamp that never comes back once left, so a kept answer of
+# the plant's readings compares it (api/shortcut.py, hourly.reads.PlantAnswers).
+plant_marks_dropped = Table(
+    "plant_marks_dropped",
+    Base.metadata,
+    Column("plant_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False, server_default=text(NEXT_PLANT_MARKS_VERSION)),
 )

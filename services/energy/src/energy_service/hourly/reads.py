@@ -98,14 +98,16 @@ async def perimeter_of(
 
 
 class KeptAnswers:
-    """Response bodies by request, each with the stamp it was computed under."""
+    """Response bodies by request, each with the stamp it was computed under (any
+    value compared by equality: a community's ``HourlyStamp``; a plant's reading
+    scope and ``PlantStamp``)."""
 
     def __init__(self, max_bytes: int = MAX_KEPT_BYTES) -> None:
         self._max_bytes = max_bytes
         self._bytes = 0
-        self._bodies: dict[Hashable, tuple[HourlyStamp, bytes]] = {}
+        self._bodies: dict[Hashable, tuple[object, bytes]] = {}
 
-    def get(self, key: Hashable, stamp: HourlyStamp) -> bytes | None:
+    def get(self, key: Hashable, stamp: object) -> bytes | None:
         kept = self._bodies.get(key)
         return kept[1] if kept is not None and kept[0] == stamp else None
 
@@ -113,7 +115,7 @@ class KeptAnswers:
         self._bodies.clear()
         self._bytes = 0
 
-    def put(self, key: Hashable, stamp: HourlyStamp, body: bytes) -> None:
+    def put(self, key: Hashable, stamp: object, body: bytes) -> None:
         if len(body) > self._max_bytes:
             return
         if self._bytes + len(body) > self._max_bytes:

@@ -27,10 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from energy_service.hourly.compute import HourColumns, HourRow, columns_of, months_between
 from energy_service.hourly.models import (
+    NEXT_PLANT_MARKS_VERSION,
     NEXT_ROWS_VERSION,
     community_hours,
     community_months,
     hourly_dirty,
+    plant_marks_dropped,
 )
 from energy_service.models import registry
 
@@ -56,6 +58,18 @@ _UNMARK = delete(hourly_dirty).where(
         select(_TAKEN.c.plant_id, _TAKEN.c.hour)
     ),
     hourly_dirty.c.marked_at <= bindparam("read_up_to", type_=DateTime(timezone=True)),
+)
+
+# The plants whose marks were taken: their version drawn again (hourly.models).
+_DROPPED = (
+    insert(plant_marks_dropped)
+    .from_select(
+        ["plant_id"],
+        select(func.unnest(bindparam("plant_ids", type_=ARRAY(BigInteger))).label("plant_id")),
+    )
+    .on_conflict_do_update(
+        index_elements=["plant_id"], set_={"version": text(NEXT_PLANT_MARKS_VERSION)}
+    )
 )
 
 # After the hour (epoch seconds): energy (5), Wh (2), coverage (4), exchange.
@@ -202,6 +216,9 @@ class HourlyRepository:
                 "read_up_to": max(m for _, _, m in marks),
             },
         )
+        # In the same transaction: a reader sees the marks gone only with the new
+        # version, so a plant's stamp never returns to what it was before its marks.
+        await self.session.execute(_DROPPED, {"plant_ids": sorted({p for p, _, _ in marks})})
 
     async def replace_rows(
         self, community_id: int, start: datetime, end: datetime, rows: Sequence[HourRow]
@@ -299,3 +316,26 @@ async def hourly_stamp(
         month, digest, version = text_row.split(" ")
         months_found.append((date.fromisoformat(month), digest, int(version)))
     return HourlyStamp(tuple(months_found), int(row[1]), row[2])
+
+
+# A plant's readings over a span: the version its dropped marks drew, and its marks in the
+# span (how many, the latest). A reading or an import marks its plant-hours once stored and
+# a mark only moves later; the worker drops marks and draws a version in one transaction.
+_PLANT_STAMP = """
+SELECT
+  (SELECT version FROM plant_marks_dropped WHERE plant_id = $1),
+  count(*),
+  max(marked_at)
+FROM hourly_dirty
+WHERE plant_id = $1 AND hour >= $2 AND hour < $3
+"""
+
+PlantStamp = tuple[int | None, int, datetime | None]
+
+
+async def plant_stamp(pool: ReadPool, plant_id: int, start: datetime, end: datetime) -> PlantStamp:
+    """Equal stamps, equal readings of the plant in [start, end) (hour starts)."""
+    async with pool.acquire() as connection:
+        row = await connection.fetchrow(_PLANT_STAMP, plant_id, start, end)
+    assert row is not None  # an aggregate without GROUP BY has one row
+    return row[0], int(row[1]), row[2]

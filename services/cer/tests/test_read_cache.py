@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from cer_service.read_cache import ReadCache
+from cerc_shared.events import EventEnvelope
+from cerc_shared.events.user import UserStatusChanged
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -186,6 +188,24 @@ async def test_a_cached_answer_still_checks_who_is_asking(
         refused = await client.get(path, headers=auth(stranger))
         assert refused.status_code == 404
         assert refused.json()["errors"][0]["code"] == "not_found"
+
+    # The administrator's account deactivated (user-status.v1, as the kernel's cache
+    # hears of it): their still-valid token gets the endpoint's 401, not the kept body.
+    headers = auth(ADMIN)
+    status = app.state.user_status
+
+    def changed(active: bool) -> EventEnvelope:
+        event = UserStatusChanged(user_id=ADMIN, is_active=active)
+        return EventEnvelope.wrap(event, producer="user", correlation_id=None)
+
+    status.apply(changed(False))
+    try:
+        for path in paths:
+            refused = await client.get(path, headers=headers)
+            assert refused.status_code == 401, path
+            assert "deactivated" in refused.json()["errors"][0]["message"]
+    finally:
+        status.apply(changed(True))
 
 
 async def test_a_plant_list_across_communities_is_kept_per_view(

@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 from fastapi import APIRouter, FastAPI
+from starlette.types import Send
 
 from cerc_shared import health
 from cerc_shared.envelope import install_error_handlers
@@ -71,3 +72,19 @@ def _frozen_after_startup(
             yield
 
     return frozen
+
+
+async def send_json(send: Send, body: bytes) -> None:
+    """Answer 200 with a JSON ``body`` already made: what a service's shortcut
+    sends when it answers a read before routing (its caches, its hot paths)."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-length", str(len(body)).encode()),
+                (b"content-type", b"application/json"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

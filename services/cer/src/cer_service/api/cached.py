@@ -27,7 +27,8 @@ import re
 from types import SimpleNamespace
 from urllib.parse import parse_qsl
 
-from cerc_shared.auth import TokenVerifier
+from cerc_shared.app import send_json
+from cerc_shared.auth import principal_for, scope_bearer_token
 from cerc_shared.envelope import ApiError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,17 +50,7 @@ class CachedReads:
         if scope["type"] == "http" and scope["method"] == "GET":
             body = await self._cached(scope)
             if body is not None:
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_json(send, body)
                 return
         if scope["type"] == "http" and scope["method"] not in READ_ONLY:
             await self.app(scope, receive, _forgetting_first(scope, send))
@@ -71,14 +62,13 @@ class CachedReads:
         summary = SUMMARY.fullmatch(path)
         if summary is None and path != PLANTS:
             return None
-        token = _bearer(scope)
+        token = scope_bearer_token(scope)
         if token is None:
             return None
         state = scope["app"].state
         reads = service.Reads.of(state)
-        verifier: TokenVerifier = state.token_verifier
         try:
-            principal = await verifier.verify(token)
+            principal = await principal_for(state, token)
             if summary is not None:
                 community_id = int(summary.group(1))
                 stamp = await service.readable_stamp(reads, principal, community_id)
@@ -114,14 +104,6 @@ def _forgetting_first(scope: Scope, send: Send) -> Send:
         await send(message)
 
     return forget_then_send
-
-
-def _bearer(scope: Scope) -> str | None:
-    for name, value in scope["headers"]:
-        if name == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    return None
 
 
 def _plants_key(scope: Scope) -> tuple[int | None, service.QueryItems] | None:

@@ -28,6 +28,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl
 
+from cerc_shared.app import send_json
 from cerc_shared.auth import Principal, principal_for, scope_bearer_token
 from cerc_shared.clock import italian_today
 from cerc_shared.envelope import PageMeta
@@ -69,17 +70,7 @@ class DashboardShortcut:
                 body = await _quietly(_community_read(scope))
             if body is not None:
                 scope["route"] = MEASUREMENTS_ROUTE if path == MEASUREMENTS else AGGREGATIONS_ROUTE
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-length", str(len(body)).encode()),
-                            (b"content-type", b"application/json"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_json(send, body)
                 return
         await self.app(scope, receive, send)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from cerc_shared.app import send_json
 from cerc_shared.auth import principal_for, scope_bearer_token
 from cerc_shared.envelope import ApiError
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -41,17 +42,7 @@ class ProfileShortcut:
             body = await self._profile(scope)
             if body is not None:
                 scope["route"] = PROFILE_ROUTE
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [
-                            (b"content-length", str(len(body)).encode()),
-                            (b"content-type", b"application/json"),
-                        ],
-                    }
-                )
-                await send({"type": "http.response.body", "body": body})
+                await send_json(send, body)
                 return
         await self.app(scope, receive, send)
 

@@ -165,6 +165,8 @@ export async function moneyChecks({ page, base, gateway, month, password, admin,
   await check("reports: the monthly report prepared and downloaded as PDF and XLSX", async () => {
     await page.goto(`${base}/reports`);
     await page.getByRole("heading", { name: "Report", level: 2 }).waitFor();
+    // The heading stands before the list is loaded: count its rows once it is.
+    await page.locator("main").getByRole("status").waitFor({ state: "detached", timeout: 15000 }).catch(() => undefined);
     await page.getByLabel("Mese").fill(month);
     for (const [format, magic] of [
       ["PDF", "%PDF"],

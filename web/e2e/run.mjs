@@ -125,11 +125,20 @@ async function shot(page, name) {
   await check("manager runs an estimate for last month: the run finishes and its result or error is shown", async () => {
     await page.goto(`${base}/settlements`);
     await page.getByRole("heading", { name: "Liquidazioni", level: 2 }).waitFor();
-    const before = await page.locator("[data-testid^=run-]").count();
+    // The heading stands before the runs are loaded: wait for them, then tell the new
+    // run by its id (other tests' runs of the community may be listed above it).
+    await page.locator("main").getByRole("status").waitFor({ state: "detached", timeout: 15000 }).catch(() => undefined);
+    const runIds = () => page.locator("[data-testid^=run-]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-testid")));
+    const before = new Set(await runIds());
     await page.getByRole("button", { name: "Calcola stima" }).click();
-    await page.locator("[data-testid^=run-]").nth(before).waitFor({ timeout: 15000 });
+    let created = null;
+    for (let waited = 0; !created && waited < 15000; waited += 250) {
+      created = (await runIds()).find((id) => !before.has(id)) ?? null;
+      if (!created) await page.waitForTimeout(250);
+    }
+    assert(created, "the new run never appeared in the list");
     // A run is a job: the page polls until it is COMPLETED or FAILED.
-    const row = page.locator("[data-testid^=run-]").first();
+    const row = page.getByTestId(created);
     await row.getByText(/Completata|Fallita/).waitFor({ timeout: 30000 });
     const status = (await row.textContent()) ?? "";
     await row.getByRole("button").click();

@@ -5,7 +5,9 @@ health port's /metrics."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
+from cerc_shared.testing import eventually
 from iot_service.bridge import BridgeRunner
 from iot_service.bridge.runner import health_server
 from prometheus_client import REGISTRY
@@ -46,6 +48,13 @@ async def test_the_bridge_reports_readings_dead_letters_and_its_session(
                 )
         await dead.until(lambda r: any(dev.encode() in (x.key or b"") for x in r))
         await accepted.until(lambda r: len(readings_of(r, {dev})) >= 1)
+    # The bridge counts a record once Kafka has acknowledged it, which a consumer may
+    # see a moment before: wait for the counters (a count that never moves still fails).
+    await eventually(
+        _counted(("dead_letters_total", {"topic": dlq, "consumer": "iot-bridge"}), dead_before),
+        "the dead letter counted",
+        timeout_s=10,
+    )
 
     server = await health_server(bridge, 0)
     port = server.sockets[0].getsockname()[1]
@@ -62,3 +71,10 @@ async def test_the_bridge_reports_readings_dead_letters_and_its_session(
     # The first reading is the counters' baseline; the second makes one interval.
     assert _value("iot_bridge_readings_total") >= readings_before + 1
     assert _value("iot_bridge_last_progress_timestamp_seconds") > 0
+
+
+def _counted(metric: tuple[str, dict[str, str]], before: float) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return _value(*metric) >= before + 1
+
+    return check

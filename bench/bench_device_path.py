@@ -96,6 +96,22 @@ def run_fleet(*args: str) -> None:
     )
 
 
+def fresh_fleet(offset: int, database: str) -> None:
+    """The device path's services (user, iot, energy; one worker each) on the ports of
+    ``offset``, over a PostgreSQL and an InfluxDB database made anew."""
+    recreate_influx(database)
+    subprocess.run(
+        ["bash", str(ROOT / "infra/postgres/bootstrap-db.sh"), database, "--recreate"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    fleet_up = [sys.executable, str(ROOT / "scripts/fleet.py"), "--port-offset", str(offset)]
+    subprocess.run([*fleet_up[:2], "down", *fleet_up[2:]], check=True)
+    subprocess.run(
+        [*fleet_up[:2], "up", "--only", "user,iot,energy", *fleet_up[2:], "--database", database],
+        check=True, env={**os.environ, "CERC_FLEET_WORKERS": "1"},
+    )  # fmt: skip
+
+
 # ------------------------------------------------------------- 1. the ceiling
 
 
@@ -744,17 +760,7 @@ def main() -> None:
 
     store_before = mosquitto_store_mib()
     ceiling = mosquitto_ceiling(mqtt_port, args.ceiling_messages)
-    recreate_influx(DATABASE)
-    subprocess.run(
-        ["bash", str(ROOT / "infra/postgres/bootstrap-db.sh"), DATABASE, "--recreate"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    run_fleet("down")
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts/fleet.py"), "up", "--only", "user,iot,energy",
-         "--port-offset", str(OFFSET), "--database", DATABASE],
-        check=True, env={**os.environ, "CERC_FLEET_WORKERS": "1"},
-    )  # fmt: skip
+    fresh_fleet(OFFSET, DATABASE)
     try:
         bridge_pids = [int((fleet.run_dir(OFFSET) / "iot-bridge.pid").read_text())]
         bridge_pids += start_extra_bridges(args.bridges, ports)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import subprocess
 import sys
@@ -62,12 +61,13 @@ from bench_device_path import (  # noqa: E402
     Fleet,
     Publisher,
     device_rows,
+    fresh_fleet,
     plant_of,
     probe_record_times,
     provision_probe,
     wait_written,
 )
-from bench_ingest import energy_written, points_written, recreate_influx  # noqa: E402
+from bench_ingest import energy_written, points_written  # noqa: E402
 from machine import describe  # noqa: E402
 
 OFFSET = 5600
@@ -420,17 +420,7 @@ def main() -> None:
             f"the run's readings ({first:%H:%M} to {last:%H:%M}) would cross Italian midnight,"
             " where the tally starts afresh: run it at another time"
         )
-    recreate_influx(DATABASE)
-    subprocess.run(
-        ["bash", str(ROOT / "infra/postgres/bootstrap-db.sh"), DATABASE, "--recreate"],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    run_fleet("down")
-    subprocess.run(
-        [sys.executable, str(ROOT / "scripts/fleet.py"), "up", "--only", "user,iot,energy",
-         "--port-offset", str(OFFSET), "--database", DATABASE],
-        check=True, env={**os.environ, "CERC_FLEET_WORKERS": "1"},
-    )  # fmt: skip
+    fresh_fleet(OFFSET, DATABASE)
     try:
         gateway = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
         energy = f"http://127.0.0.1:{ports['ENERGY_PORT']}"
